@@ -1,0 +1,165 @@
+"""Typed events: the facts the agent publishes, as frozen value objects.
+
+Analysers create these; nothing here knows about topics, JSON or MQTT (that is :mod:`agent.contract`).
+Every event carries ``at``: the POSIX time (seconds, UTC) of the fact it reports. The envelope fields
+every message carries on the wire (schema version, event id, sequence number, device identity) are
+added by the contract when the event enters the outbox.
+
+Privacy rule, enforced by the JSON schemas: no event holds an image, a crop, an embedding or a face
+box. Only counts, states, temperatures and durations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+StatusState = Literal["online", "offline", "stopping"]
+TemperatureResult = Literal["normal", "fever", "invalid"]
+MaskState = Literal["masked", "unmasked", "no_face"]
+AlertType = Literal["fever", "unmasked", "crowding"]
+AlertState = Literal["raised", "cleared"]
+SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """Availability of the agent. Retained; ``offline`` is also the MQTT Will."""
+
+    kind: ClassVar[str] = "status"
+    retain: ClassVar[bool] = True
+    at: float
+    state: StatusState
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One source's state in a health event (``since`` = POSIX time the state began)."""
+
+    state: SourceStateName
+    since: float
+    age_s: float | None = None
+    """Seconds since the last valid data, None if none yet."""
+    fps: float | None = None
+    errors: int = 0
+    """Frames/reads rejected (bad checksum, decode error) since start."""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthEvent:
+    """Periodic, retained health of the device."""
+
+    kind: ClassVar[str] = "health"
+    retain: ClassVar[bool] = True
+    at: float
+    uptime_s: float
+    version: str
+    sources: dict[str, SourceHealth]
+    outbox_depth: int
+    outbox_oldest_s: float | None
+    dropped: int
+    """Observations or events dropped because a bounded queue was full."""
+    evicted: int
+    """Outbox messages evicted unsent (size or age bound)."""
+    inference_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureEvent:
+    """One screening result per person presentation."""
+
+    kind: ClassVar[str] = "temperature"
+    retain: ClassVar[bool] = False
+    at: float
+    result: TemperatureResult
+    object_c: float
+    """Robust plateau estimate of the raw object temperature."""
+    ambient_c: float
+    estimate_c: float
+    """Body-temperature estimate after offset and (optional) ambient correction."""
+    threshold_c: float
+    plateau_s: float
+    samples: int
+    offset_c: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MaskEvent:
+    """Mask state change (``window_s`` is None) or periodic compliance over a window."""
+
+    kind: ClassVar[str] = "mask"
+    retain: ClassVar[bool] = False
+    at: float
+    state: MaskState
+    faces: int
+    masked: int
+    unmasked: int
+    window_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyEvent:
+    """Occupancy change (``window_s`` None) or periodic maximum over a window."""
+
+    kind: ClassVar[str] = "occupancy"
+    retain: ClassVar[bool] = False
+    at: float
+    count: int
+    max: int
+    limit: int
+    window_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """An alert raised or cleared; ``alert_id`` ties the two together."""
+
+    kind: ClassVar[str] = "alert"
+    retain: ClassVar[bool] = False
+    at: float
+    alert: AlertType
+    state: AlertState
+    alert_id: str
+    message: str
+    value: float | None = None
+    """The measured value behind the alert: temperature, people count or seconds unmasked."""
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryEvent:
+    """Counts over one reporting period ``[at - window_s, at]``."""
+
+    kind: ClassVar[str] = "summary"
+    retain: ClassVar[bool] = False
+    at: float
+    window_s: float
+    screened: int
+    """Temperature results (normal, fever or invalid) in the window."""
+    fevers: int
+    invalid: int
+    people: int
+    """Distinct people tracked by the camera in the window."""
+    mask_violations: int
+    max_occupancy: int
+    alerts: dict[str, int] = field(default_factory=dict)
+
+
+Event = (
+    StatusEvent
+    | HealthEvent
+    | TemperatureEvent
+    | MaskEvent
+    | OccupancyEvent
+    | AlertEvent
+    | SummaryEvent
+)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    StatusEvent,
+    HealthEvent,
+    TemperatureEvent,
+    MaskEvent,
+    OccupancyEvent,
+    AlertEvent,
+    SummaryEvent,
+)
+KINDS: tuple[str, ...] = tuple(t.kind for t in EVENT_TYPES)

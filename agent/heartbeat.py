@@ -1,0 +1,82 @@
+"""Liveness of one pipeline stage: its state, since when, when it last delivered data, its rate.
+
+Each source and worker owns one :class:`Heartbeat` and calls :meth:`beat` whenever it delivers valid
+data. The main loop reads them (thread-safe snapshots) to build ``health`` events and to decide
+whether to pet the systemd watchdog: only when every enabled stage has beaten recently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from agent.events import SourceHealth, SourceStateName
+
+
+class Heartbeat:
+    """Thread-safe liveness record of one stage."""
+
+    def __init__(self, name: str, stale_after_s: float) -> None:
+        self.name = name
+        self.stale_after_s = stale_after_s
+        self._lock = threading.Lock()
+        self._state: SourceStateName = "starting"
+        self._since = time.time()
+        self._last_data: float | None = None
+        self._errors = 0
+        self._beats: deque[float] = deque(maxlen=64)
+        self.last_error: str | None = None
+
+    def set_state(self, state: SourceStateName, error: str | None = None) -> None:
+        """Record a state change (``since`` only moves when the state really changes)."""
+        with self._lock:
+            if state != self._state:
+                self._state = state
+                self._since = time.time()
+            if error is not None:
+                self.last_error = error
+
+    def beat(self, now: float | None = None) -> None:
+        """The stage delivered valid data just now."""
+        t = time.time() if now is None else now
+        with self._lock:
+            self._last_data = t
+            self._beats.append(time.monotonic())
+            if self._state != "ok":
+                self._state = "ok"
+                self._since = t
+
+    def error(self, message: str | None = None) -> None:
+        """Count one rejected input (bad frame, decode error)."""
+        with self._lock:
+            self._errors += 1
+            if message is not None:
+                self.last_error = message
+
+    def fresh(self, now: float | None = None) -> bool:
+        """True when the stage delivered data within ``stale_after_s``."""
+        t = time.time() if now is None else now
+        with self._lock:
+            return self._last_data is not None and t - self._last_data <= self.stale_after_s
+
+    def snapshot(self, now: float | None = None) -> SourceHealth:
+        """A frozen view for health events; marks the stage stale when data stopped."""
+        t = time.time() if now is None else now
+        with self._lock:
+            state = self._state
+            age = None if self._last_data is None else max(0.0, t - self._last_data)
+            if state == "ok" and age is not None and age > self.stale_after_s:
+                state = "stale"
+            fps = None
+            if len(self._beats) >= 2:
+                span = self._beats[-1] - self._beats[0]
+                if span > 0:
+                    fps = (len(self._beats) - 1) / span
+            return SourceHealth(
+                state=state,
+                since=self._since,
+                age_s=None if age is None else round(age, 1),
+                fps=None if fps is None else round(fps, 1),
+                errors=self._errors,
+            )

@@ -1,0 +1,49 @@
+"""The seams of the pipeline, as small typed protocols.
+
+``Source``: a thread that turns a device (serial port, camera) into typed observations and hands each
+one to ``emit``; it never blocks on the consumer. ``Analyser``: turns observations into events; it is
+driven only by the main loop thread, so it needs no locks. ``EventSink``: where events go (the outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from agent.events import Event
+from agent.heartbeat import Heartbeat
+
+Emit = Callable[[object], None]
+"""Hand one observation to the pipeline; never blocks (drops and counts when the queue is full)."""
+
+
+class Source(Protocol):
+    """A producer of observations running in its own thread(s)."""
+
+    name: str
+    heartbeat: Heartbeat
+
+    def start(self, emit: Emit) -> None:
+        """Start producing; returns at once."""
+
+    def stop(self) -> None:
+        """Stop producing and release the device; returns once threads have ended."""
+
+
+class Analyser(Protocol):
+    """Turns observations into events. Called from the main loop thread only."""
+
+    name: str
+
+    def feed(self, observation: object) -> Sequence[Event]:
+        """Consume one observation (ignore types it does not handle); return new events."""
+
+    def tick(self, now: float) -> Sequence[Event]:
+        """Called about once a second; return time-driven events (timeouts, periodic figures)."""
+
+
+class EventSink(Protocol):
+    """Accepts events for publication."""
+
+    def put(self, event: Event) -> None:
+        """Store the event durably; must not block for long."""
