@@ -33,7 +33,9 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_CONFIG
-    print(f"{args.file}: OK (device {cfg.device.device_id}, broker {cfg.mqtt.host}:{cfg.mqtt.port})")
+    print(
+        f"{args.file}: OK (device {cfg.device.device_id}, broker {cfg.mqtt.host}:{cfg.mqtt.port})"
+    )
     return 0
 
 

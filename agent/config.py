@@ -235,7 +235,8 @@ class VisionConfig(_Model):
         default=0.5, ge=0, le=1, description="Minimum face detection score."
     )
     unmasked_alert_after_s: Seconds = Field(
-        default=10.0, description="Raise an 'unmasked' alert after an unmasked face stays this long."
+        default=10.0,
+        description="Raise an 'unmasked' alert after an unmasked face stays this long.",
     )
     crowd_limit: int = Field(
         default=5, ge=1, description="Occupancy above this many people counts as crowding."
@@ -338,8 +339,10 @@ def parse_config(
     raw: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
 ) -> AgentConfig:
     """Validate an already-parsed TOML document (plus environment overrides)."""
-    data = _apply_env({k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()},
-                      os.environ if environ is None else environ)
+    data = _apply_env(
+        {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()},
+        os.environ if environ is None else environ,
+    )
     try:
         return AgentConfig.model_validate(data)
     except ValidationError as err:
