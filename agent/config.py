@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 EX_CONFIG = 78
 """sysexits.h EX_CONFIG: the configuration is wrong; systemd must not restart us in a loop."""
 
-_SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-Slug = Annotated[str, Field(pattern=_SLUG, min_length=1, max_length=63)]
+_SLUG = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+Slug = Annotated[str, Field(pattern=_SLUG, min_length=1, max_length=32)]
 Seconds = Annotated[float, Field(gt=0)]
 
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
@@ -215,6 +215,14 @@ class CameraConfig(_Model):
     reconnect_max_s: Seconds = Field(default=30.0, description="Longest camera reopen delay.")
     stale_after_s: Seconds = Field(
         default=10.0, description="No frame for this long marks the camera stale (watchdog)."
+    )
+    simulated_scenes_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Photos the 'simulated' camera cycles through (mask images from the sibling 'mask' "
+            "folder are composed in); default ../shared/data/scenes beside the repository, "
+            "synthetic frames when absent."
+        ),
     )
 
 

@@ -1,0 +1,140 @@
+"""The wire contract with central subscribers: topics, the JSON envelope, and the JSON schemas.
+
+This is the only module that turns typed events (:mod:`agent.events`) into MQTT topics and JSON bytes.
+Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with the envelope
+
+    v      schema version (int)            id     unique event id (32 hex chars)
+    seq    per-device sequence number       ts     UTC time of the fact, ISO 8601 with milliseconds
+    site, desk, device                      kind   the message kind (also the topic's last level)
+
+followed by the kind's own fields. Fields whose value is None are left out. Every payload is at most
+:data:`MAX_PAYLOAD_BYTES` and is described by ``agent/schemas/<kind>.json`` (documented in
+docs/EVENTS.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.events import KINDS, Event, SourceHealth
+
+SCHEMA_VERSION = 1
+MAX_PAYLOAD_BYTES = 512
+QOS = 1
+
+
+class PayloadTooLargeError(ValueError):
+    """An encoded event exceeded :data:`MAX_PAYLOAD_BYTES` (a bug: events are bounded by design)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who publishes: the device identity and the topic prefix."""
+
+    prefix: str
+    site: str
+    desk: str
+    device: str
+
+    @classmethod
+    def from_config(cls, cfg: AgentConfig) -> Identity:
+        return cls(cfg.mqtt.topic_prefix, cfg.device.site, cfg.device.desk, cfg.device.device_id)
+
+    def topic(self, kind: str) -> str:
+        """``<prefix>/<site>/<desk>/<kind>``."""
+        return f"{self.prefix}/{self.site}/{self.desk}/{kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class WireMessage:
+    """One MQTT message, ready to publish."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int = QOS
+
+
+def iso_ms(ts: float) -> str:
+    """POSIX seconds -> ``2026-11-23T10:42:20.123Z``."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_s(ts: float) -> str:
+    """POSIX seconds -> ``2026-11-23T10:42:20Z`` (for 'since' fields)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 2)
+    if isinstance(v, SourceHealth):
+        out: dict[str, Any] = {"state": v.state, "since": iso_s(v.since)}
+        for name in ("age_s", "fps"):
+            x = getattr(v, name)
+            if x is not None:
+                out[name] = round(x, 1)
+        if v.errors:
+            out["errors"] = v.errors
+        return out
+    if isinstance(v, dict):
+        return {str(k): _value(x) for k, x in v.items()}
+    return v
+
+
+def body(event: Event) -> dict[str, Any]:
+    """The kind-specific fields of an event as JSON-ready values (None fields left out)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        if f.name == "at":
+            continue
+        v = getattr(event, f.name)
+        if v is not None:
+            out[f.name] = _value(v)
+    return out
+
+
+def envelope(
+    event: Event, identity: Identity, seq: int, event_id: str | None = None
+) -> dict[str, Any]:
+    """The full JSON object for one event."""
+    return {
+        "v": SCHEMA_VERSION,
+        "id": event_id or uuid.uuid4().hex,
+        "seq": seq,
+        "ts": iso_ms(event.at),
+        "site": identity.site,
+        "desk": identity.desk,
+        "device": identity.device,
+        "kind": event.kind,
+        **body(event),
+    }
+
+
+def encode(event: Event, identity: Identity, seq: int, event_id: str | None = None) -> WireMessage:
+    """Event -> MQTT message. Raises :class:`PayloadTooLargeError` past the payload bound."""
+    doc = envelope(event, identity, seq, event_id)
+    payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(
+            f"{event.kind} payload is {len(payload)} bytes (max {MAX_PAYLOAD_BYTES})"
+        )
+    return WireMessage(identity.topic(event.kind), payload, event.retain)
+
+
+@cache
+def schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one message kind, shipped inside the package."""
+    if kind not in KINDS:
+        raise KeyError(f"unknown event kind {kind!r}; known: {', '.join(KINDS)}")
+    text = resources.files("agent").joinpath("schemas", f"{kind}.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded

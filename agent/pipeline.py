@@ -1,0 +1,351 @@
+"""The agent's one flow and its main loop, plus the ``run`` command.
+
+    sources (threads)  --emit-->  observation queue (bounded)  -->  main loop
+    main loop: analysers.feed / analysers.tick  -->  events  -->  outbox (SQLite)  -->  publisher
+
+The main loop is the only thread that touches analysers and writes events, so analysers need no
+locks. Sources never block: when the queue is full the observation is dropped and counted. Once a
+second the loop ticks the analysers, the summary tally and the periodic health event, sends a
+``STATUS=`` line to systemd, and pets the watchdog only if every enabled source delivered data
+recently (a hung camera or a dead serial reader therefore gets the service restarted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from types import FrameType
+from typing import Any, Protocol, runtime_checkable
+
+from agent import __version__
+from agent.config import EX_CONFIG, AgentConfig, load_config
+from agent.contract import Identity, PayloadTooLargeError, encode
+from agent.events import Event, HealthEvent, TemperatureEvent
+from agent.notify import Notifier
+from agent.outbox import Outbox, OutboxError
+from agent.ports import Analyser, Source
+from agent.publisher import Publisher
+from agent.summary import SummaryTally
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+QUEUE_SIZE = 256
+STATUS_EVERY_S = 5.0
+
+EventListener = Callable[[Event], None]
+
+
+@runtime_checkable
+class ReportsInference(Protocol):
+    """A source that can tell its recent inference time (the vision worker)."""
+
+    def inference_ms(self) -> float | None:
+        """Recent median inference time per frame, or None."""
+
+
+def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
+    """Sources and analysers for the enabled parts of the config."""
+    sources: list[Source] = []
+    analysers: list[Analyser] = []
+    if cfg.thermometer.enabled:
+        from agent import thermometer  # noqa: PLC0415 - only loaded when enabled
+
+        s, a = thermometer.build(cfg)
+        sources += s
+        analysers += a
+    if cfg.camera.enabled:
+        from agent import vision  # noqa: PLC0415 - loads onnxruntime and OpenCV
+
+        s, a = vision.build(cfg)
+        sources += s
+        analysers += a
+    return sources, analysers
+
+
+class Pipeline:
+    """Wires sources, analysers, the outbox and the publisher, and runs the main loop."""
+
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        sources: Sequence[Source],
+        analysers: Sequence[Analyser],
+        outbox: Outbox,
+        publisher: Publisher | None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.identity = Identity.from_config(cfg)
+        self.sources = list(sources)
+        self.analysers = list(analysers)
+        self.outbox = outbox
+        self.publisher = publisher
+        self.notifier = notifier or Notifier()
+        self.started = time.time()
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._dropped = 0
+        self._dropped_lock = threading.Lock()
+        self._summary = SummaryTally(cfg.reporting.summary_interval_s, self.started)
+        self._next_health = 0.0
+        self._next_status = 0.0
+        self._listeners: list[EventListener] = []
+        self.last_temperature: TemperatureEvent | None = None
+        self.last_error: str | None = None
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener`` (main loop thread) with every event written to the outbox."""
+        self._listeners.append(listener)
+
+    def offer(self, observation: object) -> None:
+        """The sources' ``emit``: enqueue without blocking; drop and count when full."""
+        try:
+            self._queue.put_nowait(observation)
+        except queue.Full:
+            with self._dropped_lock:
+                self._dropped += 1
+
+    @property
+    def dropped(self) -> int:
+        with self._dropped_lock:
+            return self._dropped
+
+    def emit(self, event: Event) -> None:
+        """Write one event to the outbox and tell the tally and listeners."""
+        try:
+            self.outbox.append(lambda seq: encode(event, self.identity, seq))
+        except PayloadTooLargeError as exc:
+            log.error("event not stored: %s", exc)
+            with self._dropped_lock:
+                self._dropped += 1
+            return
+        except (OutboxError, sqlite3.Error) as exc:
+            self.last_error = f"outbox write failed: {exc}"
+            log.error(
+                "%s; check free space and permissions of %s", self.last_error, self.outbox.path
+            )
+            with self._dropped_lock:
+                self._dropped += 1
+            return
+        if isinstance(event, TemperatureEvent):
+            self.last_temperature = event
+        self._summary.record(event)
+        for listener in self._listeners:
+            listener(event)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the publisher and every source; returns at once."""
+        if self.publisher is not None:
+            self.publisher.start()
+        for source in self.sources:
+            log.info("starting source %s", source.name)
+            source.start(self.offer)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run the main loop until ``stop`` is set (the caller then calls :meth:`shutdown`)."""
+        next_tick = time.monotonic()
+        while not stop.is_set():
+            try:
+                obs = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                obs = None
+            if obs is not None:
+                self._feed(obs)
+            if time.monotonic() >= next_tick:
+                self.tick(time.time())
+                next_tick = time.monotonic() + TICK_S
+
+    def _feed(self, obs: object) -> None:
+        for analyser in self.analysers:
+            try:
+                events = analyser.feed(obs)
+            except Exception:
+                log.exception("analyser %s failed on %s", analyser.name, type(obs).__name__)
+                continue
+            for event in events:
+                self.emit(event)
+
+    def tick(self, now: float) -> None:
+        """Time-driven work: analyser timeouts, summary, health, systemd status and watchdog."""
+        for analyser in self.analysers:
+            try:
+                events = analyser.tick(now)
+            except Exception:
+                log.exception("analyser %s failed on tick", analyser.name)
+                continue
+            for event in events:
+                self.emit(event)
+        summary = self._summary.tick(now)
+        if summary is not None:
+            self.emit(summary)
+        if now >= self._next_health:
+            self.outbox.evict_expired(now)
+            self.emit(self.health(now))
+            self._next_health = now + self.cfg.reporting.health_interval_s
+        if now >= self._next_status:
+            self.notifier.status(self.status_line(now))
+            self._next_status = now + STATUS_EVERY_S
+        if self.all_fresh(now):
+            self.notifier.watchdog()
+
+    def all_fresh(self, now: float) -> bool:
+        """Every source delivered recently (or is still within its start-up grace period)."""
+        return all(
+            s.heartbeat.fresh(now) or now - self.started < s.heartbeat.stale_after_s
+            for s in self.sources
+        )
+
+    def inference_ms(self) -> float | None:
+        for s in self.sources:
+            if isinstance(s, ReportsInference):
+                return s.inference_ms()
+        return None
+
+    def health(self, now: float) -> HealthEvent:
+        """The health event for ``now``."""
+        return HealthEvent(
+            at=now,
+            uptime_s=now - self.started,
+            version=__version__,
+            sources={s.name: s.heartbeat.snapshot(now) for s in self.sources},
+            outbox_depth=self.outbox.depth(),
+            outbox_oldest_s=self.outbox.oldest_age_s(now),
+            dropped=self.dropped,
+            evicted=self.outbox.evicted(),
+            inference_ms=self.inference_ms(),
+        )
+
+    def status_line(self, now: float) -> str:
+        """One line for systemd's STATUS= and `systemctl status`."""
+        broker = "broker ?"
+        if self.publisher is not None:
+            broker = "broker up" if self.publisher.state().connected else "broker DOWN"
+        parts = [broker]
+        for s in self.sources:
+            snap = s.heartbeat.snapshot(now)
+            fps = f" {snap.fps:.1f}/s" if snap.fps is not None else ""
+            parts.append(f"{s.name} {snap.state}{fps}")
+        parts.append(f"outbox {self.outbox.depth()}")
+        return ", ".join(parts)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Live state for `triage-agent status` (no images, no boxes)."""
+        now = time.time()
+        broker: dict[str, Any] = {"connected": False}
+        if self.publisher is not None:
+            st = self.publisher.state()
+            broker = {
+                "connected": st.connected,
+                "since": st.since,
+                "connects": st.connects,
+                "rejected": st.rejected,
+                "last_error": st.last_error,
+                "host": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
+            }
+        errors = [s.heartbeat.last_error for s in self.sources if s.heartbeat.last_error]
+        return {
+            "device": self.identity.device,
+            "version": __version__,
+            "uptime_s": round(now - self.started, 1),
+            "sources": {s.name: asdict(s.heartbeat.snapshot(now)) for s in self.sources},
+            "inference_ms": self.inference_ms(),
+            "last_temperature": asdict(self.last_temperature) if self.last_temperature else None,
+            "outbox": {
+                "depth": self.outbox.depth(),
+                "oldest_s": self.outbox.oldest_age_s(now),
+                "evicted": self.outbox.evicted(),
+            },
+            "dropped": self.dropped,
+            "broker": broker,
+            "last_error": self.last_error or (errors[-1] if errors else None),
+        }
+
+    def shutdown(self, flush_timeout_s: float = 5.0) -> None:
+        """Stop sources, flush and close the publisher, close the outbox."""
+        self.notifier.stopping("stopping: flushing the outbox")
+        for source in self.sources:
+            try:
+                source.stop()
+            except Exception:
+                log.exception("source %s failed to stop", source.name)
+        while True:  # events still queued from sources
+            try:
+                self._feed(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if self.publisher is not None:
+            self.publisher.stop(flush_timeout_s)
+        self.outbox.close()
+
+
+def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeline:
+    """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
+    outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
+    sources, analysers = build_stages(cfg)
+    publisher = Publisher(cfg.mqtt, Identity.from_config(cfg), outbox)
+    return Pipeline(cfg, sources, analysers, outbox, publisher, notifier)
+
+
+def run(cfg: AgentConfig) -> int:
+    """The main job: run until SIGTERM/SIGINT; returns the exit status."""
+    from agent.vision.manifest import ModelError  # noqa: PLC0415 - keeps `--help` light
+
+    notifier = Notifier()
+    try:
+        pipeline = build_pipeline(cfg, notifier)
+    except ModelError as exc:
+        print(f"triage-agent: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except OutboxError as exc:
+        print(f"triage-agent: {exc}", file=sys.stderr)
+        return 73  # EX_CANTCREAT
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pipeline.start()
+    notifier.ready()
+    log.info(
+        "triage-agent %s running as %s: %d source(s), %d analyser(s), broker %s:%d",
+        __version__,
+        pipeline.identity.device,
+        len(pipeline.sources),
+        len(pipeline.analysers),
+        cfg.mqtt.host,
+        cfg.mqtt.port,
+    )
+    try:
+        pipeline.run(stop)
+    finally:
+        pipeline.shutdown()
+    log.info("stopped cleanly")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    from agent.logs import setup_logging  # noqa: PLC0415
+
+    setup_logging(cfg.runtime.log_level)
+    return run(cfg)
+
+
+def add_parser(sub: Any, add_config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``run``."""
+    p = sub.add_parser("run", help="run the agent (the systemd service's main job)")
+    add_config_arg(p)
+    p.set_defaults(func=_cmd_run)

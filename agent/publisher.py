@@ -1,0 +1,262 @@
+"""MQTT publishing: drains the outbox into the broker with paho-mqtt 2.x, QoS 1, in sequence order.
+
+Threads: paho's network thread (``loop_start``: connect, automatic reconnect with exponential backoff
+``mqtt.reconnect_min_s``..``reconnect_max_s``, callbacks) and one drain thread that hands at most
+:data:`WINDOW` outbox messages at a time to paho. A message is deleted from the outbox only when its
+PUBACK arrives. Messages in flight when the connection drops are re-sent by paho after reconnecting
+(QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore at-least-once:
+subscribers drop duplicates by event ``id``.
+
+Availability: the Will is a retained ``status`` ``offline`` message (its sequence number is reserved
+at start-up); every (re)connect publishes a retained ``online`` birth; a clean stop publishes
+``stopping`` after flushing the outbox for a bounded time.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.config import MqttConfig
+from agent.contract import Identity, WireMessage, encode
+from agent.events import StatusEvent, StatusState
+from agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+WINDOW = 20
+"""Outbox messages handed to paho and not yet acknowledged, at most."""
+
+Listener = Callable[[WireMessage], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """What the publisher knows about the broker connection."""
+
+    connected: bool
+    since: float
+    connects: int
+    last_error: str | None
+    rejected: int
+    """Messages the broker refused (MQTT 5 PUBACK reason code >= 0x80), dropped after logging."""
+
+
+def build_tls_context(cfg: MqttConfig) -> ssl.SSLContext:
+    """An SSLContext from ``mqtt.tls``: verification on unless ``insecure_skip_verify``."""
+    tls = cfg.tls
+    ctx = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None and tls.key_file is not None:
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
+    """A configured (not yet connected) paho client: protocol, credentials, TLS, backoff."""
+    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=protocol,
+        reconnect_on_failure=True,
+    )
+    if cfg.username is not None:
+        password = cfg.password.get_secret_value() if cfg.password is not None else None
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls.enabled:
+        client.tls_set_context(build_tls_context(cfg))
+        if cfg.tls.insecure_skip_verify:
+            client.tls_insecure_set(True)
+    client.reconnect_delay_set(
+        min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=max(1, round(cfg.reconnect_max_s))
+    )
+    return client
+
+
+class Publisher:
+    """Owns the MQTT connection and the drain thread."""
+
+    def __init__(self, cfg: MqttConfig, identity: Identity, outbox: Outbox) -> None:
+        self._cfg = cfg
+        self._identity = identity
+        self._outbox = outbox
+        self._client = make_client(cfg, identity.device)
+        self._lock = threading.Lock()
+        self._inflight: dict[int, tuple[int, WireMessage]] = {}
+        self._early: dict[int, ReasonCode | None] = {}
+        self._direct: set[int] = set()
+        self._last_sent = 0
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._since = time.time()
+        self._connects = 0
+        self._rejected = 0
+        self._last_error: str | None = None
+        self._listeners: list[Listener] = []
+        self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
+        will = self._status("offline", outbox.reserve_seq())
+        self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+
+    # -- public API ------------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` (from paho's thread) with each message the broker acknowledged."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Connect in the background and start draining; never blocks on the broker."""
+        self._client.connect_async(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
+        self._client.loop_start()
+        self._thread.start()
+
+    def state(self) -> ConnectionState:
+        with self._lock:
+            return ConnectionState(
+                self._connected.is_set(),
+                self._since,
+                self._connects,
+                self._last_error,
+                self._rejected,
+            )
+
+    def stop(self, flush_timeout_s: float = 5.0) -> None:
+        """Flush the outbox for up to ``flush_timeout_s`` if connected, publish ``stopping``, close."""
+        deadline = time.monotonic() + flush_timeout_s
+        while self._connected.is_set() and time.monotonic() < deadline:
+            if self._outbox.depth() == 0:
+                break
+            time.sleep(0.05)
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        if self._connected.is_set():
+            info = self._publish_direct(self._status("stopping", self._outbox.reserve_seq()))
+            info.wait_for_publish(timeout=max(0.5, deadline - time.monotonic()))
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _status(self, state: StatusState, seq: int) -> WireMessage:
+        return encode(StatusEvent(at=time.time(), state=state), self._identity, seq)
+
+    def _publish_direct(self, msg: WireMessage) -> mqtt.MQTTMessageInfo:
+        """Publish a status message outside the outbox (its PUBACK is not tracked there)."""
+        info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        with self._lock:
+            if self._early.pop(info.mid, "none") == "none":
+                self._direct.add(info.mid)
+        return info
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            err = f"broker refused the connection: {reason_code}"
+            hint = ""
+            if reason_code.value in (0x86, 0x87, 4, 5):
+                hint = "; check mqtt.username / mqtt.password (TRIAGE_MQTT_PASSWORD) and the broker ACL"
+            log.error("%s%s", err, hint)
+            with self._lock:
+                self._last_error = err
+            return
+        log.info("connected to broker %s:%s", self._cfg.host, self._cfg.port)
+        self._publish_direct(self._status("online", self._outbox.reserve_seq()))
+        with self._lock:
+            self._connects += 1
+            self._since = time.time()
+            self._last_error = None
+        self._connected.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        with self._lock:
+            self._since = time.time()
+            if reason_code.is_failure or not self._stop.is_set():
+                self._last_error = f"disconnected: {reason_code}"
+        if was and not self._stop.is_set():
+            log.warning("lost the broker connection (%s); events stay in the outbox", reason_code)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Any
+    ) -> None:
+        with self._lock:
+            if mid in self._direct:
+                self._direct.discard(mid)
+                return
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                self._early[mid] = reason_code
+                return
+        self._settle(entry[0], entry[1], reason_code)
+
+    def _settle(self, seq: int, msg: WireMessage, reason_code: ReasonCode | None) -> None:
+        if reason_code is not None and reason_code.is_failure:
+            log.error(
+                "broker refused message seq=%d on %s: %s; check the broker ACL allows this topic",
+                seq,
+                msg.topic,
+                reason_code,
+            )
+            with self._lock:
+                self._rejected += 1
+        self._outbox.ack(seq)
+        if reason_code is None or not reason_code.is_failure:
+            for listener in self._listeners:
+                try:
+                    listener(msg)
+                except Exception:
+                    log.exception("publish listener failed")
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            if not self._connected.wait(0.2):
+                continue
+            with self._lock:
+                room = WINDOW - len(self._inflight)
+                after = self._last_sent
+            if room <= 0:
+                time.sleep(0.01)
+                continue
+            batch = self._outbox.peek(after=after, limit=room)
+            if not batch:
+                self._outbox.wait(0.2)
+                continue
+            for stored in batch:
+                msg = stored.message
+                info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                    break
+                # Queued in paho even if the link just dropped: paho re-sends after reconnecting.
+                with self._lock:
+                    self._last_sent = stored.seq
+                    early = self._early.pop(info.mid, "none")
+                    if early == "none":
+                        self._inflight[info.mid] = (stored.seq, msg)
+                if early != "none":
+                    self._settle(stored.seq, msg, early if isinstance(early, ReasonCode) else None)
