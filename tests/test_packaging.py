@@ -31,7 +31,7 @@ def unit_settings(text: str) -> dict[str, list[str]]:
     return out
 
 
-def testable_unit(tmp_path: Path) -> Path:
+def _unit_for_verify(tmp_path: Path) -> Path:
     """The unit with ExecStart pointing at a real executable (verify checks that it exists)."""
     exe = tmp_path / "bin" / "triage-agent"
     exe.parent.mkdir()
@@ -44,7 +44,7 @@ def testable_unit(tmp_path: Path) -> Path:
 
 @needs_analyze
 def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
-    unit = testable_unit(tmp_path)
+    unit = _unit_for_verify(tmp_path)
     res = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
     )
@@ -54,7 +54,7 @@ def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
 
 @needs_analyze
 def test_security_exposure_is_low(tmp_path: Path) -> None:
-    unit = testable_unit(tmp_path)
+    unit = _unit_for_verify(tmp_path)
     res = subprocess.run(
         ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
         capture_output=True,
