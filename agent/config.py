@@ -60,6 +60,12 @@ class DeviceConfig(_Model):
         description="Device id, also the MQTT client id; defaults to '<site>-<desk>'.",
     )
 
+    @model_validator(mode="after")
+    def _device_id_fits(self) -> DeviceConfig:
+        if self.id is None and len(f"{self.site}-{self.desk}") > 32:
+            raise ValueError("'<site>-<desk>' is longer than 32 characters: set device.id")
+        return self
+
     @property
     def device_id(self) -> str:
         """The effective device id."""

@@ -3,10 +3,11 @@
 This is the only module that turns typed events (:mod:`agent.events`) into MQTT topics and JSON bytes.
 Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with the envelope
 
-    v      schema version (int)            id     unique event id (32 hex chars)
-    seq    per-device sequence number       ts     UTC time of the fact, ISO 8601 with milliseconds
-    site, desk, device                      kind   the message kind (also the topic's last level)
+    v       schema version (int)            id     unique event id (32 hex chars)
+    seq     per-device sequence number       ts     UTC time of the fact, ISO 8601 with milliseconds
+    device  device id (MQTT client id)       kind   the message kind (also the topic's last level)
 
+Site and desk are in the topic only, which keeps every payload within the 512-byte bound.
 followed by the kind's own fields. Fields whose value is None are left out. Every payload is at most
 :data:`MAX_PAYLOAD_BYTES` and is described by ``agent/schemas/<kind>.json`` (documented in
 docs/EVENTS.md).
@@ -68,25 +69,18 @@ def iso_ms(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def iso_s(ts: float) -> str:
-    """POSIX seconds -> ``2026-11-23T10:42:20Z`` (for 'since' fields)."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _value(v: Any) -> Any:
+def _value(v: Any, at: float) -> Any:
     if isinstance(v, float):
         return round(v, 2)
     if isinstance(v, SourceHealth):
-        out: dict[str, Any] = {"state": v.state, "since": iso_s(v.since)}
-        for name in ("age_s", "fps"):
-            x = getattr(v, name)
-            if x is not None:
-                out[name] = round(x, 1)
-        if v.errors:
-            out["errors"] = v.errors
+        out: dict[str, Any] = {"state": v.state, "for_s": max(0, int(at - v.since))}
+        if v.state != "ok" and v.age_s is not None:
+            out["age_s"] = round(v.age_s, 1)
+        if v.state == "ok" and v.fps is not None:
+            out["fps"] = round(v.fps, 1)
         return out
     if isinstance(v, dict):
-        return {str(k): _value(x) for k, x in v.items()}
+        return {str(k): _value(x, at) for k, x in v.items()}
     return v
 
 
@@ -98,7 +92,7 @@ def body(event: Event) -> dict[str, Any]:
             continue
         v = getattr(event, f.name)
         if v is not None:
-            out[f.name] = _value(v)
+            out[f.name] = _value(v, event.at)
     return out
 
 
@@ -111,8 +105,6 @@ def envelope(
         "id": event_id or uuid.uuid4().hex,
         "seq": seq,
         "ts": iso_ms(event.at),
-        "site": identity.site,
-        "desk": identity.desk,
         "device": identity.device,
         "kind": event.kind,
         **body(event),

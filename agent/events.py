@@ -52,11 +52,13 @@ class HealthEvent:
     kind: ClassVar[str] = "health"
     retain: ClassVar[bool] = True
     at: float
-    uptime_s: float
+    uptime_s: int
     version: str
     sources: dict[str, SourceHealth]
     outbox_depth: int
-    outbox_oldest_s: float | None
+    outbox_oldest_s: int | None
+    rejected: int
+    """Inputs rejected by the sources since start (sum of their ``errors``)."""
     dropped: int
     """Observations or events dropped because a bounded queue was full."""
     evicted: int
@@ -108,6 +110,8 @@ class OccupancyEvent:
     max: int
     limit: int
     window_s: float | None = None
+    people: int = 0
+    """Distinct people first seen in the window (periodic events only)."""
 
 
 @dataclass(frozen=True, slots=True)

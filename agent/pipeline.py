@@ -213,13 +213,16 @@ class Pipeline:
 
     def health(self, now: float) -> HealthEvent:
         """The health event for ``now``."""
+        oldest = self.outbox.oldest_age_s(now)
+        sources = {s.name: s.heartbeat.snapshot(now) for s in self.sources}
         return HealthEvent(
             at=now,
-            uptime_s=now - self.started,
+            uptime_s=int(now - self.started),
             version=__version__,
-            sources={s.name: s.heartbeat.snapshot(now) for s in self.sources},
+            sources=sources,
             outbox_depth=self.outbox.depth(),
-            outbox_oldest_s=self.outbox.oldest_age_s(now),
+            outbox_oldest_s=None if oldest is None else int(oldest),
+            rejected=sum(h.errors for h in sources.values()),
             dropped=self.dropped,
             evicted=self.outbox.evicted(),
             inference_ms=self.inference_ms(),

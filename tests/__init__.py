@@ -1,0 +1,1 @@
+"""Test suite of triage-agent (tests mirror the modules of ``agent``)."""

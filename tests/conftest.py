@@ -1,0 +1,149 @@
+"""Shared fixtures: a private mosquitto per test, config files, schema validation, ../shared paths."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import tomli_w
+
+from agent.contract import MAX_PAYLOAD_BYTES, schema
+from tests.broker import Broker, Collector, Received
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is absent: this test needs ../shared (data and reference models)")
+    return p
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A real mosquitto on a free port, anonymous access, no persistence."""
+    broker = Broker(tmp_path).start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Broker]]:
+    """Start brokers with extra config lines (TLS, passwords, ACLs)."""
+    started: list[Broker] = []
+
+    def make(extra: list[str] | None = None, port: int | None = None) -> Broker:
+        b = (
+            Broker(tmp_path, extra=extra or [])
+            if port is None
+            else Broker(tmp_path, port, extra or [])
+        )
+        started.append(b.start())
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
+def collector_factory() -> Iterator[Callable[..., Collector]]:
+    made: list[Collector] = []
+
+    def make(port: int, topic: str = "#") -> Collector:
+        c = Collector(port, topic)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def base_config(tmp_path: Path, port: int, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A config dict for a test run: local broker, files under tmp_path, sources off unless given."""
+    cfg: dict[str, Any] = {
+        "device": {"site": "test-site", "desk": "desk-1"},
+        "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 1, "reconnect_max_s": 2},
+        "thermometer": {"enabled": False},
+        "camera": {"enabled": False},
+        "outbox": {"path": str(tmp_path / "state" / "outbox.sqlite3")},
+        "reporting": {"health_interval_s": 2, "summary_interval_s": 3},
+        "runtime": {
+            "state_dir": str(tmp_path / "state"),
+            "status_socket": str(tmp_path / "run" / "status.sock"),
+            "log_level": "DEBUG",
+        },
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    return cfg
+
+
+def write_config(path: Path, cfg: dict[str, Any]) -> Path:
+    path.write_text(tomli_w.dumps(cfg))
+    return path
+
+
+def validate_message(msg: Received) -> dict[str, Any]:
+    """Check one published message against the contract; return its JSON."""
+    assert len(msg.payload) <= MAX_PAYLOAD_BYTES, f"{msg.topic}: {len(msg.payload)} bytes"
+    doc = msg.json()
+    kind = msg.topic.rsplit("/", 1)[-1]
+    assert doc["kind"] == kind
+    jsonschema.validate(doc, schema(kind))
+    return doc
+
+
+class AgentProcess:
+    """``triage-agent run`` as a real child process."""
+
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        self.log = config.with_suffix(".log")
+        self._log_file = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--config", str(config)],
+            cwd=REPO,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    def stop(self, sig: int = 15, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self._log_file.close()
+        return rc
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def agent_process() -> Iterator[Callable[..., AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def start(config: Path, env: dict[str, str] | None = None) -> AgentProcess:
+        p = AgentProcess(config, env)
+        started.append(p)
+        time.sleep(0.1)
+        return p
+
+    yield start
+    for p in started:
+        p.stop(sig=9)

@@ -1,0 +1,154 @@
+"""The wire contract: topics, envelope, payload bound, and schemas that match the event types."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import jsonschema
+import pytest
+
+from agent.contract import (
+    MAX_PAYLOAD_BYTES,
+    Identity,
+    PayloadTooLargeError,
+    encode,
+    iso_ms,
+    schema,
+)
+from agent.events import (
+    EVENT_TYPES,
+    KINDS,
+    AlertEvent,
+    Event,
+    HealthEvent,
+    MaskEvent,
+    OccupancyEvent,
+    SourceHealth,
+    StatusEvent,
+    SummaryEvent,
+    TemperatureEvent,
+)
+
+ID = Identity("triage/v1", "clinic-042", "desk-1", "clinic-042-desk-1")
+AT = 1_795_000_000.123456
+
+# The longest identity the config allows (32-character site, desk and device id). With it, and
+# with counters at a year of heavy use (10^9 messages, 10^6 errors), every payload fits the bound.
+LONG = Identity("triage/v1", "s" * 32, "d" * 32, "x" * 32)
+
+EXAMPLES: list[Event] = [
+    StatusEvent(at=AT, state="online"),
+    HealthEvent(
+        at=AT,
+        uptime_s=31_536_000,
+        version="0.1.0",
+        sources={
+            "thermometer": SourceHealth("disconnected", AT - 86400, 86400.5, None, 1_000_000),
+            "camera": SourceHealth("stale", AT - 31_536_000, 12.5, 5.0, 1_000_000),
+            "vision": SourceHealth("ok", AT - 31_536_000, 0.2, 14.9, 1_000_000),
+        },
+        outbox_depth=100000,
+        outbox_oldest_s=604800,
+        rejected=3_000_000,
+        dropped=1_000_000,
+        evicted=1_000_000,
+        inference_ms=35.25,
+    ),
+    TemperatureEvent(
+        at=AT,
+        result="fever",
+        object_c=35.91,
+        ambient_c=24.5,
+        estimate_c=38.123,
+        threshold_c=37.3,
+        plateau_s=1.2,
+        samples=12,
+        offset_c=0.4,
+    ),
+    MaskEvent(at=AT, state="unmasked", faces=2, masked=1, unmasked=1),
+    MaskEvent(at=AT, state="masked", faces=40, masked=38, unmasked=2, window_s=60.0),
+    OccupancyEvent(at=AT, count=7, max=9, limit=5, window_s=60.0),
+    AlertEvent(
+        at=AT,
+        alert="fever",
+        state="raised",
+        alert_id="0123456789abcdef",
+        message="Fever 38.1 °C at the desk: confirm with a clinical thermometer, refer to fever clinic.",
+        value=38.1,
+    ),
+    SummaryEvent(
+        at=AT,
+        window_s=900.0,
+        screened=120,
+        fevers=3,
+        invalid=2,
+        people=130,
+        mask_violations=4,
+        max_occupancy=9,
+        alerts={"fever": 3, "unmasked": 4, "crowding": 1},
+    ),
+]
+
+
+def test_every_kind_has_an_example_and_a_schema() -> None:
+    assert {type(e).kind for e in EXAMPLES} == set(KINDS)
+    for kind in KINDS:
+        jsonschema.Draft202012Validator.check_schema(schema(kind))
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).kind)
+@pytest.mark.parametrize("identity", [ID, LONG], ids=["short", "longest"])
+def test_examples_encode_within_bound_and_validate(event: Event, identity: Identity) -> None:
+    msg = encode(event, identity, seq=1_000_000_000)
+    assert len(msg.payload) <= MAX_PAYLOAD_BYTES
+    doc = json.loads(msg.payload)
+    jsonschema.validate(doc, schema(event.kind))
+    assert msg.topic == f"{identity.prefix}/{identity.site}/{identity.desk}/{event.kind}"
+    assert msg.retain is event.retain
+    assert msg.qos == 1
+
+
+def test_envelope_fields() -> None:
+    doc = json.loads(encode(EXAMPLES[2], ID, seq=7).payload)
+    assert doc["v"] == 1
+    assert doc["seq"] == 7
+    assert re.fullmatch(r"[0-9a-f]{32}", doc["id"])
+    assert doc["ts"] == "2026-11-18T11:06:40.123Z"
+    assert (doc["device"], doc["kind"]) == ("clinic-042-desk-1", "temperature")
+    assert doc["estimate_c"] == 38.12  # rounded to 0.01 °C
+
+
+def test_event_ids_are_unique() -> None:
+    ids = {json.loads(encode(EXAMPLES[0], ID, seq=i).payload)["id"] for i in range(1, 500)}
+    assert len(ids) == 499
+
+
+def test_iso_ms_is_utc_with_milliseconds() -> None:
+    assert iso_ms(0.0) == "1970-01-01T00:00:00.000Z"
+    assert iso_ms(1.9999) == "1970-01-01T00:00:01.999Z"
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES, ids=lambda t: t.kind)
+def test_schema_properties_match_event_fields(event_type: type[Event]) -> None:
+    """A field added to an event type must be added to its schema (and vice versa)."""
+    props = set(schema(event_type.kind)["properties"])
+    envelope = {"v", "id", "seq", "ts", "device", "kind"}
+    fields = {f.name for f in dataclasses.fields(event_type)} - {"at"}
+    assert props - envelope == fields
+
+
+def test_schemas_forbid_images_and_boxes() -> None:
+    for kind in KINDS:
+        s = schema(kind)
+        assert s["additionalProperties"] is False
+        text = json.dumps(s).lower()
+        for word in ("image", "jpeg", "base64", "bbox", "crop", "embedding"):
+            assert f'"{word}' not in text
+
+
+def test_oversized_payload_is_refused() -> None:
+    big = AlertEvent(at=AT, alert="fever", state="raised", alert_id="ab" * 8, message="x" * 600)
+    with pytest.raises(PayloadTooLargeError, match="max 512"):
+        encode(big, ID, seq=1)
