@@ -20,6 +20,7 @@ DEFAULT_CONFIG = "/etc/triage-agent/config.toml"
 # Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "agent.pipeline",  # run
+    "agent.status_client",  # status, tail
 )
 
 

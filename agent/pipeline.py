@@ -321,6 +321,16 @@ def run(cfg: AgentConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     pipeline.start()
+    from agent.status_server import StatusServer, StatusServerError  # noqa: PLC0415
+
+    status_server = StatusServer(
+        cfg.runtime.status_socket, pipeline.snapshot, pipeline.identity.topic
+    )
+    try:
+        status_server.start()
+        pipeline.add_listener(status_server.publish)
+    except StatusServerError as exc:
+        log.warning("%s; `triage-agent status` and `tail` will not work", exc)
     notifier.ready()
     log.info(
         "triage-agent %s running as %s: %d source(s), %d analyser(s), broker %s:%d",
@@ -335,6 +345,7 @@ def run(cfg: AgentConfig) -> int:
         pipeline.run(stop)
     finally:
         pipeline.shutdown()
+        status_server.stop()
     log.info("stopped cleanly")
     return 0
 
