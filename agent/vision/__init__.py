@@ -1,0 +1,54 @@
+"""On-device vision: camera frames -> face, mask and occupancy findings -> mask/occupancy/alert events.
+
+:func:`build` is the pipeline's plug-in point. It returns two sources, the frame grabber (stage
+``camera``, :mod:`agent.vision.grabber`) and the inference worker (stage ``vision``,
+:mod:`agent.vision.worker`), and two analysers, :mod:`agent.vision.compliance` (``mask`` events,
+``unmasked`` alert) and :mod:`agent.vision.occupancy` (``occupancy`` events, ``crowding`` alert).
+Frames, crops and face boxes never leave this package's threads.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Protocol
+
+from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.grabber import FrameGrabber
+from agent.vision.occupancy import OccupancyAnalyser
+from agent.vision.worker import VisionWorker
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig, VisionConfig
+    from agent.ports import Analyser, Source
+    from agent.vision.findings import SceneAnalyzer
+
+
+class _LoadSceneAnalyzer(Protocol):
+    def __call__(self, vision: VisionConfig, /) -> SceneAnalyzer: ...
+
+
+def load_analyzer(vision: VisionConfig) -> SceneAnalyzer:
+    """The configured models as one scene analyser (``agent.vision.scene.load_scene_analyzer``)."""
+    loader: _LoadSceneAnalyzer = import_module("agent.vision.scene").load_scene_analyzer
+    return loader(vision)
+
+
+def build(
+    config: AgentConfig, analyzer: SceneAnalyzer | None = None
+) -> tuple[list[Source], list[Analyser]]:
+    """Camera and vision stages for ``config``; empty lists when ``camera.enabled`` is false.
+
+    Raises :class:`~agent.config.ConfigError` for an unusable ``camera.source`` and
+    :class:`~agent.vision.manifest.ModelError` when the models cannot be loaded.
+    """
+    if not config.camera.enabled:
+        return [], []
+    grabber = FrameGrabber(config.camera)
+    scene = analyzer if analyzer is not None else load_analyzer(config.vision)
+    worker = VisionWorker(
+        grabber.latest,
+        scene,
+        config.camera.max_fps,
+        stale_after_s=config.camera.stale_after_s,
+    )
+    return [grabber, worker], [ComplianceAnalyser(config.vision), OccupancyAnalyser(config.vision)]

@@ -1,0 +1,192 @@
+"""The frame grabber: one thread reading a :class:`FrameSource` into a single latest-frame slot.
+
+Latest frame wins: the slot holds one frame; a new frame replaces an unconsumed one (counted in
+``LatestFrame.replaced``), so there is never a backlog however slow inference is. When the camera
+vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
+exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``); its
+:class:`Heartbeat` (stage ``camera``) says ``disconnected`` since when, the capture fps and the age of
+the last frame. Frames stay in process memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from agent.config import CameraConfig
+from agent.heartbeat import Heartbeat
+from agent.ports import Emit
+from agent.vision.findings import Frame
+from agent.vision.frames import FrameSource, SourceUnavailableError, open_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    """One frame and when it was captured."""
+
+    image: Frame
+    at: float
+    """POSIX time of capture."""
+    index: int
+    """Sequence number since the grabber started (1, 2, ...)."""
+
+
+class LatestFrame:
+    """A one-frame slot shared by the grabber (writer) and the worker (reader)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: CapturedFrame | None = None
+        self._taken = 0
+        self.replaced = 0
+        """Frames overwritten before anyone took them (the price of latest-frame-wins)."""
+
+    def put(self, frame: CapturedFrame) -> None:
+        """Store ``frame``, replacing any frame not yet taken."""
+        with self._cond:
+            if self._frame is not None and self._frame.index > self._taken:
+                self.replaced += 1
+            self._frame = frame
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> CapturedFrame | None:
+        """The newest frame not taken before, waiting up to ``timeout`` s; None if none came."""
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: self._frame is not None and self._frame.index > self._taken, timeout
+            )
+            if not ok or self._frame is None:
+                return None
+            self._taken = self._frame.index
+            return self._frame
+
+
+class Backoff:
+    """Exponential backoff delays: ``min_s``, doubling, capped at ``max_s``; reset on success."""
+
+    def __init__(self, min_s: float, max_s: float) -> None:
+        self.min_s = min_s
+        self.max_s = max_s
+        self._next = min_s
+
+    def next_delay(self) -> float:
+        """The delay to wait now; the following one doubles."""
+        delay = self._next
+        self._next = min(self.max_s, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        """Back to ``min_s`` after a success."""
+        self._next = self.min_s
+
+
+class FrameGrabber:
+    """A :class:`~agent.ports.Source` (stage ``camera``) that fills a :class:`LatestFrame`.
+
+    It emits nothing itself; the vision worker takes frames from :attr:`latest`.
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        source: FrameSource | None = None,
+        *,
+        name: str = "camera",
+        pace: bool = True,
+    ) -> None:
+        self.name = name
+        self.camera = camera
+        self.source = source if source is not None else open_source(camera)
+        self.heartbeat = Heartbeat(name, camera.stale_after_s)
+        self.latest = LatestFrame()
+        self.frames = 0
+        """Frames read since start."""
+        self.reconnects = 0
+        """Times the source was (re)opened after a failure or end."""
+        self._pace = pace
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, emit: Emit | None = None) -> None:
+        """Start the reader thread; returns at once (``emit`` is unused: frames go to the slot)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-grabber", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading and release the source; returns once the thread has ended."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        backoff = Backoff(self.camera.reconnect_min_s, self.camera.reconnect_max_s)
+        label = self.source.spec.label
+        reported: str | None = None
+        opened_once = False
+        while not self._stop.is_set():
+            try:
+                self.source.open()
+            except SourceUnavailableError as exc:
+                reason = str(exc)
+                self.heartbeat.set_state("disconnected", reason)
+                delay = backoff.next_delay()
+                if reason != reported:
+                    log.warning("camera: %s; retrying (backoff up to %.0fs)", reason, backoff.max_s)
+                    reported = reason
+                self._stop.wait(delay)
+                continue
+            except Exception as exc:  # an OpenCV/driver error must not kill the thread
+                self.heartbeat.set_state("error", f"opening {label}: {exc}")
+                log.exception("camera: unexpected error opening %s", label)
+                self._stop.wait(backoff.next_delay())
+                continue
+            if opened_once:
+                self.reconnects += 1
+            opened_once = True
+            got = self._read_until_end()
+            self.source.close()
+            if self._stop.is_set():
+                break
+            if got:
+                backoff.reset()
+                reported = None
+            why = f"{label} ended or vanished"
+            self.heartbeat.set_state("disconnected", why)
+            log.warning("camera: %s; reopening", why)
+            self._stop.wait(backoff.next_delay())
+        self.source.close()
+
+    def _read_until_end(self) -> int:
+        """Read frames until the source ends or we are stopped; return how many were read."""
+        got = 0
+        period = 1.0 / self.source.native_fps if self._pace and self.source.native_fps else 0.0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                image = self.source.read()
+            except Exception as exc:  # a decode error in one frame: count it, treat as vanished
+                self.heartbeat.error(f"reading {self.source.spec.label}: {exc}")
+                return got
+            if image is None:
+                return got
+            now = time.time()
+            self.frames += 1
+            got += 1
+            self.latest.put(CapturedFrame(image, now, self.frames))
+            self.heartbeat.beat(now)
+            if period:
+                next_at += period
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_at = time.monotonic()
+        return got

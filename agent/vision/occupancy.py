@@ -1,0 +1,127 @@
+"""Occupancy: the ``occupancy`` events and the ``crowding`` alert, from per-frame findings.
+
+An :class:`~agent.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
+person boxes when a person detector is configured, otherwise the faces; they are tracked
+(:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one person. The
+count of present, confirmed tracks is published (``OccupancyEvent``, ``window_s`` None) only after a
+new count held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
+``OccupancyEvent`` reports the highest published count in the window and ``people``: the distinct
+tracks first seen in it ("people screened" per period). A ``crowding`` alert is raised when the
+published count stayed above ``vision.crowd_limit`` for ``vision.crowd_after_s`` and cleared once it
+stayed at or below the limit for ``clear_after_s``. Never an event per frame.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from agent.config import VisionConfig
+from agent.events import AlertEvent, Event, OccupancyEvent
+from agent.vision.debounce import Debouncer, Latch
+from agent.vision.findings import SceneFindings
+from agent.vision.tracker import Tracker
+
+
+class OccupancyAnalyser:
+    """Person (or face) tracks -> debounced count, periodic maximum and people, crowding alert."""
+
+    def __init__(
+        self,
+        vision: VisionConfig,
+        *,
+        name: str = "occupancy",
+        hold_s: float = 2.0,
+        clear_after_s: float = 5.0,
+        tracker: Tracker | None = None,
+    ) -> None:
+        self.name = name
+        self.vision = vision
+        self.tracker = tracker if tracker is not None else Tracker()
+        self._count: Debouncer[int] = Debouncer(0, hold_s)
+        self._crowd = Latch(vision.crowd_after_s, clear_after_s)
+        self._alert_id: str | None = None
+        self._window_start: float | None = None
+        self._window_max = 0
+        self._window_people: set[int] = set()
+
+    @property
+    def count(self) -> int:
+        """The published (debounced) number of people in view."""
+        return self._count.value
+
+    def feed(self, observation: object) -> Sequence[Event]:
+        """Consume one frame's findings; ignore other observations."""
+        if not isinstance(observation, SceneFindings):
+            return []
+        at = observation.at
+        if self._window_start is None:
+            self._window_start = at
+        if observation.persons is not None:
+            boxes = list(observation.persons)
+        else:
+            boxes = [f.box for f in observation.faces]
+        self.tracker.update(boxes, at)
+        start = self._window_start
+        self._window_people.update(t.id for t in self.tracker.present() if t.first_seen >= start)
+        return self._evaluate(at)
+
+    def tick(self, now: float) -> Sequence[Event]:
+        """Expire people no longer seen, publish due changes, alerts and the periodic maximum."""
+        self.tracker.expire(now)
+        events = self._evaluate(now)
+        if self._window_start is None:
+            self._window_start = now
+        elif now - self._window_start >= self.vision.compliance_window_s:
+            events.append(
+                OccupancyEvent(
+                    at=now,
+                    count=self._count.value,
+                    max=self._window_max,
+                    limit=self.vision.crowd_limit,
+                    window_s=self.vision.compliance_window_s,
+                    people=len(self._window_people),
+                )
+            )
+            self._window_start = now
+            self._window_max = self._count.value
+            self._window_people = set()
+        return events
+
+    def _evaluate(self, at: float) -> list[Event]:
+        events: list[Event] = []
+        limit = self.vision.crowd_limit
+        if self._count.update(len(self.tracker.present()), at):
+            count = self._count.value
+            self._window_max = max(self._window_max, count)
+            events.append(OccupancyEvent(at=at, count=count, max=self._window_max, limit=limit))
+        count = self._count.value
+        change = self._crowd.update(count > limit, at)
+        if change is not None and change.state == "raised":
+            self._alert_id = uuid.uuid4().hex
+            events.append(
+                AlertEvent(
+                    at=at,
+                    alert="crowding",
+                    state="raised",
+                    alert_id=self._alert_id,
+                    message=(
+                        f"{count} people in view, above the limit of {limit} "
+                        f"for {at - change.since:.0f} s"
+                    ),
+                    value=float(count),
+                )
+            )
+        elif change is not None and self._alert_id is not None:
+            events.append(
+                AlertEvent(
+                    at=at,
+                    alert="crowding",
+                    state="cleared",
+                    alert_id=self._alert_id,
+                    message=f"{count} people in view, at or below the limit of {limit}",
+                    value=float(count),
+                )
+            )
+            self._alert_id = None
+        return events

@@ -1,0 +1,96 @@
+"""The vision worker: the inference thread between the frame grabber and the pipeline.
+
+At most ``camera.max_fps`` times a second it takes the newest frame from the grabber's
+:class:`~agent.vision.grabber.LatestFrame`, runs the :class:`~agent.vision.findings.SceneAnalyzer` on
+it and emits the frozen :class:`~agent.vision.findings.SceneFindings` (the observation the vision
+analysers consume). The frame itself is dropped right after inference: it never leaves this thread.
+Its :class:`Heartbeat` (stage ``vision``) reports the analysis rate; :attr:`inference_ms` is the mean
+model time over recent frames (for health events).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from agent.heartbeat import Heartbeat
+from agent.ports import Emit
+from agent.vision.findings import SceneAnalyzer
+from agent.vision.grabber import LatestFrame
+
+log = logging.getLogger(__name__)
+
+
+class VisionWorker:
+    """A :class:`~agent.ports.Source` (stage ``vision``) emitting one observation per analysed frame."""
+
+    def __init__(
+        self,
+        latest: LatestFrame,
+        analyzer: SceneAnalyzer,
+        max_fps: float,
+        *,
+        name: str = "vision",
+        stale_after_s: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.heartbeat = Heartbeat(name, stale_after_s)
+        self.analysed = 0
+        """Frames analysed since start."""
+        self._latest = latest
+        self._analyzer = analyzer
+        self._period = 1.0 / max_fps
+        self._ms: deque[float] = deque(maxlen=32)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def inference_ms(self) -> float | None:
+        """Mean inference time of recent frames in milliseconds; None before the first frame."""
+        with self._lock:
+            return round(sum(self._ms) / len(self._ms), 1) if self._ms else None
+
+    def start(self, emit: Emit) -> None:
+        """Start the inference thread; returns at once."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name=f"{self.name}-worker", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current frame; returns once the thread has ended."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self, emit: Emit) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            wait = next_at - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                break
+            frame = self._latest.take(timeout=0.5)
+            if frame is None:
+                continue
+            next_at = time.monotonic() + self._period
+            started = time.perf_counter()
+            try:
+                findings = self._analyzer.analyse(frame.image, frame.at)
+            except Exception as exc:  # one bad frame must not stop vision
+                self.heartbeat.error(f"inference failed: {exc}")
+                log.exception("vision: inference failed on one frame")
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            with self._lock:
+                self._ms.append(elapsed_ms)
+            self.analysed += 1
+            del frame
+            self.heartbeat.beat()
+            emit(findings)
