@@ -7,8 +7,9 @@ also prove that the documented examples are correct (sha256, input spec, labels)
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -327,3 +328,47 @@ def test_manifest_that_does_not_match_the_file_is_refused() -> None:
     no_person = nanodet_spec.model_copy(update={"labels": tuple(f"c{i}" for i in range(80))})
     with pytest.raises(ModelError, match="no 'person'"):
         NanodetDetector(no_person, reference(nanodet_spec))
+
+
+# --- bring your own model: a technician's manifest in a folder of their own --------------------
+
+
+def byo_folder(tmp_path: Path, examples: list[str]) -> Path:
+    """A models folder as a technician would set it up: one manifest.json + the ONNX files."""
+    folder = tmp_path / "byo-models"
+    folder.mkdir()
+    entries = [example_spec(name) for name in examples]
+    for spec in entries:
+        shutil.copyfile(reference(spec), folder / spec.file)
+    manifest = {"models": [spec.model_dump(mode="json") for spec in entries]}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_byo_manifest_resolves_every_example(tmp_path: Path) -> None:
+    examples = sorted(p.name for p in BYOM.glob("*.json"))
+    assert len(examples) == 4
+    folder = byo_folder(tmp_path, examples)
+    frame = scene("12.jpg")
+    for name in examples:
+        spec, path = resolve(folder, example_spec(name).name)
+        assert path == folder / spec.file
+        families: dict[str, Callable[[ModelSpec, Path], FaceDetector]] = {
+            "ultraface": UltrafaceDetector,
+            "aizoo": AizooDetector,
+            "nanodet": NanodetDetector,
+        }
+        assert len(families[spec.family](spec, path).detect(frame)) == 5, spec.name
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_byo_file_that_was_replaced_is_refused(tmp_path: Path) -> None:
+    folder = byo_folder(tmp_path, ["aizoo.json"])
+    spec = example_spec("aizoo.json")
+    # the technician dropped a different model under the same name
+    shutil.copyfile(reference(example_spec("nanodet.json")), folder / spec.file)
+    with pytest.raises(ModelError, match="corrupt or was replaced"):
+        resolve(folder, spec.name)
