@@ -1,0 +1,133 @@
+"""Decoder of the bridge protocol (``firmware_bridge/PROTOCOL.md``), written from the spec alone.
+
+Frame (15 bytes): ``AA 55 | VER | TYPE | SEQ u16 BE | LEN=6 | PAYLOAD 6 | CRC-16/CCITT-FALSE BE``
+over VER..PAYLOAD. Because every frame has the same length, a false start inside garbage always
+fails before a real frame that follows it is complete, so resynchronising (skip one byte, search
+again) never loses a valid frame. Sequence numbers reveal lost frames; a HELLO with sequence 0 or a
+READING with the RESTARTED flag marks a firmware restart rather than a loss.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from agent.thermometer.records import WireError, WireHello, WireReading, WireRecord
+
+SYNC = b"\xaa\x55"
+VERSION = 1
+FRAME_LEN = 15
+PAYLOAD_LEN = 6
+TYPE_READING = 0x01
+TYPE_HELLO = 0x02
+FLAG_OBJECT_INVALID = 0x01
+FLAG_AMBIENT_INVALID = 0x02
+FLAG_RESTARTED = 0x80
+
+
+def _temp(hi: int, lo: int, invalid: bool) -> float | None:
+    raw = (hi << 8) | lo
+    if invalid or raw == 0x8000:
+        return None
+    if raw & 0x8000:
+        raw -= 0x10000
+    return raw / 100.0
+
+
+class BridgeDecoder:
+    """Incremental decoder of bridge frames; never raises."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._last_seq: int | None = None
+        self.frames = 0
+        self.bad_frames = 0
+        self.garbage_bytes = 0
+        self.lost_frames = 0
+
+    def _sequence(self, seq: int, restart: bool, out: list[WireRecord]) -> None:
+        last = self._last_seq
+        self._last_seq = seq
+        if last is None or restart:
+            return
+        gap = (seq - last - 1) & 0xFFFF
+        if 0 < gap < 0x8000:
+            self.lost_frames += gap
+            out.append(WireError("gap", f"{gap} frame(s) lost before sequence {seq}", lost=gap))
+
+    def _decode(self, f: bytes | bytearray, out: list[WireRecord]) -> None:
+        frame_type = f[3]
+        seq = (f[4] << 8) | f[5]
+        p = f[7:13]
+        if frame_type == TYPE_READING:
+            flags = p[1]
+            self._sequence(seq, bool(flags & FLAG_RESTARTED), out)
+            out.append(
+                WireReading(
+                    object_c=_temp(p[2], p[3], bool(flags & FLAG_OBJECT_INVALID)),
+                    ambient_c=_temp(p[4], p[5], bool(flags & FLAG_AMBIENT_INVALID)),
+                    sensor_id=p[0],
+                    flags=flags,
+                    seq=seq,
+                )
+            )
+        else:
+            self._sequence(seq, seq == 0, out)
+            out.append(
+                WireHello(
+                    firmware=f"{p[0]}.{p[1]}.{p[2]}",
+                    protocol_version=f[2],
+                    sensor_id=p[3],
+                    period_ms=(p[4] << 8) | p[5],
+                    seq=seq,
+                )
+            )
+        self.frames += 1
+
+    def feed(self, data: bytes) -> list[WireRecord]:
+        """Consume bytes; return the completed records."""
+        buf = self._buf
+        buf += data
+        out: list[WireRecord] = []
+        i = 0
+        n = len(buf)
+        while True:
+            j = buf.find(SYNC, i)
+            if j < 0:
+                keep = 1 if n > i and buf[n - 1] == SYNC[0] else 0
+                self.garbage_bytes += n - i - keep
+                i = n - keep
+                break
+            self.garbage_bytes += j - i
+            i = j
+            if n - j < 7:
+                break
+            if buf[j + 6] != PAYLOAD_LEN:
+                self.garbage_bytes += 1
+                i = j + 1
+                continue
+            if n - j < FRAME_LEN:
+                break
+            frame = buf[j : j + FRAME_LEN]
+            crc = (frame[13] << 8) | frame[14]
+            if binascii.crc_hqx(frame[2:13], 0xFFFF) != crc:
+                self.bad_frames += 1
+                out.append(WireError("checksum", "bridge frame with a bad CRC dropped"))
+                i = j + 1
+                continue
+            if frame[2] != VERSION:
+                self.bad_frames += 1
+                out.append(
+                    WireError(
+                        "version",
+                        f"bridge protocol version {frame[2]} not supported (this agent speaks "
+                        f"{VERSION}); update the agent or flash matching firmware",
+                    )
+                )
+            elif frame[3] not in (TYPE_READING, TYPE_HELLO):
+                self.bad_frames += 1
+                out.append(WireError("type", f"unknown bridge frame type 0x{frame[3]:02x}"))
+            else:
+                self._decode(frame, out)
+            i = j + FRAME_LEN
+        del buf[:i]
+        return out
