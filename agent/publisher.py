@@ -197,7 +197,7 @@ class Publisher:
         self._connected.clear()
         with self._lock:
             self._since = time.time()
-            if reason_code.is_failure or not self._stop.is_set():
+            if was and not self._stop.is_set():  # keep a refusal's reason when never connected
                 self._last_error = f"disconnected: {reason_code}"
         if was and not self._stop.is_set():
             log.warning("lost the broker connection (%s); events stay in the outbox", reason_code)

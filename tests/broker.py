@@ -8,6 +8,8 @@ broker and from each other. :class:`Collector` is a paho subscriber that records
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -43,6 +45,9 @@ class Broker:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "persistence false",
+            # Stay the current user (as root, mosquitto would switch to 'mosquitto' and lose
+            # access to the test's private temporary folder).
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             f"log_dest file {self.workdir / f'mosquitto-{self.port}.log'}",
             "log_type all",
         ]

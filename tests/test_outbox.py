@@ -1,0 +1,107 @@
+"""The durable outbox: sequence numbers, ordering, acknowledgement, bounds, and crash survival."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.contract import WireMessage
+from agent.outbox import Outbox, OutboxError
+
+
+def msg(seq: int) -> WireMessage:
+    return WireMessage(f"t/{seq}", f'{{"seq":{seq}}}'.encode(), retain=False)
+
+
+def test_sequence_is_monotonic_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    assert [box.append(msg) for _ in range(3)] == [1, 2, 3]
+    assert box.reserve_seq() == 4
+    box.close()
+    box = Outbox(path)
+    assert box.append(msg) == 5
+    assert [m.seq for m in box.peek(limit=10)] == [1, 2, 3, 5]
+    assert box.peek(limit=10)[0].message == msg(1)
+
+
+def test_ack_deletes_only_that_message(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    for _ in range(5):
+        box.append(msg)
+    box.ack(2)
+    assert [m.seq for m in box.peek()] == [1, 3, 4, 5]
+    assert [m.seq for m in box.peek(after=3, limit=1)] == [4]
+    assert box.depth() == 4
+
+
+def test_failed_encode_stores_nothing_and_keeps_the_sequence(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+
+    def boom(seq: int) -> WireMessage:
+        raise ValueError("bad event")
+
+    with pytest.raises(ValueError, match="bad event"):
+        box.append(boom)
+    assert box.depth() == 0
+    assert box.append(msg) == 1
+
+
+def test_count_bound_evicts_oldest_and_counts(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_messages=100)
+    for _ in range(130):
+        box.append(msg)
+    assert box.depth() == 100
+    assert box.peek(limit=1)[0].seq == 31
+    assert box.evicted() == 30
+
+
+def test_age_bound_evicts_expired(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_age_s=60)
+    box.append(msg, now=1000.0)
+    box.append(msg, now=1050.0)
+    assert box.oldest_age_s(now=1055.0) == pytest.approx(55.0)
+    box.evict_expired(now=1070.0)
+    assert [m.seq for m in box.peek()] == [2]
+    assert box.evicted() == 1
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite3").evicted() == 1
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OutboxError, match=r"outbox\.path"):
+        Outbox(blocker / "sub" / "o.sqlite3")
+
+
+def test_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
+    """SIGKILL a process mid-stream: every append it reported is still there, in order."""
+    path = tmp_path / "o.sqlite3"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from agent.outbox import Outbox
+        from agent.contract import WireMessage
+        box = Outbox(__import__("pathlib").Path({str(path)!r}))
+        while True:
+            seq = box.append(lambda s: WireMessage("t", str(s).encode(), False))
+            print(seq, flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    reported = [int(proc.stdout.readline()) for _ in range(200)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    box = Outbox(path)
+    stored = [m.seq for m in box.peek(limit=100_000)]
+    assert stored[: len(reported)] == reported
+    assert stored == sorted(stored)
+    assert box.append(msg) == stored[-1] + 1
