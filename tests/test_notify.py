@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.notify import Notifier, socket_address
+from agent.status_client import fetch_status
+from tests.broker import Broker, Collector
+from tests.conftest import AgentProcess, base_config, write_config
 
 
 class Listener:
@@ -120,3 +125,115 @@ def test_watchdog_interval() -> None:
     assert Notifier(environ=other).watchdog_interval_s() is None
     assert Notifier(environ={"WATCHDOG_USEC": "0"}).watchdog_interval_s() is None
     assert Notifier(environ={"WATCHDOG_USEC": "junk"}).watchdog_interval_s() is None
+
+
+# -- the real service process --------------------------------------------------------------------
+class Recorder:
+    """Collects (monotonic time, message) from a NOTIFY_SOCKET listener in a thread."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.messages: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.listener.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                msg = self.listener.sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.messages.append((time.monotonic(), msg))
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 30.0) -> float:
+        """Monotonic time of the first message matching ``predicate`` (fails on timeout)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                for at, msg in self.messages:
+                    if predicate(msg):
+                        return at
+            time.sleep(0.05)
+        raise AssertionError(f"no matching notification; got {self.snapshot()}")
+
+    def snapshot(self) -> list[tuple[float, str]]:
+        with self._lock:
+            return list(self.messages)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def _notify_env(listener: Listener) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "10000000"}
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_run_notifies_ready_watchdog_status_stopping(
+    tmp_path: Path,
+    listener: Listener,
+    mosquitto: Broker,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    cfg = write_config(tmp_path / "config.toml", base_config(tmp_path, mosquitto.port))
+    rec = Recorder(listener)
+    try:
+        agent = agent_process(cfg, _notify_env(listener))
+        ready = rec.wait_for(lambda m: m == "READY=1")
+        rec.wait_for(lambda m: m == "WATCHDOG=1")
+        rec.wait_for(lambda m: m.startswith("STATUS=broker"))
+        # the technician's `status` reaches the same process through its socket
+        snap = fetch_status(tmp_path / "run" / "status.sock")
+        assert snap["device"] == "test-site-desk-1"
+        assert agent.stop() == 0, agent.output()
+        stopping = rec.wait_for(lambda m: m.startswith("STOPPING=1"), timeout=5)
+        assert stopping > ready
+    finally:
+        rec.close()
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_watchdog_stops_when_a_source_stops_delivering(
+    tmp_path: Path,
+    listener: Listener,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    thermometer = pytest.importorskip("agent.thermometer", reason="thermometer package not landed")
+    if not hasattr(thermometer, "build"):
+        pytest.skip("agent.thermometer.build not landed yet")
+    master, slave = os.openpty()  # a serial port that never sends a byte
+    rec = Recorder(listener)
+    try:
+        raw = base_config(
+            tmp_path,
+            mosquitto.port,
+            thermometer={"enabled": True, "port": os.ttyname(slave), "stale_after_s": 1.0},
+        )
+        health = collector_factory(mosquitto.port)
+        agent = agent_process(write_config(tmp_path / "config.toml", raw), _notify_env(listener))
+        ready = rec.wait_for(lambda m: m == "READY=1")
+        grace_end = ready + 2.0  # stale_after_s after start, plus one tick
+        # The main loop keeps running (health events every 2 s) well past the grace period ...
+        health.wait_for(lambda got: sum(m.topic.endswith("/health") for m in got) >= 4, timeout=30)
+        last_health = health.kinds("health")[-1]
+        assert last_health["sources"]["thermometer"]["state"] != "ok"
+        assert agent.proc.poll() is None, agent.output()
+        # ... yet systemd gets no WATCHDOG=1 after it: it would restart the service.
+        pets_after_grace = [at for at, m in rec.snapshot() if m == "WATCHDOG=1" and at > grace_end]
+        assert pets_after_grace == []
+        assert agent.stop() == 0, agent.output()
+    finally:
+        rec.close()
+        os.close(master)
+        os.close(slave)
