@@ -106,10 +106,11 @@ def _reference_analyzer() -> SceneAnalyzer:
 
 
 def scene_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer:
-    """The product's scene analyser when available, else the AIZOO reference analyser."""
-    try:
-        return load_analyzer(vision or VisionConfig(models_dir=REPO / "models"))
-    except ModuleNotFoundError as exc:
-        if exc.name != "agent.vision.scene":
-            raise
+    """The product's scene analyser (``models/manifest.json``), else the AIZOO reference analyser.
+
+    The fallback only exists while the shipped models have not landed yet.
+    """
+    config = vision or VisionConfig(models_dir=REPO / "models")
+    if not (config.models_dir / "manifest.json").is_file():
         return _reference_analyzer()
+    return load_analyzer(config)

@@ -3,7 +3,7 @@
 An :class:`~agent.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
 person boxes when a person detector is configured, otherwise the faces; they are tracked
 (:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one person. The
-count of present, confirmed tracks is published (``OccupancyEvent``, ``window_s`` None) only after a
+count of confirmed tracks seen within the last ``visible_s`` seconds is published (``OccupancyEvent``, ``window_s`` None) only after a
 new count held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
 ``OccupancyEvent`` reports the highest published count in the window and ``people``: the distinct
 tracks first seen in it ("people screened" per period). A ``crowding`` alert is raised when the
@@ -33,9 +33,12 @@ class OccupancyAnalyser:
         name: str = "occupancy",
         hold_s: float = 2.0,
         clear_after_s: float = 5.0,
+        visible_s: float = 1.0,
         tracker: Tracker | None = None,
     ) -> None:
         self.name = name
+        self.visible_s = visible_s
+        """A person counts while seen within this many seconds (the tracker keeps ids longer)."""
         self.vision = vision
         self.tracker = tracker if tracker is not None else Tracker()
         self._count: Debouncer[int] = Debouncer(0, hold_s)
@@ -91,7 +94,7 @@ class OccupancyAnalyser:
     def _evaluate(self, at: float) -> list[Event]:
         events: list[Event] = []
         limit = self.vision.crowd_limit
-        if self._count.update(len(self.tracker.present()), at):
+        if self._count.update(len(self.tracker.present(at, self.visible_s)), at):
             count = self._count.value
             self._window_max = max(self._window_max, count)
             events.append(OccupancyEvent(at=at, count=count, max=self._window_max, limit=limit))

@@ -169,8 +169,15 @@ class Tracker:
             del self._tracks[t.id]
         return gone
 
-    def present(self) -> list[Track]:
-        """Confirmed live tracks (including ones briefly missed), oldest first."""
+    def present(self, now: float | None = None, within_s: float | None = None) -> list[Track]:
+        """Confirmed live tracks, oldest first: all of them (including ones briefly missed), or
+        only those seen within ``within_s`` seconds before ``now`` when both are given."""
         return sorted(
-            (t for t in self._tracks.values() if t.confirmed(self.min_hits)), key=lambda t: t.id
+            (
+                t
+                for t in self._tracks.values()
+                if t.confirmed(self.min_hits)
+                and (now is None or within_s is None or now - t.last_seen <= within_s)
+            ),
+            key=lambda t: t.id,
         )
