@@ -1,0 +1,92 @@
+"""The scene analyser: face detector -> face crops -> batched mask classifier (+ person detector).
+
+:func:`load_scene_analyzer` resolves the configured models through ``models_dir/manifest.json``
+(sha256 checked before onnxruntime sees a file) and builds an :class:`OnnxSceneAnalyzer`. Any
+problem (missing file, checksum, wrong task, unknown family, unloadable file) is a
+:class:`~agent.vision.manifest.ModelError` whose message says what to do.
+
+When the face detector's family classifies masks itself (``Box.mask_prob`` set, e.g. AIZOO) that
+probability is used and the crop is not classified again.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent.config import VisionConfig
+from agent.vision import families
+from agent.vision.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
+from agent.vision.findings import (
+    Box,
+    FaceDetector,
+    FaceFinding,
+    Frame,
+    MaskClassifier,
+    PersonDetector,
+    SceneFindings,
+)
+from agent.vision.manifest import resolve
+
+
+class OnnxSceneAnalyzer:
+    """A :class:`~agent.vision.findings.SceneAnalyzer` over ONNX models."""
+
+    def __init__(
+        self,
+        faces: FaceDetector,
+        masks: MaskClassifier,
+        persons: PersonDetector | None = None,
+        *,
+        face_min_score: float = 0.5,
+        crop_expand: float = DEFAULT_CROP_EXPAND,
+    ) -> None:
+        self._faces = faces
+        self._masks = masks
+        self._persons = persons
+        self._face_min_score = face_min_score
+        self._crop_expand = crop_expand
+
+    def analyse(self, frame: Frame, at: float) -> SceneFindings:
+        """Faces with P(masked), and person boxes when a person detector is configured."""
+        started = time.perf_counter()
+        boxes: list[Box] = [b for b in self._faces.detect(frame) if b.score >= self._face_min_score]
+        todo = [b for b in boxes if b.mask_prob is None]
+        probs = iter(
+            self._masks.classify([crop_face(frame, b, self._crop_expand) for b in todo])
+            if todo
+            else []
+        )
+        faces = tuple(
+            FaceFinding(box=b, mask_prob=b.mask_prob if b.mask_prob is not None else next(probs))
+            for b in boxes
+        )
+        persons = tuple(self._persons.detect(frame)) if self._persons is not None else None
+        return SceneFindings(
+            at=at,
+            faces=faces,
+            persons=persons,
+            inference_ms=(time.perf_counter() - started) * 1000.0,
+            frame_width=int(frame.shape[1]),
+            frame_height=int(frame.shape[0]),
+        )
+
+
+def load_scene_analyzer(vision: VisionConfig) -> OnnxSceneAnalyzer:
+    """The configured face detector, mask classifier and optional person detector."""
+    models_dir = Path(vision.models_dir)
+    face_spec, face_path = resolve(models_dir, vision.face_model)
+    mask_spec, mask_path = resolve(models_dir, vision.mask_model)
+    faces = families.face_detector(face_spec, face_path, vision.threads)
+    masks = families.mask_classifier(mask_spec, mask_path, vision.threads)
+    persons = None
+    if vision.person_model is not None:
+        person_spec, person_path = resolve(models_dir, vision.person_model)
+        persons = families.person_detector(person_spec, person_path, vision.threads)
+    return OnnxSceneAnalyzer(
+        faces,
+        masks,
+        persons,
+        face_min_score=vision.face_min_score,
+        crop_expand=mask_spec.thresholds.get("crop_expand", DEFAULT_CROP_EXPAND),
+    )
