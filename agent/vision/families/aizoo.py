@@ -87,6 +87,10 @@ class AizooDetector:
             )
         return loc[0][0], cls[0][0]
 
+    def __repr__(self) -> str:
+        i = self._spec.input
+        return f"AizooDetector({self._spec.name!r}, {i.width}x{i.height}, score>={self.min_score})"
+
     def detect(self, frame: Frame) -> list[Box]:
         """Faces in a BGR frame, in frame pixels, with P(masked), after threshold and NMS."""
         prepared = prepare(frame, self._spec.input, mode="stretch")

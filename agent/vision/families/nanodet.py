@@ -99,6 +99,12 @@ class NanodetDetector:
             levels.append((stride, points, cls[0], reg[0]))
         return levels
 
+    def __repr__(self) -> str:
+        i = self._spec.input
+        return (
+            f"NanodetDetector({self._spec.name!r}, {i.width}x{i.height}, score>={self.min_score})"
+        )
+
     def detect(self, frame: Frame) -> list[Box]:
         """People in a BGR frame, in frame pixels, after score threshold and NMS."""
         prepared = prepare(frame, self._spec.input, mode="letterbox")

@@ -55,6 +55,12 @@ class UltrafaceDetector:
             )
         return scores[0][0], boxes[0][0]
 
+    def __repr__(self) -> str:
+        i = self._spec.input
+        return (
+            f"UltrafaceDetector({self._spec.name!r}, {i.width}x{i.height}, score>={self.min_score})"
+        )
+
     def detect(self, frame: Frame) -> list[Box]:
         """Faces in a BGR frame, in frame pixels, after score threshold and NMS."""
         prepared = prepare(frame, self._spec.input, mode="stretch")
