@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from agent.vision.families import face_detector, person_detector
 from agent.vision.families.aizoo import AizooDetector, anchors, decode
 from agent.vision.families.nanodet import NanodetDetector, distribution_to_distance
 from agent.vision.families.nms import nms_indices, select
@@ -355,12 +355,19 @@ def test_byo_manifest_resolves_every_example(tmp_path: Path) -> None:
     for name in examples:
         spec, path = resolve(folder, example_spec(name).name)
         assert path == folder / spec.file
-        families: dict[str, Callable[[ModelSpec, Path], FaceDetector]] = {
-            "ultraface": UltrafaceDetector,
-            "aizoo": AizooDetector,
-            "nanodet": NanodetDetector,
-        }
-        assert len(families[spec.family](spec, path).detect(frame)) == 5, spec.name
+        build = person_detector if spec.task == "person" else face_detector
+        detector = build(spec, path, threads=1)
+        assert type(detector).__module__ == f"agent.vision.families.{spec.family}"
+        assert len(detector.detect(frame)) == 5, spec.name
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_byo_person_model_cannot_be_used_as_face_detector(tmp_path: Path) -> None:
+    folder = byo_folder(tmp_path, ["nanodet.json"])
+    spec, path = resolve(folder, example_spec("nanodet.json").name)
+    with pytest.raises(ModelError, match="task 'person'; a face detector needs task face"):
+        face_detector(spec, path)
 
 
 @pytest.mark.model
