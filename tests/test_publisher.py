@@ -12,9 +12,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import MqttConfig
-from agent.contract import Identity, encode
+from agent.contract import Identity, WireMessage, encode
 from agent.events import MaskEvent
 from agent.outbox import Outbox
 from agent.publisher import Publisher
@@ -27,14 +28,11 @@ ID = Identity("triage/v1", "site-a", "desk-1", "site-a-desk-1")
 
 
 def fill(outbox: Outbox, n: int) -> list[int]:
-    return [
-        outbox.append(
-            lambda seq, i=i: encode(
-                MaskEvent(at=time.time(), state="masked", faces=i, masked=i, unmasked=0), ID, seq
-            )
-        )
-        for i in range(n)
-    ]
+    def encoder(i: int) -> Callable[[int], WireMessage]:
+        event = MaskEvent(at=time.time(), state="masked", faces=i, masked=i, unmasked=0)
+        return lambda seq: encode(event, ID, seq)
+
+    return [outbox.append(encoder(i)) for i in range(n)]
 
 
 def mqtt_cfg(port: int, **kw: object) -> MqttConfig:
@@ -299,9 +297,7 @@ def test_password_and_acl(
             seq,
         )
     )
-    reader = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5
-    )
+    reader = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     got: list[int] = []
     reader.username_pw_set("reader", "r3ad")
     reader.on_connect = lambda cl, u, f, rc, p: cl.subscribe("triage/v1/#", qos=1)

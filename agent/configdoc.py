@@ -1,0 +1,114 @@
+"""Renders the configuration reference (docs/CONFIG.md) from the pydantic models in agent.config.
+
+The models are the single source of truth; ``python -m agent.configdoc > docs/CONFIG.md`` rewrites
+the reference and a test fails when the committed file differs from what this renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from agent.config import ENV_OVERRIDES, AgentConfig
+
+HEADER = """# Configuration reference
+
+One TOML file, `/etc/triage-agent/config.toml` on an installed box (`--config FILE` elsewhere). A
+commented example is `packaging/config.example.toml`. Check a file with
+`triage-agent config check FILE`: an invalid file prints the file, the field path, the bad value and
+what is allowed, and exits with status 78 (`triage-agent run` does the same, and systemd then does
+not restart it in a loop). Unknown keys are rejected, so a misspelt key is never silently ignored.
+
+Secrets can stay out of the file: {env}.
+
+This page is generated from `agent/config.py` by `python -m agent.configdoc > docs/CONFIG.md`;
+a test keeps the two in sync.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    if annotation is None or annotation is type(None):
+        return "none"
+    args = get_args(annotation)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and str(origin) == "typing.Literal":
+        return " \\| ".join(json.dumps(a) for a in args)
+    if args and type(annotation).__name__ in ("UnionType", "_UnionGenericAlias"):
+        return " or ".join(_type_name(a) for a in args)
+    if args and type(annotation).__name__ == "_LiteralGenericAlias":
+        return " \\| ".join(json.dumps(a) for a in args)
+    if annotation is SecretStr:
+        return "string (secret)"
+    if isinstance(annotation, type):
+        if issubclass(annotation, Path):
+            return "path"
+        return {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}.get(
+            annotation.__name__, annotation.__name__
+        )
+    name = getattr(annotation, "__name__", None)
+    if name == "Annotated" or args:
+        return _type_name(args[0])
+    return str(annotation)
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default is PydanticUndefined:
+        return "(required)"
+    value = field.default
+    if value is None:
+        return "unset"
+    if isinstance(value, Path):
+        return f"`{value}`"
+    if isinstance(value, Enum):
+        value = value.value
+    return f"`{json.dumps(value)}`"
+
+
+def _sections(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            path = f"{prefix}{name}"
+            yield path, ann
+            yield from _sections(ann, path + ".")
+
+
+def field_paths(model: type[BaseModel] = AgentConfig, prefix: str = "") -> list[str]:
+    """Every leaf field as a dotted path (``mqtt.tls.ca_file``)."""
+    out: list[str] = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out += field_paths(ann, f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def render() -> str:
+    """The whole markdown reference."""
+    env = ", ".join(f"`{var}` sets `{'.'.join(path)}`" for var, path in ENV_OVERRIDES.items())
+    parts = [HEADER.format(env=env)]
+    for path, section in _sections(AgentConfig):
+        doc = (section.__doc__ or "").strip().splitlines()[0]
+        parts.append(
+            f"\n## `[{path}]`\n\n{doc}\n\n| key | type | default | meaning |\n|---|---|---|---|"
+        )
+        for name, field in section.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                continue
+            desc = (field.description or "").replace("|", "\\|")
+            parts.append(f"| `{name}` | {_type_name(ann)} | {_default(field)} | {desc} |")
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,195 @@
+"""The main loop in process, and `triage-agent run` end to end against a real broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from agent.config import AgentConfig, parse_config
+from agent.events import AlertEvent, Event, OccupancyEvent, TemperatureEvent
+from agent.heartbeat import Heartbeat
+from agent.outbox import Outbox
+from agent.pipeline import QUEUE_SIZE, Pipeline
+from agent.ports import Emit
+from tests.broker import Broker, Collector
+from tests.conftest import AgentProcess, base_config, validate_message, write_config
+
+
+class ReadingSource:
+    """A minimal Source: delivers what the test hands it, from the test's thread."""
+
+    def __init__(self, name: str = "probe", stale_after_s: float = 5.0) -> None:
+        self.name = name
+        self.heartbeat = Heartbeat(name, stale_after_s)
+        self.emit: Emit | None = None
+
+    def start(self, emit: Emit) -> None:
+        self.emit = emit
+
+    def stop(self) -> None:
+        self.emit = None
+
+
+class ThresholdAnalyser:
+    """Turns float observations into temperature events, and raises an alert on ticks."""
+
+    name = "threshold"
+
+    def feed(self, observation: object) -> Sequence[Event]:
+        if not isinstance(observation, float):
+            return []
+        fever = observation >= 37.3
+        return [
+            TemperatureEvent(
+                time.time(),
+                "fever" if fever else "normal",
+                observation,
+                24.0,
+                observation,
+                37.3,
+                1,
+                9,
+            )
+        ]
+
+    def tick(self, now: float) -> Sequence[Event]:
+        return [AlertEvent(now, "crowding", "raised", "abcdef0123456789", "crowded", 7.0)]
+
+
+def make_pipeline(tmp_path: Path, **sections: dict[str, object]) -> tuple[Pipeline, ReadingSource]:
+    cfg: AgentConfig = parse_config(base_config(tmp_path, 1883, **sections), environ={})
+    src = ReadingSource()
+    box = Outbox(cfg.outbox.path)
+    return Pipeline(cfg, [src], [ThresholdAnalyser()], box, publisher=None), src
+
+
+def test_observations_become_events_in_the_outbox(tmp_path: Path) -> None:
+    p, src = make_pipeline(tmp_path)
+    p.start()
+    assert src.emit is not None
+    src.emit(36.5)
+    src.emit(38.2)
+    src.emit("ignored by the analyser")
+    p._feed(p._queue.get_nowait())
+    p._feed(p._queue.get_nowait())
+    p._feed(p._queue.get_nowait())
+    assert p.last_temperature is not None
+    assert p.last_temperature.result == "fever"
+    topics = [m.message.topic for m in p.outbox.peek(limit=10)]
+    assert topics == ["triage/v1/test-site/desk-1/temperature"] * 2
+
+
+def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
+    p, src = make_pipeline(tmp_path)
+    p.start()
+    assert src.emit is not None
+    for _ in range(QUEUE_SIZE + 10):
+        src.emit(36.6)
+    assert p.dropped == 10
+
+
+def test_tick_emits_health_summary_and_counts(tmp_path: Path) -> None:
+    p, _ = make_pipeline(tmp_path)
+    p._feed(38.0)
+    p.tick(p.started + 10)  # health due, summary (3 s period) due
+    kinds = [m.message.topic.rsplit("/", 1)[1] for m in p.outbox.peek(limit=10)]
+    assert kinds == ["temperature", "alert", "summary", "health"]
+    summary = json.loads(p.outbox.peek(limit=10)[2].message.payload)
+    assert summary["screened"] == 1
+    assert summary["fevers"] == 1
+    assert summary["alerts"] == {"crowding": 1}
+    health = json.loads(p.outbox.peek(limit=10)[3].message.payload)
+    assert health["sources"]["probe"]["state"] == "starting"
+
+
+def test_summary_counts_people_and_max_occupancy(tmp_path: Path) -> None:
+    p, _ = make_pipeline(tmp_path)
+    p.emit(OccupancyEvent(p.started + 1, count=3, max=3, limit=5))
+    p.emit(OccupancyEvent(p.started + 2, count=1, max=6, limit=5, window_s=60, people=4))
+    p.emit(OccupancyEvent(p.started + 3, count=1, max=2, limit=5, window_s=60, people=2))
+    p.tick(p.started + 5)
+    summary = [json.loads(m.message.payload) for m in p.outbox.peek(limit=20)]
+    s = next(d for d in summary if d["kind"] == "summary")
+    assert (s["people"], s["max_occupancy"]) == (6, 6)
+
+
+def test_watchdog_needs_every_source_fresh(tmp_path: Path) -> None:
+    p, src = make_pipeline(tmp_path)
+    t0 = p.started
+    assert p.all_fresh(t0 + 1)  # start-up grace
+    assert not p.all_fresh(t0 + 6)  # never delivered
+    src.heartbeat.beat(t0 + 6)
+    assert p.all_fresh(t0 + 7)
+    assert not p.all_fresh(t0 + 12)  # stopped delivering
+
+
+# -- end to end: the real process -------------------------------------------------------------
+
+
+def _kinds(c: Collector, kind: str) -> list[dict[str, object]]:
+    return c.kinds(kind)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_run_end_to_end_status_health_summary_and_clean_stop(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    conf = write_config(tmp_path / "agent.toml", base_config(tmp_path, mosquitto.port))
+    agent = agent_process(conf)
+    c.wait_for(lambda ms: any(m.topic.endswith("/summary") for m in ms), timeout=30)
+    c.wait_for(lambda ms: sum(m.topic.endswith("/health") for m in ms) >= 2, timeout=30)
+    assert agent.stop() == 0, agent.output()
+    msgs = c.wait_for(
+        lambda ms: any(m.topic.endswith("/status") and b"stopping" in m.payload for m in ms)
+    )
+    docs = [validate_message(m) for m in msgs]
+    assert docs[0]["kind"] == "status"
+    assert docs[0]["state"] == "online"
+    assert all(d["device"] == "test-site-desk-1" for d in docs)
+    seqs = [d["seq"] for d in docs if d["kind"] in ("health", "summary")]
+    assert seqs == sorted(seqs)
+    assert len(set(d["id"] for d in docs)) == len(docs)
+    health = [m for m in msgs if m.topic.endswith("/health")]
+    assert all(m.topic == "triage/v1/test-site/desk-1/health" for m in health)
+
+    # A restart continues the sequence.
+    last = max(d["seq"] for d in docs)
+    c2 = collector_factory(mosquitto.port, "triage/v1/+/+/health")
+    agent2 = agent_process(conf)
+    got = c2.wait_for(lambda ms: any(not m.retain for m in ms), timeout=30)
+    assert min(m.json()["seq"] for m in got if not m.retain) > last
+    assert agent2.stop() == 0
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_run_starts_without_broker_and_delivers_later(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    from tests.broker import free_port
+
+    port = free_port()
+    conf = write_config(tmp_path / "agent.toml", base_config(tmp_path, port))
+    agent = agent_process(conf)
+    time.sleep(4)  # events pile up on disk while there is no broker
+    box = Outbox(tmp_path / "state" / "outbox.sqlite3")
+    assert box.depth() >= 2
+    box.close()
+    broker = broker_factory(port=port)
+    c = collector_factory(broker.port, "triage/v1/#")
+    c.wait_for(lambda ms: sum(m.topic.endswith("/health") and not m.retain for m in ms) >= 2, 40)
+    seqs = [m.json()["seq"] for m in c.messages if m.topic.endswith(("/health", "/summary"))]
+    assert seqs == sorted(seqs)
+    assert agent.stop() == 0
