@@ -152,3 +152,13 @@ def test_oversized_payload_is_refused() -> None:
     big = AlertEvent(at=AT, alert="fever", state="raised", alert_id="ab" * 8, message="x" * 600)
     with pytest.raises(PayloadTooLargeError, match="max 512"):
         encode(big, ID, seq=1)
+
+
+def test_events_doc_describes_every_field() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "EVENTS.md").read_text()
+    for kind in KINDS:
+        assert f"### `{kind}`" in doc
+        for name in schema(kind)["properties"]:
+            assert f"`{name}`" in doc, f"docs/EVENTS.md does not describe {kind}.{name}"
