@@ -21,6 +21,8 @@ DEFAULT_CONFIG = "/etc/triage-agent/config.toml"
 COMMAND_MODULES: tuple[str, ...] = (
     "agent.pipeline",  # run
     "agent.status_client",  # status, tail
+    "agent.diagnostics",  # diag
+    "agent.calibration",  # calibrate
 )
 
 

@@ -1,0 +1,208 @@
+"""The thermometer source: a thread that owns the serial port, decodes frames and emits readings.
+
+The port is opened with :func:`serial.serial_for_url`, so device paths, ptys, ``loop://`` and
+``spy://`` URLs all work. A port missing at start, unplugged while running or failing in any way is
+closed and reopened with exponential backoff (``reconnect_min_s`` doubling up to
+``reconnect_max_s``); the heartbeat shows ``disconnected`` and since when, ``stale`` while the port is
+open but no valid frame has arrived, ``ok`` once readings flow. Readings the device itself flags
+invalid and frames dropped by the decoder count as heartbeat errors, never reach the pipeline.
+For the GY-MCU90614 the start command (``A5 45 EA``) is sent on every open and repeated while the
+module stays silent (it forgets it on a power cycle).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import serial
+
+from agent.heartbeat import Heartbeat
+from agent.ports import Emit
+from agent.thermometer.bridge_decoder import BridgeDecoder
+from agent.thermometer.gy_decoder import START_CONTINUOUS, GyDecoder
+from agent.thermometer.reading import ThermoReading
+from agent.thermometer.records import Decoder, WireError, WireHello, WireReading
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 0.2
+GY_RESTART_AFTER_S = 2.0
+
+
+class PortProvider(Protocol):
+    """Something that makes the port exist (the built-in emulator for ``port = 'simulated'``)."""
+
+    def start(self) -> str:
+        """Bring the device up; return the port path to open."""
+
+    def stop(self) -> None:
+        """Tear the device down."""
+
+
+def make_decoder(protocol: str) -> Decoder:
+    """A fresh decoder for the configured wire protocol."""
+    if protocol == "bridge":
+        return BridgeDecoder()
+    if protocol == "gy-mcu90614":
+        return GyDecoder()
+    raise ValueError(f"unknown thermometer protocol {protocol!r}")
+
+
+class SerialThermometer:
+    """A :class:`agent.ports.Source` for an IR thermometer on a serial line."""
+
+    def __init__(
+        self,
+        port: str,
+        protocol: str,
+        baudrate: int = 9600,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+        stale_after_s: float = 10.0,
+        name: str = "thermometer",
+        provider: PortProvider | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        make_decoder(protocol)  # fail early on a bad protocol name
+        self.name = name
+        self.heartbeat = Heartbeat(name, stale_after_s)
+        self.port = port
+        self.protocol = protocol
+        self.baudrate = baudrate
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.provider = provider
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serial: serial.Serial | None = None
+        self.firmware: str | None = None
+        """Firmware version from the bridge HELLO, once seen."""
+        self.opens = 0
+        self.lost_frames = 0
+        self.bad_frames = 0
+        self.device_errors = 0
+
+    def start(self, emit: Emit) -> None:
+        """Start the reader thread; returns at once."""
+        if self.provider is not None:
+            self.port = self.provider.start()
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name=f"source-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading, close the port; returns once the thread has ended."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.provider is not None:
+            self.provider.stop()
+
+    def _run(self, emit: Emit) -> None:
+        delay = self.reconnect_min_s
+        warned = False
+        while not self._stop.is_set():
+            try:
+                ser = serial.serial_for_url(
+                    self.port, baudrate=self.baudrate, timeout=READ_TIMEOUT_S
+                )
+            except (serial.SerialException, OSError, ValueError) as exc:
+                msg = f"cannot open thermometer port {self.port}: {exc}; retrying in {delay:.0f} s"
+                self.heartbeat.set_state("disconnected", msg)
+                if not warned:
+                    log.warning("%s (check the cable and thermometer.port)", msg)
+                    warned = True
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.reconnect_max_s)
+                continue
+            self.opens += 1
+            log.info(
+                "thermometer port %s open (%s, %d baud)", self.port, self.protocol, self.baudrate
+            )
+            self.heartbeat.set_state("stale")
+            try:
+                if self._pump(ser, emit):
+                    delay = self.reconnect_min_s
+                    warned = False
+            except (serial.SerialException, OSError) as exc:
+                msg = f"thermometer port {self.port} lost: {exc}; reconnecting"
+                self.heartbeat.set_state("disconnected", msg)
+                log.warning(msg)
+                warned = True
+            finally:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    ser.close()
+            if not self._stop.is_set():
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.reconnect_max_s)
+
+    def _pump(self, ser: serial.Serial, emit: Emit) -> bool:
+        """Read until stopped or the port fails; True if any valid reading arrived."""
+        decoder = make_decoder(self.protocol)
+        got_data = False
+        ser.reset_input_buffer()
+        gy = self.protocol == "gy-mcu90614"
+        last_frame = last_start = time.monotonic()
+        if gy:
+            ser.write(START_CONTINUOUS)
+        while not self._stop.is_set():
+            data = ser.read(max(1, ser.in_waiting))
+            now_m = time.monotonic()
+            if gy and now_m - last_frame > GY_RESTART_AFTER_S and now_m - last_start > 2.0:
+                ser.write(START_CONTINUOUS)
+                last_start = now_m
+            if not data:
+                continue
+            at = self._clock()
+            for rec in decoder.feed(data):
+                if isinstance(rec, WireReading):
+                    last_frame = now_m
+                    if rec.object_c is None or rec.ambient_c is None:
+                        self.device_errors += 1
+                        self.heartbeat.error(
+                            f"thermometer flagged a bad reading (flags 0x{rec.flags:02x})"
+                        )
+                        continue
+                    got_data = True
+                    self.heartbeat.beat(at)
+                    emit(
+                        ThermoReading(
+                            at=at,
+                            object_c=rec.object_c,
+                            ambient_c=rec.ambient_c,
+                            sensor_id=rec.sensor_id,
+                            seq=rec.seq,
+                        )
+                    )
+                elif isinstance(rec, WireHello):
+                    if rec.firmware != self.firmware:
+                        log.info(
+                            "thermometer bridge firmware %s (protocol v%d, sensor %d, %d ms)",
+                            rec.firmware,
+                            rec.protocol_version,
+                            rec.sensor_id,
+                            rec.period_ms,
+                        )
+                    self.firmware = rec.firmware
+                elif isinstance(rec, WireError):
+                    self._wire_error(rec)
+        return got_data
+
+    def _wire_error(self, rec: WireError) -> None:
+        if rec.kind == "gap":
+            self.lost_frames += rec.lost
+            log.debug("thermometer: %s", rec.detail)
+            return
+        self.bad_frames += 1
+        self.heartbeat.error(rec.detail)
+        if rec.kind != "checksum":
+            log.error("thermometer: %s", rec.detail)
