@@ -1,0 +1,234 @@
+"""Step-by-step reachability of the MQTT broker, for ``triage-agent diag``.
+
+Each step is tried only if the previous one passed, and each yields one :class:`Probe` with the fix
+to try when it fails: DNS name resolution, TCP connection, TLS handshake (certificate checked as the
+agent checks it), MQTT CONNECT (credentials: CONNACK reason code), and a QoS 1 test publish to the
+device's own ``<prefix>/<site>/<desk>/diag`` topic (MQTT 5 brokers answer a refused publish with a
+PUBACK reason code such as 0x87 Not authorized). Uses a separate client id (``<device>-diag``) so the
+running agent's session is not taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.config import AgentConfig
+from agent.contract import Identity
+from agent.publisher import build_tls_context, make_client
+
+Verdict = Literal["PASS", "WARN", "FAIL", "SKIP"]
+TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The outcome of one step."""
+
+    name: str
+    verdict: Verdict
+    detail: str
+    fix: str | None = None
+
+
+def _dns(host: str, port: int) -> tuple[Probe, list[Any]]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return Probe(
+            "broker dns",
+            "FAIL",
+            f"cannot resolve {host!r}: {exc.strerror}",
+            "check mqtt.host spelling and the box's DNS (`resolvectl status`); try the IP address",
+        ), []
+    addrs = sorted({str(i[4][0]) for i in infos})
+    return Probe("broker dns", "PASS", f"{host} -> {', '.join(addrs)}"), infos
+
+
+def _tcp(host: str, port: int) -> tuple[Probe, socket.socket | None]:
+    try:
+        sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
+    except TimeoutError:
+        return Probe(
+            "broker tcp",
+            "FAIL",
+            f"no answer from {host}:{port} within {TIMEOUT_S:.0f} s",
+            "a firewall drops the traffic or the address is wrong: check mqtt.host/port and "
+            "that the clinic network allows outgoing connections to that port",
+        ), None
+    except OSError as exc:
+        return Probe(
+            "broker tcp",
+            "FAIL",
+            f"cannot connect to {host}:{port}: {exc.strerror or exc}",
+            "the broker is down or listens on another port: check mqtt.port (1883 plain, 8883 "
+            "TLS) and that the broker is running",
+        ), None
+    return Probe("broker tcp", "PASS", f"connected to {host}:{port}"), sock
+
+
+def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
+    tls = cfg.mqtt.tls
+    if not tls.enabled:
+        verdict: Verdict = "WARN" if cfg.mqtt.port == 8883 else "SKIP"
+        return Probe(
+            "broker tls",
+            verdict,
+            "TLS is off (events travel unencrypted)",
+            "set mqtt.tls.enabled = true and mqtt.port = 8883 unless the network is private"
+            if verdict == "WARN" or cfg.mqtt.host not in ("127.0.0.1", "localhost")
+            else None,
+        )
+    try:
+        ctx = build_tls_context(cfg.mqtt)
+    except (OSError, ssl.SSLError) as exc:
+        return Probe(
+            "broker tls",
+            "FAIL",
+            f"cannot load the TLS files: {exc}",
+            "check mqtt.tls.ca_file / cert_file / key_file exist and are readable PEM files",
+        )
+    sock.settimeout(TIMEOUT_S)
+    try:
+        with ctx.wrap_socket(sock, server_hostname=cfg.mqtt.host) as tls_sock:
+            version = tls_sock.version()
+            cert = tls_sock.getpeercert() or {}
+    except ssl.SSLCertVerificationError as exc:
+        return Probe(
+            "broker tls",
+            "FAIL",
+            f"broker certificate rejected: {exc.verify_message}",
+            "set mqtt.tls.ca_file to the CA that signed the broker certificate, and make sure "
+            "mqtt.host matches a name in that certificate; check the clock too (see below)",
+        )
+    except (ssl.SSLError, OSError) as exc:
+        return Probe(
+            "broker tls",
+            "FAIL",
+            f"TLS handshake failed: {exc}",
+            "is the port a TLS port (8883)? For mutual TLS check cert_file/key_file",
+        )
+    expires = cert.get("notAfter")
+    detail = f"{version}" + (f", certificate valid until {expires}" if expires else "")
+    if tls.insecure_skip_verify:
+        return Probe(
+            "broker tls",
+            "WARN",
+            detail + " (certificate NOT verified)",
+            "set mqtt.tls.insecure_skip_verify = false and configure ca_file",
+        )
+    return Probe("broker tls", "PASS", detail)
+
+
+_AUTH_FIX = "check mqtt.username / mqtt.password (or TRIAGE_MQTT_USERNAME / TRIAGE_MQTT_PASSWORD)"
+
+
+def _mqtt(cfg: AgentConfig) -> list[Probe]:
+    identity = Identity.from_config(cfg)
+    client = make_client(cfg.mqtt, f"{identity.device}-diag")
+    client.reconnect_delay_set(60, 60)
+    connected = threading.Event()
+    published = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_connect(
+        c: mqtt.Client, u: Any, flags: Any, reason_code: ReasonCode, properties: Any
+    ) -> None:
+        result["connack"] = reason_code
+        connected.set()
+
+    def on_publish(
+        c: mqtt.Client, u: Any, mid: int, reason_code: ReasonCode, properties: Any
+    ) -> None:
+        result["puback"] = reason_code
+        published.set()
+
+    client.on_connect = on_connect
+    client.on_publish = on_publish
+    probes: list[Probe] = []
+    try:
+        client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
+    except (OSError, ssl.SSLError) as exc:
+        return [Probe("broker login", "FAIL", f"MQTT connection failed: {exc}", _AUTH_FIX)]
+    client.loop_start()
+    try:
+        if not connected.wait(TIMEOUT_S):
+            return [
+                Probe(
+                    "broker login",
+                    "FAIL",
+                    f"no CONNACK within {TIMEOUT_S:.0f} s",
+                    "the port may not be an MQTT port; check mqtt.port and mqtt.protocol",
+                )
+            ]
+        rc: ReasonCode = result["connack"]
+        if rc.is_failure:
+            return [Probe("broker login", "FAIL", f"broker refused the login: {rc}", _AUTH_FIX)]
+        who = cfg.mqtt.username or "anonymous"
+        probes.append(
+            Probe("broker login", "PASS", f"logged in as {who} (MQTT {cfg.mqtt.protocol})")
+        )
+        topic = identity.topic("diag")
+        payload = json.dumps({"kind": "diag", "device": identity.device, "at": time.time()})
+        client.publish(topic, payload, qos=1, retain=False)
+        if not published.wait(TIMEOUT_S):
+            probes.append(
+                Probe(
+                    "broker publish",
+                    "FAIL",
+                    f"no PUBACK for a test message on {topic} within {TIMEOUT_S:.0f} s",
+                    "the broker may be overloaded or dropping this client; check its log",
+                )
+            )
+        else:
+            ack: ReasonCode = result["puback"]
+            if ack.is_failure:
+                probes.append(
+                    Probe(
+                        "broker publish",
+                        "FAIL",
+                        f"broker refused a publish on {topic}: {ack}",
+                        f"ask the broker administrator to allow user {who!r} to publish on "
+                        f"{cfg.mqtt.topic_prefix}/{cfg.device.site}/{cfg.device.desk}/#",
+                    )
+                )
+            elif cfg.mqtt.protocol != "5":
+                probes.append(
+                    Probe(
+                        "broker publish",
+                        "WARN",
+                        f"test message on {topic} acknowledged, but MQTT 3.1.1 cannot report "
+                        "a refused publish",
+                        "use mqtt.protocol = '5' so permission problems become visible",
+                    )
+                )
+            else:
+                probes.append(Probe("broker publish", "PASS", f"allowed to publish on {topic}"))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return probes
+
+
+def probe_broker(cfg: AgentConfig) -> list[Probe]:
+    """DNS, TCP, TLS, login and publish permission, stopping at the first failing step."""
+    host, port = cfg.mqtt.host, cfg.mqtt.port
+    dns, _ = _dns(host, port)
+    if dns.verdict == "FAIL":
+        return [dns]
+    tcp, sock = _tcp(host, port)
+    if sock is None:
+        return [dns, tcp]
+    tls = _tls(cfg, sock)
+    sock.close()
+    if tls.verdict == "FAIL":
+        return [dns, tcp, tls]
+    return [dns, tcp, tls, *_mqtt(cfg)]
