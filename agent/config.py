@@ -164,10 +164,6 @@ class ThermometerConfig(_Model):
         default="queue",
         description="Trace the built-in emulator plays (looped) when port = 'simulated'.",
     )
-    simulated_scenario: Literal["idle", "normal", "fever", "mixed", "glitch", "queue"] = Field(
-        default="queue",
-        description="Trace the built-in emulator plays (looped) when port = 'simulated'.",
-    )
 
 
 class ScreeningConfig(_Model):
@@ -205,23 +201,6 @@ class ScreeningConfig(_Model):
     plateau_max_spread_c: float = Field(
         default=0.3, gt=0, description="Largest spread (robust) of readings within a plateau."
     )
-    ambient_reference_c: float = Field(
-        default=24.0,
-        ge=10.0,
-        le=35.0,
-        description="Ambient temperature at which the ambient correction is zero (°C).",
-    )
-    ambient_coefficient: float = Field(
-        default=0.1,
-        ge=0.0,
-        le=0.5,
-        description="Ambient correction in °C added per °C the room is below ambient_reference_c.",
-    )
-    presentation_timeout_s: Seconds = Field(
-        default=10.0,
-        description="A person in front of the sensor this long without a plateau gets 'invalid'.",
-    )
-
     ambient_reference_c: float = Field(
         default=24.0,
         ge=10.0,
