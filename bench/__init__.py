@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures, measured by `make bench` (never asserted in unit tests)."""
