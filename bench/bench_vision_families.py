@@ -63,15 +63,13 @@ def _time(detector: PersonDetector, frame: Frame) -> dict[str, float]:
 def main() -> dict[str, object]:
     reference = SHARED / "models" / "reference"
     if not reference.is_dir():
-        result: dict[str, object] = {"skipped": f"{reference} is absent (needs ../shared)"}
-        print(json.dumps({"bench": "vision_families", **result}))
-        return result
+        return {"skipped": f"{reference} is absent (needs ../shared)"}
     frame = _frame()
     pinned = hasattr(os, "sched_setaffinity")
     before = os.sched_getaffinity(0) if pinned else set()
     if pinned:
         os.sched_setaffinity(0, {min(before)})
-    result = {"frame": "640x480", "threads": 1, "runs": RUNS, "one_cpu": pinned}
+    result: dict[str, object] = {"frame": "640x480", "threads": 1, "runs": RUNS, "one_cpu": pinned}
     try:
         for example, family in EXAMPLES.items():
             spec = load_manifest(REPO / "docs" / "byom" / example).models[0]
@@ -83,9 +81,8 @@ def main() -> dict[str, object]:
     finally:
         if pinned:
             os.sched_setaffinity(0, before)
-    print(json.dumps({"bench": "vision_families", **result}))
     return result
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps({"bench": "vision_families", **main()}))
