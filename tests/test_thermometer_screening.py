@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.config import ScreeningConfig
@@ -51,6 +53,7 @@ def test_fever_alert_raised_then_cleared() -> None:
     alerts = [e for e in events if isinstance(e, AlertEvent)]
     assert [a.state for a in alerts] == ["raised", "cleared"]
     assert alerts[0].alert_id == alerts[1].alert_id
+    assert re.fullmatch(r"[0-9a-f]{8,32}", alerts[0].alert_id)
     assert "clinical thermometer must confirm" in alerts[0].message
     temp = next(e for e in events if isinstance(e, TemperatureEvent))
     assert alerts[0].value == temp.estimate_c

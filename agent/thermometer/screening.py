@@ -24,6 +24,7 @@ Algorithm (docs/SCREENING.md has the rationale):
 from __future__ import annotations
 
 import statistics
+import uuid
 from collections.abc import Sequence
 
 from agent.config import ScreeningConfig
@@ -159,7 +160,7 @@ class ScreeningAnalyser:
             )
         ]
         if result == "fever":
-            alert_id = f"fever-{round(now * 1000)}"
+            alert_id = uuid.uuid4().hex  # the contract wants 8-32 hex digits
             self._alert = (alert_id, round(est, 2))
             events.append(
                 AlertEvent(
