@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv
+APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl
 SHARED ?= $(abspath ../shared)
 
 .PHONY: all setup sysdeps venv run test lint bench deb eval-mask models clean
@@ -48,6 +48,10 @@ lint: venv
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Debian package in dist/ (see docs/PACKAGING.md); needs network access to PyPI for the dependencies.
+deb: venv
+	packaging/build_deb.sh dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
