@@ -20,7 +20,7 @@ from agent.config import VisionConfig
 from agent.vision import load_analyzer
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
-from agent.vision.manifest import load_manifest
+from agent.vision.manifest import ModelError, load_manifest
 from tests.conftest import REPO, shared_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -105,12 +105,21 @@ def _reference_analyzer() -> SceneAnalyzer:
     return ReferenceScene()
 
 
-def scene_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer:
-    """The product's scene analyser (``models/manifest.json``), else the AIZOO reference analyser.
-
-    The fallback only exists while the shipped models have not landed yet.
-    """
+def product_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer | str:
+    """The product's scene analyser from ``models/``, or why it cannot be loaded yet."""
     config = vision or VisionConfig(models_dir=REPO / "models")
-    if not (config.models_dir / "manifest.json").is_file():
+    try:
+        return load_analyzer(config)
+    except ModelError as exc:
+        if "missing" in str(exc) or "not found" in str(exc):
+            return f"shipped models are not built yet: {exc}"
+        raise
+
+
+def scene_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer:
+    """The product's scene analyser, else (only while the shipped model files are not built yet)
+    the AIZOO reference analyser from ../shared. A corrupt shipped model fails loudly."""
+    analyzer = product_analyzer(vision)
+    if isinstance(analyzer, str):
         return _reference_analyzer()
-    return load_analyzer(config)
+    return analyzer

@@ -2,7 +2,8 @@
 
 An :class:`~agent.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Faces are
 tracked (:mod:`agent.vision.tracker`) and each track's mask state is smoothed with hysteresis. The
-scene state is ``unmasked`` when any present face is unmasked, ``masked`` when faces are present and
+scene state is ``unmasked`` when any face seen within ``visible_s`` is unmasked, ``masked`` when
+faces are present and
 all are masked, else ``no_face``; a change is published (``MaskEvent`` with ``window_s`` None) only
 after the new state held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
 ``MaskEvent`` reports the distinct faces seen in the window and how many of them were masked or
@@ -33,9 +34,12 @@ class ComplianceAnalyser:
         name: str = "compliance",
         hold_s: float = 2.0,
         clear_after_s: float = 3.0,
+        visible_s: float = 1.0,
         tracker: Tracker | None = None,
     ) -> None:
         self.name = name
+        self.visible_s = visible_s
+        """A face counts as present while seen within this many seconds."""
         self.vision = vision
         self.tracker = tracker if tracker is not None else Tracker()
         self._state: Debouncer[MaskState] = Debouncer("no_face", hold_s)
@@ -81,14 +85,14 @@ class ComplianceAnalyser:
             self._window = {}
         return events
 
-    def _counts(self) -> tuple[int, int, int]:
-        present = self.tracker.present()
+    def _counts(self, at: float) -> tuple[int, int, int]:
+        present = self.tracker.present(at, self.visible_s)
         states = [t.mask.state for t in present]
         return len(present), states.count("masked"), states.count("unmasked")
 
     def _evaluate(self, at: float) -> list[Event]:
         events: list[Event] = []
-        faces, masked, unmasked = self._counts()
+        faces, masked, unmasked = self._counts(at)
         state: MaskState = "unmasked" if unmasked else "masked" if masked else "no_face"
         if self._state.update(state, at):
             events.append(
@@ -97,7 +101,7 @@ class ComplianceAnalyser:
         longest = max(
             (
                 at - t.mask.since
-                for t in self.tracker.present()
+                for t in self.tracker.present(at, self.visible_s)
                 if t.mask.state == "unmasked" and t.mask.since is not None
             ),
             default=0.0,

@@ -4,13 +4,14 @@ At most ``camera.max_fps`` times a second it takes the newest frame from the gra
 :class:`~agent.vision.grabber.LatestFrame`, runs the :class:`~agent.vision.findings.SceneAnalyzer` on
 it and emits the frozen :class:`~agent.vision.findings.SceneFindings` (the observation the vision
 analysers consume). The frame itself is dropped right after inference: it never leaves this thread.
-Its :class:`Heartbeat` (stage ``vision``) reports the analysis rate; :attr:`inference_ms` is the mean
+Its :class:`Heartbeat` (stage ``vision``) reports the analysis rate; :meth:`inference_ms` is the median
 model time over recent frames (for health events).
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
 from collections import deque
@@ -47,11 +48,10 @@ class VisionWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
     def inference_ms(self) -> float | None:
-        """Mean inference time of recent frames in milliseconds; None before the first frame."""
+        """Median inference time of recent frames in milliseconds; None before the first frame."""
         with self._lock:
-            return round(sum(self._ms) / len(self._ms), 1) if self._ms else None
+            return round(statistics.median(self._ms), 1) if self._ms else None
 
     def start(self, emit: Emit) -> None:
         """Start the inference thread; returns at once."""
