@@ -142,3 +142,19 @@ def test_garbage_only_port_never_crashes(tmp_path: Path) -> None:
     finally:
         src.stop()
     assert got.snapshot() == []
+
+
+def test_simulated_port_streams_through_the_same_source() -> None:
+    from agent.config import parse_config
+    from agent.thermometer import build_source
+
+    src = build_source(
+        parse_config({"thermometer": {"port": "simulated", "protocol": "gy-mcu90614"}})
+    )
+    got = Collector()
+    try:
+        src.start(got)
+        assert src.port.startswith("/dev/pts/")
+        wait_for(lambda: len(got.snapshot()) >= 5, what="readings from the simulated port")
+    finally:
+        src.stop()
