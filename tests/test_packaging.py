@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -114,3 +115,141 @@ def test_udev_rule_matches_the_supported_devices() -> None:
             assert re.fullmatch(r'(\s*[A-Z_]+(\{[^}]+\})?(==|!=|\+=|=|:=)"[^"]*",?)+\s*', line), (
                 line
             )
+
+
+# -- the Debian package (slow: builds a full environment; reuse one with TRIAGE_DEB=path) ---------
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb not installed (apt dpkg)")
+    prebuilt = os.environ.get("TRIAGE_DEB")
+    if prebuilt:
+        return Path(prebuilt)
+    out = tmp_path_factory.mktemp("dist")
+    res = subprocess.run(
+        [str(ROOT / "packaging" / "build_deb.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return Path(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def installed(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package unpacked into a throwaway root, with its control files in DEBIAN/."""
+    root = tmp_path_factory.mktemp("root")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(root / "DEBIAN")], check=True)
+    return root
+
+
+def _archive_modes(deb: Path) -> dict[str, tuple[str, str]]:
+    """path -> (mode string, owner/group) as stored in the package."""
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    out: dict[str, tuple[str, str]] = {}
+    for line in listing.splitlines():
+        parts = line.split()
+        out[parts[5].removeprefix(".").rstrip("/")] = (parts[0], parts[1])
+    return out
+
+
+@pytest.mark.slow
+def test_deb_contents_modes_and_conffile(deb: Path, installed: Path) -> None:
+    modes = _archive_modes(deb)
+    assert modes["/etc/triage-agent/config.toml"] == ("-rw-r-----", "root/root")
+    assert modes["/etc/triage-agent"][0] == "drwxr-x---"
+    assert modes["/lib/systemd/system/triage-agent.service"][0] == "-rw-r--r--"
+    assert modes["/lib/udev/rules.d/99-triage-thermometer.rules"][0] == "-rw-r--r--"
+    assert (installed / "DEBIAN" / "conffiles").read_text().split() == [
+        "/etc/triage-agent/config.toml"
+    ]
+    assert (installed / "lib/systemd/system/triage-agent.service").read_text() == UNIT.read_text()
+    assert (installed / "usr/bin/triage-agent").readlink() == Path(EXEC)
+    control = (installed / "DEBIAN" / "control").read_text()
+    assert "Package: triage-agent" in control
+    assert "adduser" in control
+    # The shipped config is valid as installed.
+    from agent.config import load_config
+
+    cfg = load_config(installed / "etc/triage-agent/config.toml", environ={})
+    assert cfg.vision.models_dir == Path("/opt/triage-agent/models")
+    assert (installed / "opt/triage-agent/models/manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_deb_environment_runs_the_cli(installed: Path) -> None:
+    venv = installed / "opt/triage-agent"
+    shebang = (venv / "bin" / "triage-agent").read_text().splitlines()[0]
+    assert shebang == "#!/opt/triage-agent/bin/python3"
+    assert str(installed) not in (venv / "pyvenv.cfg").read_text()
+    # bin/python3 links to the system Python; the venv's own packages are found next to it.
+    res = subprocess.run(
+        [str(venv / "bin" / "python3"), "-m", "agent", "version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("triage-agent ")
+    res = subprocess.run(
+        [
+            str(venv / "bin" / "python3"),
+            "-c",
+            "import cv2, onnxruntime, paho.mqtt, serial, systemd",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.slow
+def test_deb_maintainer_scripts(installed: Path) -> None:
+    for name in ("postinst", "prerm", "postrm"):
+        script = installed / "DEBIAN" / name
+        assert os.access(script, os.X_OK), name
+        subprocess.run(["sh", "-n", str(script)], check=True)
+    postinst = (installed / "DEBIAN" / "postinst").read_text()
+    assert "adduser --system --group" in postinst
+    assert "for g in dialout video" in postinst
+    assert "chmod 0640 /etc/triage-agent/config.toml" in postinst
+    assert "deb-systemd-helper enable triage-agent.service" in postinst
+
+
+@pytest.mark.slow
+@needs_analyze
+def test_deb_unit_verifies_against_the_installed_tree(installed: Path, tmp_path: Path) -> None:
+    unit = tmp_path / "triage-agent.service"
+    exe = installed / "opt/triage-agent/bin/triage-agent"
+    unit.write_text(
+        (installed / "lib/systemd/system/triage-agent.service").read_text().replace(EXEC, str(exe))
+    )
+    res = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.slow
+def test_lintian_has_no_unexplained_errors(deb: Path) -> None:
+    if shutil.which("lintian") is None:
+        pytest.skip("lintian not installed (apt-get install lintian)")
+    res = subprocess.run(
+        ["lintian", "--no-tag-display-limit", str(deb)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    errors = {line.split()[2] for line in res.stdout.splitlines() if line.startswith("E:")}
+    explained = set(re.findall(r"`([a-z0-9-]+)`", (ROOT / "docs" / "PACKAGING.md").read_text()))
+    assert errors <= explained, (
+        f"lintian errors not explained in docs/PACKAGING.md: {errors - explained}"
+    )
