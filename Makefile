@@ -35,6 +35,11 @@ setup: venv models
 models: venv
 	$(BIN)/python -m agent.model_store verify --models-dir models
 
+# make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]: the shipped mask models on a labelled folder.
+eval-mask: venv
+	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]"; exit 2; }
+	$(BIN)/python -m agent.vision.evaluation --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT))
+
 run: setup
 	$(BIN)/python -m agent.devrun
 

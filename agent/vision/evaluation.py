@@ -1,0 +1,309 @@
+"""Mask evaluation (``make eval-mask DATA=DIR [BASELINE=aizoo]``): the shipped models on labelled faces.
+
+Usage::
+
+    python -m agent.vision.evaluation --data DIR [--split all|train|val|test] [--baseline aizoo]
+    python -m agent.vision.evaluation --scenes models/eval/scene_faces.csv [--baseline aizoo]
+
+``DIR`` holds ``with_mask/*.jpg|png`` and ``without_mask/*.jpg|png``; each image is one face crop.
+Every image goes through the same path for every model: detect the face first and classify the
+best (highest-score) face; when no face is found, classify the whole image.
+
+- shipped (``mask-classifier`` via ``models/manifest.json``): CenterFace finds the face, the crop
+  (grown by the manifest ``crop_expand``) goes to the mask classifier; no face: whole image.
+- ``aizoo`` (reference, ``../shared/models/reference``): the AIZOO SSD detects and classifies in
+  one pass; the best box above its score threshold is used; no face: the most face-like anchor
+  over the whole image (the same detector with no score threshold).
+
+``--scenes CSV`` evaluates faces in ``../shared/data/scenes`` labelled by hand (columns
+``scene,x1,y1,x2,y2,label``): each box, grown by :data:`SCENE_CONTEXT` for context, is cut out of
+its scene in memory and evaluated like an image of ``DIR``.
+
+Prints a table, then one JSON line last: ``n``, ``accuracy``, ``recall_with_mask``,
+``recall_without_mask``, precisions, ``face_found`` (share of images where a face was detected),
+and with ``--baseline`` the same figures under ``"baseline"``. Crops never leave memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from agent.vision import families
+from agent.vision.datasplit import CLASSES, Split, list_images
+from agent.vision.families.aizoo import AizooDetector
+from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
+from agent.vision.findings import Box, FaceDetector, Frame
+from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
+
+SCENE_CONTEXT = 1.6
+"""Scene faces are cut out with this much context (box side x 1.6) before evaluation."""
+AIZOO_FILE = "aizoo_face_mask_detection.onnx"
+AIZOO_SHA256 = "320d786187c85a4ec20ec05e87841dbb098011ac6e03b0b76befc13196ade3a0"
+AIZOO_SCORE = 0.5
+EXIT_DATA = 66  # EX_NOINPUT
+EXIT_MODEL = 69  # EX_UNAVAILABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """P(masked) for one image, and whether a face was detected in it."""
+
+    mask_prob: float
+    face_found: bool
+
+
+class MaskPredictor(Protocol):
+    """One model (or model pair) under evaluation."""
+
+    name: str
+
+    def predict(self, image: Frame) -> Prediction:
+        """Detect the face first, fall back to the whole image; P(masked)."""
+
+
+class ShippedPredictor:
+    """The shipped face detector + mask classifier."""
+
+    def __init__(self, faces: FaceDetector, masks: OnnxMaskClassifier, name: str) -> None:
+        self.name = name
+        self._faces = faces
+        self._masks = masks
+
+    def predict(self, image: Frame) -> Prediction:
+        boxes = self._faces.detect(image)
+        if boxes:
+            best = max(boxes, key=lambda b: b.score)
+            crop = crop_face(image, best, self._masks.crop_expand)
+            return Prediction(self._masks.classify([crop])[0], face_found=True)
+        return Prediction(self._masks.classify([image])[0], face_found=False)
+
+
+class FaceMaskPredictor:
+    """A detector that classifies masks itself (``Box.mask_prob``), e.g. AIZOO."""
+
+    def __init__(self, unthresholded: FaceDetector, min_score: float, name: str) -> None:
+        self.name = name
+        self._detector = unthresholded
+        self._min_score = min_score
+
+    def predict(self, image: Frame) -> Prediction:
+        boxes: list[Box] = self._detector.detect(image)
+        if not boxes:
+            return Prediction(0.5, face_found=False)
+        best = max(boxes, key=lambda b: b.score)
+        prob = best.mask_prob if best.mask_prob is not None else 0.5
+        return Prediction(prob, face_found=best.score >= self._min_score)
+
+
+def aizoo_predictor(reference_dir: Path) -> FaceMaskPredictor:
+    """The AIZOO reference model (checked by sha256), with no score threshold for the fallback."""
+    path = reference_dir / AIZOO_FILE
+    if not path.is_file():
+        raise ModelError(
+            f"baseline model {path} not found: the AIZOO reference lives in "
+            "../shared/models/reference (pass --reference-dir)"
+        )
+    digest = sha256_file(path)
+    if digest != AIZOO_SHA256:
+        raise ModelError(
+            f"baseline model {path} has sha256 {digest[:12]}..., expected {AIZOO_SHA256[:12]}..."
+        )
+    spec = ModelSpec(
+        name="aizoo",
+        family="aizoo",
+        task="face_mask",
+        file=AIZOO_FILE,
+        sha256=AIZOO_SHA256,
+        input=InputSpec(width=260, height=260, color="RGB", std=(255.0, 255.0, 255.0)),
+        labels=("Mask", "NoMask"),
+        thresholds={"score": 0.0, "nms_iou": 0.4},
+        licence="MIT",
+        origin="AIZOOTech/FaceMaskDetection via ../shared/models/reference (baseline only)",
+        made_by="not shipped",
+    )
+    return FaceMaskPredictor(AizooDetector(spec, path), AIZOO_SCORE, "aizoo")
+
+
+def shipped_predictor(models_dir: Path, face_model: str, mask_model: str) -> ShippedPredictor:
+    face_spec, face_path = resolve(models_dir, face_model)
+    mask_spec, mask_path = resolve(models_dir, mask_model)
+    masks = families.make_mask_classifier(mask_spec, mask_path)
+    if not isinstance(masks, OnnxMaskClassifier):
+        raise ModelError(f"model {mask_model!r} is not a mask-classifier family model")
+    return ShippedPredictor(families.make_face_detector(face_spec, face_path), masks, mask_model)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Accuracy figures of one model on one labelled set (threshold 0.5 on P(masked))."""
+
+    n: int
+    accuracy: float
+    recall_with_mask: float
+    recall_without_mask: float
+    precision_with_mask: float
+    precision_without_mask: float
+    face_found: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def score(predictions: list[Prediction], labels: list[int]) -> Scores:
+    """Scores of predictions against labels (1 = with mask)."""
+    pred = np.asarray([p.mask_prob >= 0.5 for p in predictions], dtype=np.int64)
+    y = np.asarray(labels, dtype=np.int64)
+
+    def ratio(num: int, den: int) -> float:
+        return round(num / den, 4) if den else 0.0
+
+    tp = int(((pred == 1) & (y == 1)).sum())
+    tn = int(((pred == 0) & (y == 0)).sum())
+    return Scores(
+        n=len(labels),
+        accuracy=ratio(tp + tn, len(labels)),
+        recall_with_mask=ratio(tp, int((y == 1).sum())),
+        recall_without_mask=ratio(tn, int((y == 0).sum())),
+        precision_with_mask=ratio(tp, int((pred == 1).sum())),
+        precision_without_mask=ratio(tn, int((pred == 0).sum())),
+        face_found=ratio(sum(p.face_found for p in predictions), len(predictions)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One labelled face image, in memory only."""
+
+    image: Frame
+    label: int
+
+
+def folder_samples(data: Path, split: Split, skipped: list[str]) -> Iterator[Sample]:
+    """Images of a with_mask/without_mask folder; undecodable files are listed in ``skipped``."""
+    for item in list_images(data, split):
+        image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
+        if image is None:
+            skipped.append(str(item.path))
+            continue
+        yield Sample(np.asarray(image, dtype=np.uint8), item.label)
+
+
+def scene_samples(csv_path: Path, scenes_dir: Path, skipped: list[str]) -> Iterator[Sample]:
+    """Hand-labelled scene faces (``scene,x1,y1,x2,y2,label``), cut out with context."""
+    cache: dict[str, Frame | None] = {}
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
+            name = row["scene"]
+            if name not in cache:
+                img = cv2.imread(str(scenes_dir / name), cv2.IMREAD_COLOR)
+                cache[name] = None if img is None else np.asarray(img, dtype=np.uint8)
+            scene = cache[name]
+            if scene is None or row["label"] not in CLASSES:
+                skipped.append(f"{name}:{row['x1']},{row['y1']} ({row['label']})")
+                continue
+            box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
+            crop = np.ascontiguousarray(crop_face(scene, box, SCENE_CONTEXT))
+            yield Sample(crop, CLASSES.index(row["label"]))
+
+
+def evaluate(predictors: list[MaskPredictor], samples: Iterator[Sample]) -> list[Scores]:
+    """Every predictor on every sample (each image decoded once)."""
+    predictions: list[list[Prediction]] = [[] for _ in predictors]
+    labels: list[int] = []
+    for sample in samples:
+        labels.append(sample.label)
+        for out, predictor in zip(predictions, predictors, strict=True):
+            out.append(predictor.predict(sample.image))
+    return [score(p, labels) for p in predictions]
+
+
+def table(names: list[str], scores: list[Scores]) -> str:
+    head = (
+        f"{'model':<18}{'n':>6}{'accuracy':>10}{'rec_mask':>10}{'rec_nomask':>12}{'face_found':>12}"
+    )
+    rows = [
+        f"{name:<18}{s.n:>6}{s.accuracy:>10.4f}{s.recall_with_mask:>10.4f}"
+        f"{s.recall_without_mask:>12.4f}{s.face_found:>12.4f}"
+        for name, s in zip(names, scores, strict=True)
+    ]
+    return "\n".join([head, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent.vision.evaluation", description=__doc__.splitlines()[0]
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="Folder with with_mask/ and without_mask/.")
+    source.add_argument("--scenes", type=Path, help="CSV of hand-labelled scene faces.")
+    parser.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
+    parser.add_argument("--scenes-dir", type=Path, default=Path("../shared/data/scenes"))
+    parser.add_argument("--baseline", choices=["aizoo"], default=None)
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--reference-dir", type=Path, default=Path("../shared/models/reference"))
+    parser.add_argument("--face-model", default="face-detector")
+    parser.add_argument("--mask-model", default="mask-classifier")
+    args = parser.parse_args(argv)
+
+    try:  # check the data before loading any model
+        if args.data is not None:
+            list_images(args.data, args.split)
+        elif not args.scenes.is_file():
+            raise FileNotFoundError(f"scene label file {args.scenes} does not exist")
+    except FileNotFoundError as exc:
+        print(f"eval-mask: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        predictors: list[MaskPredictor] = [
+            shipped_predictor(args.models_dir, args.face_model, args.mask_model)
+        ]
+        if args.baseline == "aizoo":
+            predictors.append(aizoo_predictor(args.reference_dir))
+    except ModelError as exc:
+        print(f"eval-mask: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+
+    skipped: list[str] = []
+    try:
+        if args.data is not None:
+            samples = folder_samples(args.data, args.split, skipped)
+            described = f"{args.data} (split {args.split})"
+        else:
+            samples = scene_samples(args.scenes, args.scenes_dir, skipped)
+            described = f"{args.scenes} (scenes in {args.scenes_dir})"
+        scores = evaluate(predictors, samples)
+    except FileNotFoundError as exc:
+        print(f"eval-mask: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    for item in skipped:
+        print(f"eval-mask: skipped {item}: cannot decode or unknown label", file=sys.stderr)
+    if scores[0].n == 0:
+        print(f"eval-mask: no images found in {described}", file=sys.stderr)
+        return EXIT_DATA
+
+    print(f"data: {described}")
+    print(table([p.name for p in predictors], scores))
+    result: dict[str, object] = {
+        "data": described,
+        "model": predictors[0].name,
+        **scores[0].as_dict(),
+        "skipped": len(skipped),
+    }
+    if len(predictors) > 1:
+        result["baseline"] = {"model": predictors[1].name, **scores[1].as_dict()}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""``make eval-mask``: the shipped models (and AIZOO) on a tiny labelled folder built at test time."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.vision.datasplit import list_images, split_of
+from agent.vision.evaluation import EXIT_DATA, Prediction, main, score
+from tests.conftest import REPO, shared_path
+
+MODELS = REPO / "models"
+
+
+def tiny_folder(tmp_path: Path, per_class: int = 5) -> Path:
+    """with_mask/ and without_mask/ holding held-out (test split) images from ../shared."""
+    items = list_images(shared_path("data", "mask"), "test")
+    out = tmp_path / "faces"
+    for label, cls in enumerate(("without_mask", "with_mask")):
+        (out / cls).mkdir(parents=True)
+        for item in [i for i in items if i.label == label][:per_class]:
+            shutil.copy2(item.path, out / cls / item.path.name)
+    return out
+
+
+def last_json(out: str) -> dict[str, object]:
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_score_counts_per_class_recall() -> None:
+    preds = [
+        Prediction(0.9, True),
+        Prediction(0.2, True),
+        Prediction(0.7, False),
+        Prediction(0.1, True),
+    ]
+    s = score(preds, [1, 1, 0, 0])
+    assert (s.n, s.accuracy, s.recall_with_mask, s.recall_without_mask) == (4, 0.5, 0.5, 0.5)
+    assert s.face_found == 0.75
+
+
+def test_split_is_deterministic_and_roughly_70_10_20() -> None:
+    names = [f"img{i}.jpg" for i in range(2000)]
+    splits = [split_of("with_mask", n) for n in names]
+    assert splits == [split_of("with_mask", n) for n in names]
+    assert 0.65 < splits.count("train") / 2000 < 0.75
+    assert 0.07 < splits.count("val") / 2000 < 0.13
+    assert 0.16 < splits.count("test") / 2000 < 0.24
+
+
+def test_missing_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "with_mask").mkdir()
+    code = main(["--data", str(tmp_path), "--models-dir", str(MODELS)])
+    assert code == EXIT_DATA
+    assert "without_mask" in capsys.readouterr().err
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_eval_mask_prints_json_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_folder(tmp_path)
+    (data / "with_mask" / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main(["--data", str(data), "--models-dir", str(MODELS)]) == 0
+    result = last_json(capsys.readouterr().out)
+    assert result["n"] == 10
+    assert result["skipped"] == 1
+    for key in ("accuracy", "recall_with_mask", "recall_without_mask"):
+        assert 0.0 <= float(str(result[key])) <= 1.0
+    assert float(str(result["accuracy"])) >= 0.8
+    assert "baseline" not in result
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_eval_mask_runs_the_aizoo_baseline_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tiny_folder(tmp_path, per_class=3)
+    reference = shared_path("models", "reference")
+    args = ["--data", str(data), "--models-dir", str(MODELS), "--baseline", "aizoo"]
+    assert main([*args, "--reference-dir", str(reference)]) == 0
+    out = capsys.readouterr().out
+    assert "aizoo" in out.splitlines()[-2]  # the table row just above the JSON line
+    result = last_json(out)
+    baseline = result["baseline"]
+    assert isinstance(baseline, dict)
+    assert baseline["model"] == "aizoo"
+    assert baseline["n"] == result["n"] == 6

@@ -1,0 +1,196 @@
+"""The models the project ships (CenterFace, our mask classifier) in onnxruntime on real images."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from agent.config import VisionConfig
+from agent.vision import families
+from agent.vision.datasplit import list_images
+from agent.vision.families.centerface import decode_maps, fit
+from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
+from agent.vision.findings import Box, Frame
+from agent.vision.manifest import ModelError, load_manifest, resolve
+from agent.vision.scene import OnnxSceneAnalyzer, load_scene_analyzer
+from tests.conftest import REPO, shared_path
+
+MODELS = REPO / "models"
+
+
+def read(path: Path) -> Frame:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, path
+    return np.asarray(image, dtype=np.uint8)
+
+
+def classifier() -> OnnxMaskClassifier:
+    spec, path = resolve(MODELS, "mask-classifier")
+    model = families.make_mask_classifier(spec, path)
+    assert isinstance(model, OnnxMaskClassifier)
+    return model
+
+
+# --- geometry (pure) ---------------------------------------------------------------------------
+
+
+def test_fit_scales_down_keeps_aspect_and_pads_to_32() -> None:
+    frame = np.zeros((720, 1280, 3), dtype=np.uint8)
+    image, geo = fit(frame, 640, 480)
+    assert image.shape == (384, 640, 3)  # 1280x720 -> 640x360, padded to 384
+    assert geo.scale_x == pytest.approx(0.5)
+    assert geo.scale_y == pytest.approx(0.5)
+
+
+def test_fit_never_scales_up() -> None:
+    image, geo = fit(np.zeros((100, 90, 3), dtype=np.uint8), 640, 480)
+    assert image.shape == (128, 96, 3)
+    assert (geo.scale_x, geo.scale_y) == (1.0, 1.0)
+
+
+def test_decode_maps_places_box_at_heat_peak() -> None:
+    heat = np.zeros((10, 12), dtype=np.float32)
+    heat[5, 7] = 0.9
+    scale = np.zeros((2, 10, 12), dtype=np.float32)
+    scale[0, 5, 7] = np.log(20 / 4)  # height 20 px
+    scale[1, 5, 7] = np.log(16 / 4)  # width 16 px
+    offset = np.zeros((2, 10, 12), dtype=np.float32)
+    boxes, scores = decode_maps(heat, scale, offset, 0.5)
+    assert scores.tolist() == pytest.approx([0.9])
+    cx, cy = (7 + 0.5) * 4, (5 + 0.5) * 4
+    assert boxes[0].tolist() == pytest.approx([cx - 8, cy - 10, cx + 8, cy + 10])
+
+
+def test_crop_face_grows_and_clips() -> None:
+    frame = np.zeros((100, 200, 3), dtype=np.uint8)
+    crop = crop_face(frame, Box(10, 10, 50, 60, 0.9), 1.5)
+    assert crop.shape == (
+        73,
+        60,
+        3,
+    )  # 40x50 box grown 1.5x about (30, 35): y from -2.5 clipped to 0
+    edge = crop_face(frame, Box(180, 80, 200, 100, 0.9), 2.0)
+    assert edge.shape[0] <= 30
+    assert edge.shape[1] <= 30
+
+
+# --- the shipped models without ../shared -------------------------------------------------------
+
+
+@pytest.mark.model
+def test_manifest_lists_both_shipped_models_with_cards() -> None:
+    manifest = load_manifest(MODELS / "manifest.json")
+    names = {m.name: m for m in manifest.models}
+    assert {"face-detector", "mask-classifier"} <= set(names)
+    for spec in names.values():
+        assert spec.card is not None
+        assert (MODELS / spec.card).is_file()
+        assert spec.metrics, f"{spec.name} has no measured metrics"
+    assert (MODELS / names["mask-classifier"].file).stat().st_size <= 2 * 1024 * 1024
+
+
+@pytest.mark.model
+def test_mask_classifier_returns_one_probability_per_crop() -> None:
+    rng = np.random.default_rng(0)
+    crops = [
+        rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in [(40, 30), (64, 64), (120, 90)]
+    ]
+    probs = classifier().classify(crops)
+    assert len(probs) == 3
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert classifier().classify([]) == []
+
+
+@pytest.mark.model
+def test_wrong_task_is_refused_with_a_clear_error() -> None:
+    spec, path = resolve(MODELS, "mask-classifier")
+    with pytest.raises(ModelError, match="task 'mask'.*face detector"):
+        families.make_face_detector(spec, path)
+
+
+@pytest.mark.model
+def test_scene_analyzer_reports_missing_model_name(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not in"):
+        load_scene_analyzer(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
+
+
+# --- real images from ../shared -----------------------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_centerface_finds_the_faces_of_a_group_photo() -> None:
+    spec, path = resolve(MODELS, "face-detector")
+    detector = families.make_face_detector(spec, path)
+    frame = read(shared_path("data", "scenes", "25.jpg"))  # a group photo of about 100 people
+    boxes = detector.detect(frame)
+    assert len(boxes) >= 60
+    h, w = frame.shape[:2]
+    assert all(0 <= b.x1 < b.x2 <= w and 0 <= b.y1 < b.y2 <= h for b in boxes)
+    assert all(b.score >= spec.thresholds["score"] for b in boxes)
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_centerface_finds_nothing_in_a_street_without_faces() -> None:
+    spec, path = resolve(MODELS, "face-detector")
+    detector = families.make_face_detector(spec, path)
+    assert detector.detect(read(shared_path("data", "scenes", "hpc203_street.jpg"))) == []
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_mask_images_of_the_held_out_split_are_classified() -> None:
+    data = shared_path("data", "mask")
+    items = list_images(data, "test")
+    picked = [i for i in items if i.label == 1][:40] + [i for i in items if i.label == 0][:40]
+    spec, path = resolve(MODELS, "face-detector")
+    detector = families.make_face_detector(spec, path)
+    model = classifier()
+    correct = 0
+    for item in picked:
+        image = read(item.path)
+        boxes = detector.detect(image)
+        crop = (
+            crop_face(image, max(boxes, key=lambda b: b.score), model.crop_expand)
+            if boxes
+            else image
+        )
+        correct += int((model.classify([crop])[0] >= 0.5) == bool(item.label))
+    assert correct / len(picked) >= 0.9
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_scene_analyzer_tells_masked_from_unmasked_in_a_street_photo() -> None:
+    analyzer = load_scene_analyzer(VisionConfig(models_dir=MODELS))
+    assert isinstance(analyzer, OnnxSceneAnalyzer)
+    findings = analyzer.analyse(read(shared_path("data", "scenes", "img3.jpg")), at=1000.0)
+    assert findings.at == 1000.0
+    assert findings.persons is None
+    assert len(findings.faces) >= 8
+    masked = sum(f.masked for f in findings.faces)
+    assert masked >= 4
+    assert len(findings.faces) - masked >= 1  # the man on the left wears none
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_hand_labelled_scene_faces_are_mostly_right() -> None:
+    scenes = shared_path("data", "scenes")
+    model = classifier()
+    with (MODELS / "eval" / "scene_faces.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert len(rows) >= 200
+    frames: dict[str, Frame] = {}
+    correct = 0
+    for row in rows:
+        frame = frames.setdefault(row["scene"], read(scenes / row["scene"]))
+        box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
+        prob = model.classify([crop_face(frame, box, model.crop_expand)])[0]
+        correct += int((prob >= 0.5) == (row["label"] == "with_mask"))
+    assert correct / len(rows) >= 0.9
