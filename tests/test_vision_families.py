@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision.families import face_detector, person_detector
+from agent.config import VisionConfig
+from agent.vision.families import make_face_detector, make_person_detector
 from agent.vision.families.aizoo import AizooDetector, anchors, decode
 from agent.vision.families.nanodet import NanodetDetector, distribution_to_distance
 from agent.vision.families.nms import nms_indices, select
@@ -24,6 +25,7 @@ from agent.vision.families.session import OnnxModel
 from agent.vision.families.ultraface import UltrafaceDetector
 from agent.vision.findings import Box, FaceDetector, Frame
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, load_manifest, resolve
+from agent.vision.scene import load_scene_analyzer
 from tests.conftest import REPO, shared_path
 
 BYOM = REPO / "docs" / "byom"
@@ -333,14 +335,17 @@ def test_manifest_that_does_not_match_the_file_is_refused() -> None:
 # --- bring your own model: a technician's manifest in a folder of their own --------------------
 
 
-def byo_folder(tmp_path: Path, examples: list[str]) -> Path:
+def byo_folder(
+    tmp_path: Path, examples: list[str], also: tuple[tuple[ModelSpec, Path], ...] = ()
+) -> Path:
     """A models folder as a technician would set it up: one manifest.json + the ONNX files."""
     folder = tmp_path / "byo-models"
     folder.mkdir()
-    entries = [example_spec(name) for name in examples]
-    for spec in entries:
-        shutil.copyfile(reference(spec), folder / spec.file)
-    manifest = {"models": [spec.model_dump(mode="json") for spec in entries]}
+    entries = [(example_spec(name), reference(example_spec(name))) for name in examples]
+    entries += also
+    for spec, source in entries:
+        shutil.copyfile(source, folder / spec.file)
+    manifest = {"models": [spec.model_dump(mode="json") for spec, _ in entries]}
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
@@ -355,7 +360,7 @@ def test_byo_manifest_resolves_every_example(tmp_path: Path) -> None:
     for name in examples:
         spec, path = resolve(folder, example_spec(name).name)
         assert path == folder / spec.file
-        build = person_detector if spec.task == "person" else face_detector
+        build = make_person_detector if spec.task == "person" else make_face_detector
         detector = build(spec, path, threads=1)
         assert type(detector).__module__ == f"agent.vision.families.{spec.family}"
         assert len(detector.detect(frame)) == 5, spec.name
@@ -367,7 +372,7 @@ def test_byo_person_model_cannot_be_used_as_face_detector(tmp_path: Path) -> Non
     folder = byo_folder(tmp_path, ["nanodet.json"])
     spec, path = resolve(folder, example_spec("nanodet.json").name)
     with pytest.raises(ModelError, match="task 'person'; a face detector needs task face"):
-        face_detector(spec, path)
+        make_face_detector(spec, path)
 
 
 @pytest.mark.model
@@ -379,3 +384,25 @@ def test_byo_file_that_was_replaced_is_refused(tmp_path: Path) -> None:
     shutil.copyfile(reference(example_spec("nanodet.json")), folder / spec.file)
     with pytest.raises(ModelError, match="corrupt or was replaced"):
         resolve(folder, spec.name)
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_config_points_the_agent_at_byo_models(tmp_path: Path) -> None:
+    """vision.models_dir / face_model / person_model select BYO models; the scene analyser uses
+    the AIZOO model's own mask verdicts and NanoDet's person boxes."""
+    shipped = REPO / "models"
+    name = VisionConfig().mask_model
+    entries = load_manifest(shipped / "manifest.json").models
+    if not any(e.name == name and (shipped / e.file).is_file() for e in entries):
+        pytest.skip(f"the shipped {name!r} ONNX file is not built yet (run `make models`)")
+    mask = resolve(shipped, name)
+    folder = byo_folder(tmp_path, ["aizoo.json", "nanodet.json"], also=(mask,))
+    config = VisionConfig(
+        models_dir=folder, face_model="byo-face-mask-aizoo", person_model="byo-person-nanodet"
+    )
+    findings = load_scene_analyzer(config).analyse(scene("masked_img3.jpg"), at=1.0)
+    assert sum(f.masked for f in findings.faces) >= 2, findings.faces
+    assert sum(not f.masked for f in findings.faces) >= 2, findings.faces
+    assert findings.persons is not None
+    assert len(findings.persons) >= 3
