@@ -110,8 +110,8 @@ class OccupancyEvent:
     max: int
     limit: int
     window_s: float | None = None
-    people: int = 0
-    """Distinct people first seen in the window (periodic events only)."""
+    people: int | None = None
+    """Distinct people first seen in the window (periodic events only, else None)."""
 
 
 @dataclass(frozen=True, slots=True)

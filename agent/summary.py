@@ -38,8 +38,7 @@ class SummaryTally:
             self._alerts[event.alert] += 1
         elif isinstance(event, OccupancyEvent):
             self._max_occupancy = max(self._max_occupancy, event.count, event.max)
-            if event.window_s is not None:
-                self._people += getattr(event, "people", 0)
+            self._people += event.people or 0
 
     def tick(self, now: float) -> SummaryEvent | None:
         """The summary of the period if it is over (and reset), else None."""
