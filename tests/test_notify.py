@@ -237,3 +237,41 @@ def test_watchdog_stops_when_a_source_stops_delivering(
         rec.close()
         os.close(master)
         os.close(slave)
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_watchdog_continues_while_the_thermometer_delivers(
+    tmp_path: Path,
+    listener: Listener,
+    mosquitto: Broker,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    from tests.test_diagnostics import FakeGyModule
+
+    module = FakeGyModule()  # a GY-MCU90614 on a pty, streaming once started
+    rec = Recorder(listener)
+    try:
+        raw = base_config(
+            tmp_path,
+            mosquitto.port,
+            thermometer={
+                "enabled": True,
+                "port": module.port,
+                "protocol": "gy-mcu90614",
+                "stale_after_s": 1.0,
+            },
+        )
+        agent = agent_process(write_config(tmp_path / "config.toml", raw), _notify_env(listener))
+        ready = rec.wait_for(lambda m: m == "READY=1")
+        # same grace as the dead-port test: here pets must keep coming after it
+        while time.monotonic() < ready + 6.0 and agent.proc.poll() is None:
+            time.sleep(0.2)
+        pets_after_grace = [
+            at for at, m in rec.snapshot() if m == "WATCHDOG=1" and at > ready + 2.0
+        ]
+        assert len(pets_after_grace) >= 3, agent.output()
+        assert agent.stop() == 0, agent.output()
+    finally:
+        rec.close()
+        module.close()
