@@ -43,6 +43,8 @@ say "environment in $PREFIX (Python $PYVER)"
 # The venv was made at the staging path: point scripts and pyvenv.cfg at the installed path.
 grep -rlI --null "$STAGE" "$STAGE/bin" "$STAGE/pyvenv.cfg" | xargs -0 -r sed -i "s#$STAGE#$PREFIX#g"
 find "$STAGE" -name '__pycache__' -type d -prune -exec rm -rf {} +
+# Wheels ship shared objects and metadata with exec bits; only bin/ holds programs (lintian).
+find "$STAGE/lib" -type f -perm /111 -exec chmod a-x {} +
 rm -f "$STAGE"/bin/activate* "$STAGE"/bin/Activate.ps1
 
 say "models, docs, unit, udev rule, config"
@@ -92,7 +94,7 @@ Version: $DEBVER
 Architecture: $ARCH
 Maintainer: triage-agent developers <dev@example.invalid>
 Installed-Size: $SIZE
-Depends: python3 (>= $PYVER), python3 (<< ${PYVER%.*}.$(( ${PYVER#*.} + 1 ))), libsystemd0, adduser, udev
+Depends: libc6, python3 (>= $PYVER), python3 (<< ${PYVER%.*}.$(( ${PYVER#*.} + 1 ))), libsystemd0, adduser, udev
 Recommends: systemd-timesyncd | chrony | ntp
 Section: misc
 Priority: optional
