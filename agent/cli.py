@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.pipeline",  # run
     "agent.status_client",  # status, tail
     "agent.diagnostics",  # diag
+    "agent.preview",  # preview
     "agent.calibration",  # calibrate
 )
 

@@ -1,0 +1,142 @@
+"""``triage-agent preview --out FILE.jpg``: one annotated camera frame for aiming the camera.
+
+Reads one frame from the configured camera, runs the configured models on it, draws face boxes (green
+masked, red unmasked) and person boxes, and blurs every face unless ``--no-blur``. The picture is
+written to a local file only: URLs and network file systems are refused, and nothing is sent anywhere.
+If the models cannot run, no picture is written, because faces could not be blurred.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig, load_config
+
+NETWORK_FS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
+)
+WARMUP_FRAMES = 5
+
+
+class PreviewError(Exception):
+    """The preview could not be made; the message says what to do."""
+
+
+def _fs_type(directory: Path) -> str | None:
+    """The file system type holding ``directory`` (longest matching mount point)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(directory.resolve())
+    best, fstype = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3:
+            mnt = parts[1].replace("\\040", " ")
+            inside = target == mnt or target.startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) > len(best):
+                best, fstype = mnt, parts[2]
+    return fstype
+
+
+def check_output(out: str) -> Path:
+    """A local ``.jpg`` path whose folder exists; raises :class:`PreviewError` otherwise."""
+    if "://" in out or out.startswith("//"):
+        raise PreviewError(f"{out}: previews are written to a local file only, not to a URL")
+    path = Path(out)
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        raise PreviewError(f"{out}: the file name must end in .jpg")
+    if not path.parent.is_dir():
+        raise PreviewError(f"{path.parent} does not exist; choose an existing local folder")
+    fstype = _fs_type(path.parent)
+    if fstype in NETWORK_FS:
+        raise PreviewError(
+            f"{path.parent} is on a network file system ({fstype}); write to a local folder "
+            "such as your home folder"
+        )
+    return path
+
+
+def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
+    """Grab, analyse, annotate and write one frame; returns a one-line summary."""
+    import cv2  # noqa: PLC0415 - heavy, only for this command
+
+    from agent.vision import load_analyzer  # noqa: PLC0415
+    from agent.vision.frames import SourceUnavailableError, open_source  # noqa: PLC0415
+    from agent.vision.manifest import ModelError  # noqa: PLC0415
+
+    try:
+        analyzer = load_analyzer(cfg.vision)
+    except ModelError as exc:
+        raise PreviewError(
+            f"{exc}; no preview written, because faces could not be blurred"
+        ) from None
+    source = open_source(cfg.camera)
+    try:
+        source.open()
+    except SourceUnavailableError as exc:
+        raise PreviewError(
+            f"{exc}; if the agent is running it holds the camera: "
+            "sudo systemctl stop triage-agent, preview, then start it again"
+        ) from None
+    frame = None
+    try:
+        for _ in range(WARMUP_FRAMES):  # let exposure settle
+            got = source.read()
+            if got is not None:
+                frame = got
+    finally:
+        source.close()
+    if frame is None:
+        raise PreviewError("the camera delivered no frame; check camera.source and the cable")
+    findings = analyzer.analyse(frame, time.time())
+    image = frame.copy()
+    for face in findings.faces:
+        x1, y1 = max(0, int(face.box.x1)), max(0, int(face.box.y1))
+        x2, y2 = min(image.shape[1], int(face.box.x2)), min(image.shape[0], int(face.box.y2))
+        if blur and x2 > x1 and y2 > y1:
+            k = max(15, ((x2 - x1) // 3) | 1)
+            image[y1:y2, x1:x2] = cv2.GaussianBlur(image[y1:y2, x1:x2], (k, k), 0)
+        colour = (0, 200, 0) if face.masked else (0, 0, 230)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
+        label = f"{'mask' if face.masked else 'no mask'} {face.mask_prob:.2f}"
+        cv2.putText(image, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+    for person in findings.persons or ():
+        p1 = (int(person.x1), int(person.y1))
+        p2 = (int(person.x2), int(person.y2))
+        cv2.rectangle(image, p1, p2, (230, 120, 0), 1)
+    if not cv2.imwrite(str(out), image):
+        raise PreviewError(f"cannot write {out}; check the folder is writable")
+    os.chmod(out, 0o600)
+    persons = "" if findings.persons is None else f", {len(findings.persons)} person(s)"
+    return (
+        f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {len(findings.faces)} face(s){persons}, "
+        f"faces {'blurred' if blur else 'NOT blurred'}, inference {findings.inference_ms:.0f} ms)"
+    )
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        out = check_output(args.out)
+        cfg = load_config(args.config)
+        print(make_preview(cfg, out, blur=not args.no_blur))
+    except PreviewError as exc:
+        print(f"triage-agent preview: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_parser(sub: Any, add_config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``preview``."""
+    p = sub.add_parser("preview", help="save one annotated camera frame (faces blurred) locally")
+    add_config_arg(p)
+    p.add_argument("--out", required=True, help="local .jpg file to write")
+    p.add_argument("--no-blur", action="store_true", help="do not blur faces (local aiming only)")
+    p.set_defaults(func=_cmd_preview)
