@@ -1,6 +1,6 @@
 """Train the project's mask classifier and export it to ``models/mask-classifier.onnx``.
 
-Usage (CPU only, about 10-15 minutes on 2 cores)::
+Usage (CPU only, about 8-15 minutes on 2 cores)::
 
     .venv/bin/pip install -e '.[train]'
     .venv/bin/python models/train_mask.py --data ../shared/data/mask
@@ -14,13 +14,15 @@ What it does, deterministically (seed 20240601 unless ``--seed``):
    it: per image the whole image (80x80), the best face box grown by 1.45 (80x80, for random
    crops) and the exact deployment view (box grown by ``crop_expand`` 1.2, 64x64; the whole image
    when no face is found);
-3. trains a small depthwise-separable CNN (about 0.1 M parameters) on 64x64 views, half whole
-   images and half face crops, with light augmentation: random resized crop (45-100 % of the area,
-   aspect 0.8-1.25), horizontal flip, brightness/contrast jitter, occasional grey-scale and
-   occasional down-scaling to 12-32 px (faces far from the camera are small);
-4. keeps the epoch with the best val accuracy on the deployment view, exports it to ONNX (input
-   ``input`` Nx3x64x64 RGB, ``(x - 127.5) / 127.5``; output ``prob`` Nx2 softmax, index 1 =
-   with_mask);
+3. trains three small depthwise-separable CNNs (about 0.1 M parameters each; seeds S, S+1, S+2)
+   on 64x64 views, half whole images and half face crops, with light augmentation: random resized
+   crop (45-100 % of the area, aspect 0.8-1.25), horizontal flip, hue/saturation and
+   brightness/contrast jitter, grey-scale and occasional down-scaling to 12-32 px (faces far from
+   the camera are small);
+4. keeps each network's epoch with the best val accuracy on the deployment view and exports the
+   ensemble as one ONNX file (input ``input`` Nx3x64x64 RGB, ``(x - 127.5) / 127.5``; output
+   ``prob`` Nx2: softmax averaged over the three networks and over the crop and its mirror image,
+   index 1 = with_mask);
 5. re-measures every split with the exported ONNX file in onnxruntime (the numbers that ship),
    both on the deployment view and on whole images, writes
    ``models/metrics/mask-classifier.json`` and prints it.
@@ -32,6 +34,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -130,6 +133,11 @@ def augment(img: U8, rng: np.random.Generator) -> U8:
         small = int(rng.integers(12, 33))
         tiny = cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA)
         out = _u8(cv2.resize(tiny, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR))
+    if rng.random() < 0.5:  # hue and saturation: masks come in every colour and pattern
+        hsv = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2HSV).astype(np.int16)
+        hsv[:, :, 0] = (hsv[:, :, 0] + int(rng.integers(-12, 13))) % 180
+        hsv[:, :, 1] = np.clip(hsv[:, :, 1] * rng.uniform(0.6, 1.4), 0, 255)
+        out = _u8(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB))
     f = out.astype(np.float32)
     if rng.random() < 0.1:
         f = np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2)
@@ -189,25 +197,39 @@ class MaskNet(nn.Module):
         return out
 
 
+class Ensemble(nn.Module):
+    """Several members' mirrored probabilities, averaged: what is exported."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList([WithSoftmax(m) for m in members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = torch.stack([m(x) for m in self.members]).mean(dim=0)
+        return out
+
+
 class WithSoftmax(nn.Module):
-    """What is exported: probabilities instead of logits."""
+    """What is exported: probabilities, averaged over the crop and its mirror image."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = torch.softmax(self.net(x), dim=1)
+        direct = torch.softmax(self.net(x), dim=1)
+        mirrored = torch.softmax(self.net(torch.flip(x, dims=[3])), dim=1)
+        out: torch.Tensor = (direct + mirrored) / 2.0
         return out
 
 
 def predict_torch(net: nn.Module, xs: U8) -> F32:
-    net.eval()
+    model = WithSoftmax(net).eval()
     probs: list[F32] = []
     with torch.no_grad():
         for i in range(0, len(xs), 256):
             batch = np.stack([centre(x) for x in xs[i : i + 256]])
-            probs.append(torch.softmax(net(to_tensor(batch)), dim=1)[:, 1].numpy())
+            probs.append(model(to_tensor(batch))[:, 1].numpy())
     return np.concatenate(probs).astype(np.float32)
 
 
@@ -240,7 +262,7 @@ def export(net: nn.Module, path: Path) -> None:
     dummy = torch.zeros(1, 3, SIZE, SIZE)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        WithSoftmax(net),
+        net,
         (dummy,),
         str(path),
         input_names=["input"],
@@ -251,50 +273,15 @@ def export(net: nn.Module, path: Path) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "mask")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "mask-classifier.onnx")
-    parser.add_argument(
-        "--metrics", type=Path, default=ROOT / "models" / "metrics" / "mask-classifier.json"
-    )
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    parser.add_argument("--crop-expand", type=float, default=1.2)
-    parser.add_argument(
-        "--no-detector", action="store_true", help="Train on whole images only (no face crops)."
-    )
-    args = parser.parse_args(argv)
-
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
-    started = time.monotonic()
-
-    faces = None
-    if not args.no_detector:
-        spec, path = resolve(args.models_dir, "face-detector")
-        faces = families.make_face_detector(spec, path, args.threads)
-    splits = {s: list_images(args.data, s) for s in ("train", "val", "test")}
-    data = {s: load(items, faces, args.crop_expand) for s, items in splits.items()}
-    for s, views in data.items():
-        print(
-            f"{s}: {len(views.labels)} images, {int(views.labels.sum())} with_mask, "
-            f"face found in {int(views.found.sum())} ({time.monotonic() - started:.0f} s)",
-            flush=True,
-        )
+def train_member(
+    args: argparse.Namespace, data: dict[str, Views], seed: int, started: float
+) -> tuple[nn.Module, int]:
+    """Train one network from ``seed``; keep its epoch with the best val accuracy."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     train = data["train"]
     y_train = train.labels
-
     net = MaskNet()
-    n_params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * math.ceil(len(y_train) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
@@ -318,29 +305,75 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         val = metrics(predict_torch(net, data["val"].det_eval), data["val"].labels)
         print(
-            f"epoch {epoch + 1}/{args.epochs} loss {total / len(y_train):.4f} "
+            f"seed {seed} epoch {epoch + 1}/{args.epochs} loss {total / len(y_train):.4f} "
             f"val acc {val['accuracy']:.4f} ({time.monotonic() - started:.0f} s)",
             flush=True,
         )
         if val["accuracy"] > best_acc:
-            best_acc, best_epoch, best_state = (
-                val["accuracy"],
-                epoch + 1,
-                copy.deepcopy(net.state_dict()),
-            )
-
+            best_acc, best_epoch = val["accuracy"], epoch + 1
+            best_state = copy.deepcopy(net.state_dict())
     net.load_state_dict(best_state)
-    export(net, args.out)
+    return net.eval(), best_epoch
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "mask")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "mask-classifier.onnx")
+    parser.add_argument(
+        "--metrics", type=Path, default=ROOT / "models" / "metrics" / "mask-classifier.json"
+    )
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--members", type=int, default=3, help="Networks in the ensemble.")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    parser.add_argument("--crop-expand", type=float, default=1.2)
+    parser.add_argument(
+        "--no-detector", action="store_true", help="Train on whole images only (no face crops)."
+    )
+    args = parser.parse_args(argv)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+
+    faces = None
+    if not args.no_detector:
+        spec, path = resolve(args.models_dir, "face-detector")
+        faces = families.make_face_detector(spec, path, args.threads)
+    splits = {s: list_images(args.data, s) for s in ("train", "val", "test")}
+    data = {s: load(items, faces, args.crop_expand) for s, items in splits.items()}
+    for s, views in data.items():
+        print(
+            f"{s}: {len(views.labels)} images, {int(views.labels.sum())} with_mask, "
+            f"face found in {int(views.found.sum())} ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+    members: list[nn.Module] = []
+    best_epochs: list[int] = []
+    for k in range(args.members):
+        net, best_epoch = train_member(args, data, args.seed + k, started)
+        members.append(net)
+        best_epochs.append(best_epoch)
+    n_params = sum(p.numel() for m in members for p in m.parameters())
+    export(Ensemble(members), args.out)
     result: dict[str, Any] = {
         "model": args.out.name,
-        "data": str(args.data),
+        "data": os.path.relpath(args.data, ROOT),
         "split": "sha256('<class>/<file>')[:8] % 10: 0-6 train, 7 val, 8-9 test",
         "seed": args.seed,
+        "members": args.members,
+        "member_seeds": [args.seed + k for k in range(args.members)],
         "epochs": args.epochs,
-        "best_epoch": best_epoch,
+        "best_epochs": best_epochs,
         "parameters": n_params,
         "size_bytes": args.out.stat().st_size,
         "train_seconds": round(time.monotonic() - started, 1),

@@ -77,12 +77,12 @@ def load_scene_analyzer(vision: VisionConfig) -> OnnxSceneAnalyzer:
     models_dir = Path(vision.models_dir)
     face_spec, face_path = resolve(models_dir, vision.face_model)
     mask_spec, mask_path = resolve(models_dir, vision.mask_model)
-    faces = families.face_detector(face_spec, face_path, vision.threads)
-    masks = families.mask_classifier(mask_spec, mask_path, vision.threads)
+    faces = families.make_face_detector(face_spec, face_path, vision.threads)
+    masks = families.make_mask_classifier(mask_spec, mask_path, vision.threads)
     persons = None
     if vision.person_model is not None:
         person_spec, person_path = resolve(models_dir, vision.person_model)
-        persons = families.person_detector(person_spec, person_path, vision.threads)
+        persons = families.make_person_detector(person_spec, person_path, vision.threads)
     return OnnxSceneAnalyzer(
         faces,
         masks,

@@ -57,16 +57,16 @@ def _create(spec: ModelSpec, path: Path, threads: int, tasks: frozenset[str], ro
     return factory(spec, path, threads)
 
 
-def face_detector(spec: ModelSpec, path: Path, threads: int = 1) -> FaceDetector:
+def make_face_detector(spec: ModelSpec, path: Path, threads: int = 1) -> FaceDetector:
     """A face detector for a manifest entry of task ``face`` or ``face_mask``."""
     return cast(FaceDetector, _create(spec, path, threads, FACE_TASKS, "face detector"))
 
 
-def person_detector(spec: ModelSpec, path: Path, threads: int = 1) -> PersonDetector:
+def make_person_detector(spec: ModelSpec, path: Path, threads: int = 1) -> PersonDetector:
     """A person detector for a manifest entry of task ``person``."""
     return cast(PersonDetector, _create(spec, path, threads, frozenset({"person"}), "person model"))
 
 
-def mask_classifier(spec: ModelSpec, path: Path, threads: int = 1) -> MaskClassifier:
+def make_mask_classifier(spec: ModelSpec, path: Path, threads: int = 1) -> MaskClassifier:
     """A mask classifier for a manifest entry of task ``mask``."""
     return cast(MaskClassifier, _create(spec, path, threads, frozenset({"mask"}), "mask model"))
