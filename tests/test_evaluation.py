@@ -92,3 +92,22 @@ def test_eval_mask_runs_the_aizoo_baseline_side_by_side(
     assert isinstance(baseline, dict)
     assert baseline["model"] == "aizoo"
     assert baseline["n"] == result["n"] == 6
+
+
+@pytest.mark.model
+@pytest.mark.shared
+@pytest.mark.slow
+def test_shipped_classifier_beats_aizoo_on_hand_labelled_scene_faces(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenes = shared_path("data", "scenes")
+    reference = shared_path("models", "reference")
+    args = ["--scenes", str(MODELS / "eval" / "scene_faces.csv"), "--scenes-dir", str(scenes)]
+    args += ["--models-dir", str(MODELS), "--baseline", "aizoo", "--reference-dir", str(reference)]
+    assert main(args) == 0
+    result = last_json(capsys.readouterr().out)
+    baseline = result["baseline"]
+    assert isinstance(baseline, dict)
+    assert result["n"] == baseline["n"] == 404
+    assert float(str(result["accuracy"])) > float(str(baseline["accuracy"]))
+    assert float(str(result["accuracy"])) >= 0.98
