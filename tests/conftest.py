@@ -16,6 +16,7 @@ import tomli_w
 
 from agent.contract import MAX_PAYLOAD_BYTES, schema
 from tests.broker import Broker, Collector, Received
+from tests.deb_build import build_deb
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
@@ -37,6 +38,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "shared" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Debian package, built once per session (or ``$TRIAGE_DEB``): tests/deb_build.py."""
+    return build_deb(tmp_path_factory)
 
 
 @pytest.fixture

@@ -118,25 +118,7 @@ def test_udev_rule_matches_the_supported_devices() -> None:
 
 
 # -- the Debian package (slow: builds a full environment; reuse one with TRIAGE_DEB=path) ---------
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb not installed (apt dpkg)")
-    prebuilt = os.environ.get("TRIAGE_DEB")
-    if prebuilt:
-        return Path(prebuilt)
-    out = tmp_path_factory.mktemp("dist")
-    res = subprocess.run(
-        [str(ROOT / "packaging" / "build_deb.sh"), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    return Path(res.stdout.strip().splitlines()[-1])
-
-
+# The `deb` fixture (session-wide, built once) is in conftest.py / deb_build.py.
 @pytest.fixture(scope="module")
 def installed(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package unpacked into a throwaway root, with its control files in DEBIAN/."""

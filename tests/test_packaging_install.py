@@ -1,0 +1,317 @@
+"""Install the Debian package for real into a throwaway Debian 12 root and purge it again.
+
+Slow and root-only. ``debootstrap --variant=minbase bookworm`` makes the root once; it is cached as a
+tarball in ``~/.cache/triage-agent-test/`` (``TRIAGE_TEST_CACHE`` overrides), so later runs only
+unpack it. Inside the root (``chroot``, with /proc mounted) ``apt-get install /tmp/<deb>`` resolves
+the Depends from the mirror and runs the maintainer scripts. Without a reachable mirror the tests
+skip ("network unavailable"); every other problem fails. See docs/PACKAGING.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+UNIT_LINK = "etc/systemd/system/multi-user.target.wants/triage-agent.service"
+CHROOT_ENV = {
+    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    "DEBIAN_FRONTEND": "noninteractive",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/root",
+}
+APT = ["apt-get", "-y", "-o", "Dpkg::Use-Pty=0"]
+# What apt and debootstrap print when the mirror cannot be reached (as opposed to any other error).
+NETWORK_ERRORS = re.compile(
+    r"Failed getting release file|Couldn't download|Failed to fetch|Temporary failure resolving"
+    r"|Could not resolve|Could not connect|Unable to connect|Network is unreachable"
+    r"|Connection timed out|Connection failed"
+)
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("TRIAGE_TEST_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "triage-agent-test"
+
+
+def _mirror() -> str:
+    """The Debian mirror this machine's apt uses (sources.list or deb822 .sources), if any."""
+    env = os.environ.get("TRIAGE_DEBIAN_MIRROR")
+    if env:
+        return env
+    sources = Path("/etc/apt/sources.list")
+    if sources.is_file():
+        for line in sources.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
+                return parts[1]
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (ln.partition(":") for ln in stanza.splitlines())
+                if not k.startswith("#")
+            )
+            if (
+                SUITE in fields.get("Suites", "").split()
+                and "main" in fields.get("Components", "").split()
+            ):
+                return fields.get("URIs", DEFAULT_MIRROR).split()[0]
+    return DEFAULT_MIRROR
+
+
+def _run(cmd: Sequence[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run with stdout and stderr merged (keeps the order of apt's and the scripts' lines)."""
+    return subprocess.run(
+        list(cmd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def _skip_if_offline(res: subprocess.CompletedProcess[str], what: str) -> None:
+    if res.returncode != 0:
+        m = NETWORK_ERRORS.search(res.stdout)
+        if m:
+            pytest.skip(f"network unavailable: {what} cannot reach the mirror ({m.group(0)})")
+
+
+def _ensure_debootstrap() -> str:
+    found = shutil.which("debootstrap")
+    if found:
+        return found
+    res = _run(["apt-get", "install", "-y", "-q", "debootstrap"], timeout=600)
+    _skip_if_offline(res, "apt-get install debootstrap")
+    assert res.returncode == 0, "apt-get install debootstrap failed:\n" + res.stdout[-3000:]
+    found = shutil.which("debootstrap")
+    assert found, "debootstrap still missing after apt-get install"
+    return found
+
+
+def _bootstrapped_tarball(work: Path) -> Path:
+    """``~/.cache/triage-agent-test/bookworm-minbase-<arch>.tar.gz``; made by debootstrap once."""
+    arch = _run(["dpkg", "--print-architecture"]).stdout.strip()
+    tarball = _cache_dir() / f"{SUITE}-minbase-{arch}.tar.gz"
+    if tarball.is_file():
+        return tarball
+    debootstrap = _ensure_debootstrap()
+    root = work / "bootstrap"
+    mirror = _mirror()
+    res = _run([debootstrap, "--variant=minbase", SUITE, str(root), mirror], timeout=1800)
+    _skip_if_offline(res, f"debootstrap ({mirror})")
+    assert res.returncode == 0, "debootstrap failed:\n" + res.stdout[-3000:]
+    _run(["chroot", str(root), "apt-get", "clean"])
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    partial = tarball.with_suffix(".partial")
+    # tar(1), not tarfile: device nodes, owners and hard links of a root file system.
+    res = _run(["tar", "-C", str(root), "--numeric-owner", "-czf", str(partial), "."])
+    assert res.returncode == 0, res.stdout
+    partial.rename(tarball)
+    shutil.rmtree(root)
+    return tarball
+
+
+def _chroot(root: Path, *cmd: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    spec = [f"--userspec={user}:{user}", f"--groups={user}"] if user else []
+    return _run(["chroot", *spec, str(root), "env", "-i", *_env_args(), *cmd])
+
+
+def _env_args() -> list[str]:
+    return [f"{k}={v}" for k, v in CHROOT_ENV.items()]
+
+
+def _ok(root: Path, *cmd: str, user: str | None = None) -> str:
+    res = _chroot(root, *cmd, user=user)
+    assert res.returncode == 0, f"{' '.join(cmd)} -> {res.returncode}:\n{res.stdout[-3000:]}"
+    return res.stdout
+
+
+def _stat(root: Path, path: str) -> str:
+    """Mode, owner and group as the root's own passwd/group files name them."""
+    return _ok(root, "stat", "-c", "%a %U %G", path).strip()
+
+
+def _script_output(apt_output: str) -> list[str]:
+    """The lines triage-agent's maintainer scripts printed during `Setting up triage-agent`."""
+    lines = apt_output.splitlines()
+    start = next(
+        (i for i, ln in enumerate(lines) if ln.startswith("Setting up triage-agent ")), None
+    )
+    assert start is not None, apt_output[-3000:]
+    out = []
+    for ln in lines[start + 1 :]:
+        if ln.startswith(("Setting up ", "Processing triggers", "Selecting ", "(Reading")):
+            break
+        out.append(ln)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chroot_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh Debian 12 minbase root with /proc mounted; removed again afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (chroot, mount, debootstrap)")
+    if shutil.which("chroot") is None or shutil.which("dpkg") is None:
+        pytest.skip("needs chroot and dpkg (a Debian host)")
+    work = tmp_path_factory.mktemp("chroot")
+    tarball = _bootstrapped_tarball(work)
+    root = work / "root"
+    root.mkdir()
+    res = _run(["tar", "-C", str(root), "--numeric-owner", "-xzf", str(tarball)])
+    assert res.returncode == 0, res.stdout
+    shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf", follow_symlinks=True)
+    proc = root / "proc"
+    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
+    try:
+        res = _chroot(root, "apt-get", "update", "-q", "--error-on=any")
+        _skip_if_offline(res, "apt-get update in the chroot")
+        assert res.returncode == 0, res.stdout[-3000:]
+        yield root
+    finally:
+        subprocess.run(["umount", str(proc)], check=False)
+        if os.path.ismount(proc):
+            subprocess.run(["umount", "-l", str(proc)], check=False)
+    if not os.path.ismount(proc):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def system(chroot_root: Path, deb: Path) -> tuple[Path, str, str]:
+    """(root, path of the .deb inside it, apt-get install output) after a real install."""
+    inside = f"/tmp/{deb.name}"
+    shutil.copy(deb, chroot_root / inside.lstrip("/"))
+    res = _chroot(chroot_root, *APT, "install", inside)
+    _skip_if_offline(res, "apt-get install (Depends from the mirror)")
+    assert res.returncode == 0, "apt-get install failed:\n" + res.stdout[-5000:]
+    return chroot_root, inside, res.stdout
+
+
+def test_install_ran_the_maintainer_scripts_cleanly(system: tuple[Path, str, str]) -> None:
+    root, _, output = system
+    assert "dpkg: error" not in output
+    assert "returned error exit status" not in output
+    status = _ok(root, "dpkg-query", "-W", "-f", "${Status}", "triage-agent")
+    assert status == "install ok installed"
+    # postinst prints nothing but deb-systemd-helper's "Created symlink" (no adduser warnings).
+    noise = [ln for ln in _script_output(output) if not ln.startswith("Created symlink")]
+    assert noise == [], noise
+    # apt resolved the Depends from the mirror: they were not in the minbase root.
+    for dep in ("python3", "udev", "adduser", "libsystemd0"):
+        assert _ok(root, "dpkg-query", "-W", "-f", "${Status}", dep) == "install ok installed"
+
+
+def test_system_user_and_groups(system: tuple[Path, str, str]) -> None:
+    root, _, _ = system
+    passwd = _ok(root, "getent", "passwd", "triage-agent").strip().split(":")
+    assert passwd[5] == "/var/lib/triage-agent"
+    assert passwd[6] in {"/usr/sbin/nologin", "/bin/false"}
+    assert int(passwd[2]) < 1000, "a system user"
+    groups = set(_ok(root, "id", "-nG", "triage-agent").split())
+    assert {"triage-agent", "dialout", "video"} <= groups
+
+
+def test_config_is_private_to_root_and_the_service(system: tuple[Path, str, str]) -> None:
+    root, _, _ = system
+    assert _stat(root, "/etc/triage-agent/config.toml") == "640 root triage-agent"
+    assert _stat(root, "/etc/triage-agent") == "750 root triage-agent"
+    assert _ok(root, "dpkg-query", "-W", "-f", "${Conffiles}", "triage-agent").split()[0] == (
+        "/etc/triage-agent/config.toml"
+    )
+
+
+def test_unit_is_enabled(system: tuple[Path, str, str]) -> None:
+    root, _, _ = system
+    link = root / UNIT_LINK
+    assert link.is_symlink(), "postinst did not enable the unit"
+    assert os.readlink(link) == "/lib/systemd/system/triage-agent.service"
+    assert (root / "lib/systemd/system/triage-agent.service").is_file()
+    assert (root / "lib/udev/rules.d/99-triage-thermometer.rules").is_file()
+
+
+def test_state_directory(system: tuple[Path, str, str]) -> None:
+    root, _, _ = system
+    # Created by postinst (it is the user's home) with what StateDirectory= would give it.
+    assert _stat(root, "/var/lib/triage-agent") == "750 triage-agent triage-agent"
+    # /run/triage-agent belongs to systemd (RuntimeDirectory=); the package does not ship it.
+    assert "/run/triage-agent" not in _ok(root, "dpkg", "-L", "triage-agent")
+
+
+def test_cli_runs_inside_the_root(system: tuple[Path, str, str]) -> None:
+    root, _, _ = system
+    out = _ok(root, "/opt/triage-agent/bin/triage-agent", "version")
+    assert out.startswith("triage-agent "), out
+    assert _ok(root, "triage-agent", "version") == out  # through /usr/bin/triage-agent
+    out = _ok(root, "triage-agent", "config", "check", "/etc/triage-agent/config.toml")
+    assert "OK" in out, out
+    # The service user can read its config (group triage-agent), as systemd will run it.
+    out = _ok(
+        root,
+        "/opt/triage-agent/bin/triage-agent",
+        "config",
+        "check",
+        "/etc/triage-agent/config.toml",
+        user="triage-agent",
+    )
+    assert "OK" in out, out
+
+
+def test_reinstall_keeps_local_choices(system: tuple[Path, str, str]) -> None:
+    """An upgrade-like reinstall keeps an edited conffile and a disabled unit, and stays quiet."""
+    root, inside, _ = system
+    config = root / "etc/triage-agent/config.toml"
+    config.write_text(config.read_text() + "\n# edited by the technician\n")
+    _ok(root, "systemctl", "disable", "triage-agent.service")
+    assert not (root / UNIT_LINK).is_symlink()
+    try:
+        res = _chroot(
+            root, *APT, "install", "--reinstall", "-o", "Dpkg::Options::=--force-confold", inside
+        )
+        assert res.returncode == 0, res.stdout[-5000:]
+        noise = [ln for ln in _script_output(res.stdout) if "already a member" not in ln]
+        assert noise == [], noise
+        assert not (root / UNIT_LINK).is_symlink(), "postinst re-enabled a disabled unit"
+        assert "# edited by the technician" in config.read_text()
+        assert _stat(root, "/etc/triage-agent/config.toml") == "640 root triage-agent"
+    finally:
+        _ok(root, "systemctl", "enable", "triage-agent.service")
+
+
+def test_purge_removes_the_package_and_its_state(system: tuple[Path, str, str]) -> None:
+    """Last: purge. State and config go (postrm), the enablement goes, the user stays."""
+    root, _, _ = system
+    for name in ("outbox.sqlite3", "calibration.json"):
+        _ok(root, "touch", f"/var/lib/triage-agent/{name}", user="triage-agent")
+    # The CLI run as root leaves __pycache__ under /opt, which dpkg does not know (prerm removes it).
+    _ok(root, "triage-agent", "version")
+    assert list((root / "opt/triage-agent").rglob("__pycache__")), "precondition: bytecode written"
+    res = _chroot(root, *APT, "purge", "triage-agent")
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert "dpkg: error" not in res.stdout
+    assert "dpkg: warning" not in res.stdout, res.stdout[-5000:]
+    assert "triage-agent" not in _ok(root, "dpkg-query", "-W", "-f", "${Package} ${Status}\n")
+    for gone in (
+        "var/lib/triage-agent",
+        "etc/triage-agent",
+        "opt/triage-agent",
+        "usr/bin/triage-agent",
+        "lib/systemd/system/triage-agent.service",
+        UNIT_LINK,
+        "etc/systemd/system/triage-agent.service",  # the mask set by postrm remove
+        "var/lib/systemd/deb-systemd-helper-enabled/triage-agent.service.dsh-also",
+    ):
+        assert not os.path.lexists(root / gone), gone
+    # Debian practice: the system user and group stay (files it owned may remain elsewhere).
+    _ok(root, "getent", "passwd", "triage-agent")
+    _ok(root, "getent", "group", "triage-agent")
