@@ -248,6 +248,16 @@ def test_state_directory(system: tuple[Path, str, str]) -> None:
     assert "/run/triage-agent" not in _ok(root, "dpkg", "-L", "triage-agent")
 
 
+def test_bytecode_is_compiled_at_install(system: tuple[Path, str, str]) -> None:
+    """Before anything ran the CLI: postinst compiled the bytecode the read-only service needs."""
+    root, _, _ = system
+    compiled = list(
+        (root / "opt/triage-agent/lib").glob("python3*/site-packages/agent/__pycache__")
+    )
+    assert compiled, "postinst did not byte-compile /opt/triage-agent"
+    assert list(compiled[0].glob("pipeline.*.pyc"))
+
+
 def test_cli_runs_inside_the_root(system: tuple[Path, str, str]) -> None:
     root, _, _ = system
     out = _ok(root, "/opt/triage-agent/bin/triage-agent", "version")
