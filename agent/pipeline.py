@@ -33,6 +33,7 @@ from agent.notify import Notifier
 from agent.outbox import Outbox, OutboxError
 from agent.ports import Analyser, Source
 from agent.publisher import Publisher
+from agent.status_server import StatusServer, StatusServerError
 from agent.summary import SummaryTally
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,8 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
 
 def run(cfg: AgentConfig) -> int:
     """The main job: run until SIGTERM/SIGINT; returns the exit status."""
-    from agent.vision.manifest import ModelError  # noqa: PLC0415 - keeps `--help` light
+    # agent.vision's package import loads OpenCV: only `run` pays for it, not every CLI command.
+    from agent.vision.manifest import ModelError  # noqa: PLC0415
 
     notifier = Notifier()
     try:
@@ -321,8 +323,6 @@ def run(cfg: AgentConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     pipeline.start()
-    from agent.status_server import StatusServer, StatusServerError  # noqa: PLC0415
-
     status_server = StatusServer(
         cfg.runtime.status_socket, pipeline.snapshot, pipeline.identity.topic
     )

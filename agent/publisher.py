@@ -156,7 +156,9 @@ class Publisher:
         """Publish a status message outside the outbox (its PUBACK is not tracked there)."""
         info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
         with self._lock:
-            if self._early.pop(info.mid, "none") == "none":
+            if info.mid in self._early:  # acknowledged before we got here
+                del self._early[info.mid]
+            else:
                 self._direct.add(info.mid)
         return info
 
@@ -255,8 +257,9 @@ class Publisher:
                 # Queued in paho even if the link just dropped: paho re-sends after reconnecting.
                 with self._lock:
                     self._last_sent = stored.seq
-                    early = self._early.pop(info.mid, "none")
-                    if early == "none":
+                    acked_early = info.mid in self._early  # PUBACK beat us to the bookkeeping
+                    early_rc = self._early.pop(info.mid, None)
+                    if not acked_early:
                         self._inflight[info.mid] = (stored.seq, msg)
-                if early != "none":
-                    self._settle(stored.seq, msg, early if isinstance(early, ReasonCode) else None)
+                if acked_early:
+                    self._settle(stored.seq, msg, early_rc)
