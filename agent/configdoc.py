@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
@@ -34,28 +35,22 @@ a test keeps the two in sync.
 
 
 def _type_name(annotation: Any) -> str:
-    if annotation is None or annotation is type(None):
-        return "none"
-    args = get_args(annotation)
-    origin = getattr(annotation, "__origin__", None)
-    if origin is not None and str(origin) == "typing.Literal":
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
         return " \\| ".join(json.dumps(a) for a in args)
-    if args and type(annotation).__name__ in ("UnionType", "_UnionGenericAlias"):
+    if origin in (Union, UnionType):
         return " or ".join(_type_name(a) for a in args)
-    if args and type(annotation).__name__ == "_LiteralGenericAlias":
-        return " \\| ".join(json.dumps(a) for a in args)
+    if origin is Annotated:
+        return _type_name(args[0])
+    if annotation is type(None):
+        return "none"
     if annotation is SecretStr:
         return "string (secret)"
-    if isinstance(annotation, type):
-        if issubclass(annotation, Path):
-            return "path"
-        return {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}.get(
-            annotation.__name__, annotation.__name__
-        )
-    name = getattr(annotation, "__name__", None)
-    if name == "Annotated" or args:
-        return _type_name(args[0])
-    return str(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, Path):
+        return "path"
+    names = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+    name = getattr(annotation, "__name__", str(annotation))
+    return names.get(name, name)
 
 
 def _default(field: FieldInfo) -> str:
