@@ -76,7 +76,10 @@ def start_broker(run: Path, port: int) -> subprocess.Popen[bytes]:
         f"log_dest file {run.resolve() / 'mosquitto.log'}\n"
     )
     out = (run / "mosquitto.log").open("ab")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=out, stderr=out)
+    # Own session: Ctrl-C reaches only this runner, which then stops the agent before the broker.
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
+    )
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -101,16 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)"
     )
+    parser.add_argument(
+        "--run-dir", type=Path, default=RUN_DIR, help="folder for the config, logs and outbox"
+    )
     args = parser.parse_args(argv)
+    run_dir: Path = args.run_dir
 
-    RUN_DIR.mkdir(exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    broker = start_broker(RUN_DIR, port)
-    cfg_path = RUN_DIR / "config.toml"
-    cfg_path.write_text(CONFIG.format(port=port, run=RUN_DIR.resolve()))
-    log = (RUN_DIR / "agent.log").open("ab")
+    broker = start_broker(run_dir, port)
+    cfg_path = run_dir / "config.toml"
+    cfg_path.write_text(CONFIG.format(port=port, run=run_dir.resolve()))
+    log = (run_dir / "agent.log").open("ab")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "--config", str(cfg_path)], stdout=log, stderr=log
+        [sys.executable, "-m", "agent", "run", "--config", str(cfg_path)],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     tty = sys.stdout.isatty()
 
@@ -127,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.connect("127.0.0.1", port)
     sub.loop_start()
     print(
-        f"broker 127.0.0.1:{port}  config {cfg_path}  agent log {RUN_DIR / 'agent.log'}\n"
+        f"broker 127.0.0.1:{port}  config {cfg_path}  agent log {run_dir / 'agent.log'}\n"
         f"events on triage/v1/# (Ctrl-C to stop):",
         flush=True,
     )
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     while not stop:
         if agent.poll() is not None:
-            print(f"the agent exited with status {agent.returncode}; see {RUN_DIR / 'agent.log'}")
+            print(f"the agent exited with status {agent.returncode}; see {run_dir / 'agent.log'}")
             status = agent.returncode or 1
             break
         if deadline is not None and time.monotonic() > deadline:
