@@ -112,8 +112,11 @@ class Pipeline:
         try:
             self._queue.put_nowait(observation)
         except queue.Full:
-            with self._dropped_lock:
-                self._dropped += 1
+            self._count_drop()
+
+    def _count_drop(self) -> None:
+        with self._dropped_lock:
+            self._dropped += 1
 
     @property
     def dropped(self) -> int:
@@ -126,16 +129,14 @@ class Pipeline:
             self.outbox.append(lambda seq: encode(event, self.identity, seq))
         except PayloadTooLargeError as exc:
             log.error("event not stored: %s", exc)
-            with self._dropped_lock:
-                self._dropped += 1
+            self._count_drop()
             return
         except (OutboxError, sqlite3.Error) as exc:
             self.last_error = f"outbox write failed: {exc}"
             log.error(
                 "%s; check free space and permissions of %s", self.last_error, self.outbox.path
             )
-            with self._dropped_lock:
-                self._dropped += 1
+            self._count_drop()
             return
         if isinstance(event, TemperatureEvent):
             self.last_temperature = event

@@ -149,12 +149,8 @@ def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> dict[str, Path]:
-    """A throwaway CA, a broker certificate for 127.0.0.1/localhost, and a client certificate."""
-    d = tmp_path / "pki"
-    d.mkdir()
-    p = {n: d / n for n in ("ca.key", "ca.pem", "srv.key", "srv.pem", "cli.key", "cli.pem", "ext")}
+def _self_signed_ca(cn: str, key: Path, cert: Path) -> None:
+    """A throwaway CA certificate (2 days) and its key."""
     _openssl(
         "req",
         "-x509",
@@ -164,12 +160,21 @@ def pki(tmp_path: Path) -> dict[str, Path]:
         "-days",
         "2",
         "-subj",
-        "/CN=test-ca",
+        f"/CN={cn}",
         "-keyout",
-        str(p["ca.key"]),
+        str(key),
         "-out",
-        str(p["ca.pem"]),
+        str(cert),
     )
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> dict[str, Path]:
+    """A throwaway CA, a broker certificate for 127.0.0.1/localhost, and a client certificate."""
+    d = tmp_path / "pki"
+    d.mkdir()
+    p = {n: d / n for n in ("ca.key", "ca.pem", "srv.key", "srv.pem", "cli.key", "cli.pem", "ext")}
+    _self_signed_ca("test-ca", p["ca.key"], p["ca.pem"])
     p["ext"].write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name, cn in (("srv", "localhost"), ("cli", "site-a-desk-1")):
         csr = d / f"{name}.csr"
@@ -237,21 +242,7 @@ def test_mutual_tls_with_verification(
 
     # A broker certificate from an unknown CA is refused while verification is on.
     other = tmp_path / "other-ca.pem"
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=evil",
-        "-keyout",
-        str(tmp_path / "o.key"),
-        "-out",
-        str(other),
-    )
+    _self_signed_ca("evil", tmp_path / "o.key", other)
     box2 = Outbox(tmp_path / "o2.sqlite3")
     fill(box2, 1)
     bad = Publisher(
