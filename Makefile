@@ -33,15 +33,15 @@ venv: sysdeps $(STAMP)
 setup: venv models
 
 models: venv
-	$(BIN)/python -m agent.model_store verify --models-dir models
+	$(BIN)/python -m agent.cli.model_store verify --models-dir models
 
 # make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]: the shipped mask models on a labelled folder.
 eval-mask: venv
 	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]"; exit 2; }
-	$(BIN)/python -m agent.vision.evaluation --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT))
+	$(BIN)/python -m tools.eval_mask --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT))
 
 run: setup
-	$(BIN)/python -m agent.devrun
+	$(BIN)/python -m tools.devrun
 
 test: setup
 	$(BIN)/python -m pytest
@@ -50,6 +50,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m bench

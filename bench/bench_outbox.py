@@ -6,9 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.contract import Identity, encode
-from agent.events import TemperatureEvent
-from agent.outbox import Outbox
+from agent.flow.events import TemperatureEvent
+from agent.wire.contract import Identity, encode
+from agent.wire.outbox import Outbox
 
 N = 2000
 

@@ -10,8 +10,8 @@ import random
 import time
 from collections.abc import Callable
 
-from agent.config import ScreeningConfig
 from agent.thermometer.bridge_decoder import BridgeDecoder
+from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.gy_decoder import GyDecoder
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.records import Decoder

@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import VisionConfig
 from agent.vision import families
+from agent.vision.config import VisionConfig
 from agent.vision.families.mask_classifier import crop_face
 from agent.vision.findings import Frame
 from agent.vision.manifest import resolve

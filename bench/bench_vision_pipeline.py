@@ -20,8 +20,8 @@ from pathlib import Path
 
 import cv2
 
-from agent.config import CameraConfig, VisionConfig
 from agent.vision import load_analyzer
+from agent.vision.config import CameraConfig, VisionConfig
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
 from agent.vision.grabber import FrameGrabber

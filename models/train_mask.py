@@ -8,7 +8,7 @@ Usage (CPU only, about 8-15 minutes on 2 cores)::
 What it does, deterministically (seed 20240601 unless ``--seed``):
 
 1. lists ``DATA/with_mask`` and ``DATA/without_mask`` and splits them by a hash of the file name
-   (``agent.vision.datasplit``: 70 % train, 10 % val, 20 % test);
+   (``tools.datasplit``: 70 % train, 10 % val, 20 % test);
 2. decodes every image once and runs the shipped face detector on it (``models/manifest.json``
    ``face-detector``, CenterFace) so that the classifier learns on the crops the agent will feed
    it: per image the whole image (80x80), the best face box grown by 1.45 (80x80, for random
@@ -53,10 +53,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.vision import families  # noqa: E402
-from agent.vision.datasplit import CLASSES, LabelledImage, list_images  # noqa: E402
 from agent.vision.families.mask_classifier import crop_face  # noqa: E402
 from agent.vision.findings import FaceDetector  # noqa: E402
 from agent.vision.manifest import resolve  # noqa: E402
+from tools.datasplit import CLASSES, LabelledImage, list_images  # noqa: E402
 
 SIZE = 64
 STORE = 80

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import tomli_w
 
-from agent.contract import MAX_PAYLOAD_BYTES, schema
+from agent.wire.contract import MAX_PAYLOAD_BYTES, schema
 from tests.broker import Broker, Collector, Received
 from tests.deb_build import build_deb
 

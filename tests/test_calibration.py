@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.calibration import Calibration, effective_offset, load_calibration, save_calibration
-from agent.cli import main
+from agent.cli.main import main
 from agent.config import EX_CONFIG, ConfigError, parse_config
 from agent.thermometer import build
+from agent.thermometer.calibration import (
+    Calibration,
+    effective_offset,
+    load_calibration,
+    save_calibration,
+)
 from firmware_bridge.emulator import PtyEmulator
 from firmware_bridge.trace import generate
 
@@ -38,12 +43,12 @@ def test_missing_file_means_site_offset(tmp_path: Path) -> None:
     cfg = parse_config(
         {"runtime": {"state_dir": str(tmp_path)}, "screening": {"site_offset_c": 0.4}}
     )
-    assert effective_offset(cfg) == 0.4
+    assert effective_offset(cfg.screening, cfg.runtime.state_dir) == 0.4
     save_calibration(
         tmp_path / "calibration.json", Calibration(offset_c=-0.3, at=0, method="manual")
     )
-    assert effective_offset(cfg) == -0.3
-    _, analysers = build(cfg)
+    assert effective_offset(cfg.screening, cfg.runtime.state_dir) == -0.3
+    _, analysers = build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir)
     assert getattr(analysers[0], "offset_c", None) == -0.3
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.configdoc import field_paths, render
+from agent.cli.main import main
 from agent.config import EX_CONFIG, AgentConfig, ConfigError, load_config, parse_config
-from agent.configdoc import field_paths, render
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "packaging" / "config.example.toml"
@@ -47,7 +47,7 @@ def test_example_config_is_valid_and_mentions_every_key() -> None:
 
 def test_config_reference_is_in_sync() -> None:
     committed = (REPO / "docs" / "CONFIG.md").read_text()
-    assert committed == render(), "run: .venv/bin/python -m agent.configdoc > docs/CONFIG.md"
+    assert committed == render(), "run: .venv/bin/python -m agent.cli.configdoc > docs/CONFIG.md"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

@@ -9,15 +9,7 @@ import re
 import jsonschema
 import pytest
 
-from agent.contract import (
-    MAX_PAYLOAD_BYTES,
-    Identity,
-    PayloadTooLargeError,
-    encode,
-    iso_ms,
-    schema,
-)
-from agent.events import (
+from agent.flow.events import (
     EVENT_TYPES,
     KINDS,
     AlertEvent,
@@ -29,6 +21,14 @@ from agent.events import (
     StatusEvent,
     SummaryEvent,
     TemperatureEvent,
+)
+from agent.wire.contract import (
+    MAX_PAYLOAD_BYTES,
+    Identity,
+    PayloadTooLargeError,
+    encode,
+    iso_ms,
+    schema,
 )
 
 ID = Identity("triage/v1", "clinic-042", "desk-1", "clinic-042-desk-1")

@@ -16,7 +16,7 @@ from tests.conftest import REPO
 @pytest.mark.slow
 def test_make_run_shows_live_events_and_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.devrun", "--duration", "20", "--run-dir", str(tmp_path)],
+        [sys.executable, "-m", "tools.devrun", "--duration", "20", "--run-dir", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

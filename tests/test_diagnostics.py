@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from agent.broker_probe import probe_broker
-from agent.config import EX_CONFIG, AgentConfig, parse_config
-from agent.contract import WireMessage
-from agent.diagnostics import (
+from agent.cli.broker_probe import probe_broker
+from agent.cli.diag import (
     check_agent,
     check_clock,
     check_disk,
@@ -28,8 +26,10 @@ from agent.diagnostics import (
     diagnose,
     render,
 )
-from agent.outbox import Outbox
-from agent.status_server import StatusServer
+from agent.config import EX_CONFIG, AgentConfig, parse_config
+from agent.service.status_server import StatusServer
+from agent.wire.contract import WireMessage
+from agent.wire.outbox import Outbox
 from tests.broker import Broker
 from tests.conftest import base_config, write_config
 

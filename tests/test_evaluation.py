@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.vision.datasplit import list_images, split_of
-from agent.vision.evaluation import EXIT_DATA, Prediction, main, score
 from tests.conftest import REPO, shared_path
+from tools.datasplit import list_images, split_of
+from tools.eval_mask import EXIT_DATA, Prediction, main, score
 
 MODELS = REPO / "models"
 

@@ -1,4 +1,4 @@
-"""Tests of agent.logs: structured journal fields and plain stderr lines."""
+"""Tests of agent.service.logs: structured journal fields and plain stderr lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.logs import (
+from agent.service.logs import (
     PlainFormatter,
     choose_target,
     fields,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.model_store import main, verify
+from agent.cli.model_store import main, verify
 from agent.vision.manifest import ModelError, resolve
 from tests.conftest import REPO
 

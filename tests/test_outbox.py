@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.contract import WireMessage
-from agent.outbox import Outbox, OutboxError
+from agent.wire.contract import WireMessage
+from agent.wire.outbox import Outbox, OutboxError
 
 
 def msg(seq: int) -> WireMessage:
@@ -87,8 +87,8 @@ def test_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        from agent.outbox import Outbox
-        from agent.contract import WireMessage
+        from agent.wire.outbox import Outbox
+        from agent.wire.contract import WireMessage
         box = Outbox(__import__("pathlib").Path({str(path)!r}))
         while True:
             seq = box.append(lambda s: WireMessage("t", str(s).encode(), False))

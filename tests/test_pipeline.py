@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentConfig, parse_config
-from agent.events import AlertEvent, Event, OccupancyEvent, TemperatureEvent
-from agent.heartbeat import Heartbeat
-from agent.outbox import Outbox
-from agent.pipeline import QUEUE_SIZE, Pipeline
-from agent.ports import Emit
+from agent.flow.engine import QUEUE_SIZE
+from agent.flow.events import AlertEvent, Event, OccupancyEvent, TemperatureEvent
+from agent.flow.heartbeat import Heartbeat
+from agent.flow.ports import Emit
+from agent.service.pipeline import Pipeline
+from agent.wire.outbox import Outbox
 from tests.broker import Broker, Collector
 from tests.conftest import AgentProcess, base_config, validate_message, write_config
 
@@ -74,9 +75,9 @@ def test_observations_become_events_in_the_outbox(tmp_path: Path) -> None:
     src.emit(36.5)
     src.emit(38.2)
     src.emit("ignored by the analyser")
-    p._feed(p._queue.get_nowait())
-    p._feed(p._queue.get_nowait())
-    p._feed(p._queue.get_nowait())
+    assert p.engine.step(0)
+    assert p.engine.step(0)
+    assert p.engine.step(0)
     assert p.last_temperature is not None
     assert p.last_temperature.result == "fever"
     topics = [m.message.topic for m in p.outbox.peek(limit=10)]
@@ -94,7 +95,7 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None
 
 def test_tick_emits_health_summary_and_counts(tmp_path: Path) -> None:
     p, _ = make_pipeline(tmp_path)
-    p._feed(38.0)
+    p.engine.feed(38.0)
     p.tick(p.started + 10)  # health due, summary (3 s period) due
     kinds = [m.message.topic.rsplit("/", 1)[1] for m in p.outbox.peek(limit=10)]
     assert kinds == ["temperature", "alert", "summary", "health"]

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from agent.cli.preview import PreviewError, check_output, make_preview
 from agent.config import parse_config
-from agent.preview import PreviewError, check_output, make_preview
 from agent.vision.manifest import ModelError
 from tests.conftest import REPO, base_config
 

@@ -14,11 +14,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.config import MqttConfig
-from agent.contract import Identity, WireMessage, encode
-from agent.events import MaskEvent
-from agent.outbox import Outbox
-from agent.publisher import Publisher
+from agent.flow.events import MaskEvent
+from agent.wire.config import MqttConfig
+from agent.wire.contract import Identity, WireMessage, encode
+from agent.wire.outbox import Outbox
+from agent.wire.publisher import Publisher
 from tests.broker import Broker, Collector, free_port
 from tests.conftest import validate_message
 
@@ -121,10 +121,10 @@ def test_killed_process_leaves_retained_offline_will(
         f"""
         import time
         from pathlib import Path
-        from agent.config import MqttConfig
-        from agent.contract import Identity
-        from agent.outbox import Outbox
-        from agent.publisher import Publisher
+        from agent.wire.config import MqttConfig
+        from agent.wire.contract import Identity
+        from agent.wire.outbox import Outbox
+        from agent.wire.publisher import Publisher
         pub = Publisher(MqttConfig(port={mosquitto.port}), Identity("triage/v1", "s", "d", "s-d"),
                         Outbox(Path({str(tmp_path / "o.sqlite3")!r})))
         pub.start()

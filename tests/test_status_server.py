@@ -1,4 +1,4 @@
-"""Tests of agent.status_server and agent.status_client over a real Unix socket."""
+"""Tests of agent.service.status_server and agent.cli.status over a real Unix socket."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent.events import StatusEvent, TemperatureEvent
-from agent.status_client import (
+from agent.cli.status import (
     StatusClientError,
     _cmd_status,
     fetch_status,
@@ -23,7 +22,8 @@ from agent.status_client import (
     render_event,
     render_status,
 )
-from agent.status_server import StatusServer, StatusServerError
+from agent.flow.events import StatusEvent, TemperatureEvent
+from agent.service.status_server import StatusServer, StatusServerError
 
 SNAP: dict[str, Any] = {
     "device": "demo-clinic-desk-1",

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from agent.config import ScreeningConfig
-from agent.events import AlertEvent, Event, TemperatureEvent
+from agent.flow.events import AlertEvent, Event, TemperatureEvent
+from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.screening import ScreeningAnalyser
 from firmware_bridge.trace import Trace, generate

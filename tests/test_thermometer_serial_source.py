@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ScreeningConfig
-from agent.events import Event, TemperatureEvent
+from agent.flow.events import Event, TemperatureEvent
+from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.thermometer.serial_source import SerialThermometer
@@ -149,7 +149,7 @@ def test_simulated_port_streams_through_the_same_source() -> None:
     from agent.thermometer import build_source
 
     src = build_source(
-        parse_config({"thermometer": {"port": "simulated", "protocol": "gy-mcu90614"}})
+        parse_config({"thermometer": {"port": "simulated", "protocol": "gy-mcu90614"}}).thermometer
     )
     got = Collector()
     try:

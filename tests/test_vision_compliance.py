@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from agent.config import VisionConfig
-from agent.events import AlertEvent, Event, MaskEvent
+from agent.flow.events import AlertEvent, Event, MaskEvent
 from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, SceneFindings
 
 FPS = 5

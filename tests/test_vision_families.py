@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import VisionConfig
+from agent.vision.config import VisionConfig
 from agent.vision.families import make_face_detector, make_person_detector
 from agent.vision.families.aizoo import AizooDetector, anchors, decode
 from agent.vision.families.nanodet import NanodetDetector, distribution_to_distance

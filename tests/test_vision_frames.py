@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import CameraConfig, ConfigError
+from agent.config import ConfigError
+from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 from agent.vision.frames import (
     CaptureSource,
@@ -28,6 +29,7 @@ from agent.vision.frames import (
     redact,
 )
 from agent.vision.grabber import Backoff, CapturedFrame, FrameGrabber, LatestFrame
+from tests.conftest import shared_path
 from tests.vision_media import scene, write_video
 
 
@@ -174,7 +176,8 @@ def test_folder_without_loop_ends(tmp_path: Path) -> None:
 
 @pytest.mark.shared
 def test_simulated_cycles_real_scenes_and_composed_mask_frames() -> None:
-    src = open_source(camera("simulated", width=640, height=480))
+    scenes = shared_path("data", "scenes")
+    src = open_source(camera("simulated", width=640, height=480, simulated_scenes_dir=scenes))
     assert isinstance(src, SimulatedSource)
     src.open()
     assert not src.synthetic

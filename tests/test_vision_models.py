@@ -9,15 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import VisionConfig
 from agent.vision import families
-from agent.vision.datasplit import list_images
+from agent.vision.config import VisionConfig
 from agent.vision.families.centerface import decode_maps, fit
 from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, Frame
 from agent.vision.manifest import ModelError, load_manifest, resolve
 from agent.vision.scene import OnnxSceneAnalyzer, load_scene_analyzer
 from tests.conftest import REPO, shared_path
+from tools.datasplit import list_images
 
 MODELS = REPO / "models"
 

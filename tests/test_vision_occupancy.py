@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.config import VisionConfig
-from agent.events import AlertEvent, Event, OccupancyEvent
+from agent.flow.events import AlertEvent, Event, OccupancyEvent
+from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, SceneFindings
 from agent.vision.occupancy import OccupancyAnalyser
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from agent import vision
-from agent.config import AgentConfig, CameraConfig
-from agent.events import AlertEvent, Event, MaskEvent, OccupancyEvent
+from agent.config import AgentConfig
+from agent.flow.events import AlertEvent, Event, MaskEvent, OccupancyEvent
+from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame, SceneFindings
 from agent.vision.grabber import FrameGrabber, LatestFrame
 from agent.vision.worker import VisionWorker
@@ -72,7 +73,7 @@ class _Raising:
 
 def test_build_is_empty_when_camera_disabled() -> None:
     cfg = AgentConfig.model_validate({"camera": {"enabled": False}})
-    assert vision.build(cfg) == ([], [])
+    assert vision.build(cfg.camera, cfg.vision) == ([], [])
 
 
 def test_build_rejects_an_unusable_source_as_config_error() -> None:
@@ -80,7 +81,7 @@ def test_build_rejects_an_unusable_source_as_config_error() -> None:
 
     cfg = AgentConfig.model_validate({"camera": {"source": "ftp://cam/x"}})
     with pytest.raises(ConfigError, match="unsupported URL scheme"):
-        vision.build(cfg, analyzer=_Raising())
+        vision.build(cfg.camera, cfg.vision, analyzer=_Raising())
 
 
 def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
@@ -132,7 +133,7 @@ def test_worker_emits_findings_from_real_frames(tmp_path: Path) -> None:
 
 def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event]:
     """Run vision.build()'s stages like the main loop does until the video ended, then a tail."""
-    sources, analysers = vision.build(cfg, analyzer=scene_analyzer(cfg.vision))
+    sources, analysers = vision.build(cfg.camera, cfg.vision, analyzer=scene_analyzer(cfg.vision))
     grabber = sources[0]
     assert isinstance(grabber, FrameGrabber)
     obs: queue.Queue[object] = queue.Queue(maxsize=256)

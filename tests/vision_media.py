@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import VisionConfig
 from agent.vision import load_analyzer
+from agent.vision.config import VisionConfig
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
 from agent.vision.manifest import ModelError, load_manifest

@@ -1,15 +1,19 @@
 """The IR thermometer: serial source (bridge firmware or GY-MCU90614) and the screening analyser.
 
-:func:`build` is the plug-in point used by the pipeline. Modules: :mod:`.records` (wire records),
-:mod:`.bridge_decoder` and :mod:`.gy_decoder` (byte stream -> records), :mod:`.serial_source` (port,
-reconnects, readings), :mod:`.reading` (the observation), :mod:`.screening` (one result per person),
+:func:`build` is the plug-in point the service wires. Modules: :mod:`.config` (its config sections),
+:mod:`.records` (wire records), :mod:`.bridge_decoder` and :mod:`.gy_decoder` (byte stream ->
+records), :mod:`.serial_source` (port, reconnects, readings), :mod:`.reading` (the observation),
+:mod:`.screening` (one result per person), :mod:`.calibration` (the site offset file),
 :mod:`.simulated_port` (the emulator behind ``port = "simulated"``).
 """
 
 from __future__ import annotations
 
-from agent.config import AgentConfig
-from agent.ports import Analyser, Source
+from pathlib import Path
+
+from agent.flow.ports import Analyser, Source
+from agent.thermometer.calibration import effective_offset
+from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.thermometer.serial_source import SerialThermometer
 from agent.thermometer.simulated_port import SimulatedPort
@@ -17,22 +21,21 @@ from agent.thermometer.simulated_port import SimulatedPort
 SIMULATED = "simulated"
 
 
-def build(config: AgentConfig) -> tuple[list[Source], list[Analyser]]:
-    """The thermometer source and screening analyser for ``config`` (empty when disabled).
+def build(
+    thermometer: ThermometerConfig, screening: ScreeningConfig, state_dir: Path
+) -> tuple[list[Source], list[Analyser]]:
+    """The thermometer source and screening analyser (empty when disabled).
 
-    Raises :class:`agent.config.ConfigError` when the calibration file exists but is unusable.
+    Raises :class:`agent.flow.settings.ConfigError` when the calibration file exists but is unusable.
     """
-    from agent.calibration import effective_offset  # noqa: PLC0415 (calibration imports us)
-
-    if not config.thermometer.enabled:
+    if not thermometer.enabled:
         return [], []
-    analyser = ScreeningAnalyser(config.screening, offset_c=effective_offset(config))
-    return [build_source(config)], [analyser]
+    analyser = ScreeningAnalyser(screening, offset_c=effective_offset(screening, state_dir))
+    return [build_source(thermometer)], [analyser]
 
 
-def build_source(config: AgentConfig) -> SerialThermometer:
+def build_source(t: ThermometerConfig) -> SerialThermometer:
     """The serial source for the configured port (the in-process emulator for 'simulated')."""
-    t = config.thermometer
     provider = SimulatedPort(t.protocol, t.simulated_scenario) if t.port == SIMULATED else None
     return SerialThermometer(
         port=t.port,

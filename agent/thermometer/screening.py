@@ -27,8 +27,8 @@ import statistics
 import uuid
 from collections.abc import Sequence
 
-from agent.config import ScreeningConfig
-from agent.events import AlertEvent, Event, TemperatureEvent, TemperatureResult
+from agent.flow.events import AlertEvent, Event, TemperatureEvent, TemperatureResult
+from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
 
 ENTER_SAMPLES = 3
@@ -38,7 +38,7 @@ LOST_AFTER_S = 3.0
 
 
 class ScreeningAnalyser:
-    """The :class:`agent.ports.Analyser` for temperature screening."""
+    """The :class:`agent.flow.ports.Analyser` for temperature screening."""
 
     name = "screening"
 

@@ -21,8 +21,8 @@ from typing import Protocol
 
 import serial
 
-from agent.heartbeat import Heartbeat
-from agent.ports import Emit
+from agent.flow.heartbeat import Heartbeat
+from agent.flow.ports import Emit
 from agent.thermometer.bridge_decoder import BridgeDecoder
 from agent.thermometer.gy_decoder import START_CONTINUOUS, GyDecoder
 from agent.thermometer.reading import ThermoReading
@@ -54,7 +54,7 @@ def make_decoder(protocol: str) -> Decoder:
 
 
 class SerialThermometer:
-    """A :class:`agent.ports.Source` for an IR thermometer on a serial line."""
+    """A :class:`agent.flow.ports.Source` for an IR thermometer on a serial line."""
 
     def __init__(
         self,

@@ -18,8 +18,8 @@ from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig, VisionConfig
-    from agent.ports import Analyser, Source
+    from agent.flow.ports import Analyser, Source
+    from agent.vision.config import CameraConfig, VisionConfig
     from agent.vision.findings import SceneAnalyzer
 
 
@@ -34,21 +34,21 @@ def load_analyzer(vision: VisionConfig) -> SceneAnalyzer:
 
 
 def build(
-    config: AgentConfig, analyzer: SceneAnalyzer | None = None
+    camera: CameraConfig, vision: VisionConfig, analyzer: SceneAnalyzer | None = None
 ) -> tuple[list[Source], list[Analyser]]:
-    """Camera and vision stages for ``config``; empty lists when ``camera.enabled`` is false.
+    """Camera and vision stages; empty lists when ``camera.enabled`` is false.
 
-    Raises :class:`~agent.config.ConfigError` for an unusable ``camera.source`` and
+    Raises :class:`~agent.flow.settings.ConfigError` for an unusable ``camera.source`` and
     :class:`~agent.vision.manifest.ModelError` when the models cannot be loaded.
     """
-    if not config.camera.enabled:
+    if not camera.enabled:
         return [], []
-    grabber = FrameGrabber(config.camera)
-    scene = analyzer if analyzer is not None else load_analyzer(config.vision)
+    grabber = FrameGrabber(camera)
+    scene = analyzer if analyzer is not None else load_analyzer(vision)
     worker = VisionWorker(
         grabber.latest,
         scene,
-        config.camera.max_fps,
-        stale_after_s=config.camera.stale_after_s,
+        camera.max_fps,
+        stale_after_s=camera.stale_after_s,
     )
-    return [grabber, worker], [ComplianceAnalyser(config.vision), OccupancyAnalyser(config.vision)]
+    return [grabber, worker], [ComplianceAnalyser(vision), OccupancyAnalyser(vision)]

@@ -1,6 +1,6 @@
 """Mask compliance: the ``mask`` events and the ``unmasked`` alert, from per-frame face findings.
 
-An :class:`~agent.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Faces are
+An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Faces are
 tracked (:mod:`agent.vision.tracker`) and each track's mask state is smoothed with hysteresis. The
 scene state is ``unmasked`` when any face seen within ``visible_s`` is unmasked, ``masked`` when
 faces are present and
@@ -17,9 +17,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from agent.config import VisionConfig
-from agent.events import AlertEvent, Event, MaskEvent, MaskState
-from agent.vision.debounce import Debouncer, Latch
+from agent.flow.debounce import Debouncer, Latch
+from agent.flow.events import AlertEvent, Event, MaskEvent, MaskState
+from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.tracker import Settled, Tracker
 

@@ -7,9 +7,9 @@
   never logged: :func:`redact` removes them);
 - a video file (looped when ``camera.loop``);
 - an image folder (``*.jpg|jpeg|png|bmp``, sorted by name, looped when ``camera.loop``);
-- ``simulated``: the photos in ``camera.simulated_scenes_dir`` (default ``../shared/data/scenes``)
-  with mask face images composed into extra frames, or, when that folder is absent, synthetic frames
-  rendered in process.
+- ``simulated``: the photos in ``camera.simulated_scenes_dir``
+  with mask face images composed into extra frames, or, when it is unset or absent, synthetic frames
+  rendered in process (``make run`` points it at ``../shared/data/scenes`` when that exists).
 
 A :class:`FrameSource` is opened, read frame by frame, and closed by the grabber thread. ``open``
 raises :class:`SourceUnavailableError` when the device, file or stream is not there; ``read`` returns
@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from agent.config import CameraConfig, ConfigError
+from agent.flow.settings import ConfigError
+from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 SourceKind = Literal["device", "stream", "file", "folder", "simulated"]
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SCENES_DIR = REPO_ROOT.parent / "shared" / "data" / "scenes"
 STREAM_TIMEOUT_MS = 5000
 """Open and read timeout for network streams, so a vanished camera never blocks for long."""
 SIMULATED_HOLD_FRAMES = 20
@@ -272,10 +271,10 @@ class SimulatedSource:
 
     def open(self) -> None:
         cam = self._camera
-        folder = cam.simulated_scenes_dir or DEFAULT_SCENES_DIR
+        folder = cam.simulated_scenes_dir
         self._scenes = []
         self._count = 0
-        if folder.is_dir():
+        if folder is not None and folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if path.suffix.lower() in IMAGE_SUFFIXES:
                     image = cv2.imread(str(path), cv2.IMREAD_COLOR)

@@ -15,9 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from agent.config import CameraConfig
-from agent.heartbeat import Heartbeat
-from agent.ports import Emit
+from agent.flow.heartbeat import Heartbeat
+from agent.flow.ports import Emit
+from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 from agent.vision.frames import FrameSource, SourceUnavailableError, open_source
 
@@ -85,7 +85,7 @@ class Backoff:
 
 
 class FrameGrabber:
-    """A :class:`~agent.ports.Source` (stage ``camera``) that fills a :class:`LatestFrame`.
+    """A :class:`~agent.flow.ports.Source` (stage ``camera``) that fills a :class:`LatestFrame`.
 
     It emits nothing itself; the vision worker takes frames from :attr:`latest`.
     """

@@ -1,6 +1,6 @@
 """Occupancy: the ``occupancy`` events and the ``crowding`` alert, from per-frame findings.
 
-An :class:`~agent.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
+An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
 person boxes when a person detector is configured, otherwise the faces; they are tracked
 (:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one person. The
 count of confirmed tracks seen within the last ``visible_s`` seconds is published (``OccupancyEvent``, ``window_s`` None) only after a
@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from agent.config import VisionConfig
-from agent.events import AlertEvent, Event, OccupancyEvent
-from agent.vision.debounce import Debouncer, Latch
+from agent.flow.debounce import Debouncer, Latch
+from agent.flow.events import AlertEvent, Event, OccupancyEvent
+from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.tracker import Tracker
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agent.config import VisionConfig
 from agent.vision import families
+from agent.vision.config import VisionConfig
 from agent.vision.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
 from agent.vision.findings import (
     Box,

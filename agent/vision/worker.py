@@ -16,8 +16,8 @@ import threading
 import time
 from collections import deque
 
-from agent.heartbeat import Heartbeat
-from agent.ports import Emit
+from agent.flow.heartbeat import Heartbeat
+from agent.flow.ports import Emit
 from agent.vision.findings import SceneAnalyzer
 from agent.vision.grabber import LatestFrame
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class VisionWorker:
-    """A :class:`~agent.ports.Source` (stage ``vision``) emitting one observation per analysed frame."""
+    """A :class:`~agent.flow.ports.Source` (stage ``vision``) emitting one observation per analysed frame."""
 
     def __init__(
         self,

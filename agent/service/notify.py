@@ -7,7 +7,7 @@ including Linux abstract sockets (a path starting with ``@``). Without ``NOTIFY_
 systemd, or ``Type=simple``) every method is a cheap no-op, so callers never need to check.
 
 The main loop decides *when* to pet the watchdog: only while it runs and every enabled source's
-:class:`~agent.heartbeat.Heartbeat` is fresh, so a hung camera or a dead serial reader stops the pets
+:class:`~agent.flow.heartbeat.Heartbeat` is fresh, so a hung camera or a dead serial reader stops the pets
 and systemd restarts the service after ``WatchdogSec``.
 """
 

@@ -1,6 +1,6 @@
 """The model store: checks that every model in ``models/manifest.json`` is present and intact.
 
-``python -m agent.model_store verify --models-dir models`` (run by ``make models``) prints one line
+``python -m agent.cli.model_store verify --models-dir models`` (run by ``make models``) prints one line
 per manifest entry (``ok``, ``produced`` or the problem) and exits non-zero when any model is
 unusable. A missing file that a project script can produce is produced first:
 
@@ -97,7 +97,7 @@ def verify(models_dir: Path, manifest_name: str = "manifest.json") -> list[Model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.model_store", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m agent.cli.model_store", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="Check every manifest model's file and sha256.")
     check.add_argument("--models-dir", type=Path, default=Path("models"))

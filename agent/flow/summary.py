@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agent.events import AlertEvent, Event, OccupancyEvent, SummaryEvent, TemperatureEvent
+from agent.flow.events import AlertEvent, Event, OccupancyEvent, SummaryEvent, TemperatureEvent
 
 
 class SummaryTally:

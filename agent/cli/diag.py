@@ -2,7 +2,7 @@
 
 Checks, in order: the config file; whether the agent is running; the thermometer (port present and
 delivering valid frames); the camera (opens, frame rate); the models (manifest, sha256, one timed
-inference); the broker (:mod:`agent.broker_probe`); the outbox (depth and oldest message, read-only);
+inference); the broker (:mod:`agent.cli.broker_probe`); the outbox (depth and oldest message, read-only);
 free disk space; clock synchronisation. Each check says PASS, WARN, FAIL or SKIP; the exit status is 1
 when anything FAILs (78 when the config itself is invalid).
 
@@ -27,10 +27,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.broker_probe import Probe, Verdict, probe_broker
+from agent.cli.broker_probe import Probe, Verdict, probe_broker
+from agent.cli.status import StatusClientError, fetch_status
+from agent.cli.terminal import duration, paint, use_colour
 from agent.config import EX_CONFIG, AgentConfig, ConfigError, load_config
-from agent.status_client import StatusClientError, fetch_status
-from agent.terminal import duration, paint, use_colour
 
 SERIAL_LISTEN_S = 3.0
 CAMERA_LISTEN_S = 3.0

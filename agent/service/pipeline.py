@@ -1,7 +1,6 @@
-"""The agent's one flow and its main loop, plus the ``run`` command.
+"""The running service: the engine wired to the outbox and publisher, the main loop, and :func:`run`.
 
-    sources (threads)  --emit-->  observation queue (bounded)  -->  main loop
-    main loop: analysers.feed / analysers.tick  -->  events  -->  outbox (SQLite)  -->  publisher
+    sources (threads)  --emit-->  engine (agent/flow/engine.py)  -->  events  -->  outbox  -->  publisher
 
 The main loop is the only thread that touches analysers and writes events, so analysers need no
 locks. Sources never block: when the queue is full the observation is dropped and counted. Once a
@@ -12,9 +11,7 @@ recently (a hung camera or a dead serial reader therefore gets the service resta
 
 from __future__ import annotations
 
-import argparse
 import logging
-import queue
 import signal
 import sqlite3
 import sys
@@ -25,21 +22,22 @@ from dataclasses import asdict
 from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
-from agent import __version__
-from agent.config import EX_CONFIG, AgentConfig, load_config
-from agent.contract import Identity, PayloadTooLargeError, encode
-from agent.events import Event, HealthEvent, TemperatureEvent
-from agent.notify import Notifier
-from agent.outbox import Outbox, OutboxError
-from agent.ports import Analyser, Source
-from agent.publisher import Publisher
-from agent.status_server import StatusServer, StatusServerError
-from agent.summary import SummaryTally
+from agent import __version__, thermometer, vision
+from agent.config import EX_CONFIG, AgentConfig
+from agent.flow.engine import Engine
+from agent.flow.events import Event, HealthEvent, TemperatureEvent
+from agent.flow.ports import Analyser, Source
+from agent.flow.summary import SummaryTally
+from agent.service.notify import Notifier
+from agent.service.status_server import StatusServer, StatusServerError
+from agent.vision.manifest import ModelError
+from agent.wire.contract import Identity, PayloadTooLargeError, encode
+from agent.wire.outbox import Outbox, OutboxError
+from agent.wire.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
-QUEUE_SIZE = 256
 STATUS_EVERY_S = 5.0
 
 EventListener = Callable[[Event], None]
@@ -57,16 +55,10 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
     """Sources and analysers for the enabled parts of the config."""
     sources: list[Source] = []
     analysers: list[Analyser] = []
-    if cfg.thermometer.enabled:
-        from agent import thermometer  # noqa: PLC0415 - only loaded when enabled
-
-        s, a = thermometer.build(cfg)
-        sources += s
-        analysers += a
-    if cfg.camera.enabled:
-        from agent import vision  # noqa: PLC0415 - loads onnxruntime and OpenCV
-
-        s, a = vision.build(cfg)
+    for s, a in (
+        thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
+        vision.build(cfg.camera, cfg.vision),
+    ):
         sources += s
         analysers += a
     return sources, analysers
@@ -85,16 +77,14 @@ class Pipeline:
         notifier: Notifier | None = None,
     ) -> None:
         self.cfg = cfg
-        self.identity = Identity.from_config(cfg)
+        self.identity = Identity.of(cfg.device, cfg.mqtt)
         self.sources = list(sources)
         self.analysers = list(analysers)
         self.outbox = outbox
         self.publisher = publisher
         self.notifier = notifier or Notifier()
         self.started = time.time()
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_SIZE)
-        self._dropped = 0
-        self._dropped_lock = threading.Lock()
+        self.engine = Engine(self.analysers, self.emit)
         self._summary = SummaryTally(cfg.reporting.summary_interval_s, self.started)
         self._next_health = 0.0
         self._next_status = 0.0
@@ -107,21 +97,10 @@ class Pipeline:
         """Call ``listener`` (main loop thread) with every event written to the outbox."""
         self._listeners.append(listener)
 
-    def offer(self, observation: object) -> None:
-        """The sources' ``emit``: enqueue without blocking; drop and count when full."""
-        try:
-            self._queue.put_nowait(observation)
-        except queue.Full:
-            self._count_drop()
-
-    def _count_drop(self) -> None:
-        with self._dropped_lock:
-            self._dropped += 1
-
     @property
     def dropped(self) -> int:
-        with self._dropped_lock:
-            return self._dropped
+        """Observations and events lost so far (full queue, unstorable event)."""
+        return self.engine.dropped
 
     def emit(self, event: Event) -> None:
         """Write one event to the outbox and tell the tally and listeners."""
@@ -129,14 +108,14 @@ class Pipeline:
             self.outbox.append(lambda seq: encode(event, self.identity, seq))
         except PayloadTooLargeError as exc:
             log.error("event not stored: %s", exc)
-            self._count_drop()
+            self.engine.count_drop()
             return
         except (OutboxError, sqlite3.Error) as exc:
             self.last_error = f"outbox write failed: {exc}"
             log.error(
                 "%s; check free space and permissions of %s", self.last_error, self.outbox.path
             )
-            self._count_drop()
+            self.engine.count_drop()
             return
         if isinstance(event, TemperatureEvent):
             self.last_temperature = event
@@ -151,42 +130,20 @@ class Pipeline:
             self.publisher.start()
         for source in self.sources:
             log.info("starting source %s", source.name)
-            source.start(self.offer)
+            source.start(self.engine.offer)
 
     def run(self, stop: threading.Event) -> None:
         """Run the main loop until ``stop`` is set (the caller then calls :meth:`shutdown`)."""
         next_tick = time.monotonic()
         while not stop.is_set():
-            try:
-                obs = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
-            except queue.Empty:
-                obs = None
-            if obs is not None:
-                self._feed(obs)
+            self.engine.step(next_tick - time.monotonic())
             if time.monotonic() >= next_tick:
                 self.tick(time.time())
                 next_tick = time.monotonic() + TICK_S
 
-    def _feed(self, obs: object) -> None:
-        for analyser in self.analysers:
-            try:
-                events = analyser.feed(obs)
-            except Exception:
-                log.exception("analyser %s failed on %s", analyser.name, type(obs).__name__)
-                continue
-            for event in events:
-                self.emit(event)
-
     def tick(self, now: float) -> None:
         """Time-driven work: analyser timeouts, summary, health, systemd status and watchdog."""
-        for analyser in self.analysers:
-            try:
-                events = analyser.tick(now)
-            except Exception:
-                log.exception("analyser %s failed on tick", analyser.name)
-                continue
-            for event in events:
-                self.emit(event)
+        self.engine.tick(now)
         summary = self._summary.tick(now)
         if summary is not None:
             self.emit(summary)
@@ -283,11 +240,7 @@ class Pipeline:
                 source.stop()
             except Exception:
                 log.exception("source %s failed to stop", source.name)
-        while True:  # events still queued from sources
-            try:
-                self._feed(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        self.engine.drain()  # observations still queued from sources
         if self.publisher is not None:
             self.publisher.stop(flush_timeout_s)
         self.outbox.close()
@@ -297,15 +250,12 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
     """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
     sources, analysers = build_stages(cfg)
-    publisher = Publisher(cfg.mqtt, Identity.from_config(cfg), outbox)
+    publisher = Publisher(cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox)
     return Pipeline(cfg, sources, analysers, outbox, publisher, notifier)
 
 
 def run(cfg: AgentConfig) -> int:
     """The main job: run until SIGTERM/SIGINT; returns the exit status."""
-    # agent.vision's package import loads OpenCV: only `run` pays for it, not every CLI command.
-    from agent.vision.manifest import ModelError  # noqa: PLC0415
-
     notifier = Notifier()
     try:
         pipeline = build_pipeline(cfg, notifier)
@@ -349,18 +299,3 @@ def run(cfg: AgentConfig) -> int:
         status_server.stop()
     log.info("stopped cleanly")
     return 0
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    from agent.logs import setup_logging  # noqa: PLC0415
-
-    setup_logging(cfg.runtime.log_level)
-    return run(cfg)
-
-
-def add_parser(sub: Any, add_config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register ``run``."""
-    p = sub.add_parser("run", help="run the agent (the systemd service's main job)")
-    add_config_arg(p)
-    p.set_defaults(func=_cmd_run)

@@ -8,7 +8,7 @@ adding images never moves an existing image to another split:
     bucket 0..6 -> train (70 %), 7 -> val (10 %), 8..9 -> test (20 %)
 
 ``models/train_mask.py`` trains on ``train``, picks the epoch on ``val`` and reports ``test``;
-``python -m agent.vision.evaluation --data DIR --split test`` evaluates the same held-out images.
+``python -m tools.eval_mask --data DIR --split test`` evaluates the same held-out images.
 """
 
 from __future__ import annotations

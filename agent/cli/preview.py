@@ -16,7 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from agent.config import AgentConfig, load_config
+from agent.vision import load_analyzer
+from agent.vision.frames import SourceUnavailableError, open_source
+from agent.vision.manifest import ModelError
 
 NETWORK_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
@@ -66,12 +71,6 @@ def check_output(out: str) -> Path:
 
 def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
     """Grab, analyse, annotate and write one frame; returns a one-line summary."""
-    import cv2  # noqa: PLC0415 - heavy, only for this command
-
-    from agent.vision import load_analyzer  # noqa: PLC0415
-    from agent.vision.frames import SourceUnavailableError, open_source  # noqa: PLC0415
-    from agent.vision.manifest import ModelError  # noqa: PLC0415
-
     try:
         analyzer = load_analyzer(cfg.vision)
     except ModelError as exc:

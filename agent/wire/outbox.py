@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.contract import WireMessage
+from agent.wire.contract import WireMessage
 
 Encoder = Callable[[int], WireMessage]
 """Builds the wire message once the sequence number is known."""

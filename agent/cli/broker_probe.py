@@ -22,8 +22,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import AgentConfig
-from agent.contract import Identity
-from agent.publisher import build_tls_context, make_client
+from agent.wire.contract import Identity
+from agent.wire.publisher import build_tls_context, make_client
 
 Verdict = Literal["PASS", "WARN", "FAIL", "SKIP"]
 TIMEOUT_S = 5.0
@@ -132,7 +132,7 @@ _AUTH_FIX = "check mqtt.username / mqtt.password (or TRIAGE_MQTT_USERNAME / TRIA
 
 
 def _mqtt(cfg: AgentConfig) -> list[Probe]:
-    identity = Identity.from_config(cfg)
+    identity = Identity.of(cfg.device, cfg.mqtt)
     client = make_client(cfg.mqtt, f"{identity.device}-diag")
     client.reconnect_delay_set(60, 60)
     connected = threading.Event()

@@ -1,6 +1,6 @@
 """The technician's side of the status socket: the ``status`` and ``tail`` commands.
 
-Connects to the running agent's Unix socket (see :mod:`agent.status_server`), asks for a snapshot or
+Connects to the running agent's Unix socket (see :mod:`agent.service.status_server`), asks for a snapshot or
 subscribes to events, and prints them for a person (or as JSON with ``--json``). When the agent is not
 running or the socket is not readable, the message says what to do next.
 """
@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent.cli.terminal import duration, local_time, paint, use_colour
 from agent.config import ConfigError, RuntimeConfig, load_config
-from agent.terminal import duration, local_time, paint, use_colour
 
 CONNECT_TIMEOUT_S = 5.0
 SERVICE = "triage-agent"

@@ -25,10 +25,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 RUN_DIR = Path(".run")
+SCENES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scenes"
+"""Real photos for the simulated camera when ../shared is beside the checkout (synthetic otherwise)."""
 COLOURS = {"alert": "31", "temperature": "36", "status": "33", "health": "90", "summary": "35"}
 
 CONFIG = """\
-# Written by `make run` (agent/devrun.py): embedded defaults, private broker.
+# Written by `make run` (tools/devrun.py): embedded defaults, private broker.
 [device]
 site = "demo-clinic"
 desk = "desk-1"
@@ -42,7 +44,7 @@ port = "simulated"
 
 [camera]
 source = "simulated"
-
+{scenes}
 [outbox]
 path = "{run}/outbox.sqlite3"
 
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     broker = start_broker(run_dir, port)
     cfg_path = run_dir / "config.toml"
-    cfg_path.write_text(CONFIG.format(port=port, run=run_dir.resolve()))
+    scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
+    cfg_path.write_text(CONFIG.format(port=port, run=run_dir.resolve(), scenes=scenes))
     log = (run_dir / "agent.log").open("ab")
     agent = subprocess.Popen(
         [sys.executable, "-m", "agent", "run", "--config", str(cfg_path)],

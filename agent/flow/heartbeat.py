@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 
-from agent.events import SourceHealth, SourceStateName
+from agent.flow.events import SourceHealth, SourceStateName
 
 
 class Heartbeat:

@@ -26,10 +26,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config import MqttConfig
-from agent.contract import Identity, WireMessage, encode
-from agent.events import StatusEvent, StatusState
-from agent.outbox import Outbox
+from agent.flow.events import StatusEvent, StatusState
+from agent.wire.config import MqttConfig
+from agent.wire.contract import Identity, WireMessage, encode
+from agent.wire.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

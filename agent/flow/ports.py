@@ -1,8 +1,8 @@
-"""The seams of the pipeline, as small typed protocols.
+"""The seams of the flow, as small typed protocols.
 
 ``Source``: a thread that turns a device (serial port, camera) into typed observations and hands each
 one to ``emit``; it never blocks on the consumer. ``Analyser``: turns observations into events; it is
-driven only by the main loop thread, so it needs no locks. ``EventSink``: where events go (the outbox).
+driven only by the engine's thread (:mod:`agent.flow.engine`), so it needs no locks.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from agent.events import Event
-from agent.heartbeat import Heartbeat
+from agent.flow.events import Event
+from agent.flow.heartbeat import Heartbeat
 
 Emit = Callable[[object], None]
-"""Hand one observation to the pipeline; never blocks (drops and counts when the queue is full)."""
+"""Hand one observation to the engine; never blocks (drops and counts when the queue is full)."""
 
 
 class Source(Protocol):
@@ -31,7 +31,7 @@ class Source(Protocol):
 
 
 class Analyser(Protocol):
-    """Turns observations into events. Called from the main loop thread only."""
+    """Turns observations into events. Called from the engine's thread only."""
 
     name: str
 
@@ -40,10 +40,3 @@ class Analyser(Protocol):
 
     def tick(self, now: float) -> Sequence[Event]:
         """Called about once a second; return time-driven events (timeouts, periodic figures)."""
-
-
-class EventSink(Protocol):
-    """Accepts events for publication."""
-
-    def put(self, event: Event) -> None:
-        """Store the event durably; must not block for long."""

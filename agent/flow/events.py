@@ -1,6 +1,6 @@
 """Typed events: the facts the agent publishes, as frozen value objects.
 
-Analysers create these; nothing here knows about topics, JSON or MQTT (that is :mod:`agent.contract`).
+Analysers create these; nothing here knows about topics, JSON or MQTT (that is :mod:`agent.wire.contract`).
 Every event carries ``at``: the POSIX time (seconds, UTC) of the fact it reports. The envelope fields
 every message carries on the wire (schema version, event id, sequence number, device identity) are
 added by the contract when the event enters the outbox.

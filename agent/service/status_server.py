@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.contract import body, iso_ms
-from agent.events import Event
+from agent.flow.events import Event
+from agent.wire.contract import body, iso_ms
 
 log = logging.getLogger(__name__)
 

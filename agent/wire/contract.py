@@ -1,6 +1,6 @@
 """The wire contract with central subscribers: topics, the JSON envelope, and the JSON schemas.
 
-This is the only module that turns typed events (:mod:`agent.events`) into MQTT topics and JSON bytes.
+This is the only module that turns typed events (:mod:`agent.flow.events`) into MQTT topics and JSON bytes.
 Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with the envelope
 
     v       schema version (int)            id     unique event id (32 hex chars)
@@ -9,7 +9,7 @@ Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with th
 
 Site and desk are in the topic only, which keeps every payload within the 512-byte bound.
 followed by the kind's own fields. Fields whose value is None are left out. Every payload is at most
-:data:`MAX_PAYLOAD_BYTES` and is described by ``agent/schemas/<kind>.json`` (documented in
+:data:`MAX_PAYLOAD_BYTES` and is described by ``agent/wire/schemas/<kind>.json`` (documented in
 docs/EVENTS.md).
 """
 
@@ -24,8 +24,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.events import KINDS, Event, SourceHealth
+from agent.flow.events import KINDS, Event, SourceHealth
+from agent.wire.config import DeviceConfig, MqttConfig
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 512
@@ -46,8 +46,9 @@ class Identity:
     device: str
 
     @classmethod
-    def from_config(cls, cfg: AgentConfig) -> Identity:
-        return cls(cfg.mqtt.topic_prefix, cfg.device.site, cfg.device.desk, cfg.device.device_id)
+    def of(cls, device: DeviceConfig, mqtt: MqttConfig) -> Identity:
+        """The identity a configured device publishes under."""
+        return cls(mqtt.topic_prefix, device.site, device.desk, device.device_id)
 
     def topic(self, kind: str) -> str:
         """``<prefix>/<site>/<desk>/<kind>``."""
@@ -127,6 +128,6 @@ def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one message kind, shipped inside the package."""
     if kind not in KINDS:
         raise KeyError(f"unknown event kind {kind!r}; known: {', '.join(KINDS)}")
-    text = resources.files("agent").joinpath("schemas", f"{kind}.json").read_text("utf-8")
+    text = resources.files("agent").joinpath("wire", "schemas", f"{kind}.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m agent.vision.evaluation --data DIR [--split all|train|val|test] [--baseline aizoo]
-    python -m agent.vision.evaluation --scenes models/eval/scene_faces.csv [--baseline aizoo]
+    python -m tools.eval_mask --data DIR [--split all|train|val|test] [--baseline aizoo]
+    python -m tools.eval_mask --scenes models/eval/scene_faces.csv [--baseline aizoo]
 
 ``DIR`` holds ``with_mask/*.jpg|png`` and ``without_mask/*.jpg|png``; each image is one face crop.
 Every image goes through the same path for every model: detect the face first and classify the
@@ -39,11 +39,11 @@ import cv2
 import numpy as np
 
 from agent.vision import families
-from agent.vision.datasplit import CLASSES, Split, list_images
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, FaceDetector, Frame
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
+from tools.datasplit import CLASSES, Split, list_images
 
 SCENE_CONTEXT = 1.6
 """Scene faces are cut out with this much context (box side x 1.6) before evaluation."""
@@ -241,7 +241,7 @@ def table(names: list[str], scores: list[Scores]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m agent.vision.evaluation", description=__doc__.splitlines()[0]
+        prog="python -m tools.eval_mask", description=__doc__.splitlines()[0]
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="Folder with with_mask/ and without_mask/.")

@@ -20,11 +20,11 @@ DEFAULT_CONFIG = "/etc/triage-agent/config.toml"
 
 # Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "agent.pipeline",  # run
-    "agent.status_client",  # status, tail
-    "agent.diagnostics",  # diag
-    "agent.preview",  # preview
-    "agent.calibration",  # calibrate
+    "agent.cli.run",  # run
+    "agent.cli.status",  # status, tail
+    "agent.cli.diag",  # diag
+    "agent.cli.preview",  # preview
+    "agent.cli.calibrate",  # calibrate
 )
 
 

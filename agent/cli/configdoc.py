@@ -1,6 +1,6 @@
 """Renders the configuration reference (docs/CONFIG.md) from the pydantic models in agent.config.
 
-The models are the single source of truth; ``python -m agent.configdoc > docs/CONFIG.md`` rewrites
+The models are the single source of truth; ``python -m agent.cli.configdoc > docs/CONFIG.md`` rewrites
 the reference and a test fails when the committed file differs from what this renders.
 """
 
@@ -29,7 +29,7 @@ not restart it in a loop). Unknown keys are rejected, so a misspelt key is never
 
 Secrets can stay out of the file: {env}.
 
-This page is generated from `agent/config.py` by `python -m agent.configdoc > docs/CONFIG.md`;
+This page is generated from the config sections (`agent/config/`, `agent/*/config.py`) by `python -m agent.cli.configdoc > docs/CONFIG.md`;
 a test keeps the two in sync.
 """
 

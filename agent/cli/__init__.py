@@ -1,0 +1,1 @@
+"""The ``triage-agent`` command line, apart from the core: one module per command for technicians."""

@@ -1,0 +1,148 @@
+"""The agent's configuration file: every component's section assembled into one typed, frozen model.
+
+Each section is declared once, next to the code it configures; this package assembles them and is
+the only place that parses TOML or environment variables. Unknown keys are rejected, every field
+carries a description (``docs/CONFIG.md`` is kept in sync with these descriptions by a test), and
+secrets may be supplied through environment variables so they need not sit in the file:
+
+- ``TRIAGE_MQTT_USERNAME`` overrides ``mqtt.username``
+- ``TRIAGE_MQTT_PASSWORD`` overrides ``mqtt.password``
+
+A bad file raises :class:`ConfigError`, whose message names the file, the field path, the bad value
+and what is allowed; the CLI turns it into exit status 78 (``EX_CONFIG``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section
+from agent.thermometer.config import ScreeningConfig, ThermometerConfig
+from agent.vision.config import CameraConfig, VisionConfig
+from agent.wire.config import DeviceConfig, MqttConfig, OutboxConfig
+
+__all__ = [
+    "ENV_OVERRIDES",
+    "EX_CONFIG",
+    "AgentConfig",
+    "ConfigError",
+    "ReportingConfig",
+    "RuntimeConfig",
+    "load_config",
+    "parse_config",
+]
+
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
+    "TRIAGE_MQTT_USERNAME": ("mqtt", "username"),
+    "TRIAGE_MQTT_PASSWORD": ("mqtt", "password"),
+}
+"""Environment variables that override a config field: name -> (section, key)."""
+
+
+class ReportingConfig(Section):
+    """Periodic health and summary events."""
+
+    health_interval_s: Seconds = Field(default=60.0, description="Seconds between health events.")
+    summary_interval_s: Seconds = Field(
+        default=900.0, description="Seconds between summary events (counts per period)."
+    )
+
+
+class RuntimeConfig(Section):
+    """Local runtime files of the agent."""
+
+    state_dir: Path = Field(
+        default=Path("/var/lib/triage-agent"),
+        description="Writable folder for persistent state (calibration).",
+    )
+    status_socket: Path = Field(
+        default=Path("/run/triage-agent/status.sock"),
+        description="Unix socket serving `triage-agent status` and `tail` (mode 0660).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level."
+    )
+
+
+class AgentConfig(Section):
+    """The whole configuration file."""
+
+    device: DeviceConfig = Field(default_factory=DeviceConfig, description="Device identity.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT broker.")
+    thermometer: ThermometerConfig = Field(
+        default_factory=ThermometerConfig, description="IR thermometer."
+    )
+    screening: ScreeningConfig = Field(
+        default_factory=ScreeningConfig, description="Temperature screening."
+    )
+    camera: CameraConfig = Field(default_factory=CameraConfig, description="Camera.")
+    vision: VisionConfig = Field(default_factory=VisionConfig, description="Vision analysis.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
+    reporting: ReportingConfig = Field(
+        default_factory=ReportingConfig, description="Periodic reports."
+    )
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Runtime files.")
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in environ:
+            raw.setdefault(section, {})
+            if isinstance(raw[section], dict):
+                raw[section][key] = environ[var]
+    return raw
+
+
+def _describe(err: ValidationError, source: str, raw: Mapping[str, Any]) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {path}: unknown key; check the spelling against docs/CONFIG.md")
+            continue
+        value = e.get("input")
+        shown = "<secret>" if "password" in path else repr(value)
+        if e["type"] == "missing":
+            lines.append(f"  {path}: required field is missing")
+        else:
+            lines.append(f"  {path} = {shown}: {e['msg']}")
+    lines.append("fix the field(s) above; every key is documented in docs/CONFIG.md")
+    return "\n".join(lines)
+
+
+def parse_config(
+    raw: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> AgentConfig:
+    """Validate an already-parsed TOML document (plus environment overrides)."""
+    data = _apply_env(
+        {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()},
+        os.environ if environ is None else environ,
+    )
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source, data)) from None
+
+
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read, parse and validate the TOML file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {p} not found; copy packaging/config.example.toml there and edit it"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {p}: {exc}; fix the syntax at that line") from None
+    return parse_config(raw, str(p), environ)

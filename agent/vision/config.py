@@ -1,0 +1,82 @@
+"""Config sections of vision: the camera and the analysis of its frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from agent.flow.settings import Seconds, Section
+
+
+class CameraConfig(Section):
+    """Where frames come from. Frames never leave process memory."""
+
+    enabled: bool = Field(default=True, description="Run the camera and vision at all.")
+    source: str = Field(
+        default="simulated",
+        min_length=1,
+        description=(
+            "V4L2 index or /dev/videoN, rtsp:// or http:// URL, a video file, an image folder, "
+            "or 'simulated' (a synthetic scene rendered in process)."
+        ),
+    )
+    width: int = Field(default=640, ge=64, le=4096, description="Requested frame width.")
+    height: int = Field(default=480, ge=48, le=4096, description="Requested frame height.")
+    max_fps: float = Field(
+        default=5.0, gt=0, le=60, description="Maximum analysis rate in frames per second."
+    )
+    loop: bool = Field(default=True, description="Loop video files and image folders.")
+    reconnect_min_s: Seconds = Field(default=1.0, description="First camera reopen delay.")
+    reconnect_max_s: Seconds = Field(default=30.0, description="Longest camera reopen delay.")
+    stale_after_s: Seconds = Field(
+        default=10.0, description="No frame for this long marks the camera stale (watchdog)."
+    )
+    simulated_scenes_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Photos the 'simulated' camera cycles through (mask images from the sibling 'mask' "
+            "folder are composed in); synthetic frames when unset or absent."
+        ),
+    )
+
+
+class VisionConfig(Section):
+    """Face, mask and occupancy analysis on camera frames."""
+
+    models_dir: Path = Field(
+        default=Path("models"),
+        description="Folder holding the ONNX files and manifest.json (relative to the CWD).",
+    )
+    face_model: str = Field(
+        default="face-detector", description="Manifest name of the face detector."
+    )
+    mask_model: str = Field(
+        default="mask-classifier", description="Manifest name of the mask classifier."
+    )
+    face_min_score: float = Field(
+        default=0.5, ge=0, le=1, description="Minimum face detection score."
+    )
+    person_model: str | None = Field(
+        default=None,
+        description=(
+            "Manifest name of an optional person detector (task 'person') for occupancy; "
+            "unset counts faces instead."
+        ),
+    )
+    threads: int = Field(
+        default=1, ge=1, le=8, description="onnxruntime intra-op threads per vision model."
+    )
+    unmasked_alert_after_s: Seconds = Field(
+        default=10.0,
+        description="Raise an 'unmasked' alert after an unmasked face stays this long.",
+    )
+    crowd_limit: int = Field(
+        default=5, ge=1, description="Occupancy above this many people counts as crowding."
+    )
+    crowd_after_s: Seconds = Field(
+        default=30.0, description="Raise a 'crowding' alert after crowding lasts this long."
+    )
+    compliance_window_s: Seconds = Field(
+        default=60.0, description="Period of the mask compliance and occupancy maximum events."
+    )

@@ -1,0 +1,1 @@
+"""Developer tools, not shipped in the runtime package: ``make run``, mask evaluation, data split."""
