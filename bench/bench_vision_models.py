@@ -29,7 +29,7 @@ from agent.vision.config import VisionConfig
 from agent.vision.families.mask_classifier import crop_face
 from agent.vision.findings import Frame
 from agent.vision.manifest import resolve
-from agent.vision.scene import load_scene_analyzer
+from agent.vision.scene import load_scene_analyser
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
@@ -64,7 +64,7 @@ def main() -> dict[str, object]:
     mask_spec, mask_path = resolve(MODELS, "mask-classifier")
     faces = families.make_face_detector(face_spec, face_path, 1)
     masks = families.make_mask_classifier(mask_spec, mask_path, 1)
-    analyzer = load_scene_analyzer(VisionConfig(models_dir=MODELS, threads=1))
+    analyser = load_scene_analyser(VisionConfig(models_dir=MODELS, threads=1))
     boxes = faces.detect(frame)
     crops = [crop_face(frame, b, 1.2) for b in boxes[:8]] or [frame]
     pinned = hasattr(os, "sched_setaffinity")
@@ -75,7 +75,7 @@ def main() -> dict[str, object]:
         detector = _median_p90(lambda: faces.detect(frame))
         one = _median_p90(lambda: masks.classify(crops[:1]), RUNS * 5)
         batch = _median_p90(lambda: masks.classify(crops))
-        scene = _median_p90(lambda: analyzer.analyse(frame, 0.0))
+        scene = _median_p90(lambda: analyser.analyse(frame, 0.0))
     finally:
         if pinned:
             os.sched_setaffinity(0, before)

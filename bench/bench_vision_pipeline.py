@@ -6,7 +6,7 @@ real :class:`~agent.vision.grabber.FrameGrabber` (paced at the file's 30 fps, li
 the process pinned to one CPU and onnxruntime on one thread. Reports analysed frames/s, decoded
 frames/s, frames replaced in the latest-frame slot, median inference ms and resident memory (RSS now
 and peak). Uses the shipped models when they are built, otherwise the AIZOO reference model (the
-``analyzer`` field says which). Run alone with ``.venv/bin/python -m bench.bench_vision_pipeline``.
+``analyser`` field says which). Run alone with ``.venv/bin/python -m bench.bench_vision_pipeline``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from agent.vision import load_analyzer
+from agent.vision import load_analyser
 from agent.vision.config import CameraConfig, VisionConfig
 from agent.vision.families.aizoo import AizooDetector
-from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
+from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
 from agent.vision.grabber import FrameGrabber
 from agent.vision.manifest import ModelError, load_manifest
 from agent.vision.worker import VisionWorker
@@ -70,9 +70,9 @@ class _Reference:
         return SceneFindings(at, faces, None, ms, int(frame.shape[1]), int(frame.shape[0]))
 
 
-def _analyzer() -> tuple[SceneAnalyzer, str]:
+def _analyser() -> tuple[SceneAnalyser, str]:
     try:
-        return load_analyzer(VisionConfig(models_dir=REPO / "models", threads=1)), "shipped"
+        return load_analyser(VisionConfig(models_dir=REPO / "models", threads=1)), "shipped"
     except ModelError as exc:
         if "missing" not in str(exc) and "not found" not in str(exc):
             raise
@@ -84,12 +84,12 @@ def main() -> dict[str, object]:
         return {"skipped": f"{SHARED / 'data' / 'scenes'} is absent (needs ../shared)"}
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     rss_before = _rss_kib()
-    analyzer, which = _analyzer()
+    analyser, which = _analyser()
     with tempfile.TemporaryDirectory() as tmp:
         video = _video(Path(tmp) / "bench.avi")
         camera = CameraConfig(source=str(video), loop=True, max_fps=60)
         grabber = FrameGrabber(camera)
-        worker = VisionWorker(grabber.latest, analyzer, camera.max_fps)
+        worker = VisionWorker(grabber.latest, analyser, camera.max_fps)
         out: queue.Queue[object] = queue.Queue()
         grabber.start()
         worker.start(out.put)
@@ -102,7 +102,7 @@ def main() -> dict[str, object]:
         grabber.stop()
     rss = _rss_kib()
     return {
-        "analyzer": which,
+        "analyser": which,
         "cpus": 1,
         "seconds": round(elapsed, 1),
         "analysed_fps": round((analysed - analysed0) / elapsed, 2),

@@ -25,7 +25,7 @@ from agent.vision.families.session import OnnxModel
 from agent.vision.families.ultraface import UltrafaceDetector
 from agent.vision.findings import Box, FaceDetector, Frame
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, load_manifest, resolve
-from agent.vision.scene import load_scene_analyzer
+from agent.vision.scene import load_scene_analyser
 from tests.conftest import REPO, shared_path
 
 BYOM = REPO / "docs" / "byom"
@@ -401,7 +401,7 @@ def test_config_points_the_agent_at_byo_models(tmp_path: Path) -> None:
     config = VisionConfig(
         models_dir=folder, face_model="byo-face-mask-aizoo", person_model="byo-person-nanodet"
     )
-    findings = load_scene_analyzer(config).analyse(scene("masked_img3.jpg"), at=1.0)
+    findings = load_scene_analyser(config).analyse(scene("masked_img3.jpg"), at=1.0)
     assert sum(f.masked for f in findings.faces) >= 2, findings.faces
     assert sum(not f.masked for f in findings.faces) >= 2, findings.faces
     assert findings.persons is not None

@@ -15,7 +15,7 @@ from agent.vision.families.centerface import decode_maps, fit
 from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, Frame
 from agent.vision.manifest import ModelError, load_manifest, resolve
-from agent.vision.scene import OnnxSceneAnalyzer, load_scene_analyzer
+from agent.vision.scene import OnnxSceneAnalyser, load_scene_analyser
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
 
@@ -113,9 +113,9 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
 
 
 @pytest.mark.model
-def test_scene_analyzer_reports_missing_model_name(tmp_path: Path) -> None:
+def test_scene_analyser_reports_missing_model_name(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not in"):
-        load_scene_analyzer(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
+        load_scene_analyser(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
 
 
 # --- real images from ../shared -----------------------------------------------------------------
@@ -166,10 +166,10 @@ def test_mask_images_of_the_held_out_split_are_classified() -> None:
 
 @pytest.mark.model
 @pytest.mark.shared
-def test_scene_analyzer_tells_masked_from_unmasked_in_a_street_photo() -> None:
-    analyzer = load_scene_analyzer(VisionConfig(models_dir=MODELS))
-    assert isinstance(analyzer, OnnxSceneAnalyzer)
-    findings = analyzer.analyse(read(shared_path("data", "scenes", "img3.jpg")), at=1000.0)
+def test_scene_analyser_tells_masked_from_unmasked_in_a_street_photo() -> None:
+    analyser = load_scene_analyser(VisionConfig(models_dir=MODELS))
+    assert isinstance(analyser, OnnxSceneAnalyser)
+    findings = analyser.analyse(read(shared_path("data", "scenes", "img3.jpg")), at=1000.0)
     assert findings.at == 1000.0
     assert findings.persons is None
     assert len(findings.faces) >= 8

@@ -23,7 +23,7 @@ from agent.vision.grabber import FrameGrabber, LatestFrame
 from agent.vision.worker import VisionWorker
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
-from tests.vision_media import desk, mask_faces, product_analyzer, scene_analyzer, write_video
+from tests.vision_media import desk, mask_faces, product_analyser, scene_analyser, write_video
 
 FPS = 10
 
@@ -81,7 +81,7 @@ def test_build_rejects_an_unusable_source_as_config_error() -> None:
 
     cfg = AgentConfig.model_validate({"camera": {"source": "ftp://cam/x"}})
     with pytest.raises(ConfigError, match="unsupported URL scheme"):
-        vision.build(cfg.camera, cfg.vision, analyzer=_Raising())
+        vision.build(cfg.camera, cfg.vision, analyser=_Raising())
 
 
 def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
@@ -111,7 +111,7 @@ def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
 def test_worker_emits_findings_from_real_frames(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", [(desk(mask_faces("without_mask", 2, 1)), 30)], fps=FPS)
     grabber = FrameGrabber(CameraConfig(source=str(video), loop=True, max_fps=5))
-    worker = VisionWorker(grabber.latest, scene_analyzer(), max_fps=5)
+    worker = VisionWorker(grabber.latest, scene_analyser(), max_fps=5)
     out: queue.Queue[object] = queue.Queue()
     grabber.start()
     worker.start(out.put)
@@ -133,7 +133,7 @@ def test_worker_emits_findings_from_real_frames(tmp_path: Path) -> None:
 
 def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event]:
     """Run vision.build()'s stages like the main loop does until the video ended, then a tail."""
-    sources, analysers = vision.build(cfg.camera, cfg.vision, analyzer=scene_analyzer(cfg.vision))
+    sources, analysers = vision.build(cfg.camera, cfg.vision, analyser=scene_analyser(cfg.vision))
     grabber = sources[0]
     assert isinstance(grabber, FrameGrabber)
     obs: queue.Queue[object] = queue.Queue(maxsize=256)
@@ -203,7 +203,7 @@ def test_run_publishes_valid_mask_occupancy_and_alert_events(
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
 ) -> None:
-    product = product_analyzer()
+    product = product_analyser()
     if isinstance(product, str):
         pytest.skip(product)
     video = desk_video(tmp_path / "desk.avi")

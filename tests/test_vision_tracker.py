@@ -6,7 +6,7 @@ import pytest
 
 from agent.vision.findings import Box
 from agent.vision.tracker import MaskVote, Tracker, iou
-from tests.vision_media import scene, scene_analyzer
+from tests.vision_media import scene, scene_analyser
 
 
 def box(x: float, y: float, w: float = 60, h: float = 80) -> Box:
@@ -89,12 +89,12 @@ def test_tracker_feeds_mask_votes_per_track() -> None:
 @pytest.mark.shared
 @pytest.mark.model
 def test_real_detections_on_a_still_scene_keep_stable_ids() -> None:
-    analyzer = scene_analyzer()
+    analyser = scene_analyser()
     frame = scene("masked_img3.jpg")
     t = Tracker()
     first = None
     for i in range(10):
-        findings = analyzer.analyse(frame, 100.0 + i * 0.2)
+        findings = analyser.analyse(frame, 100.0 + i * 0.2)
         seen = t.update([f.box for f in findings.faces], findings.at)
         ids = sorted(tr.id for tr in seen)
         first = first or ids

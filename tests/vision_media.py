@@ -2,7 +2,7 @@
 
 Nothing here is committed media: every video is written into the test's ``tmp_path`` with
 ``cv2.VideoWriter`` from ``../shared/data/scenes`` and ``../shared/data/mask`` (tests skip with the
-reason when ../shared is absent). :func:`scene_analyzer` is the real product analyser
+reason when ../shared is absent). :func:`scene_analyser` is the real product analyser
 (``agent.vision.scene``) when it is importable, otherwise a reference analyser on the AIZOO model
 from ../shared (real onnxruntime inference on real frames).
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision import load_analyzer
+from agent.vision import load_analyser
 from agent.vision.config import VisionConfig
 from agent.vision.families.aizoo import AizooDetector
-from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
+from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
 from agent.vision.manifest import ModelError, load_manifest
 from tests.conftest import REPO, shared_path
 
@@ -86,7 +86,7 @@ def write_video(
     return path
 
 
-def _reference_analyzer() -> SceneAnalyzer:
+def _reference_analyser() -> SceneAnalyser:
     spec = load_manifest(REPO / "docs" / "byom" / "aizoo.json").models[0]
     detector = AizooDetector(spec, shared_path("models", "reference", spec.file))
 
@@ -105,21 +105,21 @@ def _reference_analyzer() -> SceneAnalyzer:
     return ReferenceScene()
 
 
-def product_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer | str:
+def product_analyser(vision: VisionConfig | None = None) -> SceneAnalyser | str:
     """The product's scene analyser from ``models/``, or why it cannot be loaded yet."""
     config = vision or VisionConfig(models_dir=REPO / "models")
     try:
-        return load_analyzer(config)
+        return load_analyser(config)
     except ModelError as exc:
         if "missing" in str(exc) or "not found" in str(exc):
             return f"shipped models are not built yet: {exc}"
         raise
 
 
-def scene_analyzer(vision: VisionConfig | None = None) -> SceneAnalyzer:
+def scene_analyser(vision: VisionConfig | None = None) -> SceneAnalyser:
     """The product's scene analyser, else (only while the shipped model files are not built yet)
     the AIZOO reference analyser from ../shared. A corrupt shipped model fails loudly."""
-    analyzer = product_analyzer(vision)
-    if isinstance(analyzer, str):
-        return _reference_analyzer()
-    return analyzer
+    analyser = product_analyser(vision)
+    if isinstance(analyser, str):
+        return _reference_analyser()
+    return analyser

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 
 from agent.config import AgentConfig, load_config
-from agent.vision import load_analyzer
+from agent.vision import load_analyser
 from agent.vision.frames import SourceUnavailableError, open_source
 from agent.vision.manifest import ModelError
 
@@ -72,7 +72,7 @@ def check_output(out: str) -> Path:
 def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
     """Grab, analyse, annotate and write one frame; returns a one-line summary."""
     try:
-        analyzer = load_analyzer(cfg.vision)
+        analyser = load_analyser(cfg.vision)
     except ModelError as exc:
         raise PreviewError(
             f"{exc}; no preview written, because faces could not be blurred"
@@ -95,7 +95,7 @@ def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
         source.close()
     if frame is None:
         raise PreviewError("the camera delivered no frame; check camera.source and the cable")
-    findings = analyzer.analyse(frame, time.time())
+    findings = analyser.analyse(frame, time.time())
     image = frame.copy()
     for face in findings.faces:
         x1, y1 = max(0, int(face.box.x1)), max(0, int(face.box.y1))

@@ -20,21 +20,21 @@ from agent.vision.worker import VisionWorker
 if TYPE_CHECKING:
     from agent.flow.ports import Analyser, Source
     from agent.vision.config import CameraConfig, VisionConfig
-    from agent.vision.findings import SceneAnalyzer
+    from agent.vision.findings import SceneAnalyser
 
 
-class _LoadSceneAnalyzer(Protocol):
-    def __call__(self, vision: VisionConfig, /) -> SceneAnalyzer: ...
+class _LoadSceneAnalyser(Protocol):
+    def __call__(self, vision: VisionConfig, /) -> SceneAnalyser: ...
 
 
-def load_analyzer(vision: VisionConfig) -> SceneAnalyzer:
-    """The configured models as one scene analyser (``agent.vision.scene.load_scene_analyzer``)."""
-    loader: _LoadSceneAnalyzer = import_module("agent.vision.scene").load_scene_analyzer
+def load_analyser(vision: VisionConfig) -> SceneAnalyser:
+    """The configured models as one scene analyser (``agent.vision.scene.load_scene_analyser``)."""
+    loader: _LoadSceneAnalyser = import_module("agent.vision.scene").load_scene_analyser
     return loader(vision)
 
 
 def build(
-    camera: CameraConfig, vision: VisionConfig, analyzer: SceneAnalyzer | None = None
+    camera: CameraConfig, vision: VisionConfig, analyser: SceneAnalyser | None = None
 ) -> tuple[list[Source], list[Analyser]]:
     """Camera and vision stages; empty lists when ``camera.enabled`` is false.
 
@@ -44,7 +44,7 @@ def build(
     if not camera.enabled:
         return [], []
     grabber = FrameGrabber(camera)
-    scene = analyzer if analyzer is not None else load_analyzer(vision)
+    scene = analyser if analyser is not None else load_analyser(vision)
     worker = VisionWorker(
         grabber.latest,
         scene,

@@ -1,7 +1,7 @@
 """The scene analyser: face detector -> face crops -> batched mask classifier (+ person detector).
 
-:func:`load_scene_analyzer` resolves the configured models through ``models_dir/manifest.json``
-(sha256 checked before onnxruntime sees a file) and builds an :class:`OnnxSceneAnalyzer`. Any
+:func:`load_scene_analyser` resolves the configured models through ``models_dir/manifest.json``
+(sha256 checked before onnxruntime sees a file) and builds an :class:`OnnxSceneAnalyser`. Any
 problem (missing file, checksum, wrong task, unknown family, unloadable file) is a
 :class:`~agent.vision.manifest.ModelError` whose message says what to do.
 
@@ -29,8 +29,8 @@ from agent.vision.findings import (
 from agent.vision.manifest import resolve
 
 
-class OnnxSceneAnalyzer:
-    """A :class:`~agent.vision.findings.SceneAnalyzer` over ONNX models."""
+class OnnxSceneAnalyser:
+    """A :class:`~agent.vision.findings.SceneAnalyser` over ONNX models."""
 
     def __init__(
         self,
@@ -72,7 +72,7 @@ class OnnxSceneAnalyzer:
         )
 
 
-def load_scene_analyzer(vision: VisionConfig) -> OnnxSceneAnalyzer:
+def load_scene_analyser(vision: VisionConfig) -> OnnxSceneAnalyser:
     """The configured face detector, mask classifier and optional person detector."""
     models_dir = Path(vision.models_dir)
     face_spec, face_path = resolve(models_dir, vision.face_model)
@@ -83,7 +83,7 @@ def load_scene_analyzer(vision: VisionConfig) -> OnnxSceneAnalyzer:
     if vision.person_model is not None:
         person_spec, person_path = resolve(models_dir, vision.person_model)
         persons = families.make_person_detector(person_spec, person_path, vision.threads)
-    return OnnxSceneAnalyzer(
+    return OnnxSceneAnalyser(
         faces,
         masks,
         persons,

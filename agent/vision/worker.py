@@ -1,7 +1,7 @@
 """The vision worker: the inference thread between the frame grabber and the pipeline.
 
 At most ``camera.max_fps`` times a second it takes the newest frame from the grabber's
-:class:`~agent.vision.grabber.LatestFrame`, runs the :class:`~agent.vision.findings.SceneAnalyzer` on
+:class:`~agent.vision.grabber.LatestFrame`, runs the :class:`~agent.vision.findings.SceneAnalyser` on
 it and emits the frozen :class:`~agent.vision.findings.SceneFindings` (the observation the vision
 analysers consume). The frame itself is dropped right after inference: it never leaves this thread.
 Its :class:`Heartbeat` (stage ``vision``) reports the analysis rate; :meth:`inference_ms` is the median
@@ -18,7 +18,7 @@ from collections import deque
 
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
-from agent.vision.findings import SceneAnalyzer
+from agent.vision.findings import SceneAnalyser
 from agent.vision.grabber import LatestFrame
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class VisionWorker:
     def __init__(
         self,
         latest: LatestFrame,
-        analyzer: SceneAnalyzer,
+        analyser: SceneAnalyser,
         max_fps: float,
         *,
         name: str = "vision",
@@ -41,7 +41,7 @@ class VisionWorker:
         self.analysed = 0
         """Frames analysed since start."""
         self._latest = latest
-        self._analyzer = analyzer
+        self._analyser = analyser
         self._period = 1.0 / max_fps
         self._ms: deque[float] = deque(maxlen=32)
         self._lock = threading.Lock()
@@ -82,7 +82,7 @@ class VisionWorker:
             next_at = time.monotonic() + self._period
             started = time.perf_counter()
             try:
-                findings = self._analyzer.analyse(frame.image, frame.at)
+                findings = self._analyser.analyse(frame.image, frame.at)
             except Exception as exc:  # one bad frame must not stop vision
                 self.heartbeat.error(f"inference failed: {exc}")
                 log.exception("vision: inference failed on one frame")

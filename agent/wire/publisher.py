@@ -18,7 +18,6 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 
 WINDOW = 20
 """Outbox messages handed to paho and not yet acknowledged, at most."""
-
-Listener = Callable[[WireMessage], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +101,6 @@ class Publisher:
         self._connects = 0
         self._rejected = 0
         self._last_error: str | None = None
-        self._listeners: list[Listener] = []
         self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
         will = self._status("offline", outbox.reserve_seq())
         self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
@@ -113,10 +109,6 @@ class Publisher:
         self._client.on_publish = self._on_publish
 
     # -- public API ------------------------------------------------------------------------------
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener`` (from paho's thread) with each message the broker acknowledged."""
-        self._listeners.append(listener)
-
     def start(self) -> None:
         """Connect in the background and start draining; never blocks on the broker."""
         self._client.connect_async(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
@@ -228,12 +220,6 @@ class Publisher:
             with self._lock:
                 self._rejected += 1
         self._outbox.ack(seq)
-        if reason_code is None or not reason_code.is_failure:
-            for listener in self._listeners:
-                try:
-                    listener(msg)
-                except Exception:
-                    log.exception("publish listener failed")
 
     def _drain(self) -> None:
         while not self._stop.is_set():
