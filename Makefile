@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl
+APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
 .PHONY: all setup sysdeps venv run test lint bench deb eval-mask models clean
@@ -25,7 +25,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q -U pip setuptools wheel
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,central]'
 	touch $(STAMP)
 
 venv: sysdeps $(STAMP)

@@ -40,6 +40,8 @@ say "environment in $PREFIX (Python $PYVER)"
 "$PYTHON" -m venv "$STAGE"
 "$STAGE/bin/pip" install -q --disable-pip-version-check "$WORK"/wheels/*.whl
 "$STAGE/bin/pip" uninstall -q -y pip setuptools wheel 2>/dev/null || true
+# The district side (central/, triage-central) shares the wheel but is not for the box.
+rm -rf "$STAGE"/lib/python*/site-packages/central "$STAGE/bin/triage-central"
 # The venv was made at the staging path: point scripts and pyvenv.cfg at the installed path.
 grep -rlI --null "$STAGE" "$STAGE/bin" "$STAGE/pyvenv.cfg" | xargs -0 -r sed -i "s#$STAGE#$PREFIX#g"
 find "$STAGE" -name '__pycache__' -type d -prune -exec rm -rf {} +

@@ -1,0 +1,204 @@
+"""``triage-central``: collect events, report a day or a week, serve the dashboard, migrate.
+
+    triage-central collect [--db central.sqlite3] [--host H --port P ...]
+    triage-central report --date 2026-11-23 [--format table|csv|html] [--site S]
+    triage-central report --week 2026-W48 [--format table|csv|html]
+    triage-central serve [--bind 127.0.0.1 --port 8080] [--token T]
+    triage-central migrate
+
+Every flag also reads ``TRIAGE_CENTRAL_<FLAG>`` from the environment (see central/config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from central.collect import Collector, subscriptions
+from central.config import (
+    DEFAULT_DB,
+    EX_CONFIG,
+    BrokerSettings,
+    CentralSettings,
+    ConfigError,
+    TlsSettings,
+    default_tz,
+    env,
+)
+from central.report.cli import run_report
+from central.store.db import open_db
+from central.web.server import run_server
+
+log = logging.getLogger("central")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        default=env("DB", DEFAULT_DB),
+        help="SQLite file path or SQLAlchemy URL (postgresql+psycopg://user@host/db)",
+    )
+    p.add_argument("--tz", default=default_tz(), help="district time zone (IANA name)")
+    p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
+
+
+def _broker_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("broker")
+    g.add_argument("--host", default=env("MQTT_HOST", "127.0.0.1"))
+    g.add_argument("--port", type=int, default=int(env("MQTT_PORT", "0") or 0) or None)
+    g.add_argument("--protocol", default=env("MQTT_PROTOCOL", "5"), choices=["5", "3.1.1"])
+    g.add_argument("--username", default=env("MQTT_USERNAME"))
+    g.add_argument("--password", default=env("MQTT_PASSWORD"), help="better: the env variable")
+    g.add_argument("--prefix", default=env("MQTT_PREFIX", "triage/v1"), help="topic prefix")
+    g.add_argument("--client-id", default=env("MQTT_CLIENT_ID"), help="stable per collector")
+    g.add_argument("--share-group", default=env("MQTT_SHARE_GROUP"), help="$share group name")
+    g.add_argument(
+        "--session-expiry", type=int, default=int(env("MQTT_SESSION_EXPIRY", "604800") or 0)
+    )
+    g.add_argument("--tls", action="store_true", default=env("MQTT_TLS", "") == "1")
+    g.add_argument("--ca-file", type=Path, default=env("MQTT_CA_FILE"))
+    g.add_argument("--cert-file", type=Path, default=env("MQTT_CERT_FILE"))
+    g.add_argument("--key-file", type=Path, default=env("MQTT_KEY_FILE"))
+    g.add_argument("--insecure-skip-verify", action="store_true")
+
+
+def broker_settings(a: argparse.Namespace) -> BrokerSettings:
+    values: dict[str, Any] = {
+        "host": a.host,
+        "protocol": a.protocol,
+        "username": a.username,
+        "password": a.password,
+        "topic_prefix": a.prefix,
+        "share_group": a.share_group,
+        "session_expiry_s": a.session_expiry,
+        "tls": TlsSettings(
+            enabled=a.tls or a.ca_file is not None,
+            ca_file=a.ca_file,
+            cert_file=a.cert_file,
+            key_file=a.key_file,
+            insecure_skip_verify=a.insecure_skip_verify,
+        ),
+    }
+    values["port"] = a.port or (8883 if values["tls"].enabled else 1883)
+    if a.client_id:
+        values["client_id"] = a.client_id
+    return BrokerSettings(**values)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="triage-central", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="subscribe to the boxes' events and store them")
+    _common(c)
+    _broker_flags(c)
+    r = sub.add_parser("report", help="the daily notification or the weekly counts")
+    _common(r)
+    when = r.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", help="local day, YYYY-MM-DD (or 'today', 'yesterday')")
+    when.add_argument("--week", help="ISO week, YYYY-Www (e.g. 2026-W48) or 'this', 'last'")
+    r.add_argument("--format", choices=["table", "csv", "html"], default="table")
+    r.add_argument("--site", help="only this clinic")
+    r.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    s = sub.add_parser("serve", help="the web dashboard")
+    _common(s)
+    s.add_argument("--bind", default=env("BIND", "127.0.0.1"), help="address to listen on")
+    s.add_argument("--http-port", type=int, default=int(env("HTTP_PORT", "8080") or 8080))
+    s.add_argument(
+        "--token",
+        default=env("TOKEN"),
+        help="access token (required to bind beyond localhost); better: TRIAGE_CENTRAL_TOKEN",
+    )
+    m = sub.add_parser("migrate", help="create or upgrade the database schema and exit")
+    _common(m)
+    return p
+
+
+def _run_collect(a: argparse.Namespace, settings: CentralSettings) -> int:
+    engine = open_db(settings.db)
+    collector = Collector(settings.broker, engine)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    collector.start()
+    log.info(
+        "collecting %s into %s", ", ".join(_subs(settings.broker)), engine.url.render_as_string()
+    )
+    while not done.wait(60):
+        st = collector.stats
+        log.info(
+            "received %d, stored %d, duplicates %d, not events %d",
+            st.received,
+            st.stored,
+            st.duplicates,
+            st.not_events,
+        )
+    collector.stop()
+    st = collector.stats
+    log.info(
+        "stopped: received %d, stored %d, duplicates %d", st.received, st.stored, st.duplicates
+    )
+    return 0
+
+
+def _subs(cfg: BrokerSettings) -> list[str]:
+    return subscriptions(cfg)
+
+
+def _run_report(a: argparse.Namespace, settings: CentralSettings) -> int:
+    return run_report(a, settings)
+
+
+def _run_serve(a: argparse.Namespace, settings: CentralSettings) -> int:
+    return run_server(settings, a.bind, a.http_port, a.token)
+
+
+def _run_migrate(a: argparse.Namespace, settings: CentralSettings) -> int:
+    engine = open_db(settings.db)
+    print(f"database {engine.url.render_as_string()} is at the newest schema")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(a.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        broker = broker_settings(a) if a.command == "collect" else BrokerSettings()
+        settings = CentralSettings(db=a.db, tz=a.tz, broker=broker)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(x) for x in err["loc"])
+            print(f"triage-central: config error: {field}: {err['msg']}", file=sys.stderr)
+        return EX_CONFIG
+    except ConfigError as exc:
+        print(f"triage-central: config error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    runners = {
+        "collect": _run_collect,
+        "report": _run_report,
+        "serve": _run_serve,
+        "migrate": _run_migrate,
+    }
+    try:
+        return runners[a.command](a, settings)
+    except ConfigError as exc:
+        print(f"triage-central: config error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,253 @@
+"""``triage-central collect``: subscribe to the boxes' events and store each distinct one once.
+
+- A persistent MQTT session (MQTT 5 ``clean_start=False`` with a session expiry, or 3.1.1
+  ``clean_session=False``) at QoS 1: while the collector is away the broker queues its events.
+- Manual acknowledgement: a PUBACK is sent only after the batch holding the message is committed,
+  so a collector killed at any moment loses nothing (the broker redelivers what was not acked).
+  PUBACKs go out in the order the messages arrived, as MQTT requires.
+- De-duplication by event id (a unique constraint, insert-or-ignore): redeliveries, the box's own
+  at-least-once replays and the retained status/health re-sent on every subscribe are stored once.
+- With ``share_group`` the subscription is ``$share/<group>/<prefix>/#`` so several collectors
+  split the load; retained messages are never delivered on a shared subscription, so each collector
+  also subscribes (unshared) to the retained ``status`` and ``health`` topics.
+
+Threads: paho's network thread receives into a queue; one writer thread commits batches and acks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from central.config import BrokerSettings
+from central.store.records import NotAnEventError, Row, to_row
+from central.store.writer import store
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 500
+BATCH_WAIT_S = 0.05
+RETRY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message as received, with the connection it came on (acks go only to that one)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received: float
+
+
+@dataclass
+class CollectorStats:
+    """Counters since start."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    not_events: int = 0
+    connects: int = 0
+    db_errors: int = 0
+
+
+def subscriptions(cfg: BrokerSettings) -> list[str]:
+    """The topic filters: all events (shared if configured), plus retained kinds when shared."""
+    prefix = cfg.topic_prefix
+    if cfg.share_group is None:
+        return [f"{prefix}/#"]
+    return [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status", f"{prefix}/+/+/health"]
+
+
+def _tls_context(cfg: BrokerSettings) -> ssl.SSLContext:
+    tls = cfg.tls
+    ctx = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None and tls.key_file is not None:
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Collector:
+    """Runs until :meth:`stop`; :meth:`start` connects (with automatic reconnects)."""
+
+    def __init__(self, cfg: BrokerSettings, engine: Engine) -> None:
+        self.cfg = cfg
+        self.engine = engine
+        self.stats = CollectorStats()
+        self.subscribed = threading.Event()
+        self._queue: queue.Queue[Incoming] = queue.Queue()
+        self._generation = 0
+        self._stopping = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="central-writer", daemon=True)
+        v5 = cfg.protocol == "5"
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+            reconnect_on_failure=True,
+        )
+        if cfg.username is not None:
+            pw = cfg.password.get_secret_value() if cfg.password is not None else None
+            self.client.username_pw_set(cfg.username, pw)
+        if cfg.tls.enabled:
+            self.client.tls_set_context(_tls_context(cfg))
+            if cfg.tls.insecure_skip_verify:
+                self.client.tls_insecure_set(True)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    # --- paho thread ---------------------------------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
+    ) -> None:
+        if rc.is_failure:
+            log.error("broker refused the connection: %s", rc)
+            return
+        self._generation += 1
+        self.stats.connects += 1
+        present = bool(getattr(flags, "session_present", False))
+        log.info(
+            "connected to %s:%d as %s (session %s)",
+            self.cfg.host,
+            self.cfg.port,
+            self.cfg.client_id,
+            "resumed" if present else "new",
+        )
+        client.subscribe([(t, 1) for t in subscriptions(self.cfg)])
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
+    ) -> None:
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", rc)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, rcs: list[ReasonCode], props: Any
+    ) -> None:
+        bad = [str(r) for r in rcs if r.is_failure]
+        if bad:
+            log.error("subscription refused: %s (check the broker's ACL)", ", ".join(bad))
+        self.subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(
+            Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, time.time())
+        )
+
+    # --- writer thread -------------------------------------------------------------------------
+    def _next_batch(self) -> list[Incoming]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while len(batch) < BATCH_MAX:
+            left = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get(timeout=max(left, 0)) if left > 0 else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        return batch
+
+    def _rows(self, batch: list[Incoming]) -> list[Row]:
+        rows: list[Row] = []
+        for m in batch:
+            try:
+                rows.append(to_row(self.cfg.topic_prefix, m.topic, m.payload, m.received))
+            except NotAnEventError as exc:
+                self.stats.not_events += 1
+                log.warning("not stored: %s", exc)
+        return rows
+
+    def _commit(self, rows: list[Row]) -> int:
+        """Store ``rows``, retrying until it works or the collector stops (then raises)."""
+        while True:
+            try:
+                return store(self.engine, rows)
+            except SQLAlchemyError as exc:
+                self.stats.db_errors += 1
+                log.error("database write failed (%s); retrying in %.0f s", exc, RETRY_S)
+                if self._stopping.wait(RETRY_S):
+                    raise
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if not batch:
+                if self._stopping.is_set():
+                    return
+                continue
+            rows = self._rows(batch)
+            try:
+                new = self._commit(rows)
+            except SQLAlchemyError:
+                log.error(
+                    "stopping with %d messages unstored; the broker will redeliver", len(batch)
+                )
+                return
+            self.stats.received += len(batch)
+            self.stats.stored += new
+            self.stats.duplicates += len(rows) - new
+            generation = self._generation
+            for m in batch:
+                # An ack on a newer connection could hit a reused packet id: the broker resends
+                # the message on the new connection instead and that copy is acked then.
+                if m.qos > 0 and m.generation == generation:
+                    self.client.ack(m.mid, m.qos)
+
+    # --- control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect (returns at once; paho retries in the background) and start writing."""
+        self._writer.start()
+        props: Properties | None = None
+        if self.cfg.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.cfg.session_expiry_s
+            props.ReceiveMaximum = self.cfg.receive_maximum
+            self.client.connect_async(
+                self.cfg.host,
+                self.cfg.port,
+                keepalive=self.cfg.keepalive_s,
+                clean_start=False,
+                properties=props,
+            )
+        else:
+            self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commit and ack what was received, then disconnect (the session stays on the broker)."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stopping.set()
+        self._writer.join(max(deadline - time.monotonic(), 0.1))
+        self.client.disconnect()
+        self.client.loop_stop()

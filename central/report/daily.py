@@ -1,0 +1,364 @@
+"""The daily notification: for each site and desk, the day's problems, offline periods and counts,
+checked against the box's own ``summary`` events.
+
+- **Problems**: alert raises and clears tied by ``alert_id``; a problem raised earlier and still
+  open (or cleared) during the day is listed too. Open problems are "still open" with their age.
+- **Offline periods**: from ``status`` events. The MQTT Will (``offline``) carries the time the
+  agent started, so its receipt time is used as the moment the connection was lost.
+- **Check**: the counts of the stored events inside the windows the box's summaries cover are
+  compared with the sums of those summaries; a daily summary (one with a local ``date``) is compared
+  with the whole day. Differences are reported with the sequence-number gaps and the evictions the
+  box reported, which explain them (events evicted on the box or never delivered).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from central.report.counts import COUNTED_KINDS, Counts, Tally
+from central.report.days import Window, day_window
+from central.report.labels import label_for
+from central.store import reader
+from central.store.reader import Stored
+
+LOOKBACK_S = 14 * 86400
+"""How far back a problem raised before the day is looked for (open problems)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One alert from raise to clear."""
+
+    site: str
+    desk: str
+    alert: str
+    alert_id: str
+    raised: float | None
+    """None when only the clear was received (the raise was lost)."""
+    cleared: float | None
+    value: float | None
+    message: str
+    zone: str | None = None
+    reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        lab = label_for(self.alert).label
+        return f"{lab} ({self.zone})" if self.zone else lab
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared is None
+
+    def duration(self, now: float) -> float | None:
+        if self.raised is None:
+            return None
+        return (self.cleared if self.cleared is not None else now) - self.raised
+
+
+@dataclass(frozen=True, slots=True)
+class Offline:
+    """The box was not connected from ``start`` to ``end`` (None: still offline)."""
+
+    start: float
+    end: float | None
+    how: str
+    """``connection lost`` (the Will) or ``stopped`` (a clean shutdown)."""
+
+    def duration(self, now: float) -> float:
+        return (self.end if self.end is not None else now) - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The stored counts against the box's own summaries."""
+
+    summaries: int
+    covered_s: float
+    box: dict[str, int]
+    stored: dict[str, int]
+    differences: tuple[str, ...]
+    missing_seq: int
+    evicted: int | None
+    """Outbox evictions the box reported during the day (from its health events), if known."""
+
+    @property
+    def consistent(self) -> bool:
+        return not self.differences
+
+
+@dataclass(frozen=True, slots=True)
+class DeskDay:
+    """One desk's day."""
+
+    site: str
+    desk: str
+    counts: Counts
+    problems: tuple[Problem, ...]
+    offline: tuple[Offline, ...]
+    check: Check | None
+    online: bool | None
+    """Connected now (from the newest status), None if no status was ever received."""
+    last_seen: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    """The daily notification for one local date."""
+
+    day: date
+    tz: ZoneInfo
+    window: Window
+    generated: float
+    desks: tuple[DeskDay, ...]
+    sites: tuple[str, ...] = field(default=())
+
+    def by_site(self) -> dict[str, list[DeskDay]]:
+        out: dict[str, list[DeskDay]] = defaultdict(list)
+        for d in self.desks:
+            out[d.site].append(d)
+        return dict(out)
+
+    def site_counts(self) -> dict[str, Counts]:
+        out: dict[str, Counts] = {}
+        for d in self.desks:
+            out[d.site] = out[d.site].plus(d.counts) if d.site in out else d.counts
+        return out
+
+
+def _text(e: Stored, name: str) -> str | None:
+    v = e.doc.get(name)
+    return v if isinstance(v, str) and v else None
+
+
+def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
+    """Raise/clear pairs by alert id that overlap ``window``, oldest first."""
+    raises: dict[str, Stored] = {}
+    clears: dict[str, Stored] = {}
+    for e in alerts:
+        if not e.alert_id:
+            continue
+        if e.state == "raised":
+            raises.setdefault(e.alert_id, e)
+        elif e.state == "cleared":
+            clears.setdefault(e.alert_id, e)
+    out: list[Problem] = []
+    for aid in set(raises) | set(clears):
+        r, c = raises.get(aid), clears.get(aid)
+        first = r or c
+        assert first is not None
+        raised = r.ts if r else None
+        cleared = c.ts if c else None
+        begin = raised if raised is not None else cleared
+        assert begin is not None
+        if begin >= window.end or (cleared is not None and cleared < window.start):
+            continue
+        value = (r.number("value") if r else None) or (c.number("value") if c else None)
+        out.append(
+            Problem(
+                site=first.site,
+                desk=first.desk,
+                alert=first.alert or "alert",
+                alert_id=aid,
+                raised=raised,
+                cleared=cleared,
+                value=value,
+                message=(_text(r, "message") if r else None)
+                or (_text(c, "message") if c else "")
+                or "",
+                zone=_text(first, "zone"),
+                reason=_text(c, "reason") if c else None,
+            )
+        )
+    return sorted(out, key=lambda p: p.raised if p.raised is not None else p.cleared or 0.0)
+
+
+def _effective(e: Stored) -> float:
+    # The Will was encoded when the agent started; the broker sent it when the link died.
+    return e.received if e.state == "offline" else e.ts
+
+
+def offline_periods(statuses: Iterable[Stored], window: Window) -> list[Offline]:
+    """Offline periods overlapping ``window`` from one desk's status events."""
+    periods: list[Offline] = []
+    down_since: float | None = None
+    how = ""
+    for e in sorted(statuses, key=_effective):
+        t = _effective(e)
+        if e.state in ("offline", "stopping"):
+            if down_since is None:
+                down_since, how = t, ("stopped" if e.state == "stopping" else "connection lost")
+        elif e.state == "online" and down_since is not None:
+            periods.append(Offline(down_since, t, how))
+            down_since = None
+    if down_since is not None:
+        periods.append(Offline(down_since, None, how))
+    return [p for p in periods if p.start < window.end and (p.end is None or p.end >= window.start)]
+
+
+def _missing_seq(day_events: list[Stored]) -> int:
+    seqs = sorted({e.seq for e in day_events if e.seq is not None})
+    if len(seqs) < 2:
+        return 0
+    return (seqs[-1] - seqs[0] + 1) - len(seqs)
+
+
+def _box_numbers(s: Stored) -> dict[str, int]:
+    alerts = s.doc.get("alerts")
+    out = {
+        "screened": s.integer("screened"),
+        "fevers": s.integer("fevers"),
+        "invalid": s.integer("invalid"),
+        "arrivals": s.integer("arrivals") if "arrivals" in s.doc else s.integer("people"),
+        "peak": s.integer("max_occupancy"),
+    }
+    if isinstance(alerts, dict):
+        for k, v in alerts.items():
+            if isinstance(v, int):
+                out[f"raised:{k}"] = v
+    return out
+
+
+def _stored_numbers(c: Counts) -> dict[str, int]:
+    out = {
+        "screened": c.screened,
+        "fevers": c.fevers,
+        "invalid": c.invalid,
+        "arrivals": c.arrivals,
+        "peak": c.peak,
+    }
+    out.update({f"raised:{k}": v for k, v in c.raised.items()})
+    return out
+
+
+def _is_daily(s: Stored, day: date) -> bool:
+    d = s.doc.get("date")
+    if not isinstance(d, str) or d != day.isoformat():
+        return False
+    period = s.doc.get("period")
+    return period in (None, "day") and (s.number("window_s") or 86400) >= 20 * 3600
+
+
+def check(
+    day: date,
+    window: Window,
+    counted: list[Stored],
+    summaries: list[Stored],
+    health: list[Stored],
+    missing_seq: int = 0,
+) -> Check | None:
+    """Compare the stored counts with the box's summaries of the day (None if it sent none)."""
+    daily = [s for s in summaries if _is_daily(s, day)]
+    ts = [e.ts for e in counted]
+    box: dict[str, int] = defaultdict(int)
+    stored: dict[str, int] = defaultdict(int)
+    covered = 0.0
+    if daily:
+        chosen = daily[-1:]
+        covered = window.end - window.start
+        tally = Tally()
+        for e in counted:
+            if window.contains(e.ts):
+                tally.add(e)
+        stored.update(_stored_numbers(tally.counts()))
+    else:
+        chosen = [
+            s
+            for s in summaries
+            if "date" not in s.doc or s.doc.get("period") not in (None, "day")
+            if (w := s.number("window_s")) is not None
+            and s.ts - w >= window.start - 1
+            and s.ts <= window.end + 1
+        ]
+        for s in chosen:
+            w = s.number("window_s") or 0.0
+            covered += w
+            tally = Tally()
+            lo, hi = bisect.bisect_right(ts, s.ts - w), bisect.bisect_right(ts, s.ts)
+            for e in counted[lo:hi]:
+                tally.add(e)
+            for k, v in _stored_numbers(tally.counts()).items():
+                stored[k] = max(stored[k], v) if k == "peak" else stored[k] + v
+    if not chosen:
+        return None
+    for s in chosen:
+        for k, v in _box_numbers(s).items():
+            box[k] = max(box[k], v) if k == "peak" else box[k] + v
+    differences: list[str] = []
+    for k in sorted(set(box) | set(stored)):
+        b, st = box.get(k, 0), stored.get(k, 0)
+        if k == "screened" and b in (st, st + stored.get("invalid", 0)):
+            continue  # boxes before issue 11 counted invalid readings in `screened`
+        if b != st:
+            name = k.replace("raised:", "") + (" alerts" if k.startswith("raised:") else "")
+            differences.append(f"{name}: box counted {b}, stored {st}")
+    evicted = [e.integer("evicted") for e in health if "evicted" in e.doc]
+    return Check(
+        summaries=len(chosen),
+        covered_s=covered,
+        box=dict(box),
+        stored=dict(stored),
+        differences=tuple(differences),
+        missing_seq=missing_seq,
+        evicted=(max(evicted) - min(evicted)) if len(evicted) >= 2 else None,
+    )
+
+
+def daily_report(
+    engine: Engine, day: date, tz: ZoneInfo, site: str | None = None, now: float | None = None
+) -> DayReport:
+    """The daily notification for local ``day`` (all sites, or one)."""
+    window = day_window(day, tz)
+    generated = time.time() if now is None else now
+    by_desk: dict[tuple[str, str], list[Stored]] = defaultdict(list)
+    for e in reader.query(engine, window.start, window.end, site=site):
+        by_desk[e.key].append(e)
+    # Problems raised before the day that were open at its start, and clears after it.
+    alerts: dict[tuple[str, str], list[Stored]] = defaultdict(list)
+    for e in reader.query(engine, window.start - LOOKBACK_S, None, kinds=["alert"], site=site):
+        alerts[e.key].append(e)
+    statuses: dict[tuple[str, str], list[Stored]] = defaultdict(list)
+    for e in reader.query(engine, None, None, kinds=["status"], site=site):
+        statuses[e.key].append(e)
+    latest = reader.latest(engine, "status", site)
+    seen = {(d.site, d.desk): d for d in reader.desks(engine, site)}
+    keys = sorted(set(by_desk) | {k for k, v in alerts.items() if problems(v, window)})
+    keys = sorted(set(keys) | {k for k, v in statuses.items() if offline_periods(v, window)})
+    desks: list[DeskDay] = []
+    for key in keys:
+        day_events = by_desk.get(key, [])
+        counted = [e for e in day_events if e.kind in COUNTED_KINDS]
+        # Summaries ending just after midnight still cover the end of the day.
+        summaries = [e for e in day_events if e.kind == "summary"]
+        summaries += [
+            e
+            for e in reader.query(engine, window.end, window.end + 3600, ["summary"], *key)
+            if _is_daily(e, day) or e.ts <= window.end + 1
+        ]
+        tally = Tally()
+        for e in counted:
+            tally.add(e)
+        health = [e for e in day_events if e.kind == "health"]
+        chk = check(day, window, counted, summaries, health, _missing_seq(day_events))
+        st = latest.get(key)
+        desks.append(
+            DeskDay(
+                site=key[0],
+                desk=key[1],
+                counts=tally.counts(),
+                problems=tuple(problems(alerts.get(key, []), window)),
+                offline=tuple(offline_periods(statuses.get(key, []), window)),
+                check=chk,
+                online=None if st is None else st.state == "online",
+                last_seen=seen[key].last_ts if key in seen else None,
+            )
+        )
+    return DayReport(day, tz, window, generated, tuple(desks), tuple(sorted({k[0] for k in keys})))

@@ -1,0 +1,59 @@
+"""Names a supervisor reads for the alert names on the wire, and how each alert's value reads.
+
+Alert names are open-ended (the contract grows additively): a name missing here is still reported,
+with a label made from the name itself and its value shown as a plain number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLabel:
+    """How one alert name is shown."""
+
+    label: str
+    family: str
+    """``patient``, ``staff``, ``crowding``, ``setup`` (triage point not working) or ``other``."""
+    unit: str
+    """Suffix for the alert's value ("°C", "s", "people"...), empty for a plain number."""
+    digits: int = 0
+
+
+KNOWN: dict[str, AlertLabel] = {
+    "fever": AlertLabel("Fever", "patient", "°C", 1),
+    "unmasked": AlertLabel("Patient without a mask", "patient", "s unmasked"),
+    "staff_unmasked": AlertLabel("Staff without a mask", "staff", "s unmasked"),
+    "desk_unattended": AlertLabel("Triage desk unattended", "staff", "waiting"),
+    "crowding": AlertLabel("Crowding", "crowding", "people"),
+    "camera_covered": AlertLabel("Camera covered", "setup", ""),
+    "camera_moved": AlertLabel("Camera moved", "setup", ""),
+    "camera_blurred": AlertLabel("Camera out of focus", "setup", ""),
+    "camera_dark": AlertLabel("Camera too dark", "setup", ""),
+    "camera_lost": AlertLabel("Camera not delivering", "setup", ""),
+    "thermometer_lost": AlertLabel("Thermometer not delivering", "setup", ""),
+}
+
+OFFLINE = "offline"
+"""Pseudo alert name for a period the box was not connected (from its ``status`` events)."""
+
+
+def label_for(name: str) -> AlertLabel:
+    """The label of ``name``; unknown names read as their words ("camera_tilted" -> "Camera tilted")."""
+    if name in KNOWN:
+        return KNOWN[name]
+    if name == OFFLINE:
+        return AlertLabel("Box offline", "setup", "")
+    words = name.replace("_", " ").replace("-", " ").strip() or "alert"
+    family = "setup" if name.startswith(("camera", "thermometer", "setup")) else "other"
+    return AlertLabel(words[0].upper() + words[1:], family, "", 1)
+
+
+def value_text(name: str, value: float | None) -> str:
+    """The alert's value with its unit, or an empty string."""
+    if value is None:
+        return ""
+    lab = label_for(name)
+    number = f"{value:.{lab.digits}f}" if lab.digits else f"{round(value):d}"
+    return f"{number} {lab.unit}".strip()

@@ -1,0 +1,150 @@
+"""Rendering reports: a terminal table, CSV and HTML (Jinja2 templates in central/templates)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from central.report.daily import DayReport
+from central.report.rows import check_text, counts_text, problem_rows, status_text
+from central.report.weekly import WeekReport
+
+_env = Environment(
+    loader=PackageLoader("central", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def templates() -> Environment:
+    """The shared Jinja2 environment (reports and dashboard)."""
+    return _env
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "    ") -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [indent + line.rstrip(), indent + "  ".join("-" * w for w in widths)]
+    out += [
+        indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    ]
+    return "\n".join(out)
+
+
+def _generated(report: DayReport) -> str:
+    return datetime.fromtimestamp(report.generated, report.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def day_table(report: DayReport) -> str:
+    """The daily notification for a terminal."""
+    out = [
+        f"Daily notification {report.day.isoformat()} ({report.tz.key}), "
+        f"generated {_generated(report)}"
+    ]
+    if not report.desks:
+        out.append("no events stored for this day")
+    for site, desks in report.by_site().items():
+        c = report.site_counts()[site]
+        out.append("")
+        out.append(
+            f"{site}: {c.problems} problems raised, screened {c.screened}, fevers {c.fevers}"
+        )
+        for d in desks:
+            out.append(f"  {d.desk}: {status_text(d, report)}")
+            out.append(f"    counts: {counts_text(d)}")
+            rows = problem_rows(report, d)
+            if rows:
+                out.append(
+                    _table(
+                        ["problem", "raised", "cleared", "duration", "value", "status", "note"],
+                        [
+                            [r.what, r.raised, r.cleared, r.duration, r.value, r.status, r.note]
+                            for r in rows
+                        ],
+                    )
+                )
+            else:
+                out.append("    no problems")
+            out.append(f"    check: {check_text(d)}")
+    return "\n".join(out) + "\n"
+
+
+DAY_CSV_HEADER = [
+    "date", "site", "desk", "record", "what", "raised", "cleared", "duration_min", "value",
+    "status", "screened", "fevers", "invalid", "arrivals", "peak_occupancy", "note",
+]  # fmt: skip
+
+
+def day_csv(report: DayReport) -> str:
+    """One ``counts`` row per desk, then one ``problem`` row per problem or offline period."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(DAY_CSV_HEADER)
+    day = report.day.isoformat()
+    for d in report.desks:
+        c = d.counts
+        w.writerow(
+            [day, d.site, d.desk, "counts", "", "", "", "", "", "online" if d.online else
+             "offline" if d.online is False else "", c.screened, c.fevers, c.invalid,
+             c.arrivals, c.peak, check_text(d)]
+        )  # fmt: skip
+        for r in problem_rows(report, d):
+            w.writerow(
+                [day, d.site, d.desk, "problem", r.what, r.raised, r.cleared, r.duration_min,
+                 r.value, r.status, "", "", "", "", "", r.note]
+            )  # fmt: skip
+    return buf.getvalue()
+
+
+def day_html(report: DayReport, standalone: bool = True) -> str:
+    return (
+        templates()
+        .get_template("day.html")
+        .render(
+            report=report,
+            standalone=standalone,
+            generated=_generated(report),
+            problem_rows=problem_rows,
+            check_text=check_text,
+            status_text=status_text,
+        )
+    )
+
+
+def week_table(report: WeekReport) -> str:
+    out = [
+        f"Weekly counts {report.title} ({report.window.first} to {report.window.last}, "
+        f"{report.tz.key}) against the week before"
+    ]
+    if not report.lines:
+        out.append("no events stored for this week")
+    for site, lines in report.by_site().items():
+        out.append("")
+        out.append(site)
+        out.append(
+            _table(
+                ["", "this week", "last week", "change"],
+                [[ln.label, str(ln.this), str(ln.last), ln.change_text] for ln in lines],
+                indent="  ",
+            )
+        )
+    return "\n".join(out) + "\n"
+
+
+def week_csv(report: WeekReport) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["week", "site", "metric", "this_week", "last_week", "change"])
+    for ln in report.lines:
+        w.writerow([report.title, ln.site, ln.metric, ln.this, ln.last, ln.change])
+    return buf.getvalue()
+
+
+def week_html(report: WeekReport, standalone: bool = True) -> str:
+    return templates().get_template("week.html").render(report=report, standalone=standalone)

@@ -1,0 +1,125 @@
+"""The daily notification and the weekly counts as plain rows of text, shared by every output
+(terminal table, CSV, HTML, the dashboard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from central.report.daily import DayReport, DeskDay, Problem
+from central.report.days import clock, duration_text
+from central.report.labels import label_for, value_text
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRow:
+    """One line of the notification: an alert or an offline period."""
+
+    site: str
+    desk: str
+    what: str
+    family: str
+    raised: str
+    cleared: str
+    duration: str
+    duration_min: str
+    value: str
+    status: str
+    is_open: bool
+    note: str
+
+
+def problem_rows(report: DayReport, desk: DeskDay) -> list[ProblemRow]:
+    """The desk's problems and offline periods, oldest first."""
+    tz, day, now = report.tz, report.day, report.generated
+    rows: list[tuple[float, ProblemRow]] = []
+    for p in desk.problems:
+        rows.append((p.raised or p.cleared or 0.0, _problem(p, report)))
+    for o in desk.offline:
+        dur = o.duration(now)
+        rows.append(
+            (
+                o.start,
+                ProblemRow(
+                    desk.site,
+                    desk.desk,
+                    f"Box offline ({o.how})",
+                    "setup",
+                    clock(o.start, tz, day),
+                    clock(o.end, tz, day),
+                    duration_text(dur),
+                    f"{dur / 60:.0f}",
+                    "",
+                    "still offline" if o.end is None else "back online",
+                    o.end is None,
+                    "",
+                ),
+            )
+        )
+    return [r for _, r in sorted(rows, key=lambda x: x[0])]
+
+
+def _problem(p: Problem, report: DayReport) -> ProblemRow:
+    tz, day, now = report.tz, report.day, report.generated
+    dur = p.duration(now)
+    if p.is_open:
+        status = "still open"
+    elif p.cleared is not None and p.cleared >= report.window.end:
+        status = "put right (later)"
+    else:
+        status = "put right"
+    notes = []
+    if p.raised is None:
+        notes.append("raise not received")
+    if p.raised is not None and p.raised < report.window.start:
+        notes.append("raised before this day")
+    if p.reason:
+        notes.append(f"cleared: {p.reason}")
+    return ProblemRow(
+        p.site,
+        p.desk,
+        p.label,
+        label_for(p.alert).family,
+        clock(p.raised, tz, day) if p.raised is not None else "?",
+        clock(p.cleared, tz, day),
+        (duration_text(dur) + (" so far" if p.is_open else "")) if dur is not None else "",
+        f"{dur / 60:.0f}" if dur is not None else "",
+        value_text(p.alert, p.value),
+        status,
+        p.is_open,
+        "; ".join(notes),
+    )
+
+
+def check_text(desk: DeskDay) -> str:
+    """One sentence on how the stored counts compare with the box's own summaries."""
+    c = desk.check
+    if c is None:
+        return "no summary from the box for this day: counts not cross-checked"
+    cover = duration_text(c.covered_s)
+    if c.consistent:
+        return f"matches the box's own counts ({c.summaries} summaries covering {cover})"
+    why = []
+    if c.missing_seq:
+        why.append(f"{c.missing_seq} sequence numbers missing")
+    if c.evicted:
+        why.append(f"{c.evicted} events evicted on the box")
+    explain = (
+        f" ({', '.join(why)}: events evicted on the box or never delivered)"
+        if why
+        else " (no gap in sequence numbers: the summaries and events disagree)"
+    )
+    return f"DIFFERS from the box's own counts over {cover}: " + "; ".join(c.differences) + explain
+
+
+def counts_text(desk: DeskDay) -> str:
+    c = desk.counts
+    return (
+        f"screened {c.screened}, fevers {c.fevers}, invalid {c.invalid}, "
+        f"arrivals {c.arrivals}, peak occupancy {c.peak}"
+    )
+
+
+def status_text(desk: DeskDay, report: DayReport) -> str:
+    state = {True: "online", False: "OFFLINE", None: "status unknown"}[desk.online]
+    seen = clock(desk.last_seen, report.tz, report.day) if desk.last_seen else "never"
+    return f"{state}, last event {seen}"

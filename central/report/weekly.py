@@ -1,0 +1,106 @@
+"""The weekly counts per clinic (site) for one ISO week, with the change from the week before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from central.report.counts import COUNTED_KINDS, Counts, per_desk
+from central.report.days import Window, previous_week, week_window
+from central.report.labels import label_for
+from central.store import reader
+
+BASE_METRICS: tuple[tuple[str, str], ...] = (
+    ("screened", "Screened"),
+    ("fevers", "Fevers"),
+    ("invalid", "Invalid readings"),
+    ("arrivals", "Arrivals"),
+    ("peak", "Peak occupancy"),
+    ("problems", "Problems raised"),
+)
+
+
+def metric(c: Counts, name: str) -> int:
+    """A named number of ``c``: a base metric or ``raised:<alert>``."""
+    if name.startswith("raised:"):
+        return c.raised.get(name.removeprefix("raised:"), 0)
+    if name == "problems":
+        return c.problems
+    value: int = getattr(c, name)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class WeekLine:
+    """One metric of one clinic: this week, the week before, the change."""
+
+    site: str
+    metric: str
+    label: str
+    this: int
+    last: int
+
+    @property
+    def change(self) -> int:
+        return self.this - self.last
+
+    @property
+    def change_text(self) -> str:
+        if self.change == 0:
+            return "0"
+        if self.last == 0:
+            return f"{self.change:+d}" if self.this else "0"
+        return f"{self.change:+d} ({100 * self.change / self.last:+.0f}%)"
+
+
+@dataclass(frozen=True, slots=True)
+class WeekReport:
+    """Counts per clinic for ISO week ``year-Wweek``."""
+
+    year: int
+    week: int
+    tz: ZoneInfo
+    window: Window
+    previous: Window
+    lines: tuple[WeekLine, ...]
+
+    @property
+    def title(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    def by_site(self) -> dict[str, list[WeekLine]]:
+        out: dict[str, list[WeekLine]] = {}
+        for line in self.lines:
+            out.setdefault(line.site, []).append(line)
+        return out
+
+
+def _per_site(engine: Engine, w: Window, site: str | None) -> dict[str, Counts]:
+    out: dict[str, Counts] = {}
+    for (s, _desk), c in per_desk(
+        reader.query(engine, w.start, w.end, COUNTED_KINDS, site)
+    ).items():
+        out[s] = out[s].plus(c) if s in out else c
+    return out
+
+
+def weekly_report(
+    engine: Engine, year: int, week: int, tz: ZoneInfo, site: str | None = None
+) -> WeekReport:
+    """Counts per site for the week and the week before."""
+    window = week_window(year, week, tz)
+    prev = week_window(*previous_week(year, week), tz)
+    this, last = _per_site(engine, window, site), _per_site(engine, prev, site)
+    lines: list[WeekLine] = []
+    for s in sorted(set(this) | set(last)):
+        a, b = this.get(s, Counts()), last.get(s, Counts())
+        for name, label in BASE_METRICS:
+            lines.append(WeekLine(s, name, label, metric(a, name), metric(b, name)))
+        for alert in sorted(set(a.raised) | set(b.raised)):
+            key = f"raised:{alert}"
+            lines.append(
+                WeekLine(s, key, f"  {label_for(alert).label}", metric(a, key), metric(b, key))
+            )
+    return WeekReport(year, week, tz, window, prev, tuple(lines))

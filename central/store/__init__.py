@@ -1,0 +1,1 @@
+"""Storage of collected events: the table definitions, migrations, writing and reading."""

@@ -1,0 +1,75 @@
+"""Opening the database: the engine for a URL or a file path, and migrating it to the newest schema.
+
+A plain path (``central.sqlite3``) means SQLite in that file (WAL journal, so the dashboard reads
+while the collector writes); anything with ``://`` is a SQLAlchemy URL, e.g.
+``postgresql+psycopg://user@host/db``. :func:`open_db` runs the Alembic migrations shipped in
+``central/migrations`` before returning (under an advisory lock on PostgreSQL, so several
+collectors starting together migrate once).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 0x7472696167  # "triag": pg_advisory_lock key for migrations
+
+
+def database_url(db: str) -> str:
+    """A SQLAlchemy URL from ``--db``: a URL as is, a file path as SQLite."""
+    if "://" in db:
+        return db
+    path = Path(db).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+pysqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def make_engine(db: str) -> Engine:
+    """An engine for ``--db`` (not migrated: see :func:`open_db`)."""
+    url = database_url(db)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration pointing at the migration scripts inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("central") / "migrations"))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (idempotent)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_db(db: str) -> Engine:
+    """An engine for ``--db``, migrated to the newest schema."""
+    engine = make_engine(db)
+    migrate(engine)
+    return engine

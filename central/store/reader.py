@@ -1,0 +1,140 @@
+"""Reading stored events back: typed rows with their payload parsed, by window, desk and kind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Select, and_, func, select
+
+from central.store.tables import events
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One stored event."""
+
+    site: str
+    desk: str
+    kind: str
+    seq: int | None
+    ts: float
+    received: float
+    alert: str | None
+    state: str | None
+    alert_id: str | None
+    doc: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site, self.desk)
+
+    def number(self, name: str) -> float | None:
+        """A numeric payload field, or None when absent or not a number (read defensively)."""
+        v = self.doc.get(name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return None
+        return float(v)
+
+    def integer(self, name: str) -> int:
+        """An integer payload field, 0 when absent."""
+        v = self.number(name)
+        return int(v) if v is not None else 0
+
+
+_COLUMNS = (
+    events.c.site,
+    events.c.desk,
+    events.c.kind,
+    events.c.seq,
+    events.c.ts,
+    events.c.received,
+    events.c.alert,
+    events.c.state,
+    events.c.alert_id,
+    events.c.payload,
+)
+
+
+def _load(doc: str) -> dict[str, Any]:
+    try:
+        out = json.loads(doc)
+    except json.JSONDecodeError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _rows(engine: Engine, stmt: Select[Any]) -> Iterator[Stored]:
+    with engine.connect() as conn:
+        for r in conn.execution_options(yield_per=2000).execute(stmt):
+            yield Stored(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _load(r[9]))
+
+
+def query(
+    engine: Engine,
+    start: float | None = None,
+    end: float | None = None,
+    kinds: Iterable[str] | None = None,
+    site: str | None = None,
+    desk: str | None = None,
+    alert_ids: Iterable[str] | None = None,
+) -> Iterator[Stored]:
+    """Events with ``start <= ts < end`` (either bound optional), ordered by ts."""
+    cond = []
+    if start is not None:
+        cond.append(events.c.ts >= start)
+    if end is not None:
+        cond.append(events.c.ts < end)
+    if kinds is not None:
+        cond.append(events.c.kind.in_(list(kinds)))
+    if site is not None:
+        cond.append(events.c.site == site)
+    if desk is not None:
+        cond.append(events.c.desk == desk)
+    if alert_ids is not None:
+        cond.append(events.c.alert_id.in_(list(alert_ids)))
+    stmt = select(*_COLUMNS).where(and_(True, *cond)).order_by(events.c.ts, events.c.seq)
+    return _rows(engine, stmt)
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSeen:
+    """A desk the store has heard from."""
+
+    site: str
+    desk: str
+    last_ts: float
+    last_received: float
+    events: int
+
+
+def desks(engine: Engine, site: str | None = None) -> list[DeskSeen]:
+    """Every (site, desk) with its newest event time, sorted by site then desk."""
+    stmt = select(
+        events.c.site,
+        events.c.desk,
+        func.max(events.c.ts),
+        func.max(events.c.received),
+        func.count(),
+    ).group_by(events.c.site, events.c.desk)
+    if site is not None:
+        stmt = stmt.where(events.c.site == site)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt.order_by(events.c.site, events.c.desk)).all()
+    return [DeskSeen(r[0], r[1], float(r[2]), float(r[3]), int(r[4])) for r in rows]
+
+
+def latest(engine: Engine, kind: str, site: str | None = None) -> dict[tuple[str, str], Stored]:
+    """The most recently received event of ``kind`` per desk (for status: the retained state)."""
+    newest = (
+        select(events.c.site, events.c.desk, func.max(events.c.pk).label("pk"))
+        .where(events.c.kind == kind)
+        .group_by(events.c.site, events.c.desk)
+    )
+    if site is not None:
+        newest = newest.where(events.c.site == site)
+    sub = newest.subquery()
+    stmt = select(*_COLUMNS).join(sub, events.c.pk == sub.c.pk)
+    return {s.key: s for s in _rows(engine, stmt)}

@@ -1,0 +1,1 @@
+"""The web dashboard: fleet at a glance, a clinic's day, the daily notification, weekly counts."""

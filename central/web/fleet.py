@@ -1,0 +1,94 @@
+"""The fleet at a glance: every desk's availability, last event, today's counts and open problems."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from central.report.counts import COUNTED_KINDS, Counts, per_desk
+from central.report.daily import LOOKBACK_S, Problem, problems
+from central.report.days import Window, day_window, today
+from central.store import reader
+
+
+@dataclass(frozen=True, slots=True)
+class DeskState:
+    """One desk on the fleet page."""
+
+    site: str
+    desk: str
+    online: bool | None
+    status_since: float | None
+    last_seen: float
+    counts: Counts
+    open_problems: tuple[Problem, ...]
+    sources: tuple[str, ...]
+    """Sources not ``ok`` in the newest health event, e.g. ``camera: stale``."""
+    outbox_depth: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    window: Window
+    generated: float
+    desks: tuple[DeskState, ...]
+
+    @property
+    def open_problems(self) -> list[Problem]:
+        """Every open problem, oldest first."""
+        out = [p for d in self.desks for p in d.open_problems]
+        return sorted(out, key=lambda p: p.raised or 0.0)
+
+    @property
+    def offline(self) -> int:
+        return sum(1 for d in self.desks if d.online is False)
+
+
+def _sources(doc: dict[str, object]) -> tuple[str, ...]:
+    src = doc.get("sources")
+    if not isinstance(src, dict):
+        return ()
+    out = []
+    for name, v in sorted(src.items()):
+        state = v.get("state") if isinstance(v, dict) else None
+        if isinstance(state, str) and state != "ok":
+            out.append(f"{name}: {state}")
+    return tuple(out)
+
+
+def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | None = None) -> Fleet:
+    now = time.time() if now is None else now
+    window = day_window(today(tz, now), tz)
+    counts = per_desk(reader.query(engine, window.start, window.end, COUNTED_KINDS, site))
+    statuses = reader.latest(engine, "status", site)
+    health = reader.latest(engine, "health", site)
+    alerts: dict[tuple[str, str], list[reader.Stored]] = {}
+    for e in reader.query(engine, now - LOOKBACK_S, None, ["alert"], site):
+        alerts.setdefault(e.key, []).append(e)
+    everything = Window(window.first, window.last, now - LOOKBACK_S, now + 86400)
+    desks = []
+    for seen in reader.desks(engine, site):
+        key = (seen.site, seen.desk)
+        st = statuses.get(key)
+        h = health.get(key)
+        open_p = [p for p in problems(alerts.get(key, []), everything) if p.is_open]
+        depth = h.doc.get("outbox_depth") if h is not None else None
+        desks.append(
+            DeskState(
+                site=seen.site,
+                desk=seen.desk,
+                online=None if st is None else st.state == "online",
+                status_since=None
+                if st is None
+                else (st.received if st.state == "offline" else st.ts),
+                last_seen=seen.last_ts,
+                counts=counts.get(key, Counts()),
+                open_problems=tuple(open_p),
+                sources=_sources(h.doc) if h is not None else (),
+                outbox_depth=depth if isinstance(depth, int) else None,
+            )
+        )
+    return Fleet(window, now, tuple(desks))

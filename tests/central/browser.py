@@ -1,0 +1,63 @@
+"""A real headless Chromium driven by selenium (Debian ``chromium`` + ``chromium-driver``), and the
+dashboard served by uvicorn in a thread on a free port."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from sqlalchemy import Engine
+
+from central.web.server import create_app
+from tests.broker import free_port
+
+
+@contextmanager
+def served(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Iterator[str]:
+    """The dashboard on http://127.0.0.1:<free port> while the block runs; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine, tz, token), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the dashboard did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def chromium() -> Iterator[webdriver.Chrome]:
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # the tests run as root in CI
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1400",
+    ):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -1,0 +1,34 @@
+"""Fixtures for the central side: a real PostgreSQL per session, and the database under test.
+
+``db_url`` is parametrised: every test that takes it runs once on SQLite (a file) and once on
+PostgreSQL (a fresh database in the session's private server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres import Postgres, pg_bin
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    bindir = pg_bin()
+    if bindir is None:
+        raise RuntimeError(
+            "PostgreSQL binaries are missing: run `make setup` (apt package postgresql)"
+        )
+    server = Postgres(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "central.sqlite3")
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database()

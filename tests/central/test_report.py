@@ -1,0 +1,126 @@
+"""The daily notification and weekly counts from stored events, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from central.report.daily import daily_report
+from central.report.render import day_csv, day_html, day_table, week_csv, week_table
+from central.report.weekly import weekly_report
+from central.store.db import open_db
+from tests.central.day_script import DAY, TZ, at, store_day
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_day(engine)
+    report = daily_report(engine, DAY, TZ, now=at(18, 0))
+    text = day_table(report)
+    assert [(d.site, d.desk) for d in report.desks] == [
+        ("clinic-001", "desk-1"), ("clinic-001", "desk-2"), ("clinic-002", "desk-1")
+    ]  # fmt: skip
+    d1, d2, _ = report.desks
+    c = d1.counts
+    assert (c.screened, c.fevers, c.invalid, c.arrivals, c.peak) == (6, 1, 1, 4, 8)
+    assert c.raised == {"crowding": 1, "fever": 1, "unmasked": 1}
+    lines = text.splitlines()
+
+    def line(*parts: str) -> str:
+        found = [ln for ln in lines if all(p in ln for p in parts)]
+        assert len(found) == 1, (parts, text)
+        return found[0]
+
+    assert "1 min" in line("Fever", "09:10", "09:11", "38.4 °C", "put right")
+    assert "25 min" in line("Crowding", "10:01", "10:26", "8 people", "put right")
+    assert "1 h 30 min so far" in line("Patient without a mask", "16:30", "45 s", "still open")
+    assert "30 min" in line("Box offline (connection lost)", "12:00", "12:30", "back online")
+    assert "counts: screened 6, fevers 1, invalid 1, arrivals 4, peak occupancy 8" in text
+    assert d1.check is not None
+    assert d1.check.consistent, d1.check
+    assert d1.online is True
+    # desk-2: yesterday's open problem put right today; one screening never arrived.
+    assert "raised before this day" in line("Patient without a mask", "2026-11-22 17:00", "08:20")
+    assert d2.check is not None
+    assert d2.check.differences == ("screened: box counted 3, stored 2",)
+    assert d2.check.missing_seq == 1
+    assert (
+        "DIFFERS from the box's own counts over 1 h 00 min: screened: box counted 3, stored 2 (1 sequence numbers missing"
+        in text
+    )
+    assert "no summary from the box for this day" in text  # clinic-002
+
+
+def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_day(engine)
+    report = daily_report(engine, DAY, TZ, now=at(18, 0))
+    rows = list(csv.DictReader(io.StringIO(day_csv(report))))
+    problems = [r for r in rows if r["record"] == "problem"]
+    assert [(r["desk"], r["what"], r["raised"], r["cleared"], r["duration_min"], r["status"]) for r in problems if r["site"] == "clinic-001"] == [
+        ("desk-1", "Fever", "09:10", "09:11", "1", "put right"),
+        ("desk-1", "Crowding", "10:01", "10:26", "25", "put right"),
+        ("desk-1", "Box offline (connection lost)", "12:00", "12:30", "30", "back online"),
+        ("desk-1", "Patient without a mask", "16:30", "", "90", "still open"),
+        ("desk-2", "Patient without a mask", "2026-11-22 17:00", "08:20", "920", "put right"),
+    ]  # fmt: skip
+    counts = {(r["site"], r["desk"]): r for r in rows if r["record"] == "counts"}
+    assert counts[("clinic-001", "desk-1")]["screened"] == "6"
+    assert counts[("clinic-002", "desk-1")]["screened"] == "2"
+    html = day_html(report)
+    assert "<h1>Daily notification 2026-11-23</h1>" in html
+    assert html.count('<tr class="open">') == 1
+    assert "Box offline (connection lost)" in html
+
+
+def test_weekly_counts_per_clinic_with_the_change(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_day(engine)
+    report = weekly_report(engine, 2026, 48, TZ)
+    got = {(ln.site, ln.metric): (ln.this, ln.last, ln.change_text) for ln in report.lines}
+    assert got[("clinic-001", "screened")] == (8, 3, "+5 (+167%)")
+    assert got[("clinic-001", "fevers")] == (2, 0, "+2")
+    assert got[("clinic-001", "problems")] == (3, 1, "+2 (+200%)")  # desk-2 raised one on Sunday
+    assert got[("clinic-001", "raised:crowding")] == (1, 0, "+1")
+    assert got[("clinic-002", "screened")] == (2, 1, "+1 (+100%)")
+    assert got[("clinic-002", "fevers")] == (0, 1, "-1 (-100%)")
+    assert "Weekly counts 2026-W48 (2026-11-23 to 2026-11-29, Africa/Nairobi)" in week_table(report)
+    rows = list(csv.DictReader(io.StringIO(week_csv(report))))
+    assert {
+        "week": "2026-W48",
+        "site": "clinic-001",
+        "metric": "screened",
+        "this_week": "8",
+        "last_week": "3",
+        "change": "5",
+    } in rows
+
+
+def test_report_command_prints_the_day(db_url: str, tmp_path: Path) -> None:
+    engine = open_db(db_url)
+    store_day(engine)
+    out = subprocess.run(
+        [sys.executable, "-m", "central", "report", "--db", db_url, "--tz", "Africa/Nairobi",
+         "--date", "2026-11-23", "--site", "clinic-001"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Daily notification 2026-11-23 (Africa/Nairobi)" in out.stdout
+    assert "clinic-002" not in out.stdout
+    html = tmp_path / "w.html"
+    subprocess.run(
+        [sys.executable, "-m", "central", "report", "--db", db_url, "--tz", "Africa/Nairobi",
+         "--week", "2026-W48", "--format", "html", "-o", str(html)],
+        cwd=REPO, check=True,
+    )  # fmt: skip
+    assert "Weekly counts 2026-W48" in html.read_text()
+    bad = subprocess.run(
+        [sys.executable, "-m", "central", "report", "--db", db_url, "--tz", "Mars/Base", "--date", "today"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 78
+    assert "tz" in bad.stderr
