@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from agent.wire.contract import WireMessage, encode
 from agent.flow.events import Event
+from agent.wire.contract import WireMessage, encode
 from central.store.records import Row, to_row
 from central.store.writer import store
 from tests.central.wire import PREFIX, alert, identity, occupancy, status, summary, temperature

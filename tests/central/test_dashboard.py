@@ -25,6 +25,7 @@ from central.store.db import open_db
 from central.store.tables import events
 from tests.broker import Broker
 from tests.central.browser import chromium, served
+from tests.central.wire import Publisher, encoded, identity, occupancy, status
 from tests.conftest import AgentProcess, base_config, write_config
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -72,7 +73,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         k = _kinds(engine)
-        if k.get("alert", 0) >= 2 and k.get("summary", 0) >= 2 and k.get("temperature", 0) >= 2:
+        if all(k.get(kind, 0) >= 2 for kind in ("alert", "summary", "temperature")):
             break
         time.sleep(0.5)
     else:
@@ -80,6 +81,17 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine
         raise AssertionError(
             f"the agent produced too little: {_kinds(engine)}\n{agent.output()[-3000:]}"
         )
+    # A second desk of the clinic, from the agent's own encoder: an occupancy curve over the
+    # morning (the simulated camera's synthetic frames hold no detectable people).
+    now = time.time()
+    box = identity("clinic-042", "desk-2")
+    curve = [occupancy(now - 600 + 60 * i, c, c, people=c) for i, c in enumerate([1, 3, 6, 4, 2])]
+    pub = Publisher(broker.port)
+    pub.send(encoded([status(now - 700, "online"), *curve], box))
+    pub.close()
+    deadline = time.monotonic() + 20
+    while _kinds(engine).get("occupancy", 0) < len(curve) and time.monotonic() < deadline:
+        time.sleep(0.1)
     yield engine, agent
     agent.stop()
     collector.stop()
@@ -112,7 +124,13 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         browser.find_element(By.LINK_TEXT, "clinic-042").click()
         assert browser.find_element(By.TAG_NAME, "h1").text.startswith("clinic-042")
         chart = browser.find_element(By.CSS_SELECTOR, "#desk-desk-1 svg.timeline")
-        assert chart.find_elements(By.CSS_SELECTOR, "polyline.occupancy")
+        curve = browser.find_element(
+            By.CSS_SELECTOR, "#desk-desk-2 svg.timeline polyline.occupancy"
+        )
+        points = (curve.get_attribute("points") or "").split()
+        assert len(points) == 2 * 5  # a step line: two points per report, then held to now
+        peak = browser.find_element(By.CSS_SELECTOR, "#desk-desk-2").text
+        assert "peak occupancy 6" in peak
         bars = chart.find_elements(By.CSS_SELECTOR, "rect.problem")
         table_rows = browser.find_elements(By.CSS_SELECTOR, "#desk-desk-1 table.problems tr")[1:]
         assert len(bars) == len(table_rows) >= 1
@@ -137,8 +155,13 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         with urllib.request.urlopen(link) as resp:
             rows = list(csv.DictReader(io.StringIO(resp.read().decode())))
         counts = [r for r in rows if r["record"] == "counts"]
-        assert [(r["site"], r["desk"]) for r in counts] == [("clinic-042", "desk-1")]
+        assert [(r["site"], r["desk"]) for r in counts] == [
+            ("clinic-042", "desk-1"),
+            ("clinic-042", "desk-2"),
+        ]
         assert int(counts[0]["fevers"]) >= 1
+        assert counts[1]["peak_occupancy"] == "6"
+        assert counts[1]["arrivals"] == "16"
         assert any(r["record"] == "problem" and r["what"] == "Fever" for r in rows)
         browser.get(url + "/week")
         assert "Weekly counts" in browser.find_element(By.TAG_NAME, "h1").text

@@ -13,7 +13,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.wire.contract import Identity, WireMessage, encode
 from agent.flow.events import (
     AlertEvent,
     Event,
@@ -22,6 +21,7 @@ from agent.flow.events import (
     SummaryEvent,
     TemperatureEvent,
 )
+from agent.wire.contract import Identity, WireMessage, encode
 from tests.broker import free_port
 
 PREFIX = "triage/v1"
