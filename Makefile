@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all setup sysdeps venv run test lint bench deb eval-mask models clean
+.PHONY: all setup sysdeps venv run central test lint bench deb eval-mask models clean
 
 all: test
 
@@ -42,6 +42,10 @@ eval-mask: venv
 
 run: setup
 	$(BIN)/python -m tools.devrun
+
+# The agent, the collector and the dashboard together (docs/CENTRAL.md); prints the dashboard URL.
+central: setup
+	$(BIN)/python -m tools.centralrun
 
 test: setup
 	$(BIN)/python -m pytest

@@ -1,0 +1,50 @@
+"""`make central`'s runner: agent, collector and dashboard together; the chain works end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from central.store.db import make_engine
+from central.store.tables import events
+from tests.conftest import REPO
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.centralrun", "--duration", "25", "--run-dir", str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("dashboard   http://127.0.0.1:"), first
+    url = first.split()[1]
+    page = ""
+    deadline = time.monotonic() + 20
+    while "demo-clinic" not in page and time.monotonic() < deadline:
+        with urllib.request.urlopen(url) as resp:
+            page = resp.read().decode()
+        time.sleep(1)
+    assert "Fleet at a glance" in page
+    assert 'data-site="demo-clinic" data-desk="desk-1"' in page
+    rest, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, rest + (tmp_path / "collector.log").read_text()
+    engine = make_engine(str(tmp_path / "central.sqlite3"))
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.kind, events.c.state).order_by(events.c.pk)).all()
+    kinds = [k for k, _ in rows]
+    assert ("status", "online") in rows
+    assert "temperature" in kinds
+    # The agent stopped before the collector: its clean `stopping` status was stored.
+    assert rows[-1] == ("status", "stopping")

@@ -1,0 +1,133 @@
+"""``make central``: the whole chain on one machine, on embedded defaults.
+
+A private ``mosquitto`` (as ``make run``), ``triage-agent run`` on the simulated thermometer and
+camera, ``triage-central collect`` into SQLite (``.run-central/central.sqlite3``) and
+``triage-central serve`` on a free local port, each a child process with its log in the run folder.
+Prints the dashboard URL. Ctrl-C (or ``--duration``) stops the agent first (its ``stopping`` status
+reaches the collector), then the collector, the dashboard and the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tools.devrun import CONFIG, SCENES_DIR, start_broker
+
+RUN_DIR = Path(".run-central")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _child(run: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
+    log = (run / f"{name}.log").open("ab")
+    # Own session: Ctrl-C reaches only this runner, which stops the children in order.
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], stdout=log, stderr=log, start_new_session=True
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="config, logs, databases")
+    parser.add_argument("--http-port", type=int, default=0, help="dashboard port (0: a free one)")
+    parser.add_argument(
+        "--tz", default=os.environ.get("TRIAGE_CENTRAL_TZ") or os.environ.get("TZ") or "UTC"
+    )
+    args = parser.parse_args(argv)
+    run: Path = args.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    http_port = args.http_port or _free_port()
+    db = str((run / "central.sqlite3").resolve())
+    broker = start_broker(run, port)
+    cfg = run / "agent.toml"
+    scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
+    cfg.write_text(CONFIG.format(port=port, run=run.resolve(), scenes=scenes))
+    common = ["--db", db, "--tz", args.tz]
+    collector = _child(
+        run, "collector", "central", "collect", *common, "--port", str(port),
+        "--client-id", "make-central",
+    )  # fmt: skip
+    server = _child(run, "dashboard", "central", "serve", *common, "--http-port", str(http_port))
+    agent = _child(run, "agent", "agent", "run", "--config", str(cfg))
+    children = [agent, collector, server]
+    url = f"http://127.0.0.1:{http_port}/"
+    status = 0
+    if not _wait_http(url + "healthz", children):
+        print(f"something did not start; see the logs in {run}/", flush=True)
+        status = 1
+    else:
+        print(
+            f"dashboard   {url}\n"
+            f"broker      127.0.0.1:{port}   database {db}\n"
+            f"logs        {run}/agent.log, collector.log, dashboard.log\n"
+            f"report      triage-central report --db {db} --date today\n"
+            "Ctrl-C to stop.",
+            flush=True,
+        )
+    stop = status != 0
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    deadline = time.monotonic() + args.duration if args.duration > 0 else None
+    while not stop:
+        dead = [name for name, p in zip(("agent", "collector", "dashboard"), children, strict=True)
+                if p.poll() is not None]  # fmt: skip
+        if dead:
+            print(f"{', '.join(dead)} exited; see {run}/{dead[0]}.log", flush=True)
+            status = 1
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    _stop(agent)
+    time.sleep(1.0)  # the agent's `stopping` status reaches the collector
+    _stop(collector)
+    _stop(server)
+    broker.terminate()
+    broker.wait(timeout=10)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
