@@ -13,6 +13,7 @@ from agent.config import AgentConfig, parse_config
 from agent.flow.engine import QUEUE_SIZE
 from agent.flow.events import AlertEvent, Event, OccupancyEvent, TemperatureEvent
 from agent.flow.heartbeat import Heartbeat
+from agent.flow.liveness import LoopStamp
 from agent.flow.ports import Emit
 from agent.service.pipeline import Pipeline
 from agent.wire.outbox import Outbox
@@ -33,6 +34,9 @@ class ReadingSource:
 
     def stop(self) -> None:
         self.emit = None
+
+    def loops(self) -> list[LoopStamp]:
+        return []  # no thread of its own
 
 
 class ThresholdAnalyser:

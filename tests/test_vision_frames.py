@@ -28,7 +28,7 @@ from agent.vision.frames import (
     parse_source,
     redact,
 )
-from agent.vision.grabber import Backoff, CapturedFrame, FrameGrabber, LatestFrame
+from agent.vision.grabber import CapturedFrame, FrameGrabber, LatestFrame
 from tests.conftest import shared_path
 from tests.vision_media import scene, write_video
 
@@ -224,13 +224,6 @@ def test_latest_frame_wins_and_counts_replaced() -> None:
     assert slot.take(timeout=0.01) is None  # never the same frame twice
     slot.put(CapturedFrame(drawn(6), 6.0, 6))
     assert slot.replaced == 4
-
-
-def test_backoff_doubles_caps_and_resets() -> None:
-    b = Backoff(0.5, 3.0)
-    assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    b.reset()
-    assert b.next_delay() == 0.5
 
 
 # --- grabber: reconnects on real files and URLs ------------------------------------------------

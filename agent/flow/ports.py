@@ -1,7 +1,8 @@
 """The seams of the flow, as small typed protocols.
 
 ``Source``: a thread that turns a device (serial port, camera) into typed observations and hands each
-one to ``emit``; it never blocks on the consumer. ``Analyser``: turns observations into events; it is
+one to ``emit``; it never blocks on the consumer, and shows its threads' loop stamps (liveness, for
+the watchdog). Threaded sources derive from :class:`agent.flow.threaded.ThreadedSource`. ``Analyser``: turns observations into events; it is
 driven only by the engine's thread (:mod:`agent.flow.engine`), so it needs no locks.
 """
 
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from agent.flow.events import Event
 from agent.flow.heartbeat import Heartbeat
+from agent.flow.liveness import LoopStamp
 
 Emit = Callable[[object], None]
 """Hand one observation to the engine; never blocks (drops and counts when the queue is full)."""
@@ -27,7 +29,10 @@ class Source(Protocol):
         """Start producing; returns at once."""
 
     def stop(self) -> None:
-        """Stop producing and release the device; returns once threads have ended."""
+        """Stop producing and release the device; returns once threads have ended (bounded)."""
+
+    def loops(self) -> Sequence[LoopStamp]:
+        """The loop stamps of its running threads (empty when it runs none)."""
 
 
 class Analyser(Protocol):

@@ -24,10 +24,10 @@ Algorithm (docs/SCREENING.md has the rationale):
 from __future__ import annotations
 
 import statistics
-import uuid
 from collections.abc import Sequence
 
-from agent.flow.events import AlertEvent, Event, TemperatureEvent, TemperatureResult
+from agent.flow.alerts import AlertLatch
+from agent.flow.events import Event, TemperatureEvent, TemperatureResult
 from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
 
@@ -52,7 +52,8 @@ class ScreeningAnalyser:
         self._reported = False
         self._below = 0
         self._last_at: float | None = None
-        self._alert: tuple[str, float] | None = None
+        self._fever = AlertLatch("fever")
+        self._fever_value: float | None = None
         self.presentations = 0
 
     # -- Analyser protocol -------------------------------------------------------------------
@@ -159,21 +160,15 @@ class ScreeningAnalyser:
                 offset_c=round(self.offset_c, 2),
             )
         ]
-        if result == "fever":
-            alert_id = uuid.uuid4().hex  # the contract wants 8-32 hex digits
-            self._alert = (alert_id, round(est, 2))
+        change = self._fever.raise_now(now) if result == "fever" else None
+        if change is not None:
+            self._fever_value = round(est, 2)
             events.append(
-                AlertEvent(
-                    at=now,
-                    alert="fever",
-                    state="raised",
-                    alert_id=alert_id,
-                    message=(
-                        f"Screening temperature {est:.1f} °C is at or above "
-                        f"{self.cfg.fever_threshold_c:.1f} °C. This is a screening result only: "
-                        "a clinical thermometer must confirm it before any decision."
-                    ),
-                    value=round(est, 2),
+                change.event(
+                    f"Screening temperature {est:.1f} °C is at or above "
+                    f"{self.cfg.fever_threshold_c:.1f} °C. This is a screening result only: "
+                    "a clinical thermometer must confirm it before any decision.",
+                    value=self._fever_value,
                 )
             )
         return events
@@ -182,19 +177,11 @@ class ScreeningAnalyser:
         events: list[Event] = []
         if self._present and not self._reported and self._samples:
             events += self._report(now, self._samples, plateau=False)
-        if self._alert is not None:
-            alert_id, value = self._alert
+        cleared = self._fever.clear_now(now)
+        if cleared is not None:
             events.append(
-                AlertEvent(
-                    at=now,
-                    alert="fever",
-                    state="cleared",
-                    alert_id=alert_id,
-                    message="The person left the screening position.",
-                    value=value,
-                )
+                cleared.event("The person left the screening position.", value=self._fever_value)
             )
-            self._alert = None
         self._present = False
         self._reported = False
         self._samples = []

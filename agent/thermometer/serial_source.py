@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -23,6 +22,7 @@ import serial
 
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
+from agent.flow.threaded import Backoff, ThreadedSource
 from agent.thermometer.bridge_decoder import BridgeDecoder
 from agent.thermometer.gy_decoder import START_CONTINUOUS, GyDecoder
 from agent.thermometer.reading import ThermoReading
@@ -53,7 +53,7 @@ def make_decoder(protocol: str) -> Decoder:
     raise ValueError(f"unknown thermometer protocol {protocol!r}")
 
 
-class SerialThermometer:
+class SerialThermometer(ThreadedSource):
     """A :class:`agent.flow.ports.Source` for an IR thermometer on a serial line."""
 
     def __init__(
@@ -69,8 +69,7 @@ class SerialThermometer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         make_decoder(protocol)  # fail early on a bad protocol name
-        self.name = name
-        self.heartbeat = Heartbeat(name, stale_after_s)
+        super().__init__(name, Heartbeat(name, stale_after_s), f"source-{name}")
         self.port = port
         self.protocol = protocol
         self.baudrate = baudrate
@@ -78,8 +77,6 @@ class SerialThermometer:
         self.reconnect_max_s = reconnect_max_s
         self.provider = provider
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._serial: serial.Serial | None = None
         self.firmware: str | None = None
         """Firmware version from the bridge HELLO, once seen."""
@@ -88,41 +85,36 @@ class SerialThermometer:
         self.bad_frames = 0
         self.device_errors = 0
 
-    def start(self, emit: Emit) -> None:
-        """Start the reader thread; returns at once."""
-        if self.provider is not None:
+    def start(self, emit: Emit | None = None) -> None:
+        """Bring up the provided device (if any) and start the reader thread; returns at once."""
+        if self.provider is not None and self._thread is None:
             self.port = self.provider.start()
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(emit,), name=f"source-{self.name}", daemon=True
-        )
-        self._thread.start()
+        super().start(emit)
 
     def stop(self) -> None:
-        """Stop reading, close the port; returns once the thread has ended."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop reading, close the port; returns once the thread has ended (bounded wait)."""
+        super().stop()
         if self.provider is not None:
             self.provider.stop()
 
-    def _run(self, emit: Emit) -> None:
-        delay = self.reconnect_min_s
+    def run(self, emit: Emit) -> None:
+        """Open the port, read until it fails, reopen with backoff; until stopped."""
+        backoff = Backoff(self.reconnect_min_s, self.reconnect_max_s)
         warned = False
-        while not self._stop.is_set():
+        while not self.stopping:
+            self.loop.turn()
             try:
                 ser = serial.serial_for_url(
                     self.port, baudrate=self.baudrate, timeout=READ_TIMEOUT_S
                 )
             except (serial.SerialException, OSError, ValueError) as exc:
+                delay = backoff.next_delay()
                 msg = f"cannot open thermometer port {self.port}: {exc}; retrying in {delay:.0f} s"
                 self.heartbeat.set_state("disconnected", msg)
                 if not warned:
                     log.warning("%s (check the cable and thermometer.port)", msg)
                     warned = True
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max_s)
+                self.wait(delay)
                 continue
             self.opens += 1
             log.info(
@@ -131,7 +123,7 @@ class SerialThermometer:
             self.heartbeat.set_state("stale")
             try:
                 if self._pump(ser, emit):
-                    delay = self.reconnect_min_s
+                    backoff.reset()
                     warned = False
             except (serial.SerialException, OSError) as exc:
                 msg = f"thermometer port {self.port} lost: {exc}; reconnecting"
@@ -141,9 +133,8 @@ class SerialThermometer:
             finally:
                 with contextlib.suppress(serial.SerialException, OSError):
                     ser.close()
-            if not self._stop.is_set():
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max_s)
+            if not self.stopping:
+                self.wait(backoff.next_delay())
 
     def _pump(self, ser: serial.Serial, emit: Emit) -> bool:
         """Read until stopped or the port fails; True if any valid reading arrived."""
@@ -154,7 +145,8 @@ class SerialThermometer:
         last_frame = last_start = time.monotonic()
         if gy:
             ser.write(START_CONTINUOUS)
-        while not self._stop.is_set():
+        while not self.stopping:
+            self.loop.turn()
             data = ser.read(max(1, ser.in_waiting))
             now_m = time.monotonic()
             if gy and now_m - last_frame > GY_RESTART_AFTER_S and now_m - last_start > 2.0:

@@ -14,11 +14,12 @@ face has been unmasked that long for ``clear_after_s``. Never an event per frame
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
-from agent.flow.debounce import Debouncer, Latch
-from agent.flow.events import AlertEvent, Event, MaskEvent, MaskState
+from agent.flow.alerts import AlertLatch
+from agent.flow.debounce import Debouncer
+from agent.flow.events import Event, MaskEvent, MaskState
+from agent.flow.window import PeriodicWindow
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.tracker import Settled, Tracker
@@ -43,9 +44,8 @@ class ComplianceAnalyser:
         self.vision = vision
         self.tracker = tracker if tracker is not None else Tracker()
         self._state: Debouncer[MaskState] = Debouncer("no_face", hold_s)
-        self._alert = Latch(0.0, clear_after_s)
-        self._alert_id: str | None = None
-        self._window_start: float | None = None
+        self._alert = AlertLatch("unmasked", 0.0, clear_after_s)
+        self._period = PeriodicWindow(vision.compliance_window_s)
         self._window: dict[int, Settled | None] = {}
 
     def feed(self, observation: object) -> Sequence[Event]:
@@ -53,8 +53,7 @@ class ComplianceAnalyser:
         if not isinstance(observation, SceneFindings):
             return []
         at = observation.at
-        if self._window_start is None:
-            self._window_start = at
+        self._period.touch(at)
         faces = observation.faces
         self.tracker.update([f.box for f in faces], at, [f.mask_prob for f in faces])
         for track in self.tracker.present():
@@ -67,9 +66,7 @@ class ComplianceAnalyser:
         """Expire faces no longer seen, publish due changes, alerts and the periodic figures."""
         self.tracker.expire(now)
         events = self._evaluate(now)
-        if self._window_start is None:
-            self._window_start = now
-        elif now - self._window_start >= self.vision.compliance_window_s:
+        if self._period.due(now):
             settled = list(self._window.values())
             events.append(
                 MaskEvent(
@@ -81,7 +78,6 @@ class ComplianceAnalyser:
                     window_s=self.vision.compliance_window_s,
                 )
             )
-            self._window_start = now
             self._window = {}
         return events
 
@@ -108,28 +104,13 @@ class ComplianceAnalyser:
         )
         limit = self.vision.unmasked_alert_after_s
         change = self._alert.update(longest >= limit, at)
-        if change is not None and change.state == "raised":
-            self._alert_id = uuid.uuid4().hex
+        if change is not None and change.raised:
             events.append(
-                AlertEvent(
-                    at=at,
-                    alert="unmasked",
-                    state="raised",
-                    alert_id=self._alert_id,
-                    message=f"a person without a mask has been at the desk for {longest:.0f} s",
+                change.event(
+                    f"a person without a mask has been at the desk for {longest:.0f} s",
                     value=round(longest, 1),
                 )
             )
-        elif change is not None and self._alert_id is not None:
-            events.append(
-                AlertEvent(
-                    at=at,
-                    alert="unmasked",
-                    state="cleared",
-                    alert_id=self._alert_id,
-                    message="no unmasked person at the desk any more",
-                    value=None,
-                )
-            )
-            self._alert_id = None
+        elif change is not None:
+            events.append(change.event("no unmasked person at the desk any more"))
         return events

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
+from agent.flow.threaded import Backoff, ThreadedSource
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 from agent.vision.frames import FrameSource, SourceUnavailableError, open_source
@@ -65,26 +66,7 @@ class LatestFrame:
             return self._frame
 
 
-class Backoff:
-    """Exponential backoff delays: ``min_s``, doubling, capped at ``max_s``; reset on success."""
-
-    def __init__(self, min_s: float, max_s: float) -> None:
-        self.min_s = min_s
-        self.max_s = max_s
-        self._next = min_s
-
-    def next_delay(self) -> float:
-        """The delay to wait now; the following one doubles."""
-        delay = self._next
-        self._next = min(self.max_s, self._next * 2)
-        return delay
-
-    def reset(self) -> None:
-        """Back to ``min_s`` after a success."""
-        self._next = self.min_s
-
-
-class FrameGrabber:
+class FrameGrabber(ThreadedSource):
     """A :class:`~agent.flow.ports.Source` (stage ``camera``) that fills a :class:`LatestFrame`.
 
     It emits nothing itself; the vision worker takes frames from :attr:`latest`.
@@ -98,40 +80,24 @@ class FrameGrabber:
         name: str = "camera",
         pace: bool = True,
     ) -> None:
-        self.name = name
+        super().__init__(name, Heartbeat(name, camera.stale_after_s), f"{name}-grabber")
         self.camera = camera
         self.source = source if source is not None else open_source(camera)
-        self.heartbeat = Heartbeat(name, camera.stale_after_s)
         self.latest = LatestFrame()
         self.frames = 0
         """Frames read since start."""
         self.reconnects = 0
         """Times the source was (re)opened after a failure or end."""
         self._pace = pace
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self, emit: Emit | None = None) -> None:
-        """Start the reader thread; returns at once (``emit`` is unused: frames go to the slot)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-grabber", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop reading and release the source; returns once the thread has ended."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
+    def run(self, emit: Emit) -> None:
+        """Open, read until the source ends, reopen with backoff; until stopped (``emit`` unused)."""
         backoff = Backoff(self.camera.reconnect_min_s, self.camera.reconnect_max_s)
         label = self.source.spec.label
         reported: str | None = None
         opened_once = False
-        while not self._stop.is_set():
+        while not self.stopping:
+            self.loop.turn()
             try:
                 self.source.open()
             except SourceUnavailableError as exc:
@@ -141,19 +107,19 @@ class FrameGrabber:
                 if reason != reported:
                     log.warning("camera: %s; retrying (backoff up to %.0fs)", reason, backoff.max_s)
                     reported = reason
-                self._stop.wait(delay)
+                self.wait(delay)
                 continue
             except Exception as exc:  # an OpenCV/driver error must not kill the thread
                 self.heartbeat.set_state("error", f"opening {label}: {exc}")
                 log.exception("camera: unexpected error opening %s", label)
-                self._stop.wait(backoff.next_delay())
+                self.wait(backoff.next_delay())
                 continue
             if opened_once:
                 self.reconnects += 1
             opened_once = True
             got = self._read_until_end()
             self.source.close()
-            if self._stop.is_set():
+            if self.stopping:
                 break
             if got:
                 backoff.reset()
@@ -161,7 +127,7 @@ class FrameGrabber:
             why = f"{label} ended or vanished"
             self.heartbeat.set_state("disconnected", why)
             log.warning("camera: %s; reopening", why)
-            self._stop.wait(backoff.next_delay())
+            self.wait(backoff.next_delay())
         self.source.close()
 
     def _read_until_end(self) -> int:
@@ -169,7 +135,8 @@ class FrameGrabber:
         got = 0
         period = 1.0 / self.source.native_fps if self._pace and self.source.native_fps else 0.0
         next_at = time.monotonic()
-        while not self._stop.is_set():
+        while not self.stopping:
+            self.loop.turn()
             try:
                 image = self.source.read()
             except Exception as exc:  # a decode error in one frame: count it, treat as vanished
@@ -186,7 +153,7 @@ class FrameGrabber:
                 next_at += period
                 delay = next_at - time.monotonic()
                 if delay > 0:
-                    self._stop.wait(delay)
+                    self.wait(delay)
                 else:
                     next_at = time.monotonic()
         return got

@@ -13,11 +13,12 @@ stayed at or below the limit for ``clear_after_s``. Never an event per frame.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
-from agent.flow.debounce import Debouncer, Latch
-from agent.flow.events import AlertEvent, Event, OccupancyEvent
+from agent.flow.alerts import AlertLatch
+from agent.flow.debounce import Debouncer
+from agent.flow.events import Event, OccupancyEvent
+from agent.flow.window import PeriodicWindow
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.tracker import Tracker
@@ -42,9 +43,8 @@ class OccupancyAnalyser:
         self.vision = vision
         self.tracker = tracker if tracker is not None else Tracker()
         self._count: Debouncer[int] = Debouncer(0, hold_s)
-        self._crowd = Latch(vision.crowd_after_s, clear_after_s)
-        self._alert_id: str | None = None
-        self._window_start: float | None = None
+        self._crowd = AlertLatch("crowding", vision.crowd_after_s, clear_after_s)
+        self._period = PeriodicWindow(vision.compliance_window_s)
         self._window_max = 0
         self._window_people: set[int] = set()
 
@@ -58,14 +58,12 @@ class OccupancyAnalyser:
         if not isinstance(observation, SceneFindings):
             return []
         at = observation.at
-        if self._window_start is None:
-            self._window_start = at
+        start = self._period.touch(at)
         if observation.persons is not None:
             boxes = list(observation.persons)
         else:
             boxes = [f.box for f in observation.faces]
         self.tracker.update(boxes, at)
-        start = self._window_start
         self._window_people.update(t.id for t in self.tracker.present() if t.first_seen >= start)
         return self._evaluate(at)
 
@@ -73,9 +71,7 @@ class OccupancyAnalyser:
         """Expire people no longer seen, publish due changes, alerts and the periodic maximum."""
         self.tracker.expire(now)
         events = self._evaluate(now)
-        if self._window_start is None:
-            self._window_start = now
-        elif now - self._window_start >= self.vision.compliance_window_s:
+        if self._period.due(now):
             events.append(
                 OccupancyEvent(
                     at=now,
@@ -86,7 +82,6 @@ class OccupancyAnalyser:
                     people=len(self._window_people),
                 )
             )
-            self._window_start = now
             self._window_max = self._count.value
             self._window_people = set()
         return events
@@ -100,31 +95,18 @@ class OccupancyAnalyser:
             events.append(OccupancyEvent(at=at, count=count, max=self._window_max, limit=limit))
         count = self._count.value
         change = self._crowd.update(count > limit, at)
-        if change is not None and change.state == "raised":
-            self._alert_id = uuid.uuid4().hex
+        if change is not None and change.raised:
             events.append(
-                AlertEvent(
-                    at=at,
-                    alert="crowding",
-                    state="raised",
-                    alert_id=self._alert_id,
-                    message=(
-                        f"{count} people in view, above the limit of {limit} "
-                        f"for {at - change.since:.0f} s"
-                    ),
+                change.event(
+                    f"{count} people in view, above the limit of {limit} "
+                    f"for {at - change.since:.0f} s",
                     value=float(count),
                 )
             )
-        elif change is not None and self._alert_id is not None:
+        elif change is not None:
             events.append(
-                AlertEvent(
-                    at=at,
-                    alert="crowding",
-                    state="cleared",
-                    alert_id=self._alert_id,
-                    message=f"{count} people in view, at or below the limit of {limit}",
-                    value=float(count),
+                change.event(
+                    f"{count} people in view, at or below the limit of {limit}", value=float(count)
                 )
             )
-            self._alert_id = None
         return events

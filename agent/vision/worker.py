@@ -18,13 +18,14 @@ from collections import deque
 
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
+from agent.flow.threaded import ThreadedSource
 from agent.vision.findings import SceneAnalyser
 from agent.vision.grabber import LatestFrame
 
 log = logging.getLogger(__name__)
 
 
-class VisionWorker:
+class VisionWorker(ThreadedSource):
     """A :class:`~agent.flow.ports.Source` (stage ``vision``) emitting one observation per analysed frame."""
 
     def __init__(
@@ -36,8 +37,7 @@ class VisionWorker:
         name: str = "vision",
         stale_after_s: float = 10.0,
     ) -> None:
-        self.name = name
-        self.heartbeat = Heartbeat(name, stale_after_s)
+        super().__init__(name, Heartbeat(name, stale_after_s), f"{name}-worker")
         self.analysed = 0
         """Frames analysed since start."""
         self._latest = latest
@@ -45,36 +45,19 @@ class VisionWorker:
         self._period = 1.0 / max_fps
         self._ms: deque[float] = deque(maxlen=32)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def inference_ms(self) -> float | None:
         """Median inference time of recent frames in milliseconds; None before the first frame."""
         with self._lock:
             return round(statistics.median(self._ms), 1) if self._ms else None
 
-    def start(self, emit: Emit) -> None:
-        """Start the inference thread; returns at once."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(emit,), name=f"{self.name}-worker", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current frame; returns once the thread has ended."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self, emit: Emit) -> None:
+    def run(self, emit: Emit) -> None:
+        """Take the newest frame at most ``max_fps`` times a second, analyse it, emit the findings."""
         next_at = time.monotonic()
-        while not self._stop.is_set():
+        while not self.stopping:
+            self.loop.turn()
             wait = next_at - time.monotonic()
-            if wait > 0 and self._stop.wait(wait):
+            if wait > 0 and self.wait(wait):
                 break
             frame = self._latest.take(timeout=0.5)
             if frame is None:
