@@ -41,6 +41,18 @@ def test_ack_deletes_only_that_message(tmp_path: Path) -> None:
     assert box.depth() == 4
 
 
+def test_ack_many_deletes_a_batch_in_one_go_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    for _ in range(6):
+        box.append(msg)
+    box.ack_many([1, 3, 5, 99])  # an unknown seq (already deleted) is harmless
+    box.ack_many([])
+    box.close()
+    box = Outbox(path)
+    assert [m.seq for m in box.peek()] == [2, 4, 6]
+
+
 def test_failed_encode_stores_nothing_and_keeps_the_sequence(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3")
 

@@ -2,7 +2,8 @@
 
 Every event is encoded and written here first, in one transaction with the next value of the
 device's sequence counter, so the sequence is monotonic and survives restarts. The publisher reads
-messages in sequence order and deletes each one only after the broker acknowledged it (QoS 1 PUBACK).
+messages in sequence order and deletes each one only after the broker acknowledged it (QoS 1 PUBACK),
+several acknowledged messages in one transaction (:meth:`Outbox.ack_many`).
 A broker outage or a killed process loses nothing; on restart the queue replays in order.
 
 Bounds: at most ``max_messages`` rows and nothing older than ``max_age_s``; the oldest are evicted
@@ -159,8 +160,21 @@ class Outbox:
 
     def ack(self, seq: int) -> None:
         """The broker acknowledged ``seq``: delete it."""
+        self.ack_many([seq])
+
+    def ack_many(self, seqs: list[int]) -> None:
+        """The broker acknowledged all of ``seqs``: delete them in one transaction (one sync to
+        disk for the lot instead of one per message)."""
+        if not seqs:
+            return
         with self._lock:
-            self._db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in seqs])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- figures ---------------------------------------------------------------------------------
     def depth(self) -> int:

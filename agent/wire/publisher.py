@@ -3,7 +3,9 @@
 Threads: paho's network thread (``loop_start``: connect, automatic reconnect with exponential backoff
 ``mqtt.reconnect_min_s``..``reconnect_max_s``, callbacks) and one drain thread that hands at most
 :data:`WINDOW` outbox messages at a time to paho. A message is deleted from the outbox only when its
-PUBACK arrives. Messages in flight when the connection drops are re-sent by paho after reconnecting
+PUBACK arrives (deletions are batched: :data:`ACK_BATCH` messages or :data:`ACK_FLUSH_S` seconds, one
+transaction each, so a replayed backlog costs one disk sync per batch; a crash in between only
+re-sends the few acknowledged messages not yet deleted). Messages in flight when the connection drops are re-sent by paho after reconnecting
 (QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore at-least-once:
 subscribers drop duplicates by event ``id``.
 
@@ -34,6 +36,10 @@ log = logging.getLogger(__name__)
 
 WINDOW = 20
 """Outbox messages handed to paho and not yet acknowledged, at most."""
+ACK_BATCH = 100
+"""Acknowledged messages are deleted from the outbox in batches of up to this many..."""
+ACK_FLUSH_S = 0.05
+"""...or after this long, whichever comes first (one disk sync per batch, not per message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +97,12 @@ class Publisher:
         self._outbox = outbox
         self._client = make_client(cfg, identity.device)
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
         self._inflight: dict[int, tuple[int, WireMessage]] = {}
         self._early: dict[int, ReasonCode | None] = {}
         self._direct: set[int] = set()
+        self._acked: list[int] = []
+        self._acked_at = 0.0
         self._last_sent = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -129,11 +138,13 @@ class Publisher:
         """Flush the outbox for up to ``flush_timeout_s`` if connected, publish ``stopping``, close."""
         deadline = time.monotonic() + flush_timeout_s
         while self._connected.is_set() and time.monotonic() < deadline:
+            self._flush_acks()
             if self._outbox.depth() == 0:
                 break
             time.sleep(0.05)
         self._stop.set()
         self._thread.join(timeout=2.0)
+        self._flush_acks()
         if self._connected.is_set():
             info = self._publish_direct(self._status("stopping", self._outbox.reserve_seq()))
             info.wait_for_publish(timeout=max(0.5, deadline - time.monotonic()))
@@ -207,6 +218,7 @@ class Publisher:
             if entry is None:
                 self._early[mid] = reason_code
                 return
+            self._room.notify()
         self._settle(entry[0], entry[1], reason_code)
 
     def _settle(self, seq: int, msg: WireMessage, reason_code: ReasonCode | None) -> None:
@@ -219,21 +231,38 @@ class Publisher:
             )
             with self._lock:
                 self._rejected += 1
-        self._outbox.ack(seq)
+        with self._lock:
+            if not self._acked:
+                self._acked_at = time.monotonic()
+            self._acked.append(seq)
+            full = len(self._acked) >= ACK_BATCH
+        if full:
+            self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        """Delete the acknowledged messages collected so far (one outbox transaction)."""
+        with self._lock:
+            seqs, self._acked = self._acked, []
+        self._outbox.ack_many(seqs)
 
     def _drain(self) -> None:
         while not self._stop.is_set():
+            with self._lock:
+                pending = bool(self._acked)
+                due = pending and time.monotonic() - self._acked_at >= ACK_FLUSH_S
+            if due:
+                self._flush_acks()
             if not self._connected.wait(0.2):
                 continue
             with self._lock:
                 room = WINDOW - len(self._inflight)
                 after = self._last_sent
-            if room <= 0:
-                time.sleep(0.01)
-                continue
+                if room <= 0:  # woken by the next PUBACK
+                    self._room.wait(ACK_FLUSH_S)
+                    continue
             batch = self._outbox.peek(after=after, limit=room)
             if not batch:
-                self._outbox.wait(0.2)
+                self._outbox.wait(ACK_FLUSH_S if pending else 0.2)
                 continue
             for stored in batch:
                 msg = stored.message
