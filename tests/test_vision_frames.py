@@ -19,6 +19,7 @@ from agent.config import ConfigError
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 from agent.vision.frames import (
+    SIMULATED_HOLD_S,
     CaptureSource,
     FolderSource,
     SimulatedSource,
@@ -177,12 +178,13 @@ def test_folder_without_loop_ends(tmp_path: Path) -> None:
 @pytest.mark.shared
 def test_simulated_cycles_real_scenes_and_composed_mask_frames() -> None:
     scenes = shared_path("data", "scenes")
-    src = open_source(camera("simulated", width=640, height=480, simulated_scenes_dir=scenes))
+    cam = camera("simulated", width=640, height=480, simulated_scenes_dir=scenes)
+    src = open_source(cam)
     assert isinstance(src, SimulatedSource)
     src.open()
     assert not src.synthetic
     seen = set()
-    for _ in range(20 * 8):
+    for _ in range(round(SIMULATED_HOLD_S * cam.max_fps) * 8):  # eight scenes' worth
         f = src.read()
         assert f is not None
         assert f.shape[0] <= 480
@@ -224,6 +226,15 @@ def test_latest_frame_wins_and_counts_replaced() -> None:
     assert slot.take(timeout=0.01) is None  # never the same frame twice
     slot.put(CapturedFrame(drawn(6), 6.0, 6))
     assert slot.replaced == 4
+
+
+def test_buffered_slot_hands_over_every_frame_in_order_and_bounds_the_backlog() -> None:
+    slot = LatestFrame(capacity=3)
+    for i in range(1, 6):
+        slot.put(CapturedFrame(drawn(i), float(i), i))
+    assert slot.replaced == 2  # frames 1 and 2 gave way
+    taken = [slot.take(timeout=0.01) for _ in range(4)]
+    assert [f.index if f is not None else None for f in taken] == [3, 4, 5, None]
 
 
 # --- grabber: reconnects on real files and URLs ------------------------------------------------

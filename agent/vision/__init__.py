@@ -13,6 +13,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
 from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.gate import BUFFER_FRAMES, GateSettings
 from agent.vision.grabber import FrameGrabber
 from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
@@ -33,6 +34,18 @@ def load_analyser(vision: VisionConfig) -> SceneAnalyser:
     return loader(vision)
 
 
+def gate_settings(vision: VisionConfig) -> GateSettings:
+    """The detection gate's schedule from the ``vision`` section (:mod:`agent.vision.gate`)."""
+    return GateSettings(
+        motion=vision.motion_gating,
+        detect_every=vision.detect_every,
+        full_every_s=vision.full_every_s,
+        person_every=vision.person_every,
+        regions=vision.region_crops,
+        motion_threshold=vision.motion_threshold,
+    )
+
+
 def build(
     camera: CameraConfig, vision: VisionConfig, analyser: SceneAnalyser | None = None
 ) -> tuple[list[Source], list[Analyser]]:
@@ -43,12 +56,13 @@ def build(
     """
     if not camera.enabled:
         return [], []
-    grabber = FrameGrabber(camera)
+    grabber = FrameGrabber(camera, buffer_frames=BUFFER_FRAMES)
     scene = analyser if analyser is not None else load_analyser(vision)
     worker = VisionWorker(
         grabber.latest,
         scene,
         camera.max_fps,
         stale_after_s=camera.stale_after_s,
+        gate=gate_settings(vision),
     )
     return [grabber, worker], [ComplianceAnalyser(vision), OccupancyAnalyser(vision)]

@@ -24,7 +24,14 @@ class CameraConfig(Section):
     width: int = Field(default=640, ge=64, le=4096, description="Requested frame width.")
     height: int = Field(default=480, ge=48, le=4096, description="Requested frame height.")
     max_fps: float = Field(
-        default=5.0, gt=0, le=60, description="Maximum analysis rate in frames per second."
+        default=30.0,
+        gt=0,
+        le=60,
+        description=(
+            "Frames per second the vision worker takes (each is motion-checked; the detectors "
+            "run as vision.detect_every and vision.full_every_s allow); also the rate of "
+            "image-folder and simulated sources."
+        ),
     )
     loop: bool = Field(default=True, description="Loop video files and image folders.")
     reconnect_min_s: Seconds = Field(default=1.0, description="First camera reopen delay.")
@@ -49,7 +56,7 @@ class VisionConfig(Section):
         description="Folder holding the ONNX files and manifest.json (relative to the CWD).",
     )
     face_model: str = Field(
-        default="face-detector", description="Manifest name of the face detector."
+        default="face-detector-int8", description="Manifest name of the face detector."
     )
     mask_model: str = Field(
         default="mask-classifier", description="Manifest name of the mask classifier."
@@ -66,6 +73,48 @@ class VisionConfig(Section):
     )
     threads: int = Field(
         default=1, ge=1, le=8, description="onnxruntime intra-op threads per vision model."
+    )
+    motion_gating: bool = Field(
+        default=True,
+        description=(
+            "Check every frame for motion and run the detectors only where and when something "
+            "moved (plus a full-frame check every full_every_s); false: a plain frame stride."
+        ),
+    )
+    motion_threshold: int = Field(
+        default=20,
+        ge=1,
+        le=255,
+        description="Grey-level change (0-255) against the running background that counts as motion.",
+    )
+    detect_every: int = Field(
+        default=3,
+        ge=1,
+        le=300,
+        description=(
+            "While something moves, run the detectors on at most every Nth frame; the trackers "
+            "carry people through the frames between."
+        ),
+    )
+    full_every_s: Seconds = Field(
+        default=2.0,
+        description="Run every detector on the whole frame at least this often, motion or not.",
+    )
+    person_every: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description=(
+            "Run the person detector on every Nth region detection only (its last boxes are "
+            "carried between); full-frame detections always include it."
+        ),
+    )
+    region_crops: bool = Field(
+        default=True,
+        description=(
+            "Run the face detector on a crop around the moving areas and known faces (full "
+            "resolution) instead of the whole frame."
+        ),
     )
     unmasked_alert_after_s: Seconds = Field(
         default=10.0,

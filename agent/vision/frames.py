@@ -40,8 +40,8 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 STREAM_TIMEOUT_MS = 5000
 """Open and read timeout for network streams, so a vanished camera never blocks for long."""
-SIMULATED_HOLD_FRAMES = 20
-"""How many consecutive frames the simulated camera shows one scene (a person stays a while)."""
+SIMULATED_HOLD_S = 4.0
+"""How long the simulated camera shows one scene (a person stays a while), at any frame rate."""
 
 
 class SourceUnavailableError(Exception):
@@ -261,6 +261,7 @@ class SimulatedSource:
         self.spec = spec
         self._camera = camera
         self.native_fps: float | None = camera.max_fps
+        self._hold_frames = max(1, round(SIMULATED_HOLD_S * camera.max_fps))
         self._scenes: list[Frame] = []
         self._count = 0
 
@@ -316,7 +317,7 @@ class SimulatedSource:
 
     def _synthetic(self) -> Frame:
         cam = self._camera
-        n = self._count // SIMULATED_HOLD_FRAMES
+        n = self._count // self._hold_frames
         canvas = np.full((cam.height, cam.width, 3), 180, np.uint8)
         people = 1 + n % 3
         for i in range(people):
@@ -335,7 +336,7 @@ class SimulatedSource:
         self._count += 1
         if not self._scenes:
             return self._synthetic()
-        frame = self._scenes[(index // SIMULATED_HOLD_FRAMES) % len(self._scenes)]
+        frame = self._scenes[(index // self._hold_frames) % len(self._scenes)]
         return frame.copy()
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """The frame grabber: one thread reading a :class:`FrameSource` into a single latest-frame slot.
 
-Latest frame wins: the slot holds one frame; a new frame replaces an unconsumed one (counted in
-``LatestFrame.replaced``), so there is never a backlog however slow inference is. When the camera
+The slot holds at most ``buffer_frames`` frames (:class:`LatestFrame`): with 1, the latest frame
+wins; with a few (the gated vision path), the worker sees every frame in order and catches up after
+a slow detection. When the slot is full the oldest frame gives way (counted in
+``LatestFrame.replaced``), so the backlog is bounded however slow inference is. When the camera
 vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
 exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``); its
 :class:`Heartbeat` (stage ``camera``) says ``disconnected`` since when, the capture fps and the age of
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from agent.flow.heartbeat import Heartbeat
@@ -37,33 +40,36 @@ class CapturedFrame:
 
 
 class LatestFrame:
-    """A one-frame slot shared by the grabber (writer) and the worker (reader)."""
+    """A small frame slot shared by the grabber (writer) and the worker (reader).
 
-    def __init__(self) -> None:
+    With ``capacity`` 1 (the default) the newest frame wins: a new frame replaces one not yet
+    taken. With a larger capacity the worker gets every frame in order while it keeps up on
+    average (a slow detection is caught up on by the cheap motion checks of the next frames); only
+    when ``capacity`` frames are waiting does the oldest give way. Either way memory is bounded.
+    """
+
+    def __init__(self, capacity: int = 1) -> None:
         self._cond = threading.Condition()
-        self._frame: CapturedFrame | None = None
-        self._taken = 0
+        self._frames: deque[CapturedFrame] = deque()
+        self.capacity = max(1, capacity)
         self.replaced = 0
-        """Frames overwritten before anyone took them (the price of latest-frame-wins)."""
+        """Frames dropped before anyone took them (the price of a bounded slot)."""
 
     def put(self, frame: CapturedFrame) -> None:
-        """Store ``frame``, replacing any frame not yet taken."""
+        """Store ``frame``; when the slot is full, the oldest frame not yet taken is dropped."""
         with self._cond:
-            if self._frame is not None and self._frame.index > self._taken:
+            if len(self._frames) >= self.capacity:
+                self._frames.popleft()
                 self.replaced += 1
-            self._frame = frame
+            self._frames.append(frame)
             self._cond.notify_all()
 
     def take(self, timeout: float) -> CapturedFrame | None:
-        """The newest frame not taken before, waiting up to ``timeout`` s; None if none came."""
+        """The oldest frame not taken before, waiting up to ``timeout`` s; None if none came."""
         with self._cond:
-            ok = self._cond.wait_for(
-                lambda: self._frame is not None and self._frame.index > self._taken, timeout
-            )
-            if not ok or self._frame is None:
+            if not self._cond.wait_for(lambda: bool(self._frames), timeout):
                 return None
-            self._taken = self._frame.index
-            return self._frame
+            return self._frames.popleft()
 
 
 class FrameGrabber(ThreadedSource):
@@ -79,11 +85,12 @@ class FrameGrabber(ThreadedSource):
         *,
         name: str = "camera",
         pace: bool = True,
+        buffer_frames: int = 1,
     ) -> None:
         super().__init__(name, Heartbeat(name, camera.stale_after_s), f"{name}-grabber")
         self.camera = camera
         self.source = source if source is not None else open_source(camera)
-        self.latest = LatestFrame()
+        self.latest = LatestFrame(buffer_frames)
         self.frames = 0
         """Frames read since start."""
         self.reconnects = 0

@@ -12,6 +12,7 @@ probability is used and the crop is not classified again.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from agent.vision import families
@@ -27,6 +28,7 @@ from agent.vision.findings import (
     SceneFindings,
 )
 from agent.vision.manifest import resolve
+from agent.vision.motion import Region
 
 
 class OnnxSceneAnalyser:
@@ -49,8 +51,18 @@ class OnnxSceneAnalyser:
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
         """Faces with P(masked), and person boxes when a person detector is configured."""
+        return self.analyse_part(frame, at, None, True)
+
+    def analyse_part(
+        self, frame: Frame, at: float, regions: tuple[Region, ...] | None, persons: bool
+    ) -> SceneFindings:
+        """Faces found within ``regions`` (the whole frame when None), in frame pixels, with
+        P(masked) from crops of the whole frame; person boxes only when ``persons`` (and a person
+        detector is configured), else None. See :mod:`agent.vision.gate`."""
         started = time.perf_counter()
-        boxes: list[Box] = [b for b in self._faces.detect(frame) if b.score >= self._face_min_score]
+        boxes: list[Box] = [
+            b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score
+        ]
         todo = [b for b in boxes if b.mask_prob is None]
         probs = iter(
             self._masks.classify([crop_face(frame, b, self._crop_expand) for b in todo])
@@ -61,15 +73,28 @@ class OnnxSceneAnalyser:
             FaceFinding(box=b, mask_prob=b.mask_prob if b.mask_prob is not None else next(probs))
             for b in boxes
         )
-        persons = tuple(self._persons.detect(frame)) if self._persons is not None else None
+        people = (
+            tuple(self._persons.detect(frame)) if self._persons is not None and persons else None
+        )
         return SceneFindings(
             at=at,
             faces=faces,
-            persons=persons,
+            persons=people,
             inference_ms=(time.perf_counter() - started) * 1000.0,
             frame_width=int(frame.shape[1]),
             frame_height=int(frame.shape[0]),
         )
+
+    def _detect_faces(self, frame: Frame, regions: tuple[Region, ...] | None) -> list[Box]:
+        if regions is None:
+            return self._faces.detect(frame)
+        found: list[Box] = []
+        for x1, y1, x2, y2 in regions:
+            found += [
+                replace(b, x1=b.x1 + x1, y1=b.y1 + y1, x2=b.x2 + x1, y2=b.y2 + y1)
+                for b in self._faces.detect(frame[y1:y2, x1:x2])
+            ]
+        return found
 
 
 def load_scene_analyser(vision: VisionConfig) -> OnnxSceneAnalyser:

@@ -1,11 +1,14 @@
 """The vision worker: the inference thread between the frame grabber and the pipeline.
 
 At most ``camera.max_fps`` times a second it takes the newest frame from the grabber's
-:class:`~agent.vision.grabber.LatestFrame`, runs the :class:`~agent.vision.findings.SceneAnalyser` on
-it and emits the frozen :class:`~agent.vision.findings.SceneFindings` (the observation the vision
-analysers consume). The frame itself is dropped right after inference: it never leaves this thread.
-Its :class:`Heartbeat` (stage ``vision``) reports the analysis rate; :meth:`inference_ms` is the median
-model time over recent frames (for health events).
+:class:`~agent.vision.grabber.LatestFrame` and passes it through the
+:class:`~agent.vision.gate.DetectionGate`, which checks it for motion and runs the
+:class:`~agent.vision.findings.SceneAnalyser` only when and where that can change the findings (see
+:mod:`agent.vision.gate`); it emits the frozen :class:`~agent.vision.findings.SceneFindings` the gate
+returns (the observation the vision analysers consume). The frame itself is dropped right after:
+it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
+processed; :meth:`inference_ms` is the median model time over recent detections (for health
+events). Without a gate (``gate=None``) every frame taken is analysed in full.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import ThreadedSource
 from agent.vision.findings import SceneAnalyser
+from agent.vision.gate import DetectionGate, GateSettings
 from agent.vision.grabber import LatestFrame
 
 log = logging.getLogger(__name__)
@@ -36,10 +40,12 @@ class VisionWorker(ThreadedSource):
         *,
         name: str = "vision",
         stale_after_s: float = 10.0,
+        gate: GateSettings | None = None,
     ) -> None:
         super().__init__(name, Heartbeat(name, stale_after_s), f"{name}-worker")
         self.analysed = 0
-        """Frames analysed since start."""
+        """Frames processed since start (motion-checked, and analysed when the gate said so)."""
+        self.gate = DetectionGate(analyser, gate) if gate is not None else None
         self._latest = latest
         self._analyser = analyser
         self._period = 1.0 / max_fps
@@ -65,15 +71,21 @@ class VisionWorker(ThreadedSource):
             next_at = time.monotonic() + self._period
             started = time.perf_counter()
             try:
-                findings = self._analyser.analyse(frame.image, frame.at)
+                if self.gate is not None:
+                    findings = self.gate.process(frame.image, frame.at)
+                else:
+                    findings = self._analyser.analyse(frame.image, frame.at)
             except Exception as exc:  # one bad frame must not stop vision
                 self.heartbeat.error(f"inference failed: {exc}")
                 log.exception("vision: inference failed on one frame")
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            with self._lock:
-                self._ms.append(elapsed_ms)
             self.analysed += 1
             del frame
             self.heartbeat.beat()
+            if findings is None:
+                continue
+            if findings.inference_ms > 0.0:
+                with self._lock:
+                    self._ms.append(elapsed_ms)
             emit(findings)

@@ -1,0 +1,167 @@
+"""The detection gate: which frames the detectors see, and where, so a Pi-class core keeps up.
+
+Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap motion check
+(:mod:`agent.vision.motion`, well under a millisecond), then one of
+
+- **full** detection (every detector on the whole frame): on the first frame, when the picture
+  changed as a whole (light, exposure), and at least every ``full_every_s`` seconds even without
+  motion, so a person the motion check missed (someone who walked in very slowly) is found late
+  but never lost, and a person standing still keeps being confirmed;
+- **region** detection: something moved and ``detect_every`` frames have passed since the last
+  detection. The face detector runs on crops at full resolution (the moving areas and the last
+  face boxes, each grown by a margin, overlapping ones merged), so face sizes, and with them
+  recall, are those of a full-frame run; when the crops would cover more than
+  :data:`REGION_MAX_SHARE` of the frame, the whole frame is analysed instead; detectors with a fixed input size (person detectors) run on the whole frame, but
+  only every ``person_every`` detections, their last boxes carried in between;
+- **carried**: nothing is run. The last findings are re-emitted (with the new capture time) every
+  ``keepalive_s`` so that the analysers' trackers (:mod:`agent.vision.tracker`, which bridge
+  missed frames) keep the people in view, and nothing at all is emitted while the scene is empty
+  and static.
+
+Applies to any :class:`~agent.vision.findings.SceneAnalyser`: one that also implements
+:class:`PartialAnalyser` (the product's ONNX analyser) gets region crops and the person stride,
+any other one gets full-frame detections on the same schedule. With ``motion`` off, the gate is a
+plain frame stride (a detection every ``detect_every`` frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
+from agent.vision.motion import MotionDetector, Region, area, grow, merge
+
+REGION_MARGIN = 0.25
+"""Region crops are grown by this share of their size per side..."""
+REGION_PAD = 24
+"""...plus this many pixels (a face half inside a moving area is still cut out whole)."""
+REGION_MAX_SHARE = 0.6
+"""A region covering more than this share of the frame is analysed as the full frame."""
+BUFFER_FRAMES = 4
+"""Frames the grabber may hold for a gated worker: a detection slower than a frame interval is
+caught up on by the next frames' motion checks instead of dropping frames (about 130 ms at 30/s)."""
+
+
+@runtime_checkable
+class PartialAnalyser(Protocol):
+    """A scene analyser that can restrict face detection to a region and skip person detection."""
+
+    def analyse_part(
+        self, frame: Frame, at: float, regions: tuple[Region, ...] | None, persons: bool
+    ) -> SceneFindings:
+        """Faces within ``regions`` (whole frame when None; boxes in frame pixels); person boxes
+        only when ``persons`` (else ``persons`` is None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    """When detectors run (see the module docstring); built from ``vision.*`` settings."""
+
+    motion: bool = True
+    detect_every: int = 3
+    full_every_s: float = 2.0
+    keepalive_s: float = 0.5
+    person_every: int = 2
+    regions: bool = True
+    motion_threshold: int = 20
+
+
+@dataclass(slots=True)
+class GateCounts:
+    """Frames by what the gate did with them (for benchmarks and health)."""
+
+    frames: int = 0
+    full: int = 0
+    region: int = 0
+    carried: int = 0
+    """Frames where no detector ran (motion-checked only)."""
+
+
+class DetectionGate:
+    """Motion check on every frame; detection only where and when it can change the findings."""
+
+    def __init__(
+        self,
+        analyser: SceneAnalyser,
+        settings: GateSettings | None = None,
+        motion: MotionDetector | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else GateSettings()
+        self.counts = GateCounts()
+        self._analyser = analyser
+        self._partial = analyser if isinstance(analyser, PartialAnalyser) else None
+        self._motion = (
+            motion
+            if motion is not None
+            else MotionDetector(threshold=self.settings.motion_threshold)
+        )
+        self._last: SceneFindings | None = None
+        self._last_full_at: float | None = None
+        self._last_emit_at = 0.0
+        self._since_detect = 0
+        self._detections = 0
+
+    def process(self, frame: Frame, at: float) -> SceneFindings | None:
+        """Findings for this frame (fresh or carried), or None when there is nothing to say."""
+        s = self.settings
+        self.counts.frames += 1
+        self._since_detect += 1
+        moved: list[Region] = []
+        flooded = False
+        if s.motion:
+            result = self._motion.detect(frame)
+            moved, flooded = list(result.boxes), result.flooded
+        due = self._since_detect >= s.detect_every
+        if (
+            self._last_full_at is None
+            or flooded
+            or at - self._last_full_at >= s.full_every_s
+            or (not s.motion and due)
+        ):
+            return self._detect(frame, at, None)
+        if moved and due:
+            return self._detect(frame, at, self._region(frame, moved))
+        self.counts.carried += 1
+        last = self._last
+        if last is None or at - self._last_emit_at < s.keepalive_s:
+            return None
+        if not last.faces and not last.persons:
+            return None  # an empty, static scene: nothing new to tell
+        self._last_emit_at = at
+        return replace(last, at=at, inference_ms=0.0)
+
+    def _region(self, frame: Frame, moved: list[Region]) -> tuple[Region, ...] | None:
+        if not self.settings.regions or self._partial is None:
+            return None
+        h, w = int(frame.shape[0]), int(frame.shape[1])
+        boxes = list(moved)
+        if self._last is not None:
+            boxes += [
+                (int(f.box.x1), int(f.box.y1), int(f.box.x2) + 1, int(f.box.y2) + 1)
+                for f in self._last.faces
+            ]
+        regions = merge([grow(b, REGION_MARGIN, REGION_PAD, w, h) for b in boxes])
+        if not regions or sum(area(r) for r in regions) > REGION_MAX_SHARE * w * h:
+            return None
+        return tuple(regions)
+
+    def _detect(self, frame: Frame, at: float, region: tuple[Region, ...] | None) -> SceneFindings:
+        self._since_detect = 0
+        self._detections += 1
+        persons = region is None or self._detections % max(1, self.settings.person_every) == 0
+        if self._partial is not None:
+            findings = self._partial.analyse_part(frame, at, region, persons)
+        else:
+            findings = self._analyser.analyse(frame, at)
+            persons = True
+        if region is None:
+            self._last_full_at = at
+            self.counts.full += 1
+        else:
+            self.counts.region += 1
+        if not persons and self._last is not None:
+            findings = replace(findings, persons=self._last.persons)
+        self._last = findings
+        self._last_emit_at = at
+        return findings

@@ -1,0 +1,108 @@
+"""The detection gate with the real product models on frames of an empty desk and a person stepping in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.vision import gate_settings
+from agent.vision.config import VisionConfig
+from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
+from agent.vision.frames import fit
+from agent.vision.gate import DetectionGate, GateSettings, PartialAnalyser
+from agent.vision.scene import load_scene_analyser
+from tests.conftest import REPO
+from tests.vision_media import mask_faces
+
+pytestmark = [pytest.mark.model, pytest.mark.shared]
+FPS = 30.0
+
+
+def empty_desk(rng: np.random.Generator) -> Frame:
+    noise = rng.normal(0.0, 2.0, (480, 640, 3))
+    return np.clip(190 + noise, 0, 255).astype(np.uint8)
+
+
+def person_at_desk(rng: np.random.Generator, face: Frame) -> Frame:
+    """The empty desk with ``face`` (fitted to 180 px high) in its left third."""
+    frame = empty_desk(rng)
+    small = fit(face, 200, 180)
+    h, w = small.shape[:2]
+    frame[150 : 150 + h, 40 : 40 + w] = small
+    return frame
+
+
+class WholeFrameOnly:
+    """The product analyser seen through the plain SceneAnalyser interface only."""
+
+    def __init__(self, inner: SceneAnalyser) -> None:
+        self._inner = inner
+
+    def analyse(self, frame: Frame, at: float) -> SceneFindings:
+        return self._inner.analyse(frame, at)
+
+
+def run(gate: DetectionGate, frames: list[Frame], start: int = 0) -> list[SceneFindings | None]:
+    return [gate.process(f, (start + i) / FPS) for i, f in enumerate(frames)]
+
+
+def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once() -> None:
+    rng = np.random.default_rng(5)
+    analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
+    assert isinstance(analyser, PartialAnalyser)
+    gate = DetectionGate(analyser, GateSettings(detect_every=3, full_every_s=2.0))
+    quiet = run(gate, [empty_desk(rng) for _ in range(90)])  # three seconds, nobody there
+    emitted = [f for f in quiet if f is not None]
+    assert gate.counts.full == 2
+    assert gate.counts.region == 0
+    assert len(emitted) == 2
+    assert all(not f.faces for f in emitted)
+    assert gate.counts.carried == 88
+
+    face = mask_faces("without_mask", 1)[0]
+    entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=90)
+    first = next(i for i, f in enumerate(entering) if f is not None and f.faces)
+    assert first <= 3  # within detect_every frames of the person stepping in
+    assert gate.counts.region >= 1  # the face was looked for in the moving area only
+    found = entering[first]
+    assert found is not None
+    assert len(found.faces) == 1
+    assert not found.faces[0].masked
+    box = found.faces[0].box
+    assert 0 < box.x1 < box.x2 < 640 // 3 + 40  # in frame pixels, in the left third
+
+    # standing still: after a few seconds the person is background to the motion check...
+    run(gate, [person_at_desk(rng, face) for _ in range(120)], start=120)
+    detections = gate.counts.full + gate.counts.region
+    still = run(gate, [person_at_desk(rng, face) for _ in range(45)], start=240)
+    carried = [f for f in still if f is not None and f.inference_ms == 0.0]
+    assert carried
+    assert all(len(f.faces) == 1 for f in carried)
+    assert gate.counts.full + gate.counts.region - detections <= 1  # at almost no cost
+
+
+def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
+    rng = np.random.default_rng(6)
+    analyser = WholeFrameOnly(load_scene_analyser(VisionConfig(models_dir=REPO / "models")))
+    assert not isinstance(analyser, PartialAnalyser)
+    gate = DetectionGate(analyser, GateSettings(motion=False, detect_every=3))
+    face = mask_faces("with_mask", 1)[0]
+    out = run(gate, [person_at_desk(rng, face) for _ in range(9)])
+    fresh = [i for i, f in enumerate(out) if f is not None and f.inference_ms > 0.0]
+    assert fresh == [0, 3, 6]
+    assert gate.counts.region == 0
+    assert gate.counts.full == 3
+
+
+def test_gate_settings_follow_the_vision_section() -> None:
+    vision = VisionConfig(
+        motion_gating=False, detect_every=5, full_every_s=3.0, person_every=4, region_crops=False
+    )
+    s = gate_settings(vision)
+    assert (s.motion, s.detect_every, s.full_every_s, s.person_every, s.regions) == (
+        False,
+        5,
+        3.0,
+        4,
+        False,
+    )
