@@ -1,0 +1,137 @@
+"""Benchmark videos, written at run time with ``cv2.VideoWriter`` (MJPG, 640x480, 30 fps, like a
+USB camera) from ../shared photos; nothing here is committed media.
+
+- :func:`busy`: a desk scene (the face-free street photo ``hpc203_street.jpg`` as background) with up
+  to four people (face photos of the held-out *test* split of ``../shared/data/mask``, about
+  110-150 px tall, masked and unmasked) walking in, standing, swaying and leaving; at any time
+  between 1 and 4 are in view. The ground truth (boxes, mask labels per frame) is returned with the
+  file so the gated pipeline's accuracy can be measured against it.
+- :func:`static`: the same background with sensor noise (Gaussian, sigma 2 grey levels) and nobody
+  in view, optionally followed by one person stepping in at ``enter_at_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from agent.vision.datasplit import list_images
+from agent.vision.findings import Box, Frame
+from agent.vision.frames import fit
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
+FPS = 30.0
+SIZE = (640, 480)
+BACKGROUND = "hpc203_street.jpg"
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """One face in one frame of a benchmark video."""
+
+    frame: int
+    box: Box
+    masked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Walker:
+    face: Frame
+    masked: bool
+    enter: float
+    leave: float
+    x0: float
+    x1: float
+    y: float
+
+
+def _background() -> Frame:
+    image = cv2.imread(str(SHARED / "data" / "scenes" / BACKGROUND))
+    if image is None:
+        raise FileNotFoundError(SHARED / "data" / "scenes" / BACKGROUND)
+    canvas = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    fitted = cv2.resize(image, SIZE, interpolation=cv2.INTER_AREA)
+    canvas[:, :] = fitted
+    return canvas
+
+
+def _faces(n: int) -> list[tuple[Frame, bool]]:
+    items = list_images(SHARED / "data" / "mask", "test")
+    masked = [i for i in items if i.label == 1]
+    bare = [i for i in items if i.label == 0]
+    picks = []
+    for k in range(n):
+        pool = masked if k % 2 == 0 else bare
+        item = pool[(k * 37) % len(pool)]
+        image = cv2.imread(str(item.path))
+        if image is None:
+            raise FileNotFoundError(item.path)
+        height = 110 + 10 * (k % 5)
+        face = fit(np.asarray(image, dtype=np.uint8), 10_000, height)
+        if face.shape[0] < height:
+            scale = height / face.shape[0]
+            size = (round(face.shape[1] * scale), height)
+            face = np.asarray(cv2.resize(face, size, interpolation=cv2.INTER_LINEAR), np.uint8)
+        picks.append((face, item.label == 1))
+    return picks
+
+
+def busy(path: Path, seconds: float = 20.0) -> tuple[Path, list[Truth]]:
+    """The busy desk video at ``path`` and its per-frame ground truth."""
+    background = _background()
+    faces = _faces(6)
+    span = seconds
+    walkers = [
+        _Walker(faces[0][0], faces[0][1], 0.0, span, 60, 200, 120),
+        _Walker(faces[1][0], faces[1][1], 0.1 * span, 0.7 * span, 600, 380, 200),
+        _Walker(faces[2][0], faces[2][1], 0.25 * span, 0.95 * span, -100, 120, 300),
+        _Walker(faces[3][0], faces[3][1], 0.4 * span, span, 640, 450, 90),
+        _Walker(faces[4][0], faces[4][1], 0.75 * span, span, 300, 260, 320),
+    ]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
+    truth: list[Truth] = []
+    frames = int(seconds * FPS)
+    for i in range(frames):
+        t = i / FPS
+        canvas = background.copy()
+        for w in walkers:
+            if not (w.enter <= t < w.leave):
+                continue
+            walk = min(1.0, (t - w.enter) / 3.0)  # three seconds to reach the desk, then sway
+            x = w.x0 + (w.x1 - w.x0) * walk + 12 * math.sin(2 * math.pi * 0.4 * t + w.y)
+            y = w.y + 6 * math.sin(2 * math.pi * 0.3 * t + w.x0)
+            fh, fw = w.face.shape[:2]
+            x1, y1 = round(x), round(y)
+            cx1, cy1 = max(0, x1), max(0, y1)
+            cx2, cy2 = min(SIZE[0], x1 + fw), min(SIZE[1], y1 + fh)
+            if cx2 - cx1 < fw * 0.6 or cy2 <= cy1:
+                continue  # mostly outside the picture: not counted as a face in view
+            canvas[cy1:cy2, cx1:cx2] = w.face[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+            truth.append(Truth(i, Box(cx1, cy1, cx2, cy2, 1.0), w.masked))
+        writer.write(canvas)
+    writer.release()
+    return path, truth
+
+
+def static(path: Path, seconds: float = 5.0, enter_at_s: float | None = None) -> Path:
+    """A noisy static background (looped by the camera), with one person stepping in at
+    ``enter_at_s`` when given (then the video should not loop)."""
+    background = _background().astype(np.int16)
+    face, _ = _faces(1)[0]
+    rng = np.random.default_rng(7)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
+    for i in range(int(seconds * FPS)):
+        noise = rng.normal(0.0, 2.0, background.shape).astype(np.int16)
+        canvas = np.clip(background + noise, 0, 255).astype(np.uint8)
+        if enter_at_s is not None and i / FPS >= enter_at_s:
+            fh, fw = face.shape[:2]
+            canvas[150 : 150 + fh, 260 : 260 + fw] = face
+        writer.write(canvas)
+    writer.release()
+    return path

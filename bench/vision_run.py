@@ -1,0 +1,165 @@
+"""One vision-path measurement in its own process (run by :mod:`bench.bench_vision` under
+``taskset -c 0``): real grabber thread (MJPG decode) -> real worker (motion gate + models) ->
+compliance and occupancy analysers, on a video file, for ``--seconds`` after a warm-up.
+
+``--pipeline ours`` is the product path as configured by default (gated, shipped models,
+``--person`` adds the NanoDet person detector from ../shared); ``--pipeline aizoo`` is the AIZOO
+reference model on every frame (no gate). ``--pace`` reads the file at its 30 frames/s like a
+camera (cost and drops); without it the grabber reads as fast as it can (headroom).
+
+Prints one JSON object: CPU core-seconds of the whole process per second of video
+(``resource.getrusage``: user + system of all threads), frames decoded, processed and dropped
+(replaced in the latest-frame slot before the worker took them), gate counts, peak RSS, and the
+latency from the first frame with a person to the first findings with a face (``--enter-at``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import threading
+import time
+from pathlib import Path
+
+from agent.config import CameraConfig, VisionConfig
+from agent.vision import gate_settings, load_analyzer
+from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.families.aizoo import AizooDetector
+from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
+from agent.vision.gate import BUFFER_FRAMES
+from agent.vision.grabber import FrameGrabber
+from agent.vision.manifest import load_manifest
+from agent.vision.occupancy import OccupancyAnalyser
+from agent.vision.worker import VisionWorker
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
+REFERENCE = SHARED / "models" / "reference"
+WARMUP_S = 3.0
+
+
+class AizooScene:
+    """The AIZOO reference (detection and mask in one SSD pass) as a scene analyser."""
+
+    def __init__(self) -> None:
+        spec = load_manifest(REPO / "docs" / "byom" / "aizoo.json").models[0]
+        self._detector = AizooDetector(spec, REFERENCE / spec.file, threads=1)
+
+    def analyse(self, frame: Frame, at: float) -> SceneFindings:
+        t0 = time.perf_counter()
+        faces = tuple(FaceFinding(b, b.mask_prob or 0.0) for b in self._detector.detect(frame))
+        ms = (time.perf_counter() - t0) * 1000.0
+        return SceneFindings(at, faces, None, ms, int(frame.shape[1]), int(frame.shape[0]))
+
+
+def vision_config(pipeline: str, person: bool, **overrides: object) -> VisionConfig:
+    """The vision settings of a benchmark pipeline (``overrides``: other ``vision.*`` values)."""
+    if pipeline == "ours":
+        fields: dict[str, object] = {
+            "models_dir": REPO / "models",
+            "threads": 1,
+            "person_model": "person-detector" if person else None,
+            **overrides,
+        }
+        return VisionConfig.model_validate(fields)
+    return VisionConfig(models_dir=REPO / "models", threads=1, motion_gating=False, detect_every=1)
+
+
+def analyzer_for(pipeline: str, vision: VisionConfig) -> SceneAnalyzer:
+    """The scene analyser of a benchmark pipeline."""
+    return load_analyzer(vision) if pipeline == "ours" else AizooScene()
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", choices=("ours", "aizoo"), required=True)
+    parser.add_argument("--video", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--pace", action="store_true")
+    parser.add_argument("--no-loop", action="store_true")
+    parser.add_argument("--person", action="store_true")
+    parser.add_argument("--models-dir", type=Path)
+    parser.add_argument("--detect-every", type=int, help="vision.detect_every (default: config's)")
+    parser.add_argument("--face-model", help="vision.face_model (default: config's)")
+    parser.add_argument("--no-motion", action="store_true", help="vision.motion_gating = false")
+    parser.add_argument("--enter-at", type=float, help="seconds into the video a face appears")
+    args = parser.parse_args()
+    overrides: dict[str, object] = {}
+    if args.models_dir is not None:
+        overrides["models_dir"] = args.models_dir
+    if args.detect_every is not None:
+        overrides["detect_every"] = args.detect_every
+    if args.face_model is not None:
+        overrides["face_model"] = args.face_model
+    if args.no_motion:
+        overrides["motion_gating"] = False
+    vision = vision_config(args.pipeline, args.person, **overrides)
+    analyzer = analyzer_for(args.pipeline, vision)
+    camera = CameraConfig(source=str(args.video), loop=not args.no_loop, max_fps=60)
+    gated = vision.motion_gating or vision.detect_every > 1
+    grabber = FrameGrabber(camera, pace=args.pace, buffer_frames=BUFFER_FRAMES if gated else 1)
+    worker = VisionWorker(
+        grabber.latest, analyzer, camera.max_fps, gate=gate_settings(vision) if gated else None
+    )
+    compliance, occupancy = ComplianceAnalyser(vision), OccupancyAnalyser(vision)
+    lock = threading.Lock()
+    first_face: list[float] = []
+    started_wall = 0.0
+
+    def emit(observation: object) -> None:
+        if isinstance(observation, SceneFindings) and observation.faces and not first_face:
+            first_face.append(time.time())
+        with lock:
+            compliance.feed(observation)
+            occupancy.feed(observation)
+
+    started_wall = time.time()
+    grabber.start()
+    worker.start(emit)
+    warmup = 0.0 if args.enter_at is not None else WARMUP_S
+    time.sleep(warmup)
+    cpu0, frames0, done0, replaced0 = _cpu_s(), grabber.frames, worker.analysed, 0
+    replaced0 = grabber.latest.replaced
+    t0 = time.monotonic()
+    time.sleep(args.seconds)
+    elapsed = time.monotonic() - t0
+    cpu = _cpu_s() - cpu0
+    frames, done = grabber.frames - frames0, worker.analysed - done0
+    replaced = grabber.latest.replaced - replaced0
+    worker.stop()
+    grabber.stop()
+    video_s = frames / 30.0
+    out: dict[str, object] = {
+        "pipeline": args.pipeline,
+        "person_detector": args.person,
+        "paced": args.pace,
+        "wall_s": round(elapsed, 2),
+        "cpu_s": round(cpu, 3),
+        "video_s": round(video_s, 2),
+        "core_s_per_video_s": round(cpu / video_s, 4) if video_s else None,
+        "cpu_pct_of_one_core": round(100.0 * cpu / elapsed, 2),
+        "decoded_fps": round(frames / elapsed, 2),
+        "processed_fps": round(done / elapsed, 2),
+        "dropped": replaced,
+        "inference_ms_median": worker.inference_ms(),
+        "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if worker.gate is not None:
+        c = worker.gate.counts
+        out["gate"] = {"frames": c.frames, "full": c.full, "region": c.region, "carried": c.carried}
+    if args.enter_at is not None:
+        out["react_s"] = (
+            round(first_face[0] - started_wall - args.enter_at, 3) if first_face else None
+        )
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
