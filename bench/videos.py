@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision.datasplit import list_images
 from agent.vision.findings import Box, Frame
 from agent.vision.frames import fit
+from tools.datasplit import list_images
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

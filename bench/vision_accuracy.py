@@ -25,7 +25,7 @@ from agent.vision.findings import SceneFindings
 from agent.vision.gate import DetectionGate, GateSettings
 from agent.vision.tracker import iou
 from bench import videos
-from bench.vision_run import analyzer_for, vision_config
+from bench.vision_run import analyser_for, vision_config
 
 MATCH_IOU = 0.4
 
@@ -64,10 +64,10 @@ def run(video: Path, truth: list[videos.Truth], models_dir: Path | None) -> dict
         vision = vision_config(pipeline, person=False)
         if models_dir is not None:
             vision = vision.model_copy(update={"models_dir": models_dir})
-        analyzer = analyzer_for(pipeline, vision)
+        analyser = analyser_for(pipeline, vision)
         settings = gate_settings(vision) if name == "gated" else GateSettings(motion=False)
         settings = settings if name == "gated" else GateSettings(motion=False, detect_every=1)
-        gate = DetectionGate(analyzer, settings)
+        gate = DetectionGate(analyser, settings)
         current: list[SceneFindings | None] = []
         last: SceneFindings | None = None
         for i, frame in enumerate(frames):

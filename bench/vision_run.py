@@ -23,11 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-from agent.config import CameraConfig, VisionConfig
-from agent.vision import gate_settings, load_analyzer
+from agent.vision import gate_settings, load_analyser
 from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.config import CameraConfig, VisionConfig
 from agent.vision.families.aizoo import AizooDetector
-from agent.vision.findings import FaceFinding, Frame, SceneAnalyzer, SceneFindings
+from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
 from agent.vision.gate import BUFFER_FRAMES
 from agent.vision.grabber import FrameGrabber
 from agent.vision.manifest import load_manifest
@@ -67,9 +67,9 @@ def vision_config(pipeline: str, person: bool, **overrides: object) -> VisionCon
     return VisionConfig(models_dir=REPO / "models", threads=1, motion_gating=False, detect_every=1)
 
 
-def analyzer_for(pipeline: str, vision: VisionConfig) -> SceneAnalyzer:
+def analyser_for(pipeline: str, vision: VisionConfig) -> SceneAnalyser:
     """The scene analyser of a benchmark pipeline."""
-    return load_analyzer(vision) if pipeline == "ours" else AizooScene()
+    return load_analyser(vision) if pipeline == "ours" else AizooScene()
 
 
 def _cpu_s() -> float:
@@ -101,12 +101,12 @@ def main() -> None:
     if args.no_motion:
         overrides["motion_gating"] = False
     vision = vision_config(args.pipeline, args.person, **overrides)
-    analyzer = analyzer_for(args.pipeline, vision)
+    analyser = analyser_for(args.pipeline, vision)
     camera = CameraConfig(source=str(args.video), loop=not args.no_loop, max_fps=60)
     gated = vision.motion_gating or vision.detect_every > 1
     grabber = FrameGrabber(camera, pace=args.pace, buffer_frames=BUFFER_FRAMES if gated else 1)
     worker = VisionWorker(
-        grabber.latest, analyzer, camera.max_fps, gate=gate_settings(vision) if gated else None
+        grabber.latest, analyser, camera.max_fps, gate=gate_settings(vision) if gated else None
     )
     compliance, occupancy = ComplianceAnalyser(vision), OccupancyAnalyser(vision)
     lock = threading.Lock()
