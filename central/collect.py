@@ -8,8 +8,9 @@
 - De-duplication by event id (a unique constraint, insert-or-ignore): redeliveries, the box's own
   at-least-once replays and the retained status/health re-sent on every subscribe are stored once.
 - With ``share_group`` the subscription is ``$share/<group>/<prefix>/#`` so several collectors
-  split the load; retained messages are never delivered on a shared subscription, so each collector
-  also subscribes (unshared) to the retained ``status`` and ``health`` topics.
+  split the load. A broker need not deliver retained messages on a shared subscription, so each
+  collector also subscribes (unshared) to the retained ``status`` topics: each status then reaches
+  every collector and is stored once. (``health`` is periodic and not worth the triple delivery.)
 
 Threads: paho's network thread receives into a queue; one writer thread commits batches and acks.
 """
@@ -68,11 +69,11 @@ class CollectorStats:
 
 
 def subscriptions(cfg: BrokerSettings) -> list[str]:
-    """The topic filters: all events (shared if configured), plus retained kinds when shared."""
+    """The topic filters: all events (shared if configured), plus the retained status when shared."""
     prefix = cfg.topic_prefix
     if cfg.share_group is None:
         return [f"{prefix}/#"]
-    return [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status", f"{prefix}/+/+/health"]
+    return [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status"]
 
 
 def _tls_context(cfg: BrokerSettings) -> ssl.SSLContext:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import Postgres, pg_bin
+from tools.pgserver import Postgres, pg_bin
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""A private, real PostgreSQL server for tests: ``initdb`` into a temporary folder, a free port.
+"""A private, real PostgreSQL server for tests and the district load test: ``initdb`` into a
+temporary folder, a free port.
 
 Uses the Debian ``postgresql`` package's binaries (``/usr/lib/postgresql/<major>/bin``), never the
 machine's own cluster. PostgreSQL refuses to run as root, so as root the data folder belongs to
@@ -11,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +22,11 @@ from pathlib import Path
 
 import psycopg
 
-from tests.broker import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def pg_bin() -> Path | None:
@@ -39,6 +45,8 @@ class Postgres:
     port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="central-pg-")))
     proc_user: str | None = None
+    fsync: bool = False
+    """Off for tests (speed); on for the load test, whose figures must be a real server's."""
 
     def _run(self, *cmd: str) -> subprocess.CompletedProcess[str]:
         full = list(cmd)
@@ -69,7 +77,7 @@ class Postgres:
             str(self.bindir / "pg_ctl"),
             "-D", str(self.data),
             "-l", str(self.root / "server.log"),
-            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'}",
             "-w",
             "start",
         )  # fmt: skip
