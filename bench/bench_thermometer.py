@@ -10,13 +10,12 @@ import random
 import time
 from collections.abc import Callable
 
-from agent.thermometer.bridge_decoder import BridgeDecoder
 from agent.thermometer.config import ScreeningConfig
-from agent.thermometer.gy_decoder import GyDecoder
+from agent.thermometer.protocols.bridge import BridgeDecoder
+from agent.thermometer.protocols.gy_mcu90614 import GyDecoder, gy_frame
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.records import Decoder
 from agent.thermometer.screening import ScreeningAnalyser
-from firmware_bridge.emulator import gy_frame
 from firmware_bridge.framing import encode_reading
 from firmware_bridge.trace import generate
 

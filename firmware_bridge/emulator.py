@@ -1,52 +1,49 @@
 """A thermometer on a pty: streams a :mod:`firmware_bridge.trace` as real wire bytes.
 
-``python -m firmware_bridge.emulator --protocol bridge|gy-mcu90614 [--scenario S] [--seed N]`` opens
-a pseudo-terminal with :func:`os.openpty`, prints the slave path as the first stdout line (then one
-JSON line per presentation with its true plateau) and streams the trace in real time (``--speed``
-scales it). ``bridge`` speaks ``PROTOCOL.md`` exactly as the Pico firmware does (same encoder);
-``gy-mcu90614`` stays silent until the host sends ``A5 45 EA`` (continuous output) and answers
-``A5 15 BA`` with one frame, as the module does. Wire faults are injected on purpose: bursts of
-garbage bytes, frames with a corrupted checksum and (bridge) dropped frames, seeded and repeatable.
-The master side is non-blocking: when nobody reads, bytes are dropped as on a real UART.
+:class:`PtyEmulator` opens a pseudo-terminal with :func:`os.openpty` and plays a trace in real time
+(``speed`` scales it) through a :class:`DeviceEncoder`, the device side of one wire protocol. It
+knows no protocol by name: each thermometer protocol declares its encoder in its own module
+(``agent/thermometer/protocols/``), and the caller takes it from that registry
+(``agent.thermometer.simulated_port.emulator``; ``python -m tools.emulator`` on the command line).
+This package never imports the agent. Wire faults are injected on purpose: bursts of garbage bytes,
+frames with a corrupted checksum and, for protocols whose frames are numbered, dropped frames;
+seeded and repeatable. The master side is non-blocking: when nobody reads, bytes are dropped as on a
+real UART.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
 import select
-import sys
 import threading
 import time
 import tty
-from collections.abc import Sequence
-from dataclasses import asdict
-from pathlib import Path
+from typing import Protocol
 
-from firmware_bridge.bridge import FIRMWARE_VERSION
-from firmware_bridge.framing import (
-    FLAG_OBJECT_INVALID,
-    FLAG_PEC_ERROR,
-    FLAG_RESTARTED,
-    encode_hello,
-    encode_reading,
-)
-from firmware_bridge.trace import SCENARIOS, Sample, Trace, generate
+from firmware_bridge.trace import Sample, Trace
 
-PROTOCOLS: tuple[str, ...] = ("bridge", "gy-mcu90614")
-GY_START_CONTINUOUS = b"\xa5\x45\xea"
-GY_QUERY_ONCE = b"\xa5\x15\xba"
 HELLO_EVERY_S = 10.0
 
 
-def gy_frame(object_c: float, ambient_c: float) -> bytes:
-    """One GY-MCU90614 temperature frame: ``5A 5A 45 04 TOH TOL TAH TAL SUM``."""
-    to = round(object_c * 100) & 0xFFFF
-    ta = round(ambient_c * 100) & 0xFFFF
-    body = bytes((0x5A, 0x5A, 0x45, 0x04, to >> 8, to & 0xFF, ta >> 8, ta & 0xFF))
-    return body + bytes((sum(body) & 0xFF,))
+class DeviceEncoder(Protocol):
+    """The device side of one wire protocol, as the emulator plays it (one instance per run)."""
+
+    numbered: bool
+    """Frames carry sequence numbers, so the emulator also drops some (the host sees a gap)."""
+
+    @property
+    def streaming(self) -> bool:
+        """True while the device sends every sample unasked."""
+
+    def reading(self, object_c: float | None, ambient_c: float) -> bytes | None:
+        """The bytes sent for one sample (``object_c`` None: a failed sensor read); None: nothing."""
+
+    def hello(self, period_ms: int) -> bytes | None:
+        """The introduction sent at start and every :data:`HELLO_EVERY_S`; None if there is none."""
+
+    def hear(self, data: bytes) -> int:
+        """Bytes from the host; returns how many single readings they ask for now."""
 
 
 class PtyEmulator:
@@ -54,15 +51,13 @@ class PtyEmulator:
 
     def __init__(
         self,
-        protocol: str,
+        device: DeviceEncoder,
         trace: Trace,
         speed: float = 1.0,
         loop: bool = False,
         wire_faults: bool = True,
     ) -> None:
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-        self.protocol = protocol
+        self.device = device
         self.trace = trace
         self.speed = speed
         self.loop = loop
@@ -79,10 +74,6 @@ class PtyEmulator:
         self._master = -1
         self._slave = -1
         self._path = ""
-        self._seq = 0
-        self._streaming = protocol == "bridge"
-        self._pending = b""
-        self._restarted = True
 
     @property
     def path(self) -> str:
@@ -125,21 +116,8 @@ class PtyEmulator:
             data = os.read(self._master, 256)
         except (BlockingIOError, OSError):
             return
-        if self.protocol != "gy-mcu90614":
-            return
-        self._pending = (self._pending + data)[-64:]
-        while True:
-            i_start = self._pending.find(GY_START_CONTINUOUS)
-            i_once = self._pending.find(GY_QUERY_ONCE)
-            hits = [i for i in (i_start, i_once) if i >= 0]
-            if not hits:
-                return
-            first = min(hits)
-            if first == i_start:
-                self._streaming = True
-            else:
-                self._send_sample(self._current, force=True)
-            self._pending = self._pending[first + 3 :]
+        for _ in range(self.device.hear(data)):
+            self._send_sample(self._current, force=True)
 
     def _garbage(self) -> None:
         if self.wire_faults and self._rng.random() < 0.01:
@@ -152,29 +130,16 @@ class PtyEmulator:
         return frame
 
     def _send_sample(self, sample: Sample, force: bool = False) -> None:
-        if self.protocol == "bridge":
-            flags = FLAG_RESTARTED if self._restarted else 0
-            self._restarted = False
-            if sample.object_c is None:
-                flags |= FLAG_OBJECT_INVALID | FLAG_PEC_ERROR
-            obj = 0 if sample.object_c is None else round(sample.object_c * 100)
-            frame = encode_reading(self._seq, 0, flags, obj, round(sample.ambient_c * 100))
-            self._seq = (self._seq + 1) & 0xFFFF
-            if self.wire_faults and self._rng.random() < 0.005:
-                return  # lost on the wire: the host sees a sequence gap
-        else:
-            if not (self._streaming or force):
-                return
-            if sample.object_c is None:
-                return  # the module sends nothing when its sensor read fails
-            frame = gy_frame(sample.object_c, sample.ambient_c)
+        if not (self.device.streaming or force):
+            return
+        frame = self.device.reading(sample.object_c, sample.ambient_c)
+        if frame is None:
+            return
+        if self.device.numbered and self.wire_faults and self._rng.random() < 0.005:
+            return  # lost on the wire: the host sees a sequence gap
         self._garbage()
         self._write(self._corrupt(frame))
         self.frames_sent += 1
-
-    def _hello(self) -> None:
-        self._write(encode_hello(self._seq, FIRMWARE_VERSION, 0, round(self.trace.period_s * 1000)))
-        self._seq = (self._seq + 1) & 0xFFFF
 
     def _run(self) -> None:
         samples = self.trace.samples
@@ -200,8 +165,10 @@ class PtyEmulator:
                 if ready:
                     self._handle_input()
                 continue
-            if self.protocol == "bridge" and trace_t >= next_hello:
-                self._hello()
+            if trace_t >= next_hello:
+                hello = self.device.hello(round(self.trace.period_s * 1000))
+                if hello is not None:
+                    self._write(hello)
                 next_hello = trace_t + HELLO_EVERY_S
             self._current = sample
             self._send_sample(sample)
@@ -212,47 +179,3 @@ class PtyEmulator:
             ready, _, _ = select.select([self._master], [], [], 0.05)
             if ready:
                 self._handle_input()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point; runs until interrupted (or the trace ends with ``--once``)."""
-    p = argparse.ArgumentParser(
-        prog="python -m firmware_bridge.emulator",
-        description="Emulated IR thermometer on a pty (prints the pty path on the first line).",
-    )
-    p.add_argument("--protocol", choices=PROTOCOLS, default="bridge")
-    p.add_argument("--scenario", choices=SCENARIOS, default="mixed")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--speed", type=float, default=1.0, help="time scale (2 = twice as fast)")
-    p.add_argument("--once", action="store_true", help="play the trace once, then exit")
-    p.add_argument("--no-faults", action="store_true", help="no garbage or corrupted frames")
-    p.add_argument("--symlink", type=Path, help="also make this symlink point at the pty")
-    args = p.parse_args(argv)
-    if args.speed <= 0:
-        p.error("--speed must be > 0")
-    trace = generate(args.scenario, args.seed)
-    emu = PtyEmulator(
-        args.protocol, trace, speed=args.speed, loop=not args.once, wire_faults=not args.no_faults
-    )
-    path = emu.start()
-    if args.symlink is not None:
-        tmp = args.symlink.with_name(args.symlink.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(path)
-        tmp.replace(args.symlink)
-    print(path, flush=True)
-    for pres in trace.presentations:
-        print(json.dumps(asdict(pres)), flush=True)
-    try:
-        while not emu.finished.wait(0.2):
-            pass
-        time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ from agent.thermometer.calibration import (
     load_calibration,
     save_calibration,
 )
-from firmware_bridge.emulator import PtyEmulator
+from agent.thermometer.simulated_port import emulator
 from firmware_bridge.trace import generate
 
 
@@ -94,7 +94,7 @@ def test_cli_show_with_corrupt_file_exits_78(tmp_path: Path) -> None:
 
 def test_cli_reference_against_live_pty(tmp_path: Path) -> None:
     trace = generate("normal", seed=6)
-    emu = PtyEmulator("bridge", trace)
+    emu = emulator("bridge", trace)
     try:
         cfg = _config_file(tmp_path, port=emu.start())
         rc = main(["calibrate", "--config", str(cfg), "--reference", "36.8", "--timeout", "30"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.thermometer.bridge_decoder import BridgeDecoder
+from agent.thermometer.protocols.bridge import BridgeDecoder
 from agent.thermometer.records import WireHello, WireReading
 from firmware_bridge import framing
 from firmware_bridge.bridge import FIRMWARE_VERSION, Bridge

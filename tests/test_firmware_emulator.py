@@ -9,9 +9,9 @@ import sys
 import time
 import tty
 
-from agent.thermometer.gy_decoder import QUERY_ONCE, START_CONTINUOUS, GyDecoder
+from agent.thermometer.protocols.gy_mcu90614 import QUERY_ONCE, START_CONTINUOUS, GyDecoder
 from agent.thermometer.records import WireReading
-from firmware_bridge.emulator import PtyEmulator
+from agent.thermometer.simulated_port import emulator
 from firmware_bridge.trace import generate
 
 
@@ -26,7 +26,7 @@ def _read_for(fd: int, seconds: float) -> bytes:
 
 
 def test_gy_silent_until_asked_then_single_then_continuous() -> None:
-    emu = PtyEmulator("gy-mcu90614", generate("idle", 1), speed=4.0, wire_faults=False)
+    emu = emulator("gy-mcu90614", generate("idle", 1), speed=4.0, wire_faults=False)
     path = emu.start()
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     tty.setraw(fd)
@@ -49,7 +49,7 @@ def test_cli_prints_pty_path_first() -> None:
         [
             sys.executable,
             "-m",
-            "firmware_bridge.emulator",
+            "tools.emulator",
             "--protocol",
             "bridge",
             "--scenario",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.emulator import PtyEmulator
+from agent.thermometer.simulated_port import emulator
 from firmware_bridge.trace import generate
 from tests.broker import Broker, Collector
 from tests.conftest import AgentProcess, base_config, validate_message, write_config
@@ -25,7 +25,7 @@ def test_emulated_thermometer_events_reach_the_broker(
 ) -> None:
     trace = generate("fever", seed=11)
     truth = trace.presentations[0]
-    emu = PtyEmulator(protocol, trace, loop=True)
+    emu = emulator(protocol, trace, loop=True)
     try:
         raw = base_config(
             tmp_path,

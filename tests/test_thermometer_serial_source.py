@@ -12,7 +12,7 @@ from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.thermometer.serial_source import SerialThermometer
-from firmware_bridge.emulator import PtyEmulator
+from agent.thermometer.simulated_port import emulator
 from firmware_bridge.trace import generate
 from tests.thermo_helpers import Collector, wait_for
 
@@ -28,7 +28,7 @@ def _source(port: str, protocol: str) -> SerialThermometer:
 @pytest.mark.parametrize("protocol", ["bridge", "gy-mcu90614"])
 def test_pty_end_to_end_to_screening_result(protocol: str) -> None:
     trace = generate("fever", seed=5)
-    emu = PtyEmulator(protocol, trace, speed=SPEED)
+    emu = emulator(protocol, trace, speed=SPEED)
     path = emu.start()
     src = _source(path, protocol)
     got = Collector()
@@ -58,7 +58,7 @@ def test_pty_end_to_end_to_screening_result(protocol: str) -> None:
 
 
 def test_spy_url_works(tmp_path: Path) -> None:
-    emu = PtyEmulator("bridge", generate("idle", 1), wire_faults=False)
+    emu = emulator("bridge", generate("idle", 1), wire_faults=False)
     path = emu.start()
     src = _source(f"spy://{path}?file={tmp_path / 'spy.txt'}", "bridge")
     got = Collector()
@@ -72,7 +72,7 @@ def test_spy_url_works(tmp_path: Path) -> None:
 
 
 def test_gy_needs_start_command_and_source_sends_it() -> None:
-    emu = PtyEmulator("gy-mcu90614", generate("idle", 2), wire_faults=False)
+    emu = emulator("gy-mcu90614", generate("idle", 2), wire_faults=False)
     path = emu.start()
     src = _source(path, "gy-mcu90614")
     got = Collector()
@@ -92,7 +92,7 @@ def test_missing_port_then_plugged_in(tmp_path: Path) -> None:
     link = tmp_path / "triage-thermometer"
     src = _source(str(link), "bridge")
     got = Collector()
-    emu = PtyEmulator("bridge", generate("idle", 3), loop=True, wire_faults=False)
+    emu = emulator("bridge", generate("idle", 3), loop=True, wire_faults=False)
     try:
         src.start(got)
         wait_for(lambda: src.heartbeat.snapshot().state == "disconnected", what="disconnected")
@@ -108,11 +108,11 @@ def test_missing_port_then_plugged_in(tmp_path: Path) -> None:
 
 def test_unplug_and_replug_reconnects(tmp_path: Path) -> None:
     link = tmp_path / "triage-thermometer"
-    first = PtyEmulator("bridge", generate("idle", 4), loop=True, wire_faults=False)
+    first = emulator("bridge", generate("idle", 4), loop=True, wire_faults=False)
     link.symlink_to(first.start())
     src = _source(str(link), "bridge")
     got = Collector()
-    second = PtyEmulator("bridge", generate("idle", 5), loop=True, wire_faults=False)
+    second = emulator("bridge", generate("idle", 5), loop=True, wire_faults=False)
     try:
         src.start(got)
         wait_for(lambda: len(got.snapshot()) >= 3, what="readings from the first device")

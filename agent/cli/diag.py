@@ -27,10 +27,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from serial import SerialException
+
 from agent.cli.broker_probe import Probe, Verdict, probe_broker
 from agent.cli.status import StatusClientError, fetch_status
 from agent.cli.terminal import duration, paint, use_colour
 from agent.config import EX_CONFIG, AgentConfig, ConfigError, load_config
+from agent.thermometer import protocols
+from agent.thermometer.link import Link, open_port
+from agent.thermometer.records import WireReading
 
 SERIAL_LISTEN_S = 3.0
 CAMERA_LISTEN_S = 3.0
@@ -101,16 +106,10 @@ def check_thermometer(cfg: AgentConfig, live: Mapping[str, Any] | None) -> Check
             live,
             "check the cable and thermometer.protocol/baudrate; unplug and replug the device",
         )
-    import serial  # noqa: PLC0415 - only for this check
-
-    from agent.thermometer.gy_decoder import START_CONTINUOUS  # noqa: PLC0415
-    from agent.thermometer.records import WireReading  # noqa: PLC0415
-    from agent.thermometer.serial_source import make_decoder  # noqa: PLC0415
-
     if "://" not in t.port and not Path(t.port).exists():
         return Check("thermometer", "FAIL", f"no device at {t.port}", _SERIAL_MISSING_FIX)
     try:
-        ser = serial.serial_for_url(t.port, baudrate=t.baudrate, timeout=0.2)
+        ser = open_port(t.port, t.baudrate)
     except PermissionError:
         return Check(
             "thermometer",
@@ -118,20 +117,15 @@ def check_thermometer(cfg: AgentConfig, live: Mapping[str, Any] | None) -> Check
             f"not allowed to open {t.port}",
             "run diag with sudo (the service user is in group dialout)",
         )
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (SerialException, OSError, ValueError) as exc:
         return Check("thermometer", "FAIL", f"cannot open {t.port}: {exc}", _SERIAL_MISSING_FIX)
-    decoder = make_decoder(t.protocol)
     readings: list[WireReading] = []
-    received = 0
     try:
-        if t.protocol == "gy-mcu90614":
-            ser.write(START_CONTINUOUS)
+        link = Link(ser, protocols.get(t.protocol))
         end = time.monotonic() + SERIAL_LISTEN_S
         while time.monotonic() < end and len(readings) < 3:
-            data = ser.read(256)
-            received += len(data)
-            readings += [r for r in decoder.feed(data) if isinstance(r, WireReading)]
-    except (serial.SerialException, OSError) as exc:
+            readings += [r for r in link.poll() if isinstance(r, WireReading)]
+    except (SerialException, OSError) as exc:
         return Check(
             "thermometer", "FAIL", f"read from {t.port} failed: {exc}", _SERIAL_MISSING_FIX
         )
@@ -142,17 +136,19 @@ def check_thermometer(cfg: AgentConfig, live: Mapping[str, Any] | None) -> Check
         r = readings[-1]
         obj = "invalid" if r.object_c is None else f"{r.object_c:.2f} °C"
         amb = "invalid" if r.ambient_c is None else f"{r.ambient_c:.2f} °C"
-        bad = f", {decoder.bad_frames} bad frames" if decoder.bad_frames else ""
+        bad_frames = link.decoder.bad_frames
+        bad = f", {bad_frames} bad frames" if bad_frames else ""
         return Check(
             "thermometer", "PASS", f"{where}: valid frames, object {obj}, ambient {amb}{bad}"
         )
-    if received:
+    if link.bytes_received:
         return Check(
             "thermometer",
             "FAIL",
-            f"{where}: {received} bytes in {SERIAL_LISTEN_S:.0f} s but no valid frame",
-            "thermometer.protocol or thermometer.baudrate does not match the device "
-            "(GY-MCU90614 modules use 9600 or 115200)",
+            f"{where}: {link.bytes_received} bytes in {SERIAL_LISTEN_S:.0f} s but no valid frame",
+            "thermometer.protocol or thermometer.baudrate does not match the device ("
+            + "; ".join(f"{n}: {p.summary}" for n, p in protocols.PROTOCOLS.items())
+            + ")",
         )
     return Check(
         "thermometer",

@@ -1,8 +1,9 @@
 """The IR thermometer: serial source (bridge firmware or GY-MCU90614) and the screening analyser.
 
 :func:`build` is the plug-in point the service wires. Modules: :mod:`.config` (its config sections),
-:mod:`.records` (wire records), :mod:`.bridge_decoder` and :mod:`.gy_decoder` (byte stream ->
-records), :mod:`.serial_source` (port, reconnects, readings), :mod:`.reading` (the observation),
+:mod:`.records` (wire records), :mod:`.protocols` (the registry of wire protocols, one module each:
+decoder, start bytes, baud rates, emulator encoder), :mod:`.link` (one open port speaking one
+protocol), :mod:`.serial_source` (port, reconnects, readings), :mod:`.reading` (the observation),
 :mod:`.screening` (one result per person), :mod:`.calibration` (the site offset file),
 :mod:`.simulated_port` (the emulator behind ``port = "simulated"``).
 """

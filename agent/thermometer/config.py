@@ -1,13 +1,21 @@
-"""Config sections of the thermometer: the serial device and the screening algorithm."""
+"""Config sections of the thermometer: the serial device and the screening algorithm.
+
+``thermometer.protocol`` and ``thermometer.baudrate`` are checked against the protocol registry
+(:mod:`agent.thermometer.protocols`) when the config is validated, so a protocol registered there is
+accepted here without a change to this file.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from agent.flow.settings import Seconds, Section
+from agent.thermometer import protocols
+
+_SHIPPED = "; ".join(f"'{name}': {p.summary}" for name, p in protocols.PROTOCOLS.items())
 
 
 class ThermometerConfig(Section):
@@ -22,12 +30,13 @@ class ThermometerConfig(Section):
             "(loop://, spy://, rfc2217://), or 'simulated' for the built-in emulator."
         ),
     )
-    protocol: Literal["bridge", "gy-mcu90614"] = Field(
+    protocol: str = Field(
         default="bridge",
-        description="Wire protocol: 'bridge' (project firmware) or 'gy-mcu90614' (GY-MCU90614).",
+        description=f"Wire protocol, a name from agent/thermometer/protocols: {_SHIPPED}.",
     )
-    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = Field(
-        default=9600, description="Serial speed; GY-MCU90614 modules use 9600 or 115200."
+    baudrate: int = Field(
+        default=9600,
+        description="Serial speed; must be one the protocol allows (GY-MCU90614: 9600 or 115200).",
     )
     reconnect_min_s: Seconds = Field(
         default=1.0, description="First delay before reopening a missing port; doubles."
@@ -41,6 +50,24 @@ class ThermometerConfig(Section):
         default="queue",
         description="Trace the built-in emulator plays (looped) when port = 'simulated'.",
     )
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, name: str) -> str:
+        protocols.get(name)  # UnknownProtocolError (a ValueError) names the known ones
+        return name
+
+    @field_validator("baudrate")
+    @classmethod
+    def _allowed_baudrate(cls, rate: int, info: ValidationInfo) -> int:
+        name = info.data.get("protocol")
+        if name is None:  # the protocol itself is invalid; that error is reported
+            return rate
+        allowed = protocols.get(name).baudrates
+        if rate not in allowed:
+            shown = ", ".join(str(r) for r in allowed)
+            raise ValueError(f"protocol {name!r} allows {shown} baud")
+        return rate
 
 
 class ScreeningConfig(Section):

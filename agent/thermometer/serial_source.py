@@ -1,13 +1,14 @@
 """The thermometer source: a thread that owns the serial port, decodes frames and emits readings.
 
-The port is opened with :func:`serial.serial_for_url`, so device paths, ptys, ``loop://`` and
-``spy://`` URLs all work. A port missing at start, unplugged while running or failing in any way is
-closed and reopened with exponential backoff (``reconnect_min_s`` doubling up to
-``reconnect_max_s``); the heartbeat shows ``disconnected`` and since when, ``stale`` while the port is
+The port is opened with :func:`serial.serial_for_url` (:func:`.link.open_port`), so device paths,
+ptys, ``loop://`` and ``spy://`` URLs all work. A port missing at start, unplugged while running
+or failing in any way is closed and reopened with exponential backoff (``reconnect_min_s`` doubling
+up to ``reconnect_max_s``); the heartbeat shows ``disconnected`` and since when, ``stale`` while the port is
 open but no valid frame has arrived, ``ok`` once readings flow. Readings the device itself flags
 invalid and frames dropped by the decoder count as heartbeat errors, never reach the pipeline.
-For the GY-MCU90614 the start command (``A5 45 EA``) is sent on every open and repeated while the
-module stays silent (it forgets it on a power cycle).
+The protocol comes from the registry (:mod:`.protocols`): its decoder, and its start bytes sent on
+every open and repeated while the device stays silent (the GY-MCU90614 forgets its start command on
+a power cycle), all through a :class:`.link.Link`.
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ import serial
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import Backoff, ThreadedSource
-from agent.thermometer.bridge_decoder import BridgeDecoder
-from agent.thermometer.gy_decoder import START_CONTINUOUS, GyDecoder
+from agent.thermometer import protocols
+from agent.thermometer.link import Link, open_port
 from agent.thermometer.reading import ThermoReading
-from agent.thermometer.records import Decoder, WireError, WireHello, WireReading
+from agent.thermometer.records import WireError, WireHello, WireReading
 
 log = logging.getLogger(__name__)
-
-READ_TIMEOUT_S = 0.2
-GY_RESTART_AFTER_S = 2.0
 
 
 class PortProvider(Protocol):
@@ -42,15 +40,6 @@ class PortProvider(Protocol):
 
     def stop(self) -> None:
         """Tear the device down."""
-
-
-def make_decoder(protocol: str) -> Decoder:
-    """A fresh decoder for the configured wire protocol."""
-    if protocol == "bridge":
-        return BridgeDecoder()
-    if protocol == "gy-mcu90614":
-        return GyDecoder()
-    raise ValueError(f"unknown thermometer protocol {protocol!r}")
 
 
 class SerialThermometer(ThreadedSource):
@@ -68,7 +57,7 @@ class SerialThermometer(ThreadedSource):
         provider: PortProvider | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        make_decoder(protocol)  # fail early on a bad protocol name
+        self._protocol = protocols.get(protocol)  # fails early on an unknown name
         super().__init__(name, Heartbeat(name, stale_after_s), f"source-{name}")
         self.port = port
         self.protocol = protocol
@@ -104,9 +93,7 @@ class SerialThermometer(ThreadedSource):
         while not self.stopping:
             self.loop.turn()
             try:
-                ser = serial.serial_for_url(
-                    self.port, baudrate=self.baudrate, timeout=READ_TIMEOUT_S
-                )
+                ser = open_port(self.port, self.baudrate)
             except (serial.SerialException, OSError, ValueError) as exc:
                 delay = backoff.next_delay()
                 msg = f"cannot open thermometer port {self.port}: {exc}; retrying in {delay:.0f} s"
@@ -138,26 +125,16 @@ class SerialThermometer(ThreadedSource):
 
     def _pump(self, ser: serial.Serial, emit: Emit) -> bool:
         """Read until stopped or the port fails; True if any valid reading arrived."""
-        decoder = make_decoder(self.protocol)
+        link = Link(ser, self._protocol)
         got_data = False
-        ser.reset_input_buffer()
-        gy = self.protocol == "gy-mcu90614"
-        last_frame = last_start = time.monotonic()
-        if gy:
-            ser.write(START_CONTINUOUS)
         while not self.stopping:
             self.loop.turn()
-            data = ser.read(max(1, ser.in_waiting))
-            now_m = time.monotonic()
-            if gy and now_m - last_frame > GY_RESTART_AFTER_S and now_m - last_start > 2.0:
-                ser.write(START_CONTINUOUS)
-                last_start = now_m
-            if not data:
+            records = link.poll()
+            if not records:
                 continue
             at = self._clock()
-            for rec in decoder.feed(data):
+            for rec in records:
                 if isinstance(rec, WireReading):
-                    last_frame = now_m
                     if rec.object_c is None or rec.ambient_c is None:
                         self.device_errors += 1
                         self.heartbeat.error(

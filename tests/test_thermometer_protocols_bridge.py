@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.thermometer.bridge_decoder import BridgeDecoder
+from agent.thermometer.protocols.bridge import BridgeDecoder
 from agent.thermometer.records import WireError, WireHello, WireReading
 from firmware_bridge import framing
 

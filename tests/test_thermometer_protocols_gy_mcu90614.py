@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.thermometer.gy_decoder import GyDecoder
+from agent.thermometer.protocols.gy_mcu90614 import GyDecoder, gy_frame
 from agent.thermometer.records import WireError, WireReading
-from firmware_bridge.emulator import gy_frame
 
 temps = st.integers(-4000, 32767).map(lambda v: v / 100)
 

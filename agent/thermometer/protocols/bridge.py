@@ -1,4 +1,9 @@
-"""Decoder of the bridge protocol (``firmware_bridge/PROTOCOL.md``), written from the spec alone.
+"""The bridge protocol (``firmware_bridge/PROTOCOL.md``) of the project's Pico firmware.
+
+:class:`BridgeDecoder` is written from the spec alone (it does not share code with the firmware);
+:class:`BridgeDevice`, the emulator's side, frames readings with the firmware's own encoder
+(:mod:`firmware_bridge.framing`). The device streams unasked: no start bytes; USB CDC ignores the
+baud rate, so every usual rate is accepted.
 
 Frame (15 bytes): ``AA 55 | VER | TYPE | SEQ u16 BE | LEN=6 | PAYLOAD 6 | CRC-16/CCITT-FALSE BE``
 over VER..PAYLOAD. Because every frame has the same length, a false start inside garbage always
@@ -11,7 +16,10 @@ from __future__ import annotations
 
 import binascii
 
+from agent.thermometer.protocols.spec import ThermometerProtocol
 from agent.thermometer.records import WireError, WireHello, WireReading, WireRecord
+from firmware_bridge import framing
+from firmware_bridge.bridge import FIRMWARE_VERSION
 
 SYNC = b"\xaa\x55"
 VERSION = 1
@@ -131,3 +139,44 @@ class BridgeDecoder:
             i = j + FRAME_LEN
         del buf[:i]
         return out
+
+
+class BridgeDevice:
+    """The emulator's bridge firmware: READING frames with sequence numbers, HELLO every 10 s."""
+
+    numbered = True
+    streaming = True
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._restarted = True
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFFFF
+        return seq
+
+    def reading(self, object_c: float | None, ambient_c: float) -> bytes:
+        """A READING frame; a failed sensor read is flagged, as the firmware does."""
+        flags = framing.FLAG_RESTARTED if self._restarted else 0
+        self._restarted = False
+        if object_c is None:
+            flags |= framing.FLAG_OBJECT_INVALID | framing.FLAG_PEC_ERROR
+        obj = 0 if object_c is None else round(object_c * 100)
+        return framing.encode_reading(self._next_seq(), 0, flags, obj, round(ambient_c * 100))
+
+    def hello(self, period_ms: int) -> bytes:
+        """A HELLO frame with the firmware version."""
+        return framing.encode_hello(self._next_seq(), FIRMWARE_VERSION, 0, period_ms)
+
+    def hear(self, data: bytes) -> int:
+        """The firmware ignores the host: never a single reading on request."""
+        return 0
+
+
+PROTOCOL = ThermometerProtocol(
+    summary="the project's Pico bridge firmware (firmware_bridge/PROTOCOL.md)",
+    decoder=BridgeDecoder,
+    baudrates=(9600, 19200, 38400, 57600, 115200),
+    device=BridgeDevice,
+)
