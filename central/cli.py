@@ -62,11 +62,43 @@ def _broker_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--session-expiry", type=int, default=int(env("MQTT_SESSION_EXPIRY", "604800") or 0)
     )
+    g.add_argument(
+        "--exact-status",
+        action="store_true",
+        default=env("MQTT_EXACT_STATUS", "") == "1",
+        help="subscribe to each known desk's status topic exactly (RabbitMQ: no retained "
+        "messages on wildcard subscriptions)",
+    )
+    g.add_argument(
+        "--desks-file",
+        type=Path,
+        default=env("MQTT_DESKS_FILE"),
+        help="with --exact-status: a file of 'site/desk' lines (the inventory)",
+    )
     g.add_argument("--tls", action="store_true", default=env("MQTT_TLS", "") == "1")
     g.add_argument("--ca-file", type=Path, default=env("MQTT_CA_FILE"))
     g.add_argument("--cert-file", type=Path, default=env("MQTT_CERT_FILE"))
     g.add_argument("--key-file", type=Path, default=env("MQTT_KEY_FILE"))
     g.add_argument("--insecure-skip-verify", action="store_true")
+
+
+def _desks(path: Path | None) -> tuple[tuple[str, str], ...]:
+    if path is None:
+        return ()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"desks_file: {exc}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        site, _, desk = text.partition("/")
+        if not site or not desk or "/" in desk:
+            raise ConfigError(f"desks_file: line {n}: {line!r} is not 'site/desk'")
+        out.append((site, desk))
+    return tuple(out)
 
 
 def broker_settings(a: argparse.Namespace) -> BrokerSettings:
@@ -78,6 +110,8 @@ def broker_settings(a: argparse.Namespace) -> BrokerSettings:
         "topic_prefix": a.prefix,
         "share_group": a.share_group,
         "session_expiry_s": a.session_expiry,
+        "exact_status": a.exact_status,
+        "desks": _desks(a.desks_file),
         "tls": TlsSettings(
             enabled=a.tls or a.ca_file is not None,
             ca_file=a.ca_file,

@@ -22,6 +22,7 @@ import queue
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.config import BrokerSettings
 from central.store.records import NotAnEventError, Row, to_row
+from central.store.tables import events
 from central.store.writer import store
 
 log = logging.getLogger(__name__)
@@ -68,12 +70,24 @@ class CollectorStats:
     db_errors: int = 0
 
 
-def subscriptions(cfg: BrokerSettings) -> list[str]:
-    """The topic filters: all events (shared if configured), plus the retained status when shared."""
+def subscriptions(cfg: BrokerSettings, known: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """The topic filters: all events (shared if configured), plus the retained status when shared,
+    plus with ``exact_status`` one exact status topic per known desk (for brokers that send no
+    retained messages to wildcard filters, e.g. RabbitMQ)."""
     prefix = cfg.topic_prefix
-    if cfg.share_group is None:
-        return [f"{prefix}/#"]
-    return [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status"]
+    out = [f"{prefix}/#"]
+    if cfg.share_group is not None:
+        out = [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status"]
+    if cfg.exact_status:
+        out += [f"{prefix}/{site}/{desk}/status" for site, desk in sorted(set(known))]
+    return out
+
+
+def known_desks(engine: Engine) -> list[tuple[str, str]]:
+    """Every (site, desk) with a stored event."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.site, events.c.desk).distinct()).all()
+    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def _tls_context(cfg: BrokerSettings) -> ssl.SSLContext:
@@ -138,7 +152,10 @@ class Collector:
             self.cfg.client_id,
             "resumed" if present else "new",
         )
-        client.subscribe([(t, 1) for t in subscriptions(self.cfg)])
+        known: list[tuple[str, str]] = []
+        if self.cfg.exact_status:
+            known = [*known_desks(self.engine), *self.cfg.desks]
+        client.subscribe([(t, 1) for t in subscriptions(self.cfg, known)])
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any

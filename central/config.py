@@ -75,6 +75,16 @@ class BrokerSettings(_Model):
         ge=0,
         description="How long the broker keeps the session (and queues events) while away.",
     )
+    exact_status: bool = Field(
+        default=False,
+        description=(
+            "Also subscribe to each known desk's exact status topic (desks already stored, plus "
+            "'desks'): for brokers that send retained messages only to exact topic filters."
+        ),
+    )
+    desks: tuple[tuple[str, str], ...] = Field(
+        default=(), description="(site, desk) pairs to subscribe to exactly with exact_status."
+    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive, seconds.")
     receive_maximum: int = Field(
         default=1000, ge=1, le=65535, description="Unacknowledged QoS 1 messages in flight (v5)."
