@@ -34,7 +34,7 @@ def test_example_config_is_valid_and_mentions_every_key() -> None:
     section = ""
     seen: set[str] = set()
     for line in text.splitlines():
-        m = re.match(r"^#?\s*\[([a-z_.]+)\]\s*$", line)
+        m = re.match(r"^#?\s*\[\[?([a-z_.]+)\]\]?\s*$", line)
         if m:
             section = m.group(1)
             continue

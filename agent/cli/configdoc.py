@@ -36,6 +36,8 @@ a test keeps the two in sync.
 
 def _type_name(annotation: Any) -> str:
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, tuple):
+        return "list of " + (_type_name(args[0]) if args else "values")
     if origin is Literal:
         return " \\| ".join(json.dumps(a) for a in args)
     if origin in (Union, UnionType):
@@ -54,9 +56,9 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field: FieldInfo) -> str:
-    if field.default is PydanticUndefined:
+    if field.default is PydanticUndefined and field.default_factory is None:
         return "(required)"
-    value = field.default
+    value = field.get_default(call_default_factory=True)
     if value is None:
         return "unset"
     if isinstance(value, Path):
@@ -66,6 +68,17 @@ def _default(field: FieldInfo) -> str:
     return f"`{json.dumps(value)}`"
 
 
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a list-of-tables field (``list[ZoneConfig]``, a TOML ``[[zones]]``), else None."""
+    if get_origin(annotation) is Annotated:
+        return _item_model(get_args(annotation)[0])
+    if get_origin(annotation) in (list, tuple):
+        args = get_args(annotation)
+        if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return args[0]
+    return None
+
+
 def _sections(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
     for name, field in model.model_fields.items():
         ann = field.annotation
@@ -73,6 +86,8 @@ def _sections(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, t
             path = f"{prefix}{name}"
             yield path, ann
             yield from _sections(ann, path + ".")
+        elif (item := _item_model(ann)) is not None:
+            yield f"[{prefix}{name}]", item
 
 
 def field_paths(model: type[BaseModel] = AgentConfig, prefix: str = "") -> list[str]:
@@ -82,6 +97,8 @@ def field_paths(model: type[BaseModel] = AgentConfig, prefix: str = "") -> list[
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out += field_paths(ann, f"{prefix}{name}.")
+        elif (item := _item_model(ann)) is not None:
+            out += field_paths(item, f"{prefix}{name}.")
         else:
             out.append(f"{prefix}{name}")
     return out
@@ -98,7 +115,7 @@ def render() -> str:
         )
         for name, field in section.model_fields.items():
             ann = field.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
+            if (isinstance(ann, type) and issubclass(ann, BaseModel)) or _item_model(ann):
                 continue
             desc = (field.description or "").replace("|", "\\|")
             parts.append(f"| `{name}` | {_type_name(ann)} | {_default(field)} | {desc} |")

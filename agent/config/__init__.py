@@ -26,6 +26,7 @@ from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.vision.config import CameraConfig, VisionConfig
 from agent.wire.config import DeviceConfig, MqttConfig, OutboxConfig
+from agent.zones.config import ClinicConfig, Zones
 
 __all__ = [
     "ENV_OVERRIDES",
@@ -83,6 +84,13 @@ class AgentConfig(Section):
     )
     camera: CameraConfig = Field(default_factory=CameraConfig, description="Camera.")
     vision: VisionConfig = Field(default_factory=VisionConfig, description="Vision analysis.")
+    zones: Zones = Field(
+        default_factory=list,
+        description="Zones of the camera picture; none = the whole frame is one waiting zone.",
+    )
+    clinic: ClinicConfig = Field(
+        default_factory=ClinicConfig, description="Opening hours and the attended desk."
+    )
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     reporting: ReportingConfig = Field(
         default_factory=ReportingConfig, description="Periodic reports."
@@ -99,10 +107,22 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any
     return raw
 
 
+def _zone_label(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    """`` (zone 'desk')`` for an error inside one ``[[zones]]`` entry, else ``""``."""
+    zones = raw.get("zones")
+    if len(loc) < 2 or loc[0] != "zones" or not isinstance(loc[1], int):
+        return ""
+    entry = zones[loc[1]] if isinstance(zones, list) and loc[1] < len(zones) else None
+    if isinstance(entry, dict) and "name" in entry:
+        return f" (zone {entry['name']!r})"
+    return ""
+
+
 def _describe(err: ValidationError, source: str, raw: Mapping[str, Any]) -> str:
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        path += _zone_label(e["loc"], raw)
         if e["type"] == "extra_forbidden":
             lines.append(f"  {path}: unknown key; check the spelling against docs/CONFIG.md")
             continue

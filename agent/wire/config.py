@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent.flow.settings import Seconds, Section, Slug
 
@@ -25,6 +26,24 @@ class DeviceConfig(Section):
         default=None,
         description="Device id, also the MQTT client id; defaults to '<site>-<desk>'.",
     )
+
+    timezone: str = Field(
+        default="UTC",
+        description=(
+            "IANA time zone of the clinic (e.g. 'Asia/Shanghai'): opening hours are local time."
+        ),
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _device_id_fits(self) -> DeviceConfig:

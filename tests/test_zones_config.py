@@ -1,0 +1,119 @@
+"""``[[zones]]`` and ``[clinic]`` config: every bad zone is a config error naming it (exit 78)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from agent.config import EX_CONFIG, ConfigError, parse_config
+from agent.zones.config import MAX_ZONES, ClinicConfig
+from agent.zones.hours import OpeningHours
+from agent.zones.map import ZoneMap
+
+REPO = Path(__file__).resolve().parent.parent
+DESK = {"name": "desk", "role": "staff", "polygon": [[0.5, 0], [1, 0], [1, 0.6], [0.5, 0.6]]}
+QUEUE = {"name": "queue", "role": "queue", "polygon": [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]}
+
+
+def zones_error(*zones: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"zones": list(zones)}, "c.toml")
+    return str(err.value)
+
+
+def test_good_zones_and_the_default() -> None:
+    cfg = parse_config({"zones": [DESK, QUEUE]})
+    assert [z.name for z in cfg.zones] == ["desk", "queue"]
+    assert parse_config({}).zones == []
+    whole = ZoneMap(parse_config({}).zones)
+    assert whole.implicit
+    assert whole.zones[0].role == "waiting"
+    assert whole.locate((0.99, 0.99)) is whole.zones[0]
+
+
+@pytest.mark.parametrize(
+    ("polygon", "says"),
+    [
+        ([[0, 0], [1, 0]], "polygon has 2 point(s), needs at least 3"),
+        ([[0, 0], [1.2, 0], [1, 1]], "point 1 [1.2, 0.0] is outside the picture"),
+        ([[0, 0], [1, 1], [1, 0], [0, 1]], "self-intersecting"),
+        ([[0, 0], [0.5, 0.5], [1, 1]], "self-intersecting"),
+        ([[0, 0], [0.001, 0], [0.001, 0.001]], "no area"),
+    ],
+)
+def test_bad_polygon_names_the_zone(polygon: list[list[float]], says: str) -> None:
+    text = zones_error({"name": "desk", "role": "staff", "polygon": polygon})
+    assert "zone 'desk'" in text
+    assert says in text
+
+
+def test_duplicate_names_overlap_and_count_are_refused() -> None:
+    assert "zone 'desk' is declared twice" in zones_error(DESK, {**QUEUE, "name": "desk"})
+    overlapping = {**QUEUE, "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}
+    text = zones_error(DESK, overlapping)
+    assert "zone 'desk' (staff) overlaps zone 'queue' (queue)" in text
+    waiting = {**overlapping, "name": "hall", "role": "waiting"}
+    assert parse_config({"zones": [DESK, waiting]}).zones[1].name == "hall"  # may overlap
+    many = [
+        {"name": f"z{i}", "role": "waiting", "polygon": [[0, 0], [1, 0], [1, 1]]}
+        for i in range(MAX_ZONES + 1)
+    ]
+    assert f"at most {MAX_ZONES} allowed" in zones_error(*many)
+
+
+def test_bad_name_and_type_errors_name_the_zone() -> None:
+    assert "zone 'Front Desk'" in zones_error({**DESK, "name": "Front Desk"})
+    assert "zone 'a-very-long-zone-name'" in zones_error({**DESK, "name": "a-very-long-zone-name"})
+    assert "zones.0.polygon (zone 'desk')" in zones_error({**DESK, "polygon": "square"})
+    assert "zones.0.role (zone 'desk')" in zones_error({**DESK, "role": "boss"})
+
+
+def test_config_check_exits_78_naming_the_zone(tmp_path: Path) -> None:
+    bad = {**DESK, "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]}
+    path = tmp_path / "c.toml"
+    path.write_text(tomli_w.dumps({"zones": [bad]}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "config", "check", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == EX_CONFIG
+    assert "zone 'desk'" in proc.stderr + proc.stdout
+
+
+def test_staff_zone_wins_and_points_outside_every_zone() -> None:
+    cfg = parse_config(
+        {"zones": [{**QUEUE, "role": "waiting", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}, DESK]}
+    )
+    zones = ZoneMap(cfg.zones)
+    desk = zones.locate((0.8, 0.3))
+    assert desk is not None
+    assert desk.name == "desk"
+    assert not zones.implicit
+    assert zones.has_staff
+    only_desk = ZoneMap(parse_config({"zones": [DESK]}).zones)
+    assert only_desk.locate((0.1, 0.9)) is None
+
+
+def test_opening_hours_in_the_local_time_zone() -> None:
+    with pytest.raises(ConfigError, match="ends before it starts"):
+        parse_config({"clinic": {"mon": ["17:00-08:00"]}})
+    with pytest.raises(ConfigError, match="not a time range"):
+        parse_config({"clinic": {"mon": ["8-17"]}})
+    clinic = ClinicConfig(mon=["08:00-12:00", "13:00-24:00"])
+    hours = OpeningHours(clinic, "Asia/Shanghai")  # UTC+8, no daylight saving
+    monday_9_local = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC).timestamp()
+    assert hours.is_open(monday_9_local)
+    assert not hours.is_open(monday_9_local + 3.5 * 3600)  # 12:30 lunch
+    assert hours.is_open(monday_9_local + 14.9 * 3600)  # 23:54
+    assert not hours.is_open(monday_9_local + 15 * 3600)  # Tuesday 00:00
+    assert OpeningHours(clinic, "UTC").is_open(monday_9_local + 8 * 3600)  # 09:00 UTC
+    assert not OpeningHours(ClinicConfig(), "UTC").ever_open
