@@ -65,10 +65,10 @@ class VisionConfig(Section):
         default=0.5, ge=0, le=1, description="Minimum face detection score."
     )
     person_model: str | None = Field(
-        default=None,
+        default="person-detector",
         description=(
-            "Manifest name of an optional person detector (task 'person') for occupancy; "
-            "unset counts faces instead."
+            "Manifest name of the person detector (task 'person'): people are counted and placed "
+            "in zones by their whole body, faces attached to them; unset counts faces only."
         ),
     )
     threads: int = Field(
@@ -120,8 +120,18 @@ class VisionConfig(Section):
         default=10.0,
         description="Raise an 'unmasked' alert after an unmasked face stays this long.",
     )
+    staff_unmasked_after_s: Seconds = Field(
+        default=30.0,
+        description="Raise a 'staff_unmasked' alert after a person in a staff zone stays unmasked "
+        "this long.",
+    )
     crowd_limit: int = Field(
-        default=5, ge=1, description="Occupancy above this many people counts as crowding."
+        default=5,
+        ge=1,
+        description=(
+            "Occupancy above this many people counts as crowding (per queue/waiting zone "
+            "unless the zone sets its own)."
+        ),
     )
     crowd_after_s: Seconds = Field(
         default=30.0, description="Raise a 'crowding' alert after crowding lasts this long."

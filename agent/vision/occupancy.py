@@ -1,7 +1,7 @@
 """Occupancy: the ``occupancy`` events and the ``crowding`` alert, from per-frame findings.
 
 An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
-person boxes when a person detector is configured, otherwise the faces; they are tracked
+person boxes plus the faces no person box claims (:func:`agent.vision.people.people_in`); they are tracked
 (:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one person. The
 count of confirmed tracks seen within the last ``visible_s`` seconds is published (``OccupancyEvent``, ``window_s`` None) only after a
 new count held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
@@ -21,6 +21,7 @@ from agent.flow.events import Event, OccupancyEvent
 from agent.flow.window import PeriodicWindow
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
+from agent.vision.people import people_in
 from agent.vision.tracker import Tracker
 
 
@@ -59,11 +60,7 @@ class OccupancyAnalyser:
             return []
         at = observation.at
         start = self._period.touch(at)
-        if observation.persons is not None:
-            boxes = list(observation.persons)
-        else:
-            boxes = [f.box for f in observation.faces]
-        self.tracker.update(boxes, at)
+        self.tracker.update([p.box for p in people_in(observation)], at)
         self._window_people.update(t.id for t in self.tracker.present() if t.first_seen >= start)
         return self._evaluate(at)
 
