@@ -95,3 +95,11 @@ def test_the_shipped_person_detector_finds_people_on_a_real_photo() -> None:
     boxes = detector.detect(scene("hpc203_zidane.jpg"))
     assert len(boxes) >= 2
     assert all(b.score >= 0.4 for b in boxes)
+
+
+def test_a_face_box_larger_than_the_body_box_still_belongs_to_it() -> None:
+    body = Box(328, 51, 631, 333, 0.5)
+    big = FaceFinding(Box(292, 10, 640, 449, 0.9), 0.9)  # wider than the box: a close face
+    people = attach([body], [big], W, H)
+    assert len(people) == 1
+    assert people[0].face is big

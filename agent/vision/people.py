@@ -28,8 +28,9 @@ HEAD_ZONE = 0.4
 ABOVE_TOP = 0.1
 """...or at most this fraction of the box height above its top (boxes cut at the hair)."""
 HEAD_SHOULDERS = 0.25
-"""A face covering this fraction of a person box's area belongs to it wherever its centre is (a
-head-and-shoulders box around a close face)."""
+"""A face at least this fraction of a person box's area, mostly overlapping it, belongs to it
+wherever its centre is (a head-and-shoulders box around a close face, or a face box larger than
+the body box the detector found)."""
 BODY_WIDTH = 2.5
 BODY_HEIGHT = 7.5
 PersonMask = Literal["masked", "unmasked", "unknown"]
@@ -54,23 +55,26 @@ class Person:
         return "masked" if self.face.masked else "unmasked"
 
 
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection area of two boxes."""
+    return max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1)) * max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+
+
 def _fit(face: Box, person: Box) -> float | None:
     """How well ``face`` sits in the head area of ``person`` (lower is better); None if not."""
     cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
     h = max(person.height, 1.0)
-    if not (person.x1 <= cx <= person.x2):
+    off_x = abs(cx - (person.x1 + person.x2) / 2) / max(person.width, 1.0)
+    face_area, person_area = face.width * face.height, person.width * person.height
+    if face_area >= HEAD_SHOULDERS * person_area and _overlap(face, person) >= 0.5 * min(
+        face_area, person_area
+    ):
+        return off_x  # a close-up: the person box is a head-and-shoulders box around the face
+    if not (person.x1 <= cx <= person.x2) or face.width > person.width * 1.1:
         return None
-    if face.width > person.width * 1.1:
-        return None
-    if face.width * face.height >= HEAD_SHOULDERS * person.width * person.height:
-        return abs(cx - (person.x1 + person.x2) / 2) / max(person.width, 1.0)  # a close-up
     if not (person.y1 - ABOVE_TOP * h <= cy <= person.y1 + HEAD_ZONE * h):
         return None
-    if face.width * face.height >= HEAD_SHOULDERS * person.width * person.height:
-        return abs(cx - (person.x1 + person.x2) / 2) / max(person.width, 1.0)  # a close-up
-    off_x = abs(cx - (person.x1 + person.x2) / 2) / max(person.width, 1.0)
-    off_y = abs(cy - person.y1) / h
-    return off_x + off_y
+    return off_x + abs(cy - person.y1) / h
 
 
 def body_from_face(face: Box, width: int, height: int) -> Box:
