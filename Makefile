@@ -4,10 +4,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl postgresql chromium chromium-driver
+APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl \
+	systemd dpkg-dev debootstrap lintian postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all setup sysdeps venv run central test lint bench deb eval-mask models clean
+.PHONY: all setup sysdeps venv run central test test-deb lint bench deb eval-mask models clean
 
 all: test
 
@@ -47,8 +48,20 @@ run: setup
 central: setup
 	$(BIN)/python -m tools.centralrun
 
-test: setup
-	$(BIN)/python -m pytest
+
+# The .deb the packaging tests install, built before pytest starts (its own time budget, never a
+# test's timeout) and rebuilt only when a tracked file changed.
+TEST_DEB_DIR := build/test-deb
+TEST_DEB_STAMP := $(TEST_DEB_DIR)/.path
+$(TEST_DEB_STAMP): $(shell git ls-files agent firmware_bridge models packaging pyproject.toml 2>/dev/null) | sysdeps
+	rm -rf $(TEST_DEB_DIR) && mkdir -p $(TEST_DEB_DIR)
+	packaging/build_deb.sh $(TEST_DEB_DIR) > $(TEST_DEB_STAMP).out
+	tail -n 1 $(TEST_DEB_STAMP).out > $(TEST_DEB_STAMP)
+
+test-deb: $(TEST_DEB_STAMP)
+
+test: setup test-deb
+	TRIAGE_DEB=$$(cat $(TEST_DEB_STAMP)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -16,23 +16,36 @@ import tomli_w
 
 from agent.wire.contract import MAX_PAYLOAD_BYTES, schema
 from tests.broker import Broker, Collector, Received
-from tests.deb_build import build_deb
+from tests.deb_build import BUILD_TIMEOUT_S, build_deb
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
 
 
+REQUIRE_SHARED = os.environ.get("TRIAGE_REQUIRE_SHARED") == "1"
+"""Set by `.ci/run`: a missing ../shared then fails the tests that need it instead of skipping."""
+
+
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with the reason when it is absent."""
+    """A path under ../shared, or skip the test with the reason when it is absent (fail in CI)."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"{p} is absent: this test needs ../shared (data and reference models)")
+        why = f"{p} is absent: this test needs ../shared (data and reference models)"
+        if REQUIRE_SHARED:
+            pytest.fail(f"{why}; TRIAGE_REQUIRE_SHARED=1 forbids skipping")
+        pytest.skip(why)
     return p
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``shared`` skip, with the reason, when ../shared is not beside the project."""
-    if SHARED.is_dir():
+    """Tests marked ``shared`` skip, with the reason, when ../shared is not beside the project
+    (under ``TRIAGE_REQUIRE_SHARED=1`` they run and fail instead). Tests that may build the .deb
+    themselves (no ``TRIAGE_DEB``) get the build's own time budget on top of their timeout."""
+    build_here = not os.environ.get("TRIAGE_DEB")
+    for item in items:
+        if build_here and {"deb", "installed", "system"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.timeout(300 + BUILD_TIMEOUT_S))
+    if SHARED.is_dir() or REQUIRE_SHARED:
         return
     skip = pytest.mark.skip(reason=f"{SHARED} is absent: this test needs ../shared")
     for item in items:

@@ -1,6 +1,8 @@
 """Build the Debian package once per test session (shared by the packaging tests).
 
-``TRIAGE_DEB=path/to.deb`` reuses a package instead of building one (``make deb`` takes minutes).
+``make test`` builds the package before pytest starts (``make test-deb``, its own time budget) and
+passes it in ``TRIAGE_DEB``, so the build never counts against a test's timeout. Run directly,
+pytest builds it here once per session; the tests that use it allow for that in their timeout.
 """
 
 from __future__ import annotations
@@ -12,23 +14,27 @@ from pathlib import Path
 
 import pytest
 
+BUILD_TIMEOUT_S = 1800
+"""A test that may build the package itself allows this much on top of its own timeout."""
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def build_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package: ``$TRIAGE_DEB`` or a fresh ``packaging/build_deb.sh`` build in a temp dir."""
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb not installed (apt dpkg)")
+    assert shutil.which("dpkg-deb"), "dpkg-deb is missing (Debian's dpkg package)"
     prebuilt = os.environ.get("TRIAGE_DEB")
     if prebuilt:
-        return Path(prebuilt)
+        path = Path(prebuilt)
+        assert path.is_file(), f"TRIAGE_DEB={prebuilt} does not exist"
+        return path
     out = tmp_path_factory.mktemp("dist")
     res = subprocess.run(
         [str(REPO / "packaging" / "build_deb.sh"), str(out)],
         capture_output=True,
         text=True,
         check=False,
-        timeout=1800,
+        timeout=BUILD_TIMEOUT_S,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     return Path(res.stdout.strip().splitlines()[-1])

@@ -2,14 +2,13 @@
 
 Nothing here is committed media: every video is written into the test's ``tmp_path`` with
 ``cv2.VideoWriter`` from ``../shared/data/scenes`` and ``../shared/data/mask`` (tests skip with the
-reason when ../shared is absent). :func:`scene_analyser` is the real product analyser
-(``agent.vision.scene``) when it is importable, otherwise a reference analyser on the AIZOO model
-from ../shared (real onnxruntime inference on real frames).
+reason when ../shared is absent). :func:`scene_analyser` is the real product analyser loaded from the
+shipped ``models/``; a missing or broken shipped model makes the test fail, never skip, and no
+reference model is ever swapped in for it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +17,7 @@ import numpy as np
 
 from agent.vision import load_analyser
 from agent.vision.config import VisionConfig
-from agent.vision.families.aizoo import AizooDetector
-from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
-from agent.vision.manifest import ModelError, load_manifest
+from agent.vision.findings import Frame, SceneAnalyser
 from tests.conftest import REPO, shared_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -86,40 +83,6 @@ def write_video(
     return path
 
 
-def _reference_analyser() -> SceneAnalyser:
-    spec = load_manifest(REPO / "docs" / "byom" / "aizoo.json").models[0]
-    detector = AizooDetector(spec, shared_path("models", "reference", spec.file))
-
-    class ReferenceScene:
-        """Faces with P(masked) from the AIZOO SSD (one model does both)."""
-
-        def analyse(self, frame: Frame, at: float) -> SceneFindings:
-            started = time.perf_counter()
-            faces = tuple(
-                FaceFinding(b, b.mask_prob if b.mask_prob is not None else 0.5)
-                for b in detector.detect(frame)
-            )
-            ms = (time.perf_counter() - started) * 1000
-            return SceneFindings(at, faces, None, ms, frame.shape[1], frame.shape[0])
-
-    return ReferenceScene()
-
-
-def product_analyser(vision: VisionConfig | None = None) -> SceneAnalyser | str:
-    """The product's scene analyser from ``models/``, or why it cannot be loaded yet."""
-    config = vision or VisionConfig(models_dir=REPO / "models")
-    try:
-        return load_analyser(config)
-    except ModelError as exc:
-        if "missing" in str(exc) or "not found" in str(exc):
-            return f"shipped models are not built yet: {exc}"
-        raise
-
-
 def scene_analyser(vision: VisionConfig | None = None) -> SceneAnalyser:
-    """The product's scene analyser, else (only while the shipped model files are not built yet)
-    the AIZOO reference analyser from ../shared. A corrupt shipped model fails loudly."""
-    analyser = product_analyser(vision)
-    if isinstance(analyser, str):
-        return _reference_analyser()
-    return analyser
+    """The product's scene analyser from the shipped ``models/`` (ModelError fails the test)."""
+    return load_analyser(vision or VisionConfig(models_dir=REPO / "models"))
