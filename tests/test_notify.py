@@ -245,7 +245,7 @@ def test_watchdog_continues_while_the_thermometer_delivers(
     mosquitto: Broker,
     agent_process: Callable[..., AgentProcess],
 ) -> None:
-    from tests.test_diagnostics import FakeGyModule
+    from tests.test_cli_diag_thermometer import FakeGyModule
 
     module = FakeGyModule()  # a GY-MCU90614 on a pty, streaming once started
     rec = Recorder(listener)

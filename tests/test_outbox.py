@@ -117,3 +117,18 @@ def test_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
     assert stored[: len(reported)] == reported
     assert stored == sorted(stored)
     assert box.append(msg) == stored[-1] + 1
+
+
+def test_inspect_is_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "box.sqlite3"
+    with pytest.raises(OutboxError):
+        Outbox.inspect(path)  # never creates the file
+    assert not path.exists()
+    box = Outbox(path, max_messages=2)
+    for i in range(3):
+        box.append(lambda seq: WireMessage("t/x", b"{}", False), now=1000.0 + i)
+    box.close()
+    before = path.read_bytes()
+    state = Outbox.inspect(path)
+    assert (state.depth, state.oldest_created, state.evicted) == (2, 1001.0, 1)
+    assert path.read_bytes() == before

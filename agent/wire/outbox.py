@@ -56,6 +56,18 @@ class StoredMessage:
     message: WireMessage
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    """What :meth:`Outbox.inspect` saw in an outbox file."""
+
+    depth: int
+    """Messages waiting for the broker."""
+    oldest_created: float | None
+    """POSIX time the oldest waiting message was stored; None when the queue is empty."""
+    evicted: int
+    """Messages dropped by the bounds since the file was created."""
+
+
 class Outbox:
     """A bounded, durable FIFO of wire messages keyed by sequence number. Thread-safe."""
 
@@ -197,6 +209,28 @@ class Outbox:
     def last_seq(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+
+    @staticmethod
+    def inspect(path: Path, timeout_s: float = 2.0) -> OutboxState:
+        """Read-only look at an outbox file that another process (the agent) may own.
+
+        Opens the file read-only (never creates, migrates or writes it); raises :class:`OutboxError`
+        when it cannot be read.
+        """
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)
+            try:
+                depth, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM messages").fetchone()
+                row = db.execute("SELECT value FROM meta WHERE key = 'evicted'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot read outbox {path}: {exc}") from exc
+        return OutboxState(
+            depth=int(depth),
+            oldest_created=None if oldest is None else float(oldest),
+            evicted=0 if row is None else int(row[0]),
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -1,11 +1,12 @@
-"""Step-by-step reachability of the MQTT broker, for ``triage-agent diag``.
+"""The ``broker`` checks: step-by-step reachability of the MQTT broker.
 
-Each step is tried only if the previous one passed, and each yields one :class:`Probe` with the fix
+Each step is tried only if the previous one passed, and each yields one :class:`Check` with the fix
 to try when it fails: DNS name resolution, TCP connection, TLS handshake (certificate checked as the
 agent checks it), MQTT CONNECT (credentials: CONNACK reason code), and a QoS 1 test publish to the
 device's own ``<prefix>/<site>/<desk>/diag`` topic (MQTT 5 brokers answer a refused publish with a
 PUBACK reason code such as 0x87 Not authorized). Uses a separate client id (``<device>-diag``) so the
-running agent's session is not taken over.
+running agent's session is not taken over. The client and TLS context are the publisher's own
+(:func:`agent.wire.publisher.make_client`, :func:`~agent.wire.publisher.build_tls_context`).
 """
 
 from __future__ import annotations
@@ -15,49 +16,38 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent.cli.diag.check import Check, Context, Verdict
 from agent.config import AgentConfig
 from agent.wire.contract import Identity
 from agent.wire.publisher import build_tls_context, make_client
 
-Verdict = Literal["PASS", "WARN", "FAIL", "SKIP"]
 TIMEOUT_S = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """The outcome of one step."""
-
-    name: str
-    verdict: Verdict
-    detail: str
-    fix: str | None = None
-
-
-def _dns(host: str, port: int) -> tuple[Probe, list[Any]]:
+def _dns(host: str, port: int) -> tuple[Check, list[Any]]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        return Probe(
+        return Check(
             "broker dns",
             "FAIL",
             f"cannot resolve {host!r}: {exc.strerror}",
             "check mqtt.host spelling and the box's DNS (`resolvectl status`); try the IP address",
         ), []
     addrs = sorted({str(i[4][0]) for i in infos})
-    return Probe("broker dns", "PASS", f"{host} -> {', '.join(addrs)}"), infos
+    return Check("broker dns", "PASS", f"{host} -> {', '.join(addrs)}"), infos
 
 
-def _tcp(host: str, port: int) -> tuple[Probe, socket.socket | None]:
+def _tcp(host: str, port: int) -> tuple[Check, socket.socket | None]:
     try:
         sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
     except TimeoutError:
-        return Probe(
+        return Check(
             "broker tcp",
             "FAIL",
             f"no answer from {host}:{port} within {TIMEOUT_S:.0f} s",
@@ -65,21 +55,21 @@ def _tcp(host: str, port: int) -> tuple[Probe, socket.socket | None]:
             "that the clinic network allows outgoing connections to that port",
         ), None
     except OSError as exc:
-        return Probe(
+        return Check(
             "broker tcp",
             "FAIL",
             f"cannot connect to {host}:{port}: {exc.strerror or exc}",
             "the broker is down or listens on another port: check mqtt.port (1883 plain, 8883 "
             "TLS) and that the broker is running",
         ), None
-    return Probe("broker tcp", "PASS", f"connected to {host}:{port}"), sock
+    return Check("broker tcp", "PASS", f"connected to {host}:{port}"), sock
 
 
-def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
+def _tls(cfg: AgentConfig, sock: socket.socket) -> Check:
     tls = cfg.mqtt.tls
     if not tls.enabled:
         verdict: Verdict = "WARN" if cfg.mqtt.port == 8883 else "SKIP"
-        return Probe(
+        return Check(
             "broker tls",
             verdict,
             "TLS is off (events travel unencrypted)",
@@ -90,7 +80,7 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
     try:
         ctx = build_tls_context(cfg.mqtt)
     except (OSError, ssl.SSLError) as exc:
-        return Probe(
+        return Check(
             "broker tls",
             "FAIL",
             f"cannot load the TLS files: {exc}",
@@ -102,7 +92,7 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
             version = tls_sock.version()
             cert = tls_sock.getpeercert() or {}
     except ssl.SSLCertVerificationError as exc:
-        return Probe(
+        return Check(
             "broker tls",
             "FAIL",
             f"broker certificate rejected: {exc.verify_message}",
@@ -110,7 +100,7 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
             "mqtt.host matches a name in that certificate; check the clock too (see below)",
         )
     except (ssl.SSLError, OSError) as exc:
-        return Probe(
+        return Check(
             "broker tls",
             "FAIL",
             f"TLS handshake failed: {exc}",
@@ -119,19 +109,19 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Probe:
     expires = cert.get("notAfter")
     detail = f"{version}" + (f", certificate valid until {expires}" if expires else "")
     if tls.insecure_skip_verify:
-        return Probe(
+        return Check(
             "broker tls",
             "WARN",
             detail + " (certificate NOT verified)",
             "set mqtt.tls.insecure_skip_verify = false and configure ca_file",
         )
-    return Probe("broker tls", "PASS", detail)
+    return Check("broker tls", "PASS", detail)
 
 
 _AUTH_FIX = "check mqtt.username / mqtt.password (or TRIAGE_MQTT_USERNAME / TRIAGE_MQTT_PASSWORD)"
 
 
-def _mqtt(cfg: AgentConfig) -> list[Probe]:
+def _mqtt(cfg: AgentConfig) -> list[Check]:
     identity = Identity.of(cfg.device, cfg.mqtt)
     client = make_client(cfg.mqtt, f"{identity.device}-diag")
     client.reconnect_delay_set(60, 60)
@@ -153,16 +143,16 @@ def _mqtt(cfg: AgentConfig) -> list[Probe]:
 
     client.on_connect = on_connect
     client.on_publish = on_publish
-    probes: list[Probe] = []
+    probes: list[Check] = []
     try:
         client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
     except (OSError, ssl.SSLError) as exc:
-        return [Probe("broker login", "FAIL", f"MQTT connection failed: {exc}", _AUTH_FIX)]
+        return [Check("broker login", "FAIL", f"MQTT connection failed: {exc}", _AUTH_FIX)]
     client.loop_start()
     try:
         if not connected.wait(TIMEOUT_S):
             return [
-                Probe(
+                Check(
                     "broker login",
                     "FAIL",
                     f"no CONNACK within {TIMEOUT_S:.0f} s",
@@ -171,17 +161,17 @@ def _mqtt(cfg: AgentConfig) -> list[Probe]:
             ]
         rc: ReasonCode = result["connack"]
         if rc.is_failure:
-            return [Probe("broker login", "FAIL", f"broker refused the login: {rc}", _AUTH_FIX)]
+            return [Check("broker login", "FAIL", f"broker refused the login: {rc}", _AUTH_FIX)]
         who = cfg.mqtt.username or "anonymous"
         probes.append(
-            Probe("broker login", "PASS", f"logged in as {who} (MQTT {cfg.mqtt.protocol})")
+            Check("broker login", "PASS", f"logged in as {who} (MQTT {cfg.mqtt.protocol})")
         )
         topic = identity.topic("diag")
         payload = json.dumps({"kind": "diag", "device": identity.device, "at": time.time()})
         client.publish(topic, payload, qos=1, retain=False)
         if not published.wait(TIMEOUT_S):
             probes.append(
-                Probe(
+                Check(
                     "broker publish",
                     "FAIL",
                     f"no PUBACK for a test message on {topic} within {TIMEOUT_S:.0f} s",
@@ -192,7 +182,7 @@ def _mqtt(cfg: AgentConfig) -> list[Probe]:
             ack: ReasonCode = result["puback"]
             if ack.is_failure:
                 probes.append(
-                    Probe(
+                    Check(
                         "broker publish",
                         "FAIL",
                         f"broker refused a publish on {topic}: {ack}",
@@ -202,7 +192,7 @@ def _mqtt(cfg: AgentConfig) -> list[Probe]:
                 )
             elif cfg.mqtt.protocol != "5":
                 probes.append(
-                    Probe(
+                    Check(
                         "broker publish",
                         "WARN",
                         f"test message on {topic} acknowledged, but MQTT 3.1.1 cannot report "
@@ -211,14 +201,14 @@ def _mqtt(cfg: AgentConfig) -> list[Probe]:
                     )
                 )
             else:
-                probes.append(Probe("broker publish", "PASS", f"allowed to publish on {topic}"))
+                probes.append(Check("broker publish", "PASS", f"allowed to publish on {topic}"))
     finally:
         client.disconnect()
         client.loop_stop()
     return probes
 
 
-def probe_broker(cfg: AgentConfig) -> list[Probe]:
+def probe_broker(cfg: AgentConfig) -> list[Check]:
     """DNS, TCP, TLS, login and publish permission, stopping at the first failing step."""
     host, port = cfg.mqtt.host, cfg.mqtt.port
     dns, _ = _dns(host, port)
@@ -232,3 +222,8 @@ def probe_broker(cfg: AgentConfig) -> list[Probe]:
     if tls.verdict == "FAIL":
         return [dns, tcp, tls]
     return [dns, tcp, tls, *_mqtt(cfg)]
+
+
+def check(ctx: Context) -> list[Check]:
+    """Registry entry: every step, or none with ``--no-broker``."""
+    return probe_broker(ctx.cfg) if ctx.broker else []

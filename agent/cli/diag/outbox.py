@@ -1,0 +1,59 @@
+"""The ``outbox`` check: messages waiting for the broker and the oldest one's age.
+
+Read through :meth:`agent.wire.outbox.Outbox.inspect` (read-only: the file is never created or
+written, and the running agent may own it).
+"""
+
+from __future__ import annotations
+
+import time
+
+from agent.cli.diag.check import Check, Context
+from agent.cli.terminal import duration
+from agent.config import AgentConfig
+from agent.wire.outbox import Outbox, OutboxError
+
+WARN_AGE_S = 3600.0
+FULL_FRACTION = 0.9
+
+
+def check_outbox(cfg: AgentConfig) -> Check:
+    """Depth, oldest message and evictions; FAIL near the bound, WARN when messages get old."""
+    path = cfg.outbox.path
+    if not path.exists():
+        return Check(
+            "outbox",
+            "WARN" if path.parent.exists() else "FAIL",
+            f"{path} does not exist yet",
+            None
+            if path.parent.exists()
+            else f"create {path.parent} writable by the agent (the package does this)",
+        )
+    try:
+        state = Outbox.inspect(path)
+    except OutboxError as exc:
+        fix = "run diag with sudo" if "unable to open" in str(exc) else "see journalctl"
+        return Check("outbox", "WARN", str(exc), fix)
+    oldest = state.oldest_created
+    age = None if oldest is None else max(0.0, time.time() - oldest)
+    detail = f"{state.depth} message(s) waiting" + (f", oldest {duration(age)}" if age else "")
+    if state.evicted:
+        detail += f"; {state.evicted} dropped by the bounds so far"
+    limit = cfg.outbox.max_messages
+    if state.depth >= FULL_FRACTION * limit:
+        return Check(
+            "outbox",
+            "FAIL",
+            detail + f" (limit {limit}: the oldest are being dropped)",
+            "fix the broker connection (see the broker lines above)",
+        )
+    if age is not None and age > WARN_AGE_S:
+        return Check(
+            "outbox", "WARN", detail, "events are not reaching the broker: see the broker lines"
+        )
+    return Check("outbox", "PASS", detail)
+
+
+def check(ctx: Context) -> list[Check]:
+    """Registry entry."""
+    return [check_outbox(ctx.cfg)]
