@@ -35,7 +35,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from agent.flow.events import (
     AlertEvent,
@@ -166,6 +166,7 @@ class Result:
     collector_received: list[int]
     collector_cpu_s: list[float]
     collector_peak_rss_mib: list[float]
+    db_bytes_per_event: float | None
 
 
 def run(
@@ -208,8 +209,8 @@ def run(
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            text = (work / "mosquitto.log").read_text()
-            if all(f"as load-collector-{n}" in text for n in (1, 2)):
+            broker_log = (work / "mosquitto.log").read_text()
+            if all(f"as load-collector-{n}" in broker_log for n in (1, 2)):
                 break
             time.sleep(0.1)
         else:
@@ -248,6 +249,10 @@ def run(
             distinct = int(
                 conn.execute(select(func.count(func.distinct(events.c.event_id)))).scalar_one()
             )
+            size = None
+            if engine.dialect.name == "postgresql":
+                total = conn.execute(text("SELECT pg_total_relation_size('events')")).scalar_one()
+                size = round(int(total) / max(stored, 1), 1)
         cpu = [round(_cpu_s(p.pid) - c, 1) for p, c in zip(procs, cpu0, strict=True)]
         rss = [round(_peak_rss_mib(p.pid), 1) for p in procs]
         for p in procs:
@@ -271,6 +276,7 @@ def run(
             collector_received=received,
             collector_cpu_s=cpu,
             collector_peak_rss_mib=rss,
+            db_bytes_per_event=size,
         )
     finally:
         for p in procs:
