@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from typing import get_args
 
 import jsonschema
 import pytest
 
 from agent.flow.events import (
+    ALERT_FAMILIES,
     EVENT_TYPES,
     KINDS,
     AlertEvent,
+    AlertFamily,
+    AlertType,
     Event,
     HealthEvent,
     MaskEvent,
@@ -78,6 +82,14 @@ EXAMPLES: list[Event] = [
         message="Fever 38.1 °C at the desk: confirm with a clinical thermometer, refer to fever clinic.",
         value=38.1,
     ),
+    AlertEvent(
+        at=AT,
+        alert="camera_moved",
+        state="raised",
+        alert_id="ab" * 16,
+        message="m" * 160,
+        value=12.5,
+    ),
     SummaryEvent(
         at=AT,
         window_s=900.0,
@@ -88,6 +100,17 @@ EXAMPLES: list[Event] = [
         mask_violations=4,
         max_occupancy=9,
         alerts={"fever": 3, "unmasked": 4, "crowding": 1},
+    ),
+    SummaryEvent(  # a day's worth of every alert type
+        at=AT,
+        window_s=86400.0,
+        screened=99_999,
+        fevers=99_999,
+        invalid=99_999,
+        people=999_999,
+        mask_violations=99_999,
+        max_occupancy=9_999,
+        alerts={a: 99_999 for a in ALERT_FAMILIES},
     ),
 ]
 
@@ -136,7 +159,30 @@ def test_schema_properties_match_event_fields(event_type: type[Event]) -> None:
     props = set(schema(event_type.kind)["properties"])
     envelope = {"v", "id", "seq", "ts", "device", "kind"}
     fields = {f.name for f in dataclasses.fields(event_type)} - {"at"}
-    assert props - envelope == fields
+    derived = {"alert": {"family"}}.get(event_type.kind, set())
+    assert props - envelope == fields | derived
+
+
+def test_alert_names_and_families_match_the_schema() -> None:
+    props = schema("alert")["properties"]
+    assert props["alert"]["enum"] == list(get_args(AlertType))
+    assert set(props["family"]["enum"]) == set(get_args(AlertFamily))
+    assert set(ALERT_FAMILIES) == set(get_args(AlertType))
+    assert {a for a, f in ALERT_FAMILIES.items() if f == "setup"} == {
+        "camera_covered",
+        "camera_dark",
+        "camera_blurred",
+        "camera_moved",
+    }
+    assert schema("summary")["properties"]["alerts"]["maxProperties"] == len(ALERT_FAMILIES)
+
+
+@pytest.mark.parametrize("alert", get_args(AlertType))
+def test_every_alert_carries_its_family_on_the_wire(alert: AlertType) -> None:
+    event = AlertEvent(at=AT, alert=alert, state="cleared", alert_id="ab" * 16, message="m" * 160)
+    doc = json.loads(encode(event, LONG, seq=1_000_000_000).payload)
+    jsonschema.validate(doc, schema("alert"))
+    assert doc["family"] == ALERT_FAMILIES[alert]
 
 
 def test_schemas_forbid_images_and_boxes() -> None:

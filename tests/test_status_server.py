@@ -173,3 +173,13 @@ def test_status_command_prints_for_a_person(server: StatusServer) -> None:
 def test_render_status_colour_only_when_asked() -> None:
     assert "\033[" in render_status(SNAP, colour=True)
     assert "\033[" not in render_status(SNAP, colour=False)
+
+
+def test_render_status_shows_the_camera_view_state() -> None:
+    assert "camera view" not in render_status(SNAP)
+    ok = {**SNAP, "integrity": {"commissioned": True, "raised": [], "check_ms": 6.5}}
+    assert "  camera view  ok, commissioned" in render_status(ok)
+    bad = {**SNAP, "integrity": {"commissioned": False, "raised": ["camera_covered"]}}
+    line = next(x for x in render_status(bad).splitlines() if "camera view" in x)
+    assert "ALERT camera_covered" in line
+    assert "NOT commissioned" in line

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.diag",  # diag
     "agent.cli.preview",  # preview
     "agent.cli.calibrate",  # calibrate
+    "agent.cli.commission",  # commission
 )
 
 

@@ -147,6 +147,19 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
     out.append(
         f"  inference    {inf:.1f} ms/frame" if isinstance(inf, int | float) else "  inference    -"
     )
+    integrity = snap.get("integrity")
+    if isinstance(integrity, dict):
+        raised = integrity.get("raised") or []
+        if raised:
+            state = paint("ALERT " + ", ".join(raised), "red", colour)
+        else:
+            state = paint("ok", "green", colour)
+        ref = (
+            "commissioned"
+            if integrity.get("commissioned")
+            else paint("NOT commissioned (moves undetected)", "yellow", colour)
+        )
+        out.append(f"  camera view  {state}, {ref}")
     temp = snap.get("last_temperature")
     if isinstance(temp, dict):
         result = str(temp.get("result", "?"))

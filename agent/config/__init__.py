@@ -60,7 +60,7 @@ class RuntimeConfig(Section):
 
     state_dir: Path = Field(
         default=Path("/var/lib/triage-agent"),
-        description="Writable folder for persistent state (calibration).",
+        description="Writable folder for persistent state (calibration, camera reference).",
     )
     status_socket: Path = Field(
         default=Path("/run/triage-agent/status.sock"),

@@ -11,13 +11,34 @@ box. Only counts, states, temperatures and durations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 StatusState = Literal["online", "offline", "stopping"]
 TemperatureResult = Literal["normal", "fever", "invalid"]
 MaskState = Literal["masked", "unmasked", "no_face"]
-AlertType = Literal["fever", "unmasked", "crowding"]
+AlertType = Literal[
+    "fever",
+    "unmasked",
+    "crowding",
+    "camera_covered",
+    "camera_dark",
+    "camera_blurred",
+    "camera_moved",
+]
+AlertFamily = Literal["screening", "mask", "occupancy", "setup"]
+ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
+    "fever": "screening",
+    "unmasked": "mask",
+    "crowding": "occupancy",
+    "camera_covered": "setup",
+    "camera_dark": "setup",
+    "camera_blurred": "setup",
+    "camera_moved": "setup",
+}
+"""Which family each alert belongs to; ``setup`` alerts say the triage point cannot be trusted
+(camera covered, too dark, out of focus, moved), not that a patient needs attention."""
 AlertState = Literal["raised", "cleared"]
 SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled", "error"]
 
@@ -126,7 +147,13 @@ class AlertEvent:
     alert_id: str
     message: str
     value: float | None = None
-    """The measured value behind the alert: temperature, people count or seconds unmasked."""
+    """The measured value behind the alert: temperature, people count, seconds unmasked, or for
+    the camera alerts the figure the check measured (see docs/EVENTS.md)."""
+
+    @property
+    def family(self) -> AlertFamily:
+        """The alert's family (:data:`ALERT_FAMILIES`); on the wire as ``family``."""
+        return ALERT_FAMILIES[self.alert]
 
 
 @dataclass(frozen=True, slots=True)

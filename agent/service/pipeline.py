@@ -44,6 +44,14 @@ EventListener = Callable[[Event], None]
 
 
 @runtime_checkable
+class ReportsIntegrity(Protocol):
+    """An analyser that knows the camera's integrity state (the vision integrity analyser)."""
+
+    def integrity_status(self) -> dict[str, object]:
+        """Commissioned, open camera alerts, last check cost (no images)."""
+
+
+@runtime_checkable
 class ReportsInference(Protocol):
     """A source that can tell its recent inference time (the vision worker)."""
 
@@ -57,7 +65,7 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
     analysers: list[Analyser] = []
     for s, a in (
         thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
-        vision.build(cfg.camera, cfg.vision),
+        vision.build(cfg.camera, cfg.vision, state_dir=cfg.runtime.state_dir),
     ):
         sources += s
         analysers += a
@@ -187,6 +195,12 @@ class Pipeline:
             inference_ms=self.inference_ms(),
         )
 
+    def _integrity(self) -> ReportsIntegrity | None:
+        for a in self.analysers:
+            if isinstance(a, ReportsIntegrity):
+                return a
+        return None
+
     def status_line(self, now: float) -> str:
         """One line for systemd's STATUS= and `systemctl status`."""
         broker = "broker ?"
@@ -215,6 +229,7 @@ class Pipeline:
                 "host": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
             }
         errors = [s.heartbeat.last_error for s in self.sources if s.heartbeat.last_error]
+        integrity = self._integrity()
         return {
             "device": self.identity.device,
             "version": __version__,
@@ -230,6 +245,7 @@ class Pipeline:
             "dropped": self.dropped,
             "broker": broker,
             "last_error": self.last_error or (errors[-1] if errors else None),
+            "integrity": integrity.integrity_status() if integrity is not None else None,
         }
 
     def shutdown(self, flush_timeout_s: float = 5.0) -> None:

@@ -2,26 +2,40 @@
 
 :func:`build` is the pipeline's plug-in point. It returns two sources, the frame grabber (stage
 ``camera``, :mod:`agent.vision.grabber`) and the inference worker (stage ``vision``,
-:mod:`agent.vision.worker`), and two analysers, :mod:`agent.vision.compliance` (``mask`` events,
-``unmasked`` alert) and :mod:`agent.vision.occupancy` (``occupancy`` events, ``crowding`` alert).
+:mod:`agent.vision.worker`), and the analysers :mod:`agent.vision.compliance` (``mask`` events,
+``unmasked`` alert), :mod:`agent.vision.occupancy` (``occupancy`` events, ``crowding`` alert) and,
+unless disabled, :mod:`agent.vision.integrity_alerts` (``setup`` alerts: camera covered, dark, blurred,
+moved; the checks themselves are :mod:`agent.vision.integrity`).
 Frames, crops and face boxes never leave this package's threads.
 """
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from agent.vision.compliance import ComplianceAnalyser
 from agent.vision.gate import BUFFER_FRAMES, GateSettings
 from agent.vision.grabber import FrameGrabber
+from agent.vision.integrity import (
+    REFERENCE_NAME,
+    IntegrityChecker,
+    Reference,
+    ReferenceFileError,
+    load_reference,
+)
+from agent.vision.integrity_alerts import IntegrityAnalyser, thresholds
 from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
 
 if TYPE_CHECKING:
     from agent.flow.ports import Analyser, Source
-    from agent.vision.config import CameraConfig, VisionConfig
+    from agent.vision.config import CameraConfig, IntegrityConfig, VisionConfig
     from agent.vision.findings import SceneAnalyser
+
+log = logging.getLogger(__name__)
 
 
 class _LoadSceneAnalyser(Protocol):
@@ -47,9 +61,15 @@ def gate_settings(vision: VisionConfig) -> GateSettings:
 
 
 def build(
-    camera: CameraConfig, vision: VisionConfig, analyser: SceneAnalyser | None = None
+    camera: CameraConfig,
+    vision: VisionConfig,
+    analyser: SceneAnalyser | None = None,
+    *,
+    state_dir: Path | None = None,
 ) -> tuple[list[Source], list[Analyser]]:
     """Camera and vision stages; empty lists when ``camera.enabled`` is false.
+
+    The camera reference is read from ``vision.integrity.reference_file`` or ``state_dir``.
 
     Raises :class:`~agent.flow.settings.ConfigError` for an unusable ``camera.source`` and
     :class:`~agent.vision.manifest.ModelError` when the models cannot be loaded.
@@ -58,11 +78,56 @@ def build(
         return [], []
     grabber = FrameGrabber(camera, buffer_frames=BUFFER_FRAMES)
     scene = analyser if analyser is not None else load_analyser(vision)
+    integrity = vision.integrity
+    checker = None
+    analysers: list[Analyser] = [ComplianceAnalyser(vision), OccupancyAnalyser(vision)]
+    if integrity.enabled and camera.source != "simulated":  # nothing to tamper with in a demo
+        reference = load_commissioned(reference_path(integrity, state_dir))
+        checker = IntegrityChecker(thresholds(integrity), reference)
+        commissioned = reference is not None and reference.can_judge_moves
+        analysers.append(IntegrityAnalyser(integrity, commissioned=commissioned))
     worker = VisionWorker(
         grabber.latest,
         scene,
         camera.max_fps,
         stale_after_s=camera.stale_after_s,
         gate=gate_settings(vision),
+        integrity=checker,
+        integrity_every_s=integrity.check_every_s,
     )
-    return [grabber, worker], [ComplianceAnalyser(vision), OccupancyAnalyser(vision)]
+    return [grabber, worker], analysers
+
+
+def reference_path(integrity: IntegrityConfig, state_dir: Path | None) -> Path | None:
+    """Where ``triage-agent commission`` writes the camera reference and the agent reads it:
+    ``vision.integrity.reference_file``, else ``<runtime.state_dir>/camera-reference.npz``."""
+    if integrity.reference_file is not None:
+        return integrity.reference_file
+    return None if state_dir is None else state_dir / REFERENCE_NAME
+
+
+def load_commissioned(path: Path | None) -> Reference | None:
+    """The commissioned camera reference, or None (logged) when absent or unusable: the agent then
+    runs the covered, dark and blurred checks on absolute thresholds and cannot judge moves."""
+    if path is None:
+        return None
+    try:
+        ref = load_reference(path)
+    except FileNotFoundError:
+        log.warning(
+            "camera not commissioned (%s absent): a moved camera cannot be detected; run "
+            "`triage-agent commission` with the camera aimed as intended",
+            path,
+        )
+        return None
+    except (ReferenceFileError, OSError) as exc:
+        log.error("%s; moves cannot be detected until then", exc)
+        return None
+    if not ref.can_judge_moves:
+        log.warning(
+            "camera reference %s has only %d landmarks: a moved camera cannot be detected; "
+            "aim at a view with more structure and re-run `triage-agent commission`",
+            path,
+            ref.landmarks,
+        )
+    return ref

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
@@ -45,6 +46,79 @@ class CameraConfig(Section):
             "Photos the 'simulated' camera cycles through (mask images from the sibling 'mask' "
             "folder are composed in); synthetic frames when unset or absent."
         ),
+    )
+
+
+Share = Annotated[float, Field(gt=0, le=1)]
+
+
+class IntegrityConfig(Section):
+    """Camera integrity (tamper) checks and their ``setup`` alerts (docs/INTEGRITY.md)."""
+
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Check the camera for being covered, too dark, out of focus or moved "
+            "(not done for camera.source = 'simulated')."
+        ),
+    )
+    check_every_s: Seconds = Field(
+        default=1.0, description="Seconds between two integrity checks of the newest frame."
+    )
+    reference_file: Path | None = Field(
+        default=None,
+        description=(
+            "Commissioned reference written by `triage-agent commission`; default "
+            "<runtime.state_dir>/camera-reference.npz. Without it 'moved' is not judged."
+        ),
+    )
+    covered_after_s: Seconds = Field(
+        default=30.0, description="Raise 'camera_covered' after the view stays covered this long."
+    )
+    dark_after_s: Seconds = Field(
+        default=60.0, description="Raise 'camera_dark' after the image stays too dark this long."
+    )
+    blurred_after_s: Seconds = Field(
+        default=60.0, description="Raise 'camera_blurred' after the image stays blurred this long."
+    )
+    moved_after_s: Seconds = Field(
+        default=60.0,
+        description="Raise 'camera_moved' after the view stays off its reference this long.",
+    )
+    clear_after_s: Seconds = Field(
+        default=10.0, description="Clear a camera alert after the check passed this long."
+    )
+    covered_share: Share = Field(
+        default=0.6,
+        description="Share of the (commissioned textured) view that is featureless: covered.",
+    )
+    dark_luma: float = Field(
+        default=35.0, ge=0, le=255, description="Mean brightness (0-255) below which: too dark."
+    )
+    blur_ratio: Share = Field(
+        default=0.3, description="Sharpness below this share of the commissioned: blurred."
+    )
+    blur_min_sharpness: float = Field(
+        default=400.0,
+        gt=0,
+        description="Not commissioned: median Laplacian energy below this is blurred.",
+    )
+    moved_min_match: Share = Field(
+        default=0.15,
+        description="Share of reference landmarks in place below which the view is moved.",
+    )
+    moved_min_shift: Share = Field(
+        default=0.015,
+        description="View displaced by at least this share of the frame width: moved.",
+    )
+    window: int = Field(
+        default=5, ge=1, le=100, description="Decide on the median of this many recent checks."
+    )
+    moved_window: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="A landmark seen in place in any of this many recent checks counts as there.",
     )
 
 
@@ -138,4 +212,7 @@ class VisionConfig(Section):
     )
     compliance_window_s: Seconds = Field(
         default=60.0, description="Period of the mask compliance and occupancy maximum events."
+    )
+    integrity: IntegrityConfig = Field(
+        default_factory=IntegrityConfig, description="Camera integrity (tamper) checks."
     )

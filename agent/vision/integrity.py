@@ -71,6 +71,8 @@ MIN_LANDMARKS = 20
 MIN_INLIERS = 15
 """Landmarks that must agree on one transform before a displacement is believed."""
 REFERENCE_FORMAT = 1
+REFERENCE_NAME = "camera-reference.npz"
+"""File name of the reference in the state directory."""
 
 IntegrityCheck = Literal["covered", "dark", "blurred", "moved"]
 CHECKS: tuple[IntegrityCheck, ...] = ("covered", "dark", "blurred", "moved")
@@ -285,8 +287,9 @@ def in_place(
     found = np.zeros(ref_points.shape[0], dtype=bool)
     if ref_points.shape[0] == 0 or points.shape[0] == 0:
         return found
-    d2 = ((ref_points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
-    ri, ci = np.nonzero(d2 <= MATCH_RADIUS_PX**2)
+    dx = ref_points[:, 0:1] - points[:, 0]
+    dy = ref_points[:, 1:2] - points[:, 1]
+    ri, ci = np.nonzero(dx * dx + dy * dy <= MATCH_RADIUS_PX**2)
     if ri.size == 0:
         return found
     hamming = _POPCOUNT[ref_desc[ri] ^ desc[ci]].sum(axis=1)

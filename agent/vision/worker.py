@@ -8,7 +8,10 @@ At most ``camera.max_fps`` times a second it takes the newest frame from the gra
 returns (the observation the vision analysers consume). The frame itself is dropped right after:
 it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
 processed; :meth:`inference_ms` is the median model time over recent detections (for health
-events). Without a gate (``gate=None``) every frame taken is analysed in full.
+events). Without a gate (``gate=None``) every frame taken is analysed in full. With an
+:class:`~agent.vision.integrity.IntegrityChecker`, every ``integrity_every_s`` the frame taken is
+also checked for tampering, before and regardless of the gate (a covered camera shows no motion),
+and the :class:`~agent.vision.integrity.IntegrityFindings` (numbers only) are emitted too.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from collections import deque
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import ThreadedSource
-from agent.vision.findings import SceneAnalyser
+from agent.vision.findings import Frame, SceneAnalyser
 from agent.vision.gate import DetectionGate, GateSettings
 from agent.vision.grabber import LatestFrame
+from agent.vision.integrity import IntegrityChecker
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class VisionWorker(ThreadedSource):
         name: str = "vision",
         stale_after_s: float = 10.0,
         gate: GateSettings | None = None,
+        integrity: IntegrityChecker | None = None,
+        integrity_every_s: float = 1.0,
     ) -> None:
         super().__init__(name, Heartbeat(name, stale_after_s), f"{name}-worker")
         self.analysed = 0
@@ -50,6 +56,9 @@ class VisionWorker(ThreadedSource):
         self._analyser = analyser
         self._period = 1.0 / max_fps
         self._ms: deque[float] = deque(maxlen=32)
+        self._integrity = integrity
+        self._integrity_every_s = integrity_every_s
+        self._last_check: float | None = None
         self._lock = threading.Lock()
 
     def inference_ms(self) -> float | None:
@@ -69,6 +78,7 @@ class VisionWorker(ThreadedSource):
             if frame is None:
                 continue
             next_at = time.monotonic() + self._period
+            self._check_integrity(frame.image, frame.at, emit)
             started = time.perf_counter()
             try:
                 if self.gate is not None:
@@ -89,3 +99,18 @@ class VisionWorker(ThreadedSource):
                 with self._lock:
                     self._ms.append(elapsed_ms)
             emit(findings)
+
+    def _check_integrity(self, image: Frame, at: float, emit: Emit) -> None:
+        checker = self._integrity
+        if checker is None:
+            return
+        if self._last_check is not None and at - self._last_check < self._integrity_every_s:
+            return
+        self._last_check = at
+        try:
+            findings = checker.check(image, at)
+        except Exception as exc:  # a failing check must not stop vision
+            self.heartbeat.error(f"integrity check failed: {exc}")
+            log.exception("vision: integrity check failed on one frame")
+            return
+        emit(findings)

@@ -8,7 +8,8 @@ Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with th
     device  device id (MQTT client id)       kind   the message kind (also the topic's last level)
 
 Site and desk are in the topic only, which keeps every payload within the 512-byte bound.
-followed by the kind's own fields. Fields whose value is None are left out. Every payload is at most
+followed by the kind's own fields (an ``alert`` also carries its ``family``). Fields whose value is
+None are left out. Every payload is at most
 :data:`MAX_PAYLOAD_BYTES` and is described by ``agent/wire/schemas/<kind>.json`` (documented in
 docs/EVENTS.md).
 """
@@ -24,7 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from agent.flow.events import KINDS, Event, SourceHealth
+from agent.flow.events import KINDS, AlertEvent, Event, SourceHealth
 from agent.wire.config import DeviceConfig, MqttConfig
 
 SCHEMA_VERSION = 1
@@ -94,6 +95,8 @@ def body(event: Event) -> dict[str, Any]:
         v = getattr(event, f.name)
         if v is not None:
             out[f.name] = _value(v, event.at)
+    if isinstance(event, AlertEvent):
+        out["family"] = event.family
     return out
 
 

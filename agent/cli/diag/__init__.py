@@ -3,7 +3,8 @@
 Each check is one module here, reaching the box through the runtime's own code: ``config``
 (:func:`agent.config.load_config`), ``agent`` (the status socket), ``thermometer`` (the protocol
 registry's start bytes and decoder through :mod:`agent.thermometer.link`), ``calibration`` (the
-offset file as ``run`` loads it), ``camera`` (:func:`agent.vision.frames.open_source`), ``models``
+offset file as ``run`` loads it), ``camera`` (:func:`agent.vision.frames.open_source`), ``camera reference`` (the commissioned
+reference of the tamper checks, as ``run`` loads it, and open camera alerts), ``models``
 (:func:`agent.vision.load_analyser`, so diag FAILs exactly when ``run`` exits 78 on the models),
 ``broker`` (the publisher's client and TLS context, step by step), ``outbox``
 (:meth:`agent.wire.outbox.Outbox.inspect`, read-only), ``disk`` and ``clock``. Each says PASS, WARN,
@@ -25,6 +26,7 @@ from agent.cli.diag import (
     broker,
     calibration,
     camera,
+    camera_reference,
     clock,
     disk,
     models,
@@ -38,6 +40,7 @@ CHECKS: tuple[CheckFn, ...] = (
     thermometer.check,
     calibration.check,
     camera.check,
+    camera_reference.check,
     models.check,
     broker.check,
     outbox.check,
