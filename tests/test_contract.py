@@ -173,6 +173,8 @@ def test_alert_names_and_families_match_the_schema() -> None:
         "camera_dark",
         "camera_blurred",
         "camera_moved",
+        "camera_lost",
+        "thermometer_lost",
     }
     assert schema("summary")["properties"]["alerts"]["maxProperties"] == len(ALERT_FAMILIES)
 

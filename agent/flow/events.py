@@ -26,6 +26,8 @@ AlertType = Literal[
     "camera_dark",
     "camera_blurred",
     "camera_moved",
+    "camera_lost",
+    "thermometer_lost",
 ]
 AlertFamily = Literal["screening", "mask", "occupancy", "setup"]
 ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
@@ -36,9 +38,12 @@ ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
     "camera_dark": "setup",
     "camera_blurred": "setup",
     "camera_moved": "setup",
+    "camera_lost": "setup",
+    "thermometer_lost": "setup",
 }
 """Which family each alert belongs to; ``setup`` alerts say the triage point cannot be trusted
-(camera covered, too dark, out of focus, moved), not that a patient needs attention."""
+(camera covered, too dark, out of focus, moved; camera or thermometer lost while open), not that a
+patient needs attention."""
 AlertState = Literal["raised", "cleared"]
 SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled", "error"]
 

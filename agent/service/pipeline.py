@@ -25,7 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 from agent import __version__, thermometer, vision
 from agent.config import EX_CONFIG, AgentConfig
 from agent.flow.engine import Engine
-from agent.flow.events import Event, HealthEvent, TemperatureEvent
+from agent.flow.events import AlertType, Event, HealthEvent, TemperatureEvent
+from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
 from agent.flow.summary import SummaryTally
 from agent.service.notify import Notifier
@@ -34,6 +35,7 @@ from agent.vision.manifest import ModelError
 from agent.wire.contract import Identity, PayloadTooLargeError, encode
 from agent.wire.outbox import Outbox, OutboxError
 from agent.wire.publisher import Publisher
+from agent.zones.hours import OpeningHours
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,29 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
     ):
         sources += s
         analysers += a
+    lost = lost_alerts(cfg, sources)
+    if lost is not None:
+        analysers.append(lost)
     return sources, analysers
+
+
+def lost_alerts(cfg: AgentConfig, sources: Sequence[Source]) -> SourceLostAnalyser | None:
+    """``thermometer_lost`` / ``camera_lost`` for the enabled devices, while the clinic is open
+    (``[clinic]`` hours in ``device.timezone``; always when no hours are configured)."""
+    after: dict[str, tuple[AlertType, float]] = {
+        "thermometer": ("thermometer_lost", cfg.thermometer.lost_alert_after_s),
+        "camera": ("camera_lost", cfg.camera.lost_alert_after_s),
+    }
+    watched = [
+        Watched(s.name, alert, s.heartbeat, after_s)
+        for s in sources
+        if s.name in after
+        for alert, after_s in [after[s.name]]
+    ]
+    if not watched:
+        return None
+    hours = OpeningHours(cfg.clinic, cfg.device.timezone)
+    return SourceLostAnalyser(watched, hours.is_open if hours.ever_open else always_open)
 
 
 class Pipeline:

@@ -46,6 +46,13 @@ class ThermometerConfig(Section):
         default=10.0,
         description="No valid frame for this long marks the thermometer stale (watchdog, health).",
     )
+    lost_alert_after_s: Seconds = Field(
+        default=60.0,
+        description=(
+            "While the clinic is open, raise 'thermometer_lost' once it stayed stale this much "
+            "longer."
+        ),
+    )
     simulated_scenario: Literal["idle", "normal", "fever", "mixed", "glitch", "queue"] = Field(
         default="queue",
         description="Trace the built-in emulator plays (looped) when port = 'simulated'.",

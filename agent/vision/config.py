@@ -40,6 +40,12 @@ class CameraConfig(Section):
     stale_after_s: Seconds = Field(
         default=10.0, description="No frame for this long marks the camera stale (watchdog)."
     )
+    lost_alert_after_s: Seconds = Field(
+        default=60.0,
+        description=(
+            "While the clinic is open, raise 'camera_lost' once it stayed stale this much longer."
+        ),
+    )
     simulated_scenes_dir: Path | None = Field(
         default=None,
         description=(

@@ -1,0 +1,121 @@
+"""End to end: the thermometer unplugged while the clinic is open -> ``thermometer_lost`` on a real
+mosquitto; plugged back in -> cleared. The device is the firmware emulator on a pty behind a symlink,
+as udev's /dev/triage-thermometer is; unplugging closes the pty, replugging repoints the link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.config import AgentConfig
+from agent.flow.lost import SourceLostAnalyser
+from agent.service.pipeline import build_stages, lost_alerts
+from agent.thermometer.simulated_port import emulator
+from agent.zones.config import ClinicConfig
+from firmware_bridge.emulator import PtyEmulator
+from firmware_bridge.trace import generate
+from tests.broker import Broker, Collector
+from tests.conftest import AgentProcess, base_config, validate_message, write_config
+
+
+def plug(link: Path) -> PtyEmulator:
+    emu = emulator("bridge", generate("idle", seed=3), loop=True)
+    path = emu.start()
+    tmp = link.with_name(link.name + ".new")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(path)
+    tmp.replace(link)
+    return emu
+
+
+def lost(state: str) -> Callable[[list[Any]], bool]:
+    def seen(messages: list[Any]) -> bool:
+        return any(
+            m.topic.endswith("/alert")
+            and m.json()["alert"] == "thermometer_lost"
+            and m.json()["state"] == state
+            for m in messages
+        )
+
+    return seen
+
+
+def delivering(messages: list[Any]) -> bool:
+    """A health message says the thermometer is ok."""
+    return any(
+        m.topic.endswith("/health")
+        and m.json()["sources"].get("thermometer", {}).get("state") == "ok"
+        for m in messages
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_thermometer_unplugged_and_plugged_back(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    link = tmp_path / "triage-thermometer"
+    emu = plug(link)
+    raw = base_config(
+        tmp_path,
+        mosquitto.port,
+        thermometer={
+            "enabled": True,
+            "port": str(link),
+            "stale_after_s": 1.0,
+            "lost_alert_after_s": 2.0,
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 0.5,
+        },
+    )
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    agent = agent_process(write_config(tmp_path / "agent.toml", raw))
+    try:
+        c.wait_for(delivering, timeout=30)
+        assert not lost("raised")(c.messages), "delivering: not lost"
+        emu.stop()  # unplugged
+        c.wait_for(lost("raised"), timeout=30)
+        emu = plug(link)  # plugged back in
+        c.wait_for(lost("cleared"), timeout=30)
+    finally:
+        emu.stop()
+        rc = agent.stop()
+    assert rc == 0, agent.output()
+    alerts = [validate_message(m) for m in c.messages if m.topic.endswith("/alert")]
+    mine = [d for d in alerts if d["alert"] == "thermometer_lost"]
+    assert [d["state"] for d in mine] == ["raised", "cleared"]
+    assert mine[0]["alert_id"] == mine[1]["alert_id"]
+    assert mine[0]["family"] == "setup"
+    assert mine[0]["value"] >= 1.0
+
+
+def test_only_enabled_devices_are_watched_and_hours_apply() -> None:
+    cfg = AgentConfig.model_validate(
+        {
+            "thermometer": {"enabled": False},
+            "camera": {"enabled": True, "source": "simulated"},
+            "device": {"timezone": "Africa/Nairobi"},
+            "clinic": {"mon": ["08:00-12:00"]},
+        }
+    )
+    _, analysers = build_stages(cfg)
+    watcher = next(a for a in analysers if isinstance(a, SourceLostAnalyser))
+    assert [w.alert for w in watcher.watched] == ["camera_lost"]
+    tz = ZoneInfo("Africa/Nairobi")
+    assert not watcher.is_open(datetime(2026, 11, 22, 10, 0, tzinfo=tz).timestamp())  # Sunday
+    assert watcher.is_open(datetime(2026, 11, 23, 10, 0, tzinfo=tz).timestamp())  # Monday
+    no_hours = cfg.model_copy(update={"clinic": ClinicConfig()})
+    assert lost_alerts(no_hours, []) is None, "nothing to watch without sources"
+    off = AgentConfig.model_validate(
+        {"thermometer": {"enabled": False}, "camera": {"enabled": False}}
+    )
+    assert build_stages(off) == ([], [])
