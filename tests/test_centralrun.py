@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from tests.conftest import REPO
 @pytest.mark.slow
 def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.centralrun", "--duration", "25", "--run-dir", str(tmp_path)],
+        [sys.executable, "-m", "tools.centralrun", "--run-dir", str(tmp_path)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -31,16 +32,23 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
     assert first.startswith("dashboard   http://127.0.0.1:"), first
     url = first.split()[1]
     page = ""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # the agent loads its models first
     while "demo-clinic" not in page and time.monotonic() < deadline:
         with urllib.request.urlopen(url) as resp:
             page = resp.read().decode()
         time.sleep(1)
     assert "Fleet at a glance" in page
     assert 'data-site="demo-clinic" data-desk="desk-1"' in page
+    engine = make_engine(str(tmp_path / "central.sqlite3"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the simulated thermometer's first screening
+        with engine.connect() as conn:
+            if conn.execute(select(events.c.pk).where(events.c.kind == "temperature")).first():
+                break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
     rest, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, rest + (tmp_path / "collector.log").read_text()
-    engine = make_engine(str(tmp_path / "central.sqlite3"))
     with engine.connect() as conn:
         rows = conn.execute(select(events.c.kind, events.c.state).order_by(events.c.pk)).all()
     kinds = [k for k, _ in rows]

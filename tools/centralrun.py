@@ -80,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
     cfg.write_text(CONFIG.format(port=port, run=run.resolve(), scenes=scenes))
     common = ["--db", db, "--tz", args.tz]
+    migrated = subprocess.run(
+        [sys.executable, "-m", "central", "migrate", "--db", db],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        broker.terminate()
+        sys.exit(f"could not create the database {db}:\n{migrated.stdout}{migrated.stderr}")
     collector = _child(
         run, "collector", "central", "collect", *common, "--port", str(port),
         "--client-id", "make-central",

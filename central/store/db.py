@@ -9,8 +9,11 @@ collectors starting together migrate once).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -58,10 +61,26 @@ def alembic_config() -> Config:
     return cfg
 
 
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """For SQLite: an exclusive lock on ``<db>.migrate-lock`` while migrating (a collector and a
+    dashboard started together on a new file would otherwise both create the tables)."""
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:":
+        yield
+        return
+    with open(f"{db}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema (idempotent)."""
+    """Bring the database to the newest schema (idempotent, safe to run concurrently)."""
     cfg = alembic_config()
-    with engine.begin() as conn:
+    with _file_lock(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn

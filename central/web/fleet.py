@@ -13,6 +13,10 @@ from central.report.daily import LOOKBACK_S, Problem, problems
 from central.report.days import Window, day_window, today
 from central.store import reader
 
+SILENT_AFTER_S = 600.0
+"""A desk that says it is online but has sent nothing (not even health, every 60 s by default) for
+this long is shown as silent: the box, its network or the broker path may be broken."""
+
 
 @dataclass(frozen=True, slots=True)
 class DeskState:
@@ -28,6 +32,8 @@ class DeskState:
     sources: tuple[str, ...]
     """Sources not ``ok`` in the newest health event, e.g. ``camera: stale``."""
     outbox_depth: int | None
+    silent_s: float | None = None
+    """Seconds without any event while the status says online (past :data:`SILENT_AFTER_S`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,10 @@ class Fleet:
     @property
     def offline(self) -> int:
         return sum(1 for d in self.desks if d.online is False)
+
+    @property
+    def silent(self) -> int:
+        return sum(1 for d in self.desks if d.silent_s is not None)
 
 
 def _sources(doc: dict[str, object]) -> tuple[str, ...]:
@@ -76,6 +86,7 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
         h = health.get(key)
         open_p = [p for p in problems(alerts.get(key, []), everything) if p.is_open]
         depth = h.doc.get("outbox_depth") if h is not None else None
+        quiet = now - seen.last_received
         desks.append(
             DeskState(
                 site=seen.site,
@@ -89,6 +100,9 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
                 open_problems=tuple(open_p),
                 sources=_sources(h.doc) if h is not None else (),
                 outbox_depth=depth if isinstance(depth, int) else None,
+                silent_s=quiet
+                if st is not None and st.state == "online" and quiet > SILENT_AFTER_S
+                else None,
             )
         )
     return Fleet(window, now, tuple(desks))

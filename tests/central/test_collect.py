@@ -195,3 +195,19 @@ def test_two_collectors_share_the_load_and_store_each_event_once(
     assert b.stats.received > 50
     assert a.stats.stored + b.stats.stored == total
     assert a.stats.received + b.stats.received >= len(msgs) + 2 * len(boxes)
+
+
+def test_concurrent_starts_migrate_once(db_url: str) -> None:
+    """A collector and a dashboard started together on a new database both migrate safely."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "central", "migrate", "--db", db_url],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
+    assert count(make_engine(db_url)) == 0

@@ -12,6 +12,7 @@ from central.report.daily import daily_report
 from central.report.render import day_csv, day_html, day_table, week_csv, week_table
 from central.report.weekly import weekly_report
 from central.store.db import open_db
+from central.web.fleet import fleet
 from tests.central.day_script import DAY, TZ, at, store_day
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,3 +125,16 @@ def test_report_command_prints_the_day(db_url: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode == 78
     assert "tz" in bad.stderr
+
+
+def test_fleet_shows_open_problems_oldest_first_and_silent_desks(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_day(engine)
+    f = fleet(engine, TZ, now=at(18, 0))
+    by_desk = {(d.site, d.desk): d for d in f.desks}
+    # desk-1 says online but its last event was at 16:30 (received then): silent for 1 h 30 min.
+    assert by_desk[("clinic-001", "desk-1")].online is True
+    assert by_desk[("clinic-001", "desk-1")].silent_s == 90 * 60
+    assert by_desk[("clinic-002", "desk-1")].online is None
+    assert [(p.desk, p.alert) for p in f.open_problems] == [("desk-1", "unmasked")]
+    assert f.silent == 2  # clinic-001 desk-2 (online at 07:50) has been quiet since 09:00 too
