@@ -114,6 +114,7 @@ def test_moved_reports_how_far_the_view_moved(background: tuple[str, Reference])
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_a_busy_scene_raises_nothing(background: tuple[str, Reference]) -> None:
     name, ref = background
     with_ref = IntegrityChecker(THRESHOLDS, ref)
