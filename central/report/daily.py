@@ -48,6 +48,9 @@ class Problem:
     message: str
     zone: str | None = None
     reason: str | None = None
+    family: str | None = None
+    """The alert's ``family`` on the wire when the box sends one (screening, mask, occupancy,
+    setup)."""
 
     @property
     def label(self) -> str:
@@ -176,6 +179,7 @@ def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
                 or "",
                 zone=_text(first, "zone"),
                 reason=_text(c, "reason") if c else None,
+                family=_text(first, "family"),
             )
         )
     return sorted(out, key=lambda p: p.raised if p.raised is not None else p.cleared or 0.0)

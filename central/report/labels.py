@@ -50,6 +50,23 @@ def label_for(name: str) -> AlertLabel:
     return AlertLabel(words[0].upper() + words[1:], family, "", 1)
 
 
+WIRE_FAMILIES = {
+    "screening": "patient",
+    "mask": "patient",
+    "occupancy": "crowding",
+    "setup": "setup",
+}
+"""The agent's alert ``family`` field -> the family used here, for alert names not in :data:`KNOWN`."""
+
+
+def family_for(name: str, wire_family: str | None = None) -> str:
+    """The family of an alert: from the label table, else from the box's own ``family`` field."""
+    fam = label_for(name).family
+    if fam == "other" and wire_family is not None:
+        return WIRE_FAMILIES.get(wire_family, "other")
+    return fam
+
+
 def value_text(name: str, value: float | None) -> str:
     """The alert's value with its unit, or an empty string."""
     if value is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from central.report.daily import DayReport, DeskDay, Problem
 from central.report.days import clock, duration_text
-from central.report.labels import label_for, value_text
+from central.report.labels import family_for, value_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _problem(p: Problem, report: DayReport) -> ProblemRow:
         p.site,
         p.desk,
         p.label,
-        label_for(p.alert).family,
+        family_for(p.alert, p.family),
         clock(p.raised, tz, day) if p.raised is not None else "?",
         clock(p.cleared, tz, day),
         (duration_text(dur) + (" so far" if p.is_open else "")) if dur is not None else "",

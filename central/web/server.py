@@ -29,7 +29,7 @@ from starlette.routing import Route
 from central.config import CentralSettings, ConfigError, zone
 from central.report.daily import daily_report
 from central.report.days import clock, duration_text, parse_date, parse_week, today
-from central.report.labels import label_for, value_text
+from central.report.labels import family_for, value_text
 from central.report.render import (
     day_csv,
     day_html,
@@ -102,7 +102,7 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
             refresh=30,
             clock=lambda ts: clock(ts, tz, f.window.first),
             ago=lambda ts: duration_text(f.generated - ts),
-            label_for=label_for,
+            family_for=family_for,
             value_text=value_text,
         )
 

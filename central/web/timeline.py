@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from central.report.daily import DeskDay
 from central.report.days import Window
-from central.report.labels import label_for
+from central.report.labels import family_for
 from central.store.reader import Stored
 
 WIDTH = 960
@@ -124,7 +124,7 @@ def svg(desk: DeskDay, occupancy: list[Stored], window: Window, now: float, tz: 
         start = p.raised if p.raised is not None else span.start
         end = p.cleared if p.cleared is not None else min(now, span.end)
         x1, x2 = span.x(start), span.x(end)
-        colour = COLOURS.get(label_for(p.alert).family, COLOURS["other"])
+        colour = COLOURS.get(family_for(p.alert, p.family), COLOURS["other"])
         state = "open" if p.is_open else "put right"
         parts.append(
             f'<rect class="problem" x="{x1:.1f}" y="{ly}" width="{max(x2 - x1, 3):.1f}" '

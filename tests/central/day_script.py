@@ -3,6 +3,8 @@ stores it: the known truth the report tests check against (times are Africa/Nair
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -10,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from agent.flow.events import Event
-from agent.wire.contract import WireMessage, encode
+from agent.wire.contract import WireMessage, encode, iso_ms
 from central.store.records import Row, to_row
 from central.store.writer import store
 from tests.central.wire import PREFIX, alert, identity, occupancy, status, summary, temperature
@@ -35,6 +37,14 @@ class Box:
         msg = encode(event, identity(self.site, self.desk), self.seq)
         self.seq += 1
         return msg
+
+    def raw(self, at_ts: float, fields: dict[str, object]) -> Row:
+        """An event with fields other engineers are adding to the contract (zones, families)."""
+        doc = {"v": 1, "id": uuid.uuid4().hex, "seq": self.seq, "ts": iso_ms(at_ts),
+               "device": f"{self.site}-{self.desk}", **fields}  # fmt: skip
+        self.seq += 1
+        topic = f"{PREFIX}/{self.site}/{self.desk}/{fields['kind']}"
+        return to_row(PREFIX, topic, json.dumps(doc).encode(), at_ts)
 
     def row(self, event: Event, received: float | None = None) -> Row:
         msg = self.wire(event)
@@ -81,4 +91,9 @@ def store_day(engine: Engine) -> None:
     rows.append(d2.row(alert(at(8, 20), "unmasked", "cleared", "a0000002")))
     rows.append(d2.row(summary(at(9, 0), 3600.0, screened=3, fevers=1, max_occupancy=0)))
     rows += [c2.row(temperature(at(11, i))) for i in range(2)]
+    setup = {"kind": "alert", "alert": "camera_covered", "family": "setup", "alert_id": "cc000001"}
+    rows.append(c2.raw(at(11, 30), {**setup, "state": "raised", "message": "Camera covered"}))
+    rows.append(c2.raw(at(11, 45), {**setup, "state": "cleared", "message": "Camera clear"}))
+    staff = {"kind": "alert", "alert": "staff_unmasked", "zone": "desk", "alert_id": "55000001"}
+    rows.append(c2.raw(at(11, 40), {**staff, "state": "raised", "message": "Staff", "value": 40}))
     store(engine, rows)

@@ -9,7 +9,7 @@ import pytest
 
 from central.config import ConfigError
 from central.report.days import day_window, duration_text, parse_week, week_window
-from central.report.labels import label_for, value_text
+from central.report.labels import family_for, label_for, value_text
 
 
 def test_a_day_is_local_midnight_to_midnight_even_across_a_clock_change() -> None:
@@ -42,6 +42,8 @@ def test_labels_for_known_and_unknown_alerts() -> None:
     assert label_for("camera_tilted").label == "Camera tilted"
     assert label_for("camera_tilted").family == "setup"
     assert label_for("noise_level").family == "other"
+    assert family_for("noise_level", "setup") == "setup"  # the box's own family field
+    assert family_for("fever", "setup") == "patient"  # the label table wins for known names
     assert value_text("fever", 38.04) == "38.0 °C"
     assert value_text("crowding", 7.0) == "7 people"
     assert value_text("noise_level", 61.25) == "61.2"

@@ -55,6 +55,9 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
         in text
     )
     assert "no summary from the box for this day" in text  # clinic-002
+    # Alerts other engineers are adding, read generically: a label, the zone, the box's family.
+    assert "15 min" in line("Camera covered", "11:30", "11:45", "put right")
+    assert "6 h 20 min so far" in line("Staff without a mask (desk)", "11:40", "40 s unmasked")
 
 
 def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
@@ -75,7 +78,7 @@ def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
     assert counts[("clinic-002", "desk-1")]["screened"] == "2"
     html = day_html(report)
     assert "<h1>Daily notification 2026-11-23</h1>" in html
-    assert html.count('<tr class="open">') == 1
+    assert html.count('<tr class="open">') == 2
     assert "Box offline (connection lost)" in html
 
 
@@ -136,5 +139,9 @@ def test_fleet_shows_open_problems_oldest_first_and_silent_desks(db_url: str) ->
     assert by_desk[("clinic-001", "desk-1")].online is True
     assert by_desk[("clinic-001", "desk-1")].silent_s == 90 * 60
     assert by_desk[("clinic-002", "desk-1")].online is None
-    assert [(p.desk, p.alert) for p in f.open_problems] == [("desk-1", "unmasked")]
+    assert [(p.site, p.alert) for p in f.open_problems] == [
+        ("clinic-002", "staff_unmasked"),  # 11:40, oldest first
+        ("clinic-001", "unmasked"),  # 16:30
+    ]
     assert f.silent == 2  # clinic-001 desk-2 (online at 07:50) has been quiet since 09:00 too
+    assert by_desk[("clinic-002", "desk-1")].silent_s is None  # no status ever: unknown, not silent
