@@ -130,3 +130,19 @@ def test_real_frames_covered_then_uncovered() -> None:
     # covered from the 3rd black frame on (median of 5), raised 30 s later; cleared likewise
     assert events == [(42.0, "camera_covered", "raised"), (62.0, "camera_covered", "cleared")]
     assert analyser.commissioned is False
+
+
+def test_only_while_the_clinic_is_open() -> None:
+    """Dark at night is no news: nothing is raised while closed, and an open alert clears at
+    closing with a message that says so."""
+    closes_at = 100.0
+    a = IntegrityAnalyser(CFG, is_open=lambda at: at < closes_at)
+    raised = drive(a, 0, 100, dark="failed")
+    assert alerts(raised) == [("camera_dark", "raised")]
+    closing = drive(a, 100, 120, dark="failed")
+    assert alerts(closing) == [("camera_dark", "cleared")]
+    cleared = closing[0]
+    assert isinstance(cleared, AlertEvent)
+    assert cleared.message == "camera_dark no longer watched: the clinic is closed"
+    assert cleared.at == closes_at + CFG.clear_after_s
+    assert drive(a, 120, 1000, dark="failed", covered="failed") == []

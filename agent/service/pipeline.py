@@ -65,9 +65,10 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
     """Sources and analysers for the enabled parts of the config."""
     sources: list[Source] = []
     analysers: list[Analyser] = []
+    is_open = opening_hours(cfg)
     for s, a in (
         thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
-        vision.build(cfg.camera, cfg.vision, state_dir=cfg.runtime.state_dir),
+        vision.build(cfg.camera, cfg.vision, state_dir=cfg.runtime.state_dir, is_open=is_open),
     ):
         sources += s
         analysers += a
@@ -92,8 +93,14 @@ def lost_alerts(cfg: AgentConfig, sources: Sequence[Source]) -> SourceLostAnalys
     ]
     if not watched:
         return None
+    return SourceLostAnalyser(watched, opening_hours(cfg))
+
+
+def opening_hours(cfg: AgentConfig) -> Callable[[float], bool]:
+    """Whether the clinic is open at an instant (``[clinic]`` in ``device.timezone``): when the
+    ``setup`` alerts are watched. Always, when no opening hours are configured."""
     hours = OpeningHours(cfg.clinic, cfg.device.timezone)
-    return SourceLostAnalyser(watched, hours.is_open if hours.ever_open else always_open)
+    return hours.is_open if hours.ever_open else always_open
 
 
 class Pipeline:

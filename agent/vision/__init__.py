@@ -12,10 +12,12 @@ Frames, crops and face boxes never leave this package's threads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from agent.flow.lost import always_open
 from agent.vision.compliance import ComplianceAnalyser
 from agent.vision.gate import BUFFER_FRAMES, GateSettings
 from agent.vision.grabber import FrameGrabber
@@ -66,10 +68,12 @@ def build(
     analyser: SceneAnalyser | None = None,
     *,
     state_dir: Path | None = None,
+    is_open: Callable[[float], bool] = always_open,
 ) -> tuple[list[Source], list[Analyser]]:
     """Camera and vision stages; empty lists when ``camera.enabled`` is false.
 
-    The camera reference is read from ``vision.integrity.reference_file`` or ``state_dir``.
+    The camera reference is read from ``vision.integrity.reference_file`` or ``state_dir``; camera
+    alerts are raised only while ``is_open`` (the clinic's opening hours).
 
     Raises :class:`~agent.flow.settings.ConfigError` for an unusable ``camera.source`` and
     :class:`~agent.vision.manifest.ModelError` when the models cannot be loaded.
@@ -85,7 +89,7 @@ def build(
         reference = load_commissioned(reference_path(integrity, state_dir))
         checker = IntegrityChecker(thresholds(integrity), reference)
         commissioned = reference is not None and reference.can_judge_moves
-        analysers.append(IntegrityAnalyser(integrity, commissioned=commissioned))
+        analysers.append(IntegrityAnalyser(integrity, commissioned=commissioned, is_open=is_open))
     worker = VisionWorker(
         grabber.latest,
         scene,

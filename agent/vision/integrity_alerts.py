@@ -4,17 +4,20 @@ An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.integrity.Integ
 vision worker thread by :class:`~agent.vision.integrity.IntegrityChecker`; no frame gets here). Per
 check a :class:`~agent.flow.alerts.AlertLatch` raises ``camera_covered`` / ``camera_dark`` / ``camera_blurred`` / ``camera_moved``
 once the check failed continuously for its ``vision.integrity.*_after_s`` and clears it once it
-passed for ``clear_after_s``. A check that cannot be judged (``unknown``: the camera is covered, so
+passed for ``clear_after_s``. Like every ``setup`` alert they are watched only while the clinic is open
+(the ``is_open`` hook; a camera dark at night is no news): at closing they clear. A check that cannot
+be judged (``unknown``: the camera is covered, so
 focus cannot be told) leaves its alert as it is. The alert's ``value`` is the measured figure (see
 docs/EVENTS.md), never an image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agent.flow.alerts import AlertLatch
 from agent.flow.events import AlertType, Event
+from agent.flow.lost import always_open
 from agent.vision.config import IntegrityConfig
 from agent.vision.integrity import (
     CHECKS,
@@ -99,10 +102,17 @@ class IntegrityAnalyser:
     """Integrity verdicts -> latched ``setup`` alerts, one :class:`AlertLatch` per check."""
 
     def __init__(
-        self, cfg: IntegrityConfig, *, name: str = "integrity", commissioned: bool | None = None
+        self,
+        cfg: IntegrityConfig,
+        *,
+        name: str = "integrity",
+        commissioned: bool | None = None,
+        is_open: Callable[[float], bool] = always_open,
     ) -> None:
         self.name = name
         self.cfg = cfg
+        self.is_open = is_open
+        """Opening hours: camera alerts are raised only while the clinic is open."""
         after = {
             "covered": cfg.covered_after_s,
             "dark": cfg.dark_after_s,
@@ -127,14 +137,18 @@ class IntegrityAnalyser:
         self.last = observation
         self.commissioned = observation.commissioned
         events: list[Event] = []
+        open_now = self.is_open(observation.at)
         for v in observation.verdicts:
-            if v.outcome == "unknown":
+            if v.outcome == "unknown" and open_now:
                 continue
-            change = self.latches[v.check].update(v.outcome == "failed", observation.at)
+            failed = open_now and v.outcome == "failed"
+            change = self.latches[v.check].update(failed, observation.at)
             if change is None:
                 continue
             if change.raised:
                 message = raise_message(v, change.at - change.since)
+            elif not open_now:
+                message = f"{ALERTS[v.check]} no longer watched: the clinic is closed"
             else:
                 message = CLEAR_MESSAGES[v.check]
             events.append(change.event(message, value(v)))
