@@ -16,7 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, func, select
 
 from central.collect import Collector
@@ -31,6 +33,8 @@ from tests.conftest import AgentProcess, base_config, write_config
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("UTC")
+NAVIGATING = (NoSuchElementException, StaleElementReferenceException)
+"""Raised while the browser is between two pages: keep waiting."""
 
 
 def _kinds(engine: Engine) -> dict[str, int]:
@@ -122,7 +126,9 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         assert all("clinic-042" in r.text for r in open_rows)
         # The clinic page: a server-drawn timeline and the day's problems.
         browser.find_element(By.LINK_TEXT, "clinic-042").click()
-        assert browser.find_element(By.TAG_NAME, "h1").text.startswith("clinic-042")
+        WebDriverWait(browser, 15, ignored_exceptions=NAVIGATING).until(
+            lambda b: b.find_element(By.TAG_NAME, "h1").text.startswith("clinic-042")
+        )
         chart = browser.find_element(By.CSS_SELECTOR, "#desk-desk-1 svg.timeline")
         curve = browser.find_element(
             By.CSS_SELECTOR, "#desk-desk-2 svg.timeline polyline.occupancy"
@@ -176,11 +182,15 @@ def test_a_token_is_asked_for_and_accepted(collected: tuple[Engine, AgentProcess
         box = browser.find_element(By.NAME, "token")
         box.send_keys("wrong")
         box.submit()
-        assert "not right" in browser.find_element(By.TAG_NAME, "main").text
+        WebDriverWait(browser, 15, ignored_exceptions=NAVIGATING).until(
+            lambda b: "not right" in b.find_element(By.TAG_NAME, "main").text
+        )
         box = browser.find_element(By.NAME, "token")
         box.send_keys("s3cret-district")
         box.submit()
-        assert "Weekly counts" in browser.find_element(By.TAG_NAME, "h1").text
+        WebDriverWait(browser, 15, ignored_exceptions=NAVIGATING).until(
+            lambda b: "Weekly counts" in b.find_element(By.TAG_NAME, "h1").text
+        )
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(url + "/day.csv")
         assert err.value.code == 401
