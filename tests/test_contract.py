@@ -34,6 +34,7 @@ from agent.wire.contract import (
     iso_ms,
     schema,
 )
+from agent.zones.config import MAX_NAME, MAX_ZONES
 
 ID = Identity("triage/v1", "clinic-042", "desk-1", "clinic-042-desk-1")
 AT = 1_795_000_000.123456
@@ -74,6 +75,52 @@ EXAMPLES: list[Event] = [
     MaskEvent(at=AT, state="unmasked", faces=2, masked=1, unmasked=1),
     MaskEvent(at=AT, state="masked", faces=40, masked=38, unmasked=2, window_s=60.0),
     OccupancyEvent(at=AT, count=7, max=9, limit=5, window_s=60.0),
+    # the worst case zones allow: the most zones, each with the longest name, counts in thousands
+    OccupancyEvent(
+        at=AT,
+        count=9999,
+        max=9999,
+        limit=9999,
+        window_s=86400.0,
+        people=999_999,
+        zones={f"{i}".rjust(MAX_NAME, "z"): 9999 for i in range(MAX_ZONES)},
+    ),
+    MaskEvent(
+        at=AT,
+        state="no_face",
+        faces=99_999,
+        masked=99_999,
+        unmasked=99_999,
+        window_s=86400.0,
+        staff_faces=99_999,
+        staff_masked=99_999,
+        staff_unmasked=99_999,
+    ),
+    AlertEvent(
+        at=AT,
+        alert="crowding",
+        state="cleared",
+        alert_id="f" * 32,
+        message="m" * 160,
+        value=99_999.99,
+        zone="q" * MAX_NAME,
+    ),
+    AlertEvent(
+        at=AT,
+        alert="desk_unattended",
+        state="raised",
+        alert_id="0123456789abcdef0123456789abcdef",
+        message="nobody at the triage desk for 300 s while open; 4 patient(s) waiting",
+        value=4.0,
+    ),
+    AlertEvent(
+        at=AT,
+        alert="staff_unmasked",
+        state="raised",
+        alert_id="0123456789abcdef0123456789abcdef",
+        message="a staff member has worked without a mask for 30 s",
+        value=30.0,
+    ),
     AlertEvent(
         at=AT,
         alert="fever",
@@ -101,16 +148,20 @@ EXAMPLES: list[Event] = [
         max_occupancy=9,
         alerts={"fever": 3, "unmasked": 4, "crowding": 1},
     ),
-    SummaryEvent(  # a day's worth of every alert type
+    # A day's worth of every alert type. Bounds a day can hold: one screening takes over a second
+    # (< 99,999 results, fevers), arrivals at one desk stay below one a second (< 99,999 people);
+    # any other alert needs its raise delay plus its clear hysteresis, at least 13 s with the
+    # default delays (unmasked: 10 s + 3 s), so fewer than 9,999 a day each.
+    SummaryEvent(
         at=AT,
         window_s=86400.0,
         screened=99_999,
         fevers=99_999,
         invalid=99_999,
-        people=999_999,
-        mask_violations=99_999,
+        people=99_999,
+        mask_violations=9_999,
         max_occupancy=9_999,
-        alerts={a: 99_999 for a in ALERT_FAMILIES},
+        alerts={a: 99_999 if a == "fever" else 9_999 for a in ALERT_FAMILIES},
     ),
 ]
 
@@ -169,6 +220,7 @@ def test_alert_names_and_families_match_the_schema() -> None:
     assert set(props["family"]["enum"]) == set(get_args(AlertFamily))
     assert set(ALERT_FAMILIES) == set(get_args(AlertType))
     assert {a for a, f in ALERT_FAMILIES.items() if f == "setup"} == {
+        "desk_unattended",
         "camera_covered",
         "camera_dark",
         "camera_blurred",
@@ -194,6 +246,17 @@ def test_schemas_forbid_images_and_boxes() -> None:
         text = json.dumps(s).lower()
         for word in ("image", "jpeg", "base64", "bbox", "crop", "embedding"):
             assert f'"{word}' not in text
+
+
+def test_zone_fields_refuse_names_the_config_refuses() -> None:
+    worst = next(e for e in EXAMPLES if isinstance(e, OccupancyEvent) and e.zones)
+    doc = json.loads(encode(worst, ID, seq=1).payload)
+    assert len(doc["zones"]) == MAX_ZONES
+    too_many = {**doc, "zones": {**doc["zones"], "ninth": 1}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(too_many, schema("occupancy"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "zones": {"Front Desk": 1}}, schema("occupancy"))
 
 
 def test_oversized_payload_is_refused() -> None:

@@ -53,8 +53,10 @@ class AlertChange:
         """True for a raise, False for a clear."""
         return self.state == "raised"
 
-    def event(self, message: str, value: float | None = None) -> AlertEvent:
-        """The event for this transition."""
+    def event(
+        self, message: str, value: float | None = None, zone: str | None = None
+    ) -> AlertEvent:
+        """The event for this transition (``zone``: the zone it is about, if any)."""
         return AlertEvent(
             at=self.at,
             alert=self.alert,
@@ -62,6 +64,7 @@ class AlertChange:
             alert_id=self.alert_id,
             message=message,
             value=value,
+            zone=zone,
         )
 
 

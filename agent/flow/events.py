@@ -22,6 +22,8 @@ AlertType = Literal[
     "fever",
     "unmasked",
     "crowding",
+    "staff_unmasked",
+    "desk_unattended",
     "camera_covered",
     "camera_dark",
     "camera_blurred",
@@ -34,6 +36,8 @@ ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
     "fever": "screening",
     "unmasked": "mask",
     "crowding": "occupancy",
+    "staff_unmasked": "mask",
+    "desk_unattended": "setup",
     "camera_covered": "setup",
     "camera_dark": "setup",
     "camera_blurred": "setup",
@@ -41,9 +45,9 @@ ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
     "camera_lost": "setup",
     "thermometer_lost": "setup",
 }
-"""Which family each alert belongs to; ``setup`` alerts say the triage point cannot be trusted
-(camera covered, too dark, out of focus, moved; camera or thermometer lost while open), not that a
-patient needs attention."""
+"""Which family each alert belongs to; ``setup`` alerts say the triage point is not set up, not
+staffed or cannot be trusted (desk unattended; camera covered, too dark, out of focus, moved; camera
+or thermometer lost while open), not that a patient needs attention."""
 AlertState = Literal["raised", "cleared"]
 SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled", "error"]
 
@@ -123,6 +127,11 @@ class MaskEvent:
     masked: int
     unmasked: int
     window_s: float | None = None
+    staff_faces: int | None = None
+    """Periodic events with a staff zone configured: distinct staff faces seen in the window
+    (``faces``/``masked``/``unmasked`` then count patients and visitors only)."""
+    staff_masked: int | None = None
+    staff_unmasked: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +147,9 @@ class OccupancyEvent:
     window_s: float | None = None
     people: int | None = None
     """Distinct people first seen in the window (periodic events only, else None)."""
+    zones: dict[str, int] | None = None
+    """People per configured zone: now (changes) or the window maximum (periodic); None when no
+    zones are configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +164,11 @@ class AlertEvent:
     alert_id: str
     message: str
     value: float | None = None
-    """The measured value behind the alert: temperature, people count, seconds unmasked, or for
-    the camera alerts the figure the check measured (see docs/EVENTS.md)."""
+    """The measured value behind the alert: temperature, people count, seconds unmasked, patients
+    waiting (``desk_unattended``), or for the camera alerts the figure the check measured (see
+    docs/EVENTS.md)."""
+    zone: str | None = None
+    """The zone the alert is about (``crowding`` with zones configured), else None."""
 
     @property
     def family(self) -> AlertFamily:

@@ -68,7 +68,15 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
     is_open = opening_hours(cfg)
     for s, a in (
         thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
-        vision.build(cfg.camera, cfg.vision, state_dir=cfg.runtime.state_dir, is_open=is_open),
+        vision.build(
+            cfg.camera,
+            cfg.vision,
+            state_dir=cfg.runtime.state_dir,
+            is_open=is_open,
+            zones=cfg.zones,
+            clinic=cfg.clinic,
+            timezone=cfg.device.timezone,
+        ),
     ):
         sources += s
         analysers += a

@@ -3,22 +3,25 @@
 :func:`build` is the pipeline's plug-in point. It returns two sources, the frame grabber (stage
 ``camera``, :mod:`agent.vision.grabber`) and the inference worker (stage ``vision``,
 :mod:`agent.vision.worker`), and the analysers :mod:`agent.vision.compliance` (``mask`` events,
-``unmasked`` alert), :mod:`agent.vision.occupancy` (``occupancy`` events, ``crowding`` alert) and,
-unless disabled, :mod:`agent.vision.integrity_alerts` (``setup`` alerts: camera covered, dark, blurred,
-moved; the checks themselves are :mod:`agent.vision.integrity`).
+``unmasked`` and ``staff_unmasked`` alerts), :mod:`agent.vision.occupancy` (``occupancy`` events,
+``crowding`` alerts per zone), when a staff zone and opening hours are configured
+:mod:`agent.vision.desk` (``desk_unattended``), and, unless disabled,
+:mod:`agent.vision.integrity_alerts` (``setup`` alerts: camera covered, dark, blurred, moved; the
+checks themselves are :mod:`agent.vision.integrity`). Zones (:mod:`agent.zones`) place each person.
 Frames, crops and face boxes never leave this package's threads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from agent.flow.lost import always_open
 from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.desk import DeskAnalyser
 from agent.vision.gate import BUFFER_FRAMES, GateSettings
 from agent.vision.grabber import FrameGrabber
 from agent.vision.integrity import (
@@ -31,6 +34,9 @@ from agent.vision.integrity import (
 from agent.vision.integrity_alerts import IntegrityAnalyser, thresholds
 from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
+from agent.zones.config import ClinicConfig, ZoneConfig
+from agent.zones.hours import OpeningHours
+from agent.zones.map import ZoneMap
 
 if TYPE_CHECKING:
     from agent.flow.ports import Analyser, Source
@@ -62,6 +68,25 @@ def gate_settings(vision: VisionConfig) -> GateSettings:
     )
 
 
+def people_analysers(
+    vision: VisionConfig,
+    zones: Sequence[ZoneConfig] = (),
+    clinic: ClinicConfig | None = None,
+    timezone: str = "UTC",
+) -> list[Analyser]:
+    """The vision analysers for these zones and opening hours (the desk one only when a staff
+    zone and some opening hours are configured)."""
+    zone_map = ZoneMap(zones)
+    out: list[Analyser] = [
+        ComplianceAnalyser(vision, zone_map),
+        OccupancyAnalyser(vision, zone_map),
+    ]
+    hours = OpeningHours(clinic, timezone) if clinic is not None else None
+    if clinic is not None and hours is not None and hours.ever_open and zone_map.has_staff:
+        out.append(DeskAnalyser(zone_map, clinic, hours))
+    return out
+
+
 def build(
     camera: CameraConfig,
     vision: VisionConfig,
@@ -69,6 +94,9 @@ def build(
     *,
     state_dir: Path | None = None,
     is_open: Callable[[float], bool] = always_open,
+    zones: Sequence[ZoneConfig] = (),
+    clinic: ClinicConfig | None = None,
+    timezone: str = "UTC",
 ) -> tuple[list[Source], list[Analyser]]:
     """Camera and vision stages; empty lists when ``camera.enabled`` is false.
 
@@ -84,7 +112,7 @@ def build(
     scene = analyser if analyser is not None else load_analyser(vision)
     integrity = vision.integrity
     checker = None
-    analysers: list[Analyser] = [ComplianceAnalyser(vision), OccupancyAnalyser(vision)]
+    analysers = people_analysers(vision, zones, clinic, timezone)
     if integrity.enabled and camera.source != "simulated":  # nothing to tamper with in a demo
         reference = load_commissioned(reference_path(integrity, state_dir))
         checker = IntegrityChecker(thresholds(integrity), reference)

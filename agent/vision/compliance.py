@@ -1,15 +1,25 @@
-"""Mask compliance: the ``mask`` events and the ``unmasked`` alert, from per-frame face findings.
+"""Mask compliance: the ``mask`` events, the patient ``unmasked`` alert and ``staff_unmasked``.
 
-An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Faces are
-tracked (:mod:`agent.vision.tracker`) and each track's mask state is smoothed with hysteresis. The
-scene state is ``unmasked`` when any face seen within ``visible_s`` is unmasked, ``masked`` when
-faces are present and
-all are masked, else ``no_face``; a change is published (``MaskEvent`` with ``window_s`` None) only
-after the new state held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
-``MaskEvent`` reports the distinct faces seen in the window and how many of them were masked or
-unmasked (a face seen unmasked at any time in the window counts as unmasked). An ``unmasked`` alert
-is raised when one face stayed unmasked for ``vision.unmasked_alert_after_s`` and cleared once no
-face has been unmasked that long for ``clear_after_s``. Never an event per frame.
+An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Each face
+belongs to a person (:mod:`agent.vision.people`); a person whose feet stand in a ``staff`` zone
+(:class:`~agent.zones.map.ZoneMap`) is staff, anyone else a patient or visitor. Faces are tracked
+(:mod:`agent.vision.tracker`) and each track's mask state is smoothed with hysteresis; a track's
+role is the one of its latest frame.
+
+Patients: the scene state is ``unmasked`` when any patient face seen within ``visible_s`` is
+unmasked, ``masked`` when patient faces are present and all are masked, else ``no_face``; a change
+is published (``MaskEvent`` with ``window_s`` None) only after the new state held for ``hold_s``
+seconds. The ``unmasked`` alert is raised when one patient face stayed unmasked for
+``vision.unmasked_alert_after_s`` and cleared once none has for ``clear_after_s``.
+
+Staff: the ``staff_unmasked`` alert is raised when one staff face stayed unmasked for
+``vision.staff_unmasked_after_s`` and cleared the same way (hysteresis ``clear_after_s``).
+
+Every ``vision.compliance_window_s`` a periodic ``MaskEvent`` reports the distinct patient faces
+seen in the window and how many were masked or unmasked (unmasked at any time counts as unmasked),
+and, when a staff zone is configured, the same for staff (``staff_faces``, ``staff_masked``,
+``staff_unmasked``). With no zones everybody is a patient, exactly as before zones existed.
+Never an event per frame.
 """
 
 from __future__ import annotations
@@ -22,15 +32,18 @@ from agent.flow.events import Event, MaskEvent, MaskState
 from agent.flow.window import PeriodicWindow
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
-from agent.vision.tracker import Settled, Tracker
+from agent.vision.people import people_in
+from agent.vision.tracker import Settled, Track, Tracker
+from agent.zones.map import ZoneMap
 
 
 class ComplianceAnalyser:
-    """Face tracks -> debounced mask state, periodic compliance figures, unmasked alert."""
+    """Face tracks with roles -> patient mask state, periodic figures, unmasked alerts."""
 
     def __init__(
         self,
         vision: VisionConfig,
+        zones: ZoneMap | None = None,
         *,
         name: str = "compliance",
         hold_s: float = 2.0,
@@ -42,11 +55,15 @@ class ComplianceAnalyser:
         self.visible_s = visible_s
         """A face counts as present while seen within this many seconds."""
         self.vision = vision
+        self.zones = zones if zones is not None else ZoneMap()
         self.tracker = tracker if tracker is not None else Tracker()
+        self._staff: dict[int, bool] = {}
+        """Track id -> staff (feet in a staff zone in its latest frame)."""
         self._state: Debouncer[MaskState] = Debouncer("no_face", hold_s)
         self._alert = AlertLatch("unmasked", 0.0, clear_after_s)
+        self._staff_alert = AlertLatch("staff_unmasked", 0.0, clear_after_s)
         self._period = PeriodicWindow(vision.compliance_window_s)
-        self._window: dict[int, Settled | None] = {}
+        self._window: dict[int, tuple[bool, Settled | None]] = {}
 
     def feed(self, observation: object) -> Sequence[Event]:
         """Consume one frame's findings; ignore other observations."""
@@ -54,12 +71,19 @@ class ComplianceAnalyser:
             return []
         at = observation.at
         self._period.touch(at)
-        faces = observation.faces
-        self.tracker.update([f.box for f in faces], at, [f.mask_prob for f in faces])
+        with_face = [p for p in people_in(observation) if p.face is not None]
+        faces = [p.face for p in with_face if p.face is not None]
+        seen = self.tracker.update([f.box for f in faces], at, [f.mask_prob for f in faces])
+        for track, person in zip(seen, with_face, strict=True):
+            zone = self.zones.locate(person.feet)
+            self._staff[track.id] = zone is not None and zone.role == "staff"
         for track in self.tracker.present():
-            prev = self._window.get(track.id)
-            if prev != "unmasked":
-                self._window[track.id] = track.mask.state or prev
+            staff = self._staff.get(track.id, False)
+            prev = self._window.get(track.id, (staff, None))[1]
+            self._window[track.id] = (
+                staff,
+                prev if prev == "unmasked" else track.mask.state or prev,
+            )
         return self._evaluate(at)
 
     def tick(self, now: float) -> Sequence[Event]:
@@ -67,43 +91,57 @@ class ComplianceAnalyser:
         self.tracker.expire(now)
         events = self._evaluate(now)
         if self._period.due(now):
-            settled = list(self._window.values())
+            patients = [s for staff, s in self._window.values() if not staff]
+            staff = [s for is_staff, s in self._window.values() if is_staff]
+            has_staff = self.zones.has_staff
             events.append(
                 MaskEvent(
                     at=now,
                     state=self._state.value,
-                    faces=len(self._window),
-                    masked=settled.count("masked"),
-                    unmasked=settled.count("unmasked"),
+                    faces=len(patients),
+                    masked=patients.count("masked"),
+                    unmasked=patients.count("unmasked"),
                     window_s=self.vision.compliance_window_s,
+                    staff_faces=len(staff) if has_staff else None,
+                    staff_masked=staff.count("masked") if has_staff else None,
+                    staff_unmasked=staff.count("unmasked") if has_staff else None,
                 )
             )
             self._window = {}
+            live = {t.id for t in self.tracker.present()}
+            self._staff = {k: v for k, v in self._staff.items() if k in live}
         return events
 
-    def _counts(self, at: float) -> tuple[int, int, int]:
-        present = self.tracker.present(at, self.visible_s)
-        states = [t.mask.state for t in present]
-        return len(present), states.count("masked"), states.count("unmasked")
+    def _present(self, at: float, staff: bool) -> list[Track]:
+        return [
+            t
+            for t in self.tracker.present(at, self.visible_s)
+            if self._staff.get(t.id, False) == staff
+        ]
 
-    def _evaluate(self, at: float) -> list[Event]:
-        events: list[Event] = []
-        faces, masked, unmasked = self._counts(at)
-        state: MaskState = "unmasked" if unmasked else "masked" if masked else "no_face"
-        if self._state.update(state, at):
-            events.append(
-                MaskEvent(at=at, state=state, faces=faces, masked=masked, unmasked=unmasked)
-            )
-        longest = max(
+    @staticmethod
+    def _longest_unmasked(tracks: list[Track], at: float) -> float:
+        return max(
             (
                 at - t.mask.since
-                for t in self.tracker.present(at, self.visible_s)
+                for t in tracks
                 if t.mask.state == "unmasked" and t.mask.since is not None
             ),
             default=0.0,
         )
-        limit = self.vision.unmasked_alert_after_s
-        change = self._alert.update(longest >= limit, at)
+
+    def _evaluate(self, at: float) -> list[Event]:
+        events: list[Event] = []
+        patients = self._present(at, staff=False)
+        states = [t.mask.state for t in patients]
+        masked, unmasked = states.count("masked"), states.count("unmasked")
+        state: MaskState = "unmasked" if unmasked else "masked" if masked else "no_face"
+        if self._state.update(state, at):
+            events.append(
+                MaskEvent(at=at, state=state, faces=len(patients), masked=masked, unmasked=unmasked)
+            )
+        longest = self._longest_unmasked(patients, at)
+        change = self._alert.update(longest >= self.vision.unmasked_alert_after_s, at)
         if change is not None and change.raised:
             events.append(
                 change.event(
@@ -113,4 +151,15 @@ class ComplianceAnalyser:
             )
         elif change is not None:
             events.append(change.event("no unmasked person at the desk any more"))
+        staff_longest = self._longest_unmasked(self._present(at, staff=True), at)
+        change = self._staff_alert.update(staff_longest >= self.vision.staff_unmasked_after_s, at)
+        if change is not None and change.raised:
+            events.append(
+                change.event(
+                    f"a staff member has worked without a mask for {staff_longest:.0f} s",
+                    value=round(staff_longest, 1),
+                )
+            )
+        elif change is not None:
+            events.append(change.event("no staff member without a mask any more"))
         return events

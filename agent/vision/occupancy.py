@@ -1,13 +1,21 @@
-"""Occupancy: the ``occupancy`` events and the ``crowding`` alert, from per-frame findings.
+"""Occupancy: the ``occupancy`` events and the ``crowding`` alerts, from per-frame findings.
 
-An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are the
-person boxes plus the faces no person box claims (:func:`agent.vision.people.people_in`); they are tracked
-(:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one person. The
-count of confirmed tracks seen within the last ``visible_s`` seconds is published (``OccupancyEvent``, ``window_s`` None) only after a
-new count held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
-``OccupancyEvent`` reports the highest published count in the window and ``people``: the distinct
-tracks first seen in it ("people screened" per period). A ``crowding`` alert is raised when the
-published count stayed above ``vision.crowd_limit`` for ``vision.crowd_after_s`` and cleared once it
+An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are
+the person boxes plus the faces no person box claims (:func:`agent.vision.people.people_in`); they
+are tracked (:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one
+person, and each track is in the zone its feet stood in on its latest frame
+(:class:`~agent.zones.map.ZoneMap`).
+
+The count of confirmed tracks seen within the last ``visible_s`` seconds, and with zones configured
+the count per zone, is published (``OccupancyEvent``, ``window_s`` None, ``zones`` name -> count)
+only after new counts held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
+``OccupancyEvent`` reports the highest published count in the window (per zone too) and
+``people``: the distinct tracks first seen in it.
+
+Crowding: with no zones, a ``crowding`` alert is raised when the published count stayed above
+``vision.crowd_limit`` for ``vision.crowd_after_s`` (as before zones existed). With zones, each
+``queue`` and ``waiting`` zone has its own ``crowding`` alert (its ``crowd_limit`` and
+``crowd_after_s``, defaulting to the ``vision`` ones) naming the zone. Alerts clear once the count
 stayed at or below the limit for ``clear_after_s``. Never an event per frame.
 """
 
@@ -23,14 +31,19 @@ from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.people import people_in
 from agent.vision.tracker import Tracker
+from agent.zones.map import Zone, ZoneMap
+
+Counts = tuple[int, tuple[int, ...]]
+"""(people in view, people per configured zone in config order)."""
 
 
 class OccupancyAnalyser:
-    """Person (or face) tracks -> debounced count, periodic maximum and people, crowding alert."""
+    """Person tracks -> debounced counts (total and per zone), periodic maxima, crowding alerts."""
 
     def __init__(
         self,
         vision: VisionConfig,
+        zones: ZoneMap | None = None,
         *,
         name: str = "occupancy",
         hold_s: float = 2.0,
@@ -42,17 +55,34 @@ class OccupancyAnalyser:
         self.visible_s = visible_s
         """A person counts while seen within this many seconds (the tracker keeps ids longer)."""
         self.vision = vision
+        self.zones = zones if zones is not None else ZoneMap()
         self.tracker = tracker if tracker is not None else Tracker()
-        self._count: Debouncer[int] = Debouncer(0, hold_s)
-        self._crowd = AlertLatch("crowding", vision.crowd_after_s, clear_after_s)
+        self._named = () if self.zones.implicit else self.zones.zones
+        self._zone_of: dict[int, str | None] = {}
+        self._counts: Debouncer[Counts] = Debouncer((0, (0,) * len(self._named)), hold_s)
+        self._crowd_zones: tuple[Zone, ...] = (
+            self.zones.zones if self.zones.implicit else self.zones.of_role("queue", "waiting")
+        )
+        self._crowd = {
+            z.name: AlertLatch(
+                "crowding",
+                z.crowd_after_s if z.crowd_after_s is not None else vision.crowd_after_s,
+                clear_after_s,
+            )
+            for z in self._crowd_zones
+        }
         self._period = PeriodicWindow(vision.compliance_window_s)
-        self._window_max = 0
+        self._window_max: Counts = self._counts.value
         self._window_people: set[int] = set()
 
     @property
     def count(self) -> int:
         """The published (debounced) number of people in view."""
-        return self._count.value
+        return self._counts.value[0]
+
+    def zone_counts(self) -> dict[str, int]:
+        """The published (debounced) people per configured zone (empty with no zones)."""
+        return {z.name: n for z, n in zip(self._named, self._counts.value[1], strict=True)}
 
     def feed(self, observation: object) -> Sequence[Event]:
         """Consume one frame's findings; ignore other observations."""
@@ -60,50 +90,82 @@ class OccupancyAnalyser:
             return []
         at = observation.at
         start = self._period.touch(at)
-        self.tracker.update([p.box for p in people_in(observation)], at)
+        people = people_in(observation)
+        seen = self.tracker.update([p.box for p in people], at)
+        for track, person in zip(seen, people, strict=True):
+            zone = self.zones.locate(person.feet)
+            self._zone_of[track.id] = zone.name if zone is not None else None
         self._window_people.update(t.id for t in self.tracker.present() if t.first_seen >= start)
         return self._evaluate(at)
 
     def tick(self, now: float) -> Sequence[Event]:
         """Expire people no longer seen, publish due changes, alerts and the periodic maximum."""
-        self.tracker.expire(now)
+        for gone in self.tracker.expire(now):
+            self._zone_of.pop(gone.id, None)
         events = self._evaluate(now)
         if self._period.due(now):
+            total, per_zone = self._window_max
             events.append(
                 OccupancyEvent(
                     at=now,
-                    count=self._count.value,
-                    max=self._window_max,
+                    count=self.count,
+                    max=total,
                     limit=self.vision.crowd_limit,
                     window_s=self.vision.compliance_window_s,
                     people=len(self._window_people),
+                    zones=self._by_name(per_zone),
                 )
             )
-            self._window_max = self._count.value
+            self._window_max = self._counts.value
             self._window_people = set()
+            live = {t.id for t in self.tracker.present()}
+            self._zone_of = {k: v for k, v in self._zone_of.items() if k in live}
         return events
+
+    def _by_name(self, per_zone: tuple[int, ...]) -> dict[str, int] | None:
+        if not self._named:
+            return None
+        return {z.name: n for z, n in zip(self._named, per_zone, strict=True)}
+
+    def _current(self, at: float) -> Counts:
+        present = self.tracker.present(at, self.visible_s)
+        names = [self._zone_of.get(t.id) for t in present]
+        return len(present), tuple(names.count(z.name) for z in self._named)
 
     def _evaluate(self, at: float) -> list[Event]:
         events: list[Event] = []
         limit = self.vision.crowd_limit
-        if self._count.update(len(self.tracker.present(at, self.visible_s)), at):
-            count = self._count.value
-            self._window_max = max(self._window_max, count)
-            events.append(OccupancyEvent(at=at, count=count, max=self._window_max, limit=limit))
-        count = self._count.value
-        change = self._crowd.update(count > limit, at)
-        if change is not None and change.raised:
+        if self._counts.update(self._current(at), at):
+            total, per_zone = self._counts.value
+            old_total, old_zones = self._window_max
+            self._window_max = (
+                max(old_total, total),
+                tuple(max(a, b) for a, b in zip(old_zones, per_zone, strict=True)),
+            )
             events.append(
-                change.event(
-                    f"{count} people in view, above the limit of {limit} "
-                    f"for {at - change.since:.0f} s",
-                    value=float(count),
+                OccupancyEvent(
+                    at=at,
+                    count=total,
+                    max=self._window_max[0],
+                    limit=limit,
+                    zones=self._by_name(per_zone),
                 )
             )
-        elif change is not None:
-            events.append(
-                change.event(
-                    f"{count} people in view, at or below the limit of {limit}", value=float(count)
+        counts = self.zone_counts()
+        for zone in self._crowd_zones:
+            zone_limit = zone.crowd_limit if zone.crowd_limit is not None else limit
+            count = self.count if zone.implicit else counts[zone.name]
+            change = self._crowd[zone.name].update(count > zone_limit, at)
+            if change is None:
+                continue
+            where = "in view" if zone.implicit else f"in zone '{zone.name}'"
+            name = None if zone.implicit else zone.name
+            if change.raised:
+                text = (
+                    f"{count} people {where}, above the limit of {zone_limit} "
+                    f"for {at - change.since:.0f} s"
                 )
-            )
+            else:
+                text = f"{count} people {where}, at or below the limit of {zone_limit}"
+            events.append(change.event(text, value=float(count), zone=name))
         return events
