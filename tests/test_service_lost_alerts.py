@@ -1,6 +1,8 @@
 """End to end: the thermometer unplugged while the clinic is open -> ``thermometer_lost`` on a real
 mosquitto; plugged back in -> cleared. The device is the firmware emulator on a pty behind a symlink,
-as udev's /dev/triage-thermometer is; unplugging closes the pty, replugging repoints the link.
+as udev's /dev/triage-thermometer is; unplugging closes the pty, replugging repoints the link. The
+camera likewise (``camera_lost``): its video file (written with cv2.VideoWriter) vanishes and
+comes back.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from agent.thermometer.simulated_port import emulator
 from agent.zones.config import ClinicConfig
 from firmware_bridge.emulator import PtyEmulator
 from firmware_bridge.trace import generate
+from tests import integrity_media as media
 from tests.broker import Broker, Collector
-from tests.conftest import AgentProcess, base_config, validate_message, write_config
+from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
+from tests.vision_media import write_video
 
 
 def plug(link: Path) -> PtyEmulator:
@@ -119,3 +123,71 @@ def test_only_enabled_devices_are_watched_and_hours_apply() -> None:
         {"thermometer": {"enabled": False}, "camera": {"enabled": False}}
     )
     assert build_stages(off) == ([], [])
+
+
+@pytest.mark.shared
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.broker
+def test_camera_gone_and_back(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The camera's video file vanishes (a camera unplugged) and comes back."""
+    frames = list(media.busy("hpc203_bus.jpg", 40, seed=2, people=1))
+    video = write_video(tmp_path / "cam.avi", [(f, 1) for f in frames], fps=10)
+    kept = video.read_bytes()
+    raw = base_config(
+        tmp_path,
+        mosquitto.port,
+        camera={
+            "enabled": True,
+            "source": str(video),
+            "loop": False,  # at its end the file is reopened: plays again while it is there
+            "stale_after_s": 1.0,
+            "lost_alert_after_s": 2.0,
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 0.5,
+        },
+        vision={"models_dir": str(REPO / "models")},
+    )
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    agent = agent_process(write_config(tmp_path / "agent.toml", raw))
+
+    def camera_lost(state: str) -> Callable[[list[Any]], bool]:
+        def seen(messages: list[Any]) -> bool:
+            return any(
+                m.topic.endswith("/alert")
+                and m.json()["alert"] == "camera_lost"
+                and m.json()["state"] == state
+                for m in messages
+            )
+
+        return seen
+
+    def camera_ok(messages: list[Any]) -> bool:
+        return any(
+            m.topic.endswith("/health")
+            and m.json()["sources"].get("camera", {}).get("state") == "ok"
+            for m in messages
+        )
+
+    try:
+        c.wait_for(camera_ok, timeout=60)
+        video.unlink()  # gone: the open file plays to its end (4 s), then cannot be reopened
+        c.wait_for(camera_lost("raised"), timeout=60)
+        video.write_bytes(kept)  # back
+        c.wait_for(camera_lost("cleared"), timeout=60)
+    finally:
+        rc = agent.stop()
+    assert rc == 0, agent.output()
+    mine = [
+        validate_message(m)
+        for m in c.messages
+        if m.topic.endswith("/alert") and m.json()["alert"] == "camera_lost"
+    ]
+    assert [d["state"] for d in mine] == ["raised", "cleared"]
+    assert mine[0]["alert_id"] == mine[1]["alert_id"]
+    assert mine[1]["message"] == "camera delivering again"
