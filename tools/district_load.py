@@ -167,10 +167,17 @@ class Result:
     collector_cpu_s: list[float]
     collector_peak_rss_mib: list[float]
     db_bytes_per_event: float | None
+    collectors_killed: int
 
 
 def run(
-    desks: int, per_desk: int, rate: float, publishers: int, db: str | None, timeout: float
+    desks: int,
+    per_desk: int,
+    rate: float,
+    publishers: int,
+    db: str | None,
+    timeout: float,
+    kill_after_s: float | None = None,
 ) -> Result:
     work = Path(tempfile.mkdtemp(prefix="district-load-"))
     pg: Postgres | None = None
@@ -185,28 +192,16 @@ def run(
             pg = Postgres(bindir, fsync=True).start()
             db = pg.create_database()
         engine = open_db(db)
-        for n in (1, 2):
-            log = (work / f"collector-{n}.log").open("wb")
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "central",
-                        "collect",
-                        "--db",
-                        db,
-                        "--port",
-                        str(port),
-                        "--share-group",
-                        "district",
-                        "--client-id",
-                        f"load-collector-{n}",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+
+        def collector(n: int) -> subprocess.Popen[bytes]:
+            log = (work / f"collector-{n}.log").open("ab")
+            return subprocess.Popen(
+                [sys.executable, "-m", "central", "collect", "--db", db, "--port", str(port),
+                 "--share-group", "district", "--client-id", f"load-collector-{n}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        procs += [collector(1), collector(2)]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             broker_log = (work / "mosquitto.log").read_text()
@@ -216,7 +211,7 @@ def run(
         else:
             raise RuntimeError("the collectors did not connect")
         time.sleep(0.5)  # subscriptions
-        cpu0 = [_cpu_s(p.pid) for p in procs]
+        cpu0 = {p.pid: _cpu_s(p.pid) for p in procs}
         start_clock = time.time() - 8 * 3600
         queue: Any = mp.get_context("fork").Queue()
         slices = [range(w, desks, publishers) for w in range(publishers)]
@@ -230,6 +225,15 @@ def run(
         ]
         for w in workers:
             w.start()
+        killed = 0
+        if kill_after_s is not None:
+            # A collector dies mid-stream (SIGKILL: no flush, no goodbye) and comes back.
+            time.sleep(kill_after_s)
+            procs[1].kill()
+            procs[1].wait(10)
+            killed = 1
+            time.sleep(3.0)
+            procs[1] = collector(2)
         reports = [queue.get(timeout=timeout) for _ in workers]
         publish_s = time.monotonic() - t0
         for w in workers:
@@ -253,7 +257,7 @@ def run(
             if engine.dialect.name == "postgresql":
                 total = conn.execute(text("SELECT pg_total_relation_size('events')")).scalar_one()
                 size = round(int(total) / max(stored, 1), 1)
-        cpu = [round(_cpu_s(p.pid) - c, 1) for p, c in zip(procs, cpu0, strict=True)]
+        cpu = [round(_cpu_s(p.pid) - cpu0.get(p.pid, 0.0), 1) for p in procs]
         rss = [round(_peak_rss_mib(p.pid), 1) for p in procs]
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -277,6 +281,7 @@ def run(
             collector_cpu_s=cpu,
             collector_peak_rss_mib=rss,
             db_bytes_per_event=size,
+            collectors_killed=killed,
         )
     finally:
         for p in procs:
@@ -298,10 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", help="PostgreSQL URL (default: a private server under /tmp)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument(
+        "--kill-after", type=float, help="SIGKILL collector 2 this many s into the run, restart it"
+    )
     a = p.parse_args(argv)
     if a.desks * a.events_per_desk > 500_000:
         p.error("bounded: at most 500,000 events per run")
-    r = run(a.desks, a.events_per_desk, a.rate, a.publishers, a.db, a.timeout)
+    r = run(a.desks, a.events_per_desk, a.rate, a.publishers, a.db, a.timeout, a.kill_after)
     for k, v in asdict(r).items():
         print(f"{k:24} {v}")
     if a.json is not None:
