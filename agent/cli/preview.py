@@ -1,7 +1,9 @@
 """``triage-agent preview --out FILE.jpg``: one annotated camera frame for aiming the camera.
 
-Reads one frame from the configured camera, runs the configured models on it, draws face boxes (green
-masked, red unmasked) and person boxes, and blurs every face unless ``--no-blur``. The picture is
+Reads one frame from the configured camera, runs the configured models on it, blurs every face
+unless ``--no-blur``, and draws the configured zones (``[[zones]]``: outline, name and role), face
+boxes (green masked, red unmasked) and each person: body box, feet point, and a label with role
+(staff / patient), zone and mask state, so a technician can draw zones that fit the camera. The picture is
 written to a local file only: URLs and network file systems are refused, and nothing is sent anywhere.
 If the models cannot run, no picture is written, because faces could not be blurred.
 """
@@ -17,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from agent.config import AgentConfig, load_config
 from agent.vision import load_analyser
+from agent.vision.findings import Frame, SceneFindings
 from agent.vision.frames import SourceUnavailableError, open_source
 from agent.vision.manifest import ModelError
+from agent.vision.people import people_in
+from agent.zones.map import ZoneMap
 
 NETWORK_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
@@ -69,6 +75,61 @@ def check_output(out: str) -> Path:
     return path
 
 
+ROLE_COLOURS = {
+    "staff": (200, 80, 200),
+    "queue": (0, 170, 255),
+    "waiting": (200, 160, 0),
+    "entrance": (160, 160, 160),
+}
+
+
+def draw_zones(image: Frame, zones: ZoneMap) -> None:
+    """Outline each configured zone with its name and role (nothing when none is configured)."""
+    if zones.implicit:
+        return
+    h, w = image.shape[:2]
+    for zone in zones.zones:
+        pts = np.array(
+            [[round(x * (w - 1)), round(y * (h - 1))] for x, y in zone.polygon], np.int32
+        )
+        colour = ROLE_COLOURS[zone.role]
+        cv2.polylines(image, [pts], isClosed=True, color=colour, thickness=2)
+        x, y = int(pts[:, 0].min()) + 4, int(pts[:, 1].min()) + 16
+        cv2.putText(
+            image, f"{zone.name} ({zone.role})", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1
+        )
+
+
+def draw_people(image: Frame, findings: SceneFindings, zones: ZoneMap) -> str:
+    """Each person's body box, feet and ``role / zone / mask``; returns counts for the summary."""
+    h, w = image.shape[:2]
+    staff = patients = 0
+    for person in people_in(findings):
+        zone = zones.locate(person.feet)
+        is_staff = zone is not None and zone.role == "staff"
+        staff += is_staff
+        patients += not is_staff
+        colour = ROLE_COLOURS["staff"] if is_staff else (230, 120, 0)
+        b = person.box
+        cv2.rectangle(image, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), colour, 1)
+        feet = (round(person.feet[0] * (w - 1)), round(person.feet[1] * (h - 1)))
+        cv2.circle(image, feet, 5, colour, -1)
+        where = zone.name if zone is not None and not zone.implicit else "no zone"
+        if zones.implicit:
+            where = "whole frame"
+        label = f"{'staff' if is_staff else 'patient'} / {where} / {person.mask}"
+        cv2.putText(
+            image,
+            label,
+            (int(b.x1) + 2, min(h - 4, int(b.y2) - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            colour,
+            1,
+        )
+    return f"{staff} staff, {patients} patient(s)"
+
+
 def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
     """Grab, analyse, annotate and write one frame; returns a one-line summary."""
     try:
@@ -97,6 +158,7 @@ def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
         raise PreviewError("the camera delivered no frame; check camera.source and the cable")
     findings = analyser.analyse(frame, time.time())
     image = frame.copy()
+    zones = ZoneMap(cfg.zones)
     for face in findings.faces:
         x1, y1 = max(0, int(face.box.x1)), max(0, int(face.box.y1))
         x2, y2 = min(image.shape[1], int(face.box.x2)), min(image.shape[0], int(face.box.y2))
@@ -107,16 +169,15 @@ def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
         label = f"{'mask' if face.masked else 'no mask'} {face.mask_prob:.2f}"
         cv2.putText(image, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
-    for person in findings.persons or ():
-        p1 = (int(person.x1), int(person.y1))
-        p2 = (int(person.x2), int(person.y2))
-        cv2.rectangle(image, p1, p2, (230, 120, 0), 1)
+    draw_zones(image, zones)
+    counts = draw_people(image, findings, zones)
     if not cv2.imwrite(str(out), image):
         raise PreviewError(f"cannot write {out}; check the folder is writable")
     os.chmod(out, 0o600)
-    persons = "" if findings.persons is None else f", {len(findings.persons)} person(s)"
+    persons = "" if findings.persons is None else f", {len(findings.persons)} person box(es)"
     return (
         f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {len(findings.faces)} face(s){persons}, "
+        f"{counts}, "
         f"faces {'blurred' if blur else 'NOT blurred'}, inference {findings.inference_ms:.0f} ms)"
     )
 
