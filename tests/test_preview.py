@@ -75,4 +75,6 @@ def test_preview_draws_zones_and_each_persons_role(tmp_path: Path) -> None:
     # the staff zone's outline is drawn in its colour along the right edge of the picture
     edge = img[200:280, 636:640].reshape(-1, 3).astype(int)
     assert (np.abs(edge - (200, 80, 200)).sum(axis=1) < 60).any()
-    assert not np.array_equal(img, cv2.imread(str(frames / "a.png")))
+    original = cv2.imread(str(frames / "a.png"))
+    assert original is not None
+    assert not np.array_equal(img, original)
