@@ -1,8 +1,10 @@
 """Liveness of one pipeline stage: its state, since when, when it last delivered data, its rate.
 
 Each source and worker owns one :class:`Heartbeat` and calls :meth:`beat` whenever it delivers valid
-data. The main loop reads them (thread-safe snapshots) to build ``health`` events and to decide
-whether to pet the systemd watchdog: only when every enabled stage has beaten recently.
+data. The main loop reads them (thread-safe snapshots) to build ``health`` events and ``status``. A
+stage without data is a degraded state, not a hung one: the watchdog looks at thread loops
+(:mod:`agent.flow.liveness`), not at heartbeats. The rate (``fps``) is reported only while the stage
+is ``ok``, over beats since data last resumed, so an outage never shows a stale rate.
 """
 
 from __future__ import annotations
@@ -34,15 +36,20 @@ class Heartbeat:
             if state != self._state:
                 self._state = state
                 self._since = time.time()
+                if state != "ok":
+                    self._beats.clear()  # a rate across an outage would be wrong
             if error is not None:
                 self.last_error = error
 
     def beat(self, now: float | None = None) -> None:
         """The stage delivered valid data just now."""
         t = time.time() if now is None else now
+        mono = time.monotonic()
         with self._lock:
+            if self._beats and mono - self._beats[-1] > self.stale_after_s:
+                self._beats.clear()  # data resumed after a gap: the rate restarts
             self._last_data = t
-            self._beats.append(time.monotonic())
+            self._beats.append(mono)
             if self._state != "ok":
                 self._state = "ok"
                 self._since = t
@@ -69,7 +76,7 @@ class Heartbeat:
             if state == "ok" and age is not None and age > self.stale_after_s:
                 state = "stale"
             fps = None
-            if len(self._beats) >= 2:
+            if state == "ok" and len(self._beats) >= 2:
                 span = self._beats[-1] - self._beats[0]
                 if span > 0:
                     fps = (len(self._beats) - 1) / span

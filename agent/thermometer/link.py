@@ -17,6 +17,8 @@ from agent.thermometer.protocols.spec import ThermometerProtocol
 from agent.thermometer.records import Decoder, WireReading, WireRecord
 
 READ_TIMEOUT_S = 0.2
+WRITE_TIMEOUT_S = 1.0
+"""A device that accepts no bytes for this long fails the write (the port is then treated as lost)."""
 
 
 def open_port(port: str, baudrate: int) -> serial.Serial:
@@ -24,7 +26,9 @@ def open_port(port: str, baudrate: int) -> serial.Serial:
 
     Raises :class:`serial.SerialException`, :class:`OSError` or :class:`ValueError`.
     """
-    return serial.serial_for_url(port, baudrate=baudrate, timeout=READ_TIMEOUT_S)
+    return serial.serial_for_url(
+        port, baudrate=baudrate, timeout=READ_TIMEOUT_S, write_timeout=WRITE_TIMEOUT_S
+    )
 
 
 class Link:

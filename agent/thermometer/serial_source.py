@@ -3,7 +3,10 @@
 The port is opened with :func:`serial.serial_for_url` (:func:`.link.open_port`), so device paths,
 ptys, ``loop://`` and ``spy://`` URLs all work. A port missing at start, unplugged while running
 or failing in any way is closed and reopened with exponential backoff (``reconnect_min_s`` doubling
-up to ``reconnect_max_s``); the heartbeat shows ``disconnected`` and since when, ``stale`` while the port is
+up to ``reconnect_max_s``, 5 s by default) and one line is logged when readings flow again. Reads
+and writes time out (:mod:`.link`), so the loop turns several times a second whatever the device
+does (a device that accepts no bytes is treated as lost); the heartbeat shows ``disconnected`` and
+since when, ``stale`` while the port is
 open but no valid frame has arrived, ``ok`` once readings flow. Readings the device itself flags
 invalid and frames dropped by the decoder count as heartbeat errors, never reach the pipeline.
 The protocol comes from the registry (:mod:`.protocols`): its decoder, and its start bytes sent on
@@ -51,7 +54,7 @@ class SerialThermometer(ThreadedSource):
         protocol: str,
         baudrate: int = 9600,
         reconnect_min_s: float = 1.0,
-        reconnect_max_s: float = 30.0,
+        reconnect_max_s: float = 5.0,
         stale_after_s: float = 10.0,
         name: str = "thermometer",
         provider: PortProvider | None = None,
@@ -73,6 +76,7 @@ class SerialThermometer(ThreadedSource):
         self.lost_frames = 0
         self.bad_frames = 0
         self.device_errors = 0
+        self._down_since: float | None = None
 
     def start(self, emit: Emit | None = None) -> None:
         """Bring up the provided device (if any) and start the reader thread; returns at once."""
@@ -95,6 +99,7 @@ class SerialThermometer(ThreadedSource):
             try:
                 ser = open_port(self.port, self.baudrate)
             except (serial.SerialException, OSError, ValueError) as exc:
+                self._went_down()
                 delay = backoff.next_delay()
                 msg = f"cannot open thermometer port {self.port}: {exc}; retrying in {delay:.0f} s"
                 self.heartbeat.set_state("disconnected", msg)
@@ -113,6 +118,7 @@ class SerialThermometer(ThreadedSource):
                     backoff.reset()
                     warned = False
             except (serial.SerialException, OSError) as exc:
+                self._went_down()
                 msg = f"thermometer port {self.port} lost: {exc}; reconnecting"
                 self.heartbeat.set_state("disconnected", msg)
                 log.warning(msg)
@@ -141,6 +147,8 @@ class SerialThermometer(ThreadedSource):
                             f"thermometer flagged a bad reading (flags 0x{rec.flags:02x})"
                         )
                         continue
+                    if not got_data:
+                        self._came_back()
                     got_data = True
                     self.heartbeat.beat(at)
                     emit(
@@ -165,6 +173,20 @@ class SerialThermometer(ThreadedSource):
                 elif isinstance(rec, WireError):
                     self._wire_error(rec)
         return got_data
+
+    def _went_down(self) -> None:
+        if self._down_since is None:
+            self._down_since = time.time()
+
+    def _came_back(self) -> None:
+        """First valid reading after the port was missing or lost: say so once."""
+        if self._down_since is not None:
+            log.info(
+                "thermometer: readings from %s again after %.0f s without the port",
+                self.port,
+                time.time() - self._down_since,
+            )
+            self._down_since = None
 
     def _wire_error(self, rec: WireError) -> None:
         if rec.kind == "gap":

@@ -5,9 +5,12 @@ wins; with a few (the gated vision path), the worker sees every frame in order a
 a slow detection. When the slot is full the oldest frame gives way (counted in
 ``LatestFrame.replaced``), so the backlog is bounded however slow inference is. When the camera
 vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
-exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``); its
-:class:`Heartbeat` (stage ``camera``) says ``disconnected`` since when, the capture fps and the age of
-the last frame. Frames stay in process memory.
+exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``, 5 s by
+default, so a returning camera delivers within seconds whatever the outage) and logs one line when
+frames flow again; its :class:`Heartbeat` (stage ``camera``) says ``disconnected`` since when, the
+capture fps and the age of the last frame. Every blocking call is bounded (stream open/read
+timeouts) and the loop stamp turns between them (:class:`~agent.flow.threaded.ThreadedSource`).
+Frames stay in process memory.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class FrameGrabber(ThreadedSource):
         self.reconnects = 0
         """Times the source was (re)opened after a failure or end."""
         self._pace = pace
+        self._down_since: float | None = None
 
     def run(self, emit: Emit) -> None:
         """Open, read until the source ends, reopen with backoff; until stopped (``emit`` unused)."""
@@ -109,6 +113,7 @@ class FrameGrabber(ThreadedSource):
                 self.source.open()
             except SourceUnavailableError as exc:
                 reason = str(exc)
+                self._went_down()
                 self.heartbeat.set_state("disconnected", reason)
                 delay = backoff.next_delay()
                 if reason != reported:
@@ -117,6 +122,7 @@ class FrameGrabber(ThreadedSource):
                 self.wait(delay)
                 continue
             except Exception as exc:  # an OpenCV/driver error must not kill the thread
+                self._went_down()
                 self.heartbeat.set_state("error", f"opening {label}: {exc}")
                 log.exception("camera: unexpected error opening %s", label)
                 self.wait(backoff.next_delay())
@@ -132,10 +138,25 @@ class FrameGrabber(ThreadedSource):
                 backoff.reset()
                 reported = None
             why = f"{label} ended or vanished"
+            self._went_down()
             self.heartbeat.set_state("disconnected", why)
             log.warning("camera: %s; reopening", why)
             self.wait(backoff.next_delay())
         self.source.close()
+
+    def _went_down(self) -> None:
+        if self._down_since is None:
+            self._down_since = time.time()
+
+    def _came_back(self) -> None:
+        """First frame after an outage: say so once."""
+        if self._down_since is not None:
+            log.info(
+                "camera: %s is back after %.0f s; frames flowing again",
+                self.source.spec.label,
+                time.time() - self._down_since,
+            )
+            self._down_since = None
 
     def _read_until_end(self) -> int:
         """Read frames until the source ends or we are stopped; return how many were read."""
@@ -154,6 +175,8 @@ class FrameGrabber(ThreadedSource):
             now = time.time()
             self.frames += 1
             got += 1
+            if got == 1:
+                self._came_back()
             self.latest.put(CapturedFrame(image, now, self.frames))
             self.heartbeat.beat(now)
             if period:

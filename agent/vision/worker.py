@@ -8,7 +8,7 @@ At most ``camera.max_fps`` times a second it takes the newest frame from the gra
 returns (the observation the vision analysers consume). The frame itself is dropped right after:
 it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
 processed; :meth:`inference_ms` is the median model time over recent detections (for health
-events). Without a gate (``gate=None``) every frame taken is analysed in full. With an
+events), None while no frame is being processed. Without a gate (``gate=None``) every frame taken is analysed in full. With an
 :class:`~agent.vision.integrity.IntegrityChecker`, every ``integrity_every_s`` the frame taken is
 also checked for tampering, before and regardless of the gate (a covered camera shows no motion),
 and the :class:`~agent.vision.integrity.IntegrityFindings` (numbers only) are emitted too.
@@ -62,7 +62,10 @@ class VisionWorker(ThreadedSource):
         self._lock = threading.Lock()
 
     def inference_ms(self) -> float | None:
-        """Median inference time of recent frames in milliseconds; None before the first frame."""
+        """Median inference time of recent frames in milliseconds; None before the first frame and
+        while no frame has been analysed within ``stale_after_s`` (camera down: no stale figure)."""
+        if not self.heartbeat.fresh():
+            return None
         with self._lock:
             return round(statistics.median(self._ms), 1) if self._ms else None
 
