@@ -183,3 +183,9 @@ def test_render_status_shows_the_camera_view_state() -> None:
     line = next(x for x in render_status(bad).splitlines() if "camera view" in x)
     assert "ALERT camera_covered" in line
     assert "NOT commissioned" in line
+
+
+def test_render_status_names_stuck_threads() -> None:
+    assert "STUCK" not in render_status(SNAP)
+    text = render_status({**SNAP, "stuck_threads": ["camera-grabber"]})
+    assert "STUCK        camera-grabber: no watchdog pets" in text

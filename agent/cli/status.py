@@ -177,6 +177,10 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
     )
     if snap.get("dropped"):
         out.append(f"  dropped      {snap['dropped']} (the agent is overloaded)")
+    stuck = snap.get("stuck_threads")
+    if stuck:
+        names = paint(", ".join(map(str, stuck)), "red", colour)
+        out.append(f"  STUCK        {names}: no watchdog pets, systemd will restart the agent")
     if snap.get("last_error"):
         out.append(f"  last error   {paint(str(snap['last_error']), 'red', colour)}")
     return "\n".join(out)

@@ -6,9 +6,10 @@
 including Linux abstract sockets (a path starting with ``@``). Without ``NOTIFY_SOCKET`` (not run by
 systemd, or ``Type=simple``) every method is a cheap no-op, so callers never need to check.
 
-The main loop decides *when* to pet the watchdog: only while it runs and every enabled source's
-:class:`~agent.flow.heartbeat.Heartbeat` is fresh, so a hung camera or a dead serial reader stops the pets
-and systemd restarts the service after ``WatchdogSec``.
+The main loop decides *when* to pet the watchdog: on each tick, while every internal thread's loop
+has turned recently (:mod:`agent.flow.liveness`). A missing device does not stop the pets (its thread
+keeps turning while it reconnects); a stuck thread does, and systemd restarts the service after
+``WatchdogSec``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Notifier:
         return self.send("READY=1")
 
     def watchdog(self) -> bool:
-        """Pet the watchdog (``WATCHDOG=1``); call only while every stage is healthy."""
+        """Pet the watchdog (``WATCHDOG=1``); call only while no thread is stuck."""
         return self.send("WATCHDOG=1")
 
     def status(self, text: str) -> bool:

@@ -5,8 +5,11 @@
 The main loop is the only thread that touches analysers and writes events, so analysers need no
 locks. Sources never block: when the queue is full the observation is dropped and counted. Once a
 second the loop ticks the analysers, the summary tally and the periodic health event, sends a
-``STATUS=`` line to systemd, and pets the watchdog only if every enabled source delivered data
-recently (a hung camera or a dead serial reader therefore gets the service restarted).
+``STATUS=`` line to systemd, and pets the watchdog when every internal thread's loop has turned
+recently (:mod:`agent.flow.liveness`): the watchdog means "this process is alive and not stuck". A
+missing camera, thermometer or broker is a degraded state shown in ``health`` and ``status``, never
+a reason to stop the pets; a hung ``read`` or a deadlocked inference is, and systemd restarts the
+service.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from agent import __version__, thermometer, vision
 from agent.config import EX_CONFIG, AgentConfig
 from agent.flow.engine import Engine
 from agent.flow.events import AlertType, Event, HealthEvent, TemperatureEvent
+from agent.flow.liveness import LoopStamp, stuck_loops
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
 from agent.flow.summary import SummaryTally
@@ -43,6 +47,8 @@ TICK_S = 1.0
 STATUS_EVERY_S = 5.0
 
 EventListener = Callable[[Event], None]
+Loops = Callable[[], Sequence[LoopStamp]]
+"""Something whose thread loops the watchdog watches: returns their stamps (empty when stopped)."""
 
 
 @runtime_checkable
@@ -136,6 +142,10 @@ class Pipeline:
         self._next_health = 0.0
         self._next_status = 0.0
         self._listeners: list[EventListener] = []
+        self._thread_loops: list[Loops] = [s.loops for s in self.sources]
+        if publisher is not None:
+            self._thread_loops.append(publisher.loops)
+        self._stuck: list[str] = []
         self.last_temperature: TemperatureEvent | None = None
         self.last_error: str | None = None
 
@@ -143,6 +153,10 @@ class Pipeline:
     def add_listener(self, listener: EventListener) -> None:
         """Call ``listener`` (main loop thread) with every event written to the outbox."""
         self._listeners.append(listener)
+
+    def watch(self, loops: Loops) -> None:
+        """Also watch these threads' loops for the watchdog (the status server's)."""
+        self._thread_loops.append(loops)
 
     @property
     def dropped(self) -> int:
@@ -201,15 +215,31 @@ class Pipeline:
         if now >= self._next_status:
             self.notifier.status(self.status_line(now))
             self._next_status = now + STATUS_EVERY_S
-        if self.all_fresh(now):
+        if not self.stuck_threads():
             self.notifier.watchdog()
 
-    def all_fresh(self, now: float) -> bool:
-        """Every source delivered recently (or is still within its start-up grace period)."""
-        return all(
-            s.heartbeat.fresh(now) or now - self.started < s.heartbeat.stale_after_s
-            for s in self.sources
-        )
+    def stuck_threads(self) -> list[str]:
+        """Names of the threads whose loops stopped turning (empty: pet the watchdog).
+
+        Logs when the set changes: a stuck thread once (systemd will restart the service within
+        ``WatchdogSec``), and its recovery. Degraded devices do not count: their threads turn.
+        """
+        stuck = stuck_loops(stamp for loops in self._thread_loops for stamp in loops())
+        names = sorted(s.name for s in stuck)
+        if names != self._stuck:
+            for stamp in stuck:
+                if stamp.name not in self._stuck:
+                    log.error(
+                        "thread %s has not turned its loop for %.0f s: stuck; no more watchdog "
+                        "pets, systemd will restart the agent",
+                        stamp.name,
+                        stamp.age(),
+                    )
+            for name in self._stuck:
+                if name not in names:
+                    log.warning("thread %s turns its loop again; watchdog pets resume", name)
+            self._stuck = names
+        return names
 
     def inference_ms(self) -> float | None:
         for s in self.sources:
@@ -251,6 +281,8 @@ class Pipeline:
             fps = f" {snap.fps:.1f}/s" if snap.fps is not None else ""
             parts.append(f"{s.name} {snap.state}{fps}")
         parts.append(f"outbox {self.outbox.depth()}")
+        if self._stuck:
+            parts.append(f"STUCK {' '.join(self._stuck)}")
         return ", ".join(parts)
 
     def snapshot(self) -> dict[str, Any]:
@@ -282,6 +314,7 @@ class Pipeline:
                 "evicted": self.outbox.evicted(),
             },
             "dropped": self.dropped,
+            "stuck_threads": list(self._stuck),
             "broker": broker,
             "last_error": self.last_error or (errors[-1] if errors else None),
             "integrity": integrity.integrity_status() if integrity is not None else None,
@@ -335,6 +368,7 @@ def run(cfg: AgentConfig) -> int:
     try:
         status_server.start()
         pipeline.add_listener(status_server.publish)
+        pipeline.watch(status_server.loops)
     except StatusServerError as exc:
         log.warning("%s; `triage-agent status` and `tail` will not work", exc)
     notifier.ready()

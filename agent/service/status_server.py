@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.flow.events import Event
+from agent.flow.liveness import LoopStamp
 from agent.wire.contract import body, iso_ms
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class StatusServer:
         self._topic_of = topic_of
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self.loop = LoopStamp("status-server")
+        """The accept loop's liveness (it turns at least every 0.5 s: the accept timeout)."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._readers: list[_Reader] = []
@@ -115,9 +118,14 @@ class StatusServer:
                 f"{parent} exists and is writable by the agent's user (systemd RuntimeDirectory)"
             ) from None
         self._sock = sock
+        self.loop.turn()
         self._thread = threading.Thread(target=self._accept_loop, name="status-server", daemon=True)
         self._thread.start()
         log.info("status socket listening at %s", self.path)
+
+    def loops(self) -> list[LoopStamp]:
+        """The accept loop's stamp from start to stop (a loop that died stops turning)."""
+        return [self.loop] if self._thread is not None and not self._stop.is_set() else []
 
     def _remove_stale(self) -> None:
         try:
@@ -167,6 +175,7 @@ class StatusServer:
     def _accept_loop(self) -> None:
         assert self._sock is not None
         while not self._stop.is_set():
+            self.loop.turn()
             try:
                 conn, _ = self._sock.accept()
             except TimeoutError:

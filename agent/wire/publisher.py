@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import StatusEvent, StatusState
+from agent.flow.liveness import LoopStamp
 from agent.wire.config import MqttConfig
 from agent.wire.contract import Identity, WireMessage, encode
 from agent.wire.outbox import Outbox
@@ -111,6 +112,8 @@ class Publisher:
         self._rejected = 0
         self._last_error: str | None = None
         self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
+        self.loop = LoopStamp("mqtt-drain")
+        """The drain loop's liveness: it turns at least every 0.2 s, connected or not."""
         will = self._status("offline", outbox.reserve_seq())
         self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
         self._client.on_connect = self._on_connect
@@ -123,6 +126,10 @@ class Publisher:
         self._client.connect_async(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
         self._client.loop_start()
         self._thread.start()
+
+    def loops(self) -> list[LoopStamp]:
+        """The drain loop's stamp from start to stop (a drain thread that died stops turning)."""
+        return [self.loop] if self._thread.ident is not None and not self._stop.is_set() else []
 
     def state(self) -> ConnectionState:
         with self._lock:
@@ -247,6 +254,7 @@ class Publisher:
 
     def _drain(self) -> None:
         while not self._stop.is_set():
+            self.loop.turn()
             with self._lock:
                 pending = bool(self._acked)
                 due = pending and time.monotonic() - self._acked_at >= ACK_FLUSH_S
