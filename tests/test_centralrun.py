@@ -29,7 +29,10 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()
-    assert first.startswith("dashboard   http://127.0.0.1:"), first
+    if not first.startswith("dashboard   http://127.0.0.1:"):
+        proc.wait(timeout=60)
+        logs = {p.name: p.read_text()[-2000:] for p in sorted(tmp_path.glob("*.log"))}
+        pytest.fail(f"{first.strip()}\n" + "\n".join(f"== {n}\n{t}" for n, t in logs.items()))
     url = first.split()[1]
     page = ""
     deadline = time.monotonic() + 60  # the agent loads its models first
