@@ -166,6 +166,27 @@ EXAMPLES: list[Event] = [
 ]
 
 
+FAULTED_HEALTH = HealthEvent(  # the worst case with a storage fault: optional fields are shed
+    at=AT,
+    uptime_s=31_536_000,
+    version="0.1.0",
+    sources={
+        "thermometer": SourceHealth("disconnected", AT - 86400, 86400.5, None, 1_000_000),
+        "camera": SourceHealth("stale", AT - 31_536_000, 12.5, 5.0, 1_000_000),
+        "vision": SourceHealth("ok", AT - 31_536_000, 0.2, 14.9, 1_000_000),
+    },
+    outbox_depth=100000,
+    outbox_oldest_s=604800,
+    rejected=3_000_000,
+    dropped=1_000_000,
+    evicted=1_000_000,
+    inference_ms=35.25,
+    storage="permission denied",
+    outbox_resets=1000,
+)
+EXAMPLES.append(FAULTED_HEALTH)
+
+
 def test_every_kind_has_an_example_and_a_schema() -> None:
     assert {type(e).kind for e in EXAMPLES} == set(KINDS)
     for kind in KINDS:
@@ -182,6 +203,22 @@ def test_examples_encode_within_bound_and_validate(event: Event, identity: Ident
     assert msg.topic == f"{identity.prefix}/{identity.site}/{identity.desk}/{event.kind}"
     assert msg.retain is event.retain
     assert msg.qos == 1
+
+
+def test_health_sheds_optional_fields_only_when_over_the_bound() -> None:
+    faulted = FAULTED_HEALTH
+    healthy = json.loads(encode(EXAMPLES[1], LONG, seq=1_000_000_000).payload)
+    assert healthy["inference_ms"] == 35.25
+    assert healthy["outbox_oldest_s"] == 604800
+    small = dataclasses.replace(faulted, storage="disk full", outbox_resets=None, sources={})
+    short = json.loads(encode(small, ID, seq=1).payload)
+    assert short["inference_ms"] == 35.25
+    assert short["storage"] == "disk full"
+    longest = json.loads(encode(faulted, LONG, seq=1_000_000_000).payload)
+    assert "inference_ms" not in longest
+    assert "outbox_oldest_s" not in longest
+    assert longest["storage"] == "permission denied"
+    assert longest["outbox_resets"] == 1000
 
 
 def test_envelope_fields() -> None:

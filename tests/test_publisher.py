@@ -21,6 +21,7 @@ from agent.wire.outbox import Outbox
 from agent.wire.publisher import Publisher
 from tests.broker import Broker, Collector, free_port
 from tests.conftest import validate_message
+from tests.pki import make_pki, self_signed_ca
 
 pytestmark = pytest.mark.broker
 
@@ -145,68 +146,10 @@ def test_killed_process_leaves_retained_offline_will(
     assert validate_message(offline)["device"] == "s-d"
 
 
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def _self_signed_ca(cn: str, key: Path, cert: Path) -> None:
-    """A throwaway CA certificate (2 days) and its key."""
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        f"/CN={cn}",
-        "-keyout",
-        str(key),
-        "-out",
-        str(cert),
-    )
-
-
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, Path]:
     """A throwaway CA, a broker certificate for 127.0.0.1/localhost, and a client certificate."""
-    d = tmp_path / "pki"
-    d.mkdir()
-    p = {n: d / n for n in ("ca.key", "ca.pem", "srv.key", "srv.pem", "cli.key", "cli.pem", "ext")}
-    _self_signed_ca("test-ca", p["ca.key"], p["ca.pem"])
-    p["ext"].write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, cn in (("srv", "localhost"), ("cli", "site-a-desk-1")):
-        csr = d / f"{name}.csr"
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            f"/CN={cn}",
-            "-keyout",
-            str(p[f"{name}.key"]),
-            "-out",
-            str(csr),
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(csr),
-            "-CA",
-            str(p["ca.pem"]),
-            "-CAkey",
-            str(p["ca.key"]),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            str(p[f"{name}.pem"]),
-            *(["-extfile", str(p["ext"])] if name == "srv" else []),
-        )
-    return p
+    return make_pki(tmp_path / "pki")
 
 
 def test_mutual_tls_with_verification(
@@ -242,7 +185,7 @@ def test_mutual_tls_with_verification(
 
     # A broker certificate from an unknown CA is refused while verification is on.
     other = tmp_path / "other-ca.pem"
-    _self_signed_ca("evil", tmp_path / "o.key", other)
+    self_signed_ca("evil", tmp_path / "o.key", other)
     box2 = Outbox(tmp_path / "o2.sqlite3")
     fill(box2, 1)
     bad = Publisher(

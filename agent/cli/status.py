@@ -175,6 +175,15 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
         f"  outbox       {box.get('depth', 0)} waiting, oldest {duration(box.get('oldest_s'))}"
         + (f", {box['evicted']} evicted unsent" if box.get("evicted") else "")
     )
+    if box.get("storage"):
+        out.append(
+            "  storage      "
+            + paint(f"FAILING: {box['storage']}", "red", colour)
+            + f", {box.get('kept_in_memory', 0)} event(s) waiting in memory; sensing continues"
+        )
+        out.append("               free space / fix the disk: the agent resumes by itself")
+    for notice in box.get("notices") or []:
+        out.append(f"  outbox note  {paint(str(notice), 'yellow', colour)}")
     if snap.get("dropped"):
         out.append(f"  dropped      {snap['dropped']} (the agent is overloaded)")
     stuck = snap.get("stuck_threads")

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
+from agent.flow.redact import redact
 from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.vision.config import CameraConfig, VisionConfig
@@ -55,6 +56,13 @@ class ReportingConfig(Section):
     )
 
 
+MAX_FILE_BYTES = 256 * 1024
+"""A config file is a few KiB; anything beyond this is refused before parsing."""
+
+SUN_PATH_MAX = 107
+"""sockaddr_un.sun_path is 108 bytes including the terminating NUL."""
+
+
 class RuntimeConfig(Section):
     """Local runtime files of the agent."""
 
@@ -69,6 +77,15 @@ class RuntimeConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
+
+    @field_validator("status_socket")
+    @classmethod
+    def _fits_sun_path(cls, path: Path) -> Path:
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise ValueError(
+                f"a Unix socket path holds at most {SUN_PATH_MAX} bytes; choose a shorter one"
+            )
+        return path
 
 
 class AgentConfig(Section):
@@ -118,7 +135,28 @@ def _zone_label(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
     return ""
 
 
-def _describe(err: ValidationError, source: str, raw: Mapping[str, Any]) -> str:
+_SHOWN_MAX = 60
+"""Longest value echoed in an error message (multi-megabyte values are cut)."""
+
+
+def _shown(path: str, value: Any) -> str | None:
+    """The value as it may appear in a message: secrets masked, tables not echoed, cut short."""
+    if any(word in path for word in _SECRET_FIELDS):
+        return "<secret>"
+    if not isinstance(value, str | int | float | bool) or value is None:
+        return None  # a whole table (or array) would echo unrelated fields, secrets included
+    text = redact(repr(value))  # before cutting, so a cut cannot split a credential
+    if len(text) > _SHOWN_MAX:
+        text = f"{text[:_SHOWN_MAX]}... ({len(str(value))} characters)"
+    return text
+
+
+_SECRET_FIELDS = ("password", "secret", "token")
+
+
+def _describe(
+    err: ValidationError, source: str, raw: Mapping[str, Any], secrets: list[str | None]
+) -> str:
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -126,14 +164,14 @@ def _describe(err: ValidationError, source: str, raw: Mapping[str, Any]) -> str:
         if e["type"] == "extra_forbidden":
             lines.append(f"  {path}: unknown key; check the spelling against docs/CONFIG.md")
             continue
-        value = e.get("input")
-        shown = "<secret>" if "password" in path else repr(value)
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             lines.append(f"  {path}: required field is missing")
-        else:
-            lines.append(f"  {path} = {shown}: {e['msg']}")
+            continue
+        shown = _shown(path, e.get("input"))
+        lines.append(f"  {path} = {shown}: {msg}" if shown is not None else f"  {path}: {msg}")
     lines.append("fix the field(s) above; every key is documented in docs/CONFIG.md")
-    return "\n".join(lines)
+    return redact("\n".join(lines), secrets)
 
 
 def parse_config(
@@ -144,17 +182,30 @@ def parse_config(
         {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()},
         os.environ if environ is None else environ,
     )
+    mqtt = data.get("mqtt")
+    secret = mqtt.get("password") if isinstance(mqtt, dict) else None
+    secrets = [secret if isinstance(secret, str) else None]
     try:
         return AgentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source, data)) from None
+        raise ConfigError(_describe(err, source, data, secrets)) from None
 
 
 def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read, parse and validate the TOML file at ``path``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()[: MAX_FILE_BYTES + 1]
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"config file {p} is larger than {MAX_FILE_BYTES // 1024} KiB; it cannot be "
+                "a triage-agent config (see packaging/config.example.toml)"
+            )
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from None
     except FileNotFoundError:
         raise ConfigError(
             f"config file {p} not found; copy packaging/config.example.toml there and edit it"
@@ -165,4 +216,6 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> A
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {p}: {exc}; fix the syntax at that line") from None
+    except RecursionError:
+        raise ConfigError(f"invalid TOML in {p}: tables or arrays nested too deeply") from None
     return parse_config(raw, str(p), environ)

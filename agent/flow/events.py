@@ -94,6 +94,13 @@ class HealthEvent:
     evicted: int
     """Outbox messages evicted unsent (size or age bound)."""
     inference_ms: float | None = None
+    storage: str | None = None
+    """The outbox's current storage fault (``disk full``, ``read-only``, ``I/O error``,
+    ``corrupt``), None when it works."""
+    outbox_resets: int | None = None
+    """Outboxes found corrupt, empty or missing and replaced by a fresh one (None when none)."""
+    shed: ClassVar[tuple[str, ...]] = ("inference_ms", "outbox_oldest_s")
+    """Optional fields the wire leaves out, in this order, if the payload would exceed its bound."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,30 @@ allowed; the CLI turns it into exit status 78 (``EX_CONFIG``).
 
 from __future__ import annotations
 
-from typing import Annotated
+import types
+import typing
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 EX_CONFIG = 78
 """sysexits.h EX_CONFIG: the configuration is wrong; systemd must not restart us in a loop."""
 
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 Slug = Annotated[str, Field(pattern=_SLUG, min_length=1, max_length=32)]
-Seconds = Annotated[float, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0, le=31_536_000)]
+"""A duration: positive, finite, at most a year."""
+
+MAX_TEXT = 4096
+"""Longest text any config value may hold (paths, URLs, host names are far shorter)."""
+
+
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, Annotated):
+        return any(_admits_bool(a) for a in typing.get_args(annotation))
+    return False
 
 
 class ConfigError(Exception):
@@ -26,6 +40,20 @@ class ConfigError(Exception):
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys rejected, values frozen after validation."""
+    """Base of every config section: unknown keys rejected, values frozen after validation.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Also for every field: NaN and infinity are refused, so are true/false where a number or text is
+    meant and text longer than :data:`MAX_TEXT`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_value(cls, value: Any, info: ValidationInfo) -> Any:
+        """No true/false where a number is meant (``port = true``), no megabyte strings."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and not _admits_bool(field.annotation):
+            raise ValueError("true/false is not allowed here: give a value of the field's type")
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise ValueError(f"longer than {MAX_TEXT} characters")
+        return value

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,8 +37,8 @@ from agent.flow.summary import SummaryTally
 from agent.service.notify import Notifier
 from agent.service.status_server import StatusServer, StatusServerError
 from agent.vision.manifest import ModelError
-from agent.wire.contract import Identity, PayloadTooLargeError, encode
-from agent.wire.outbox import Outbox, OutboxError
+from agent.wire.contract import Identity, PayloadTooLargeError, WireMessage, encode
+from agent.wire.outbox import Outbox, OutboxError, StorageError
 from agent.wire.publisher import Publisher
 from agent.zones.hours import OpeningHours
 
@@ -45,6 +46,13 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 STATUS_EVERY_S = 5.0
+KEPT_MAX = 2000
+"""Events kept in memory while the outbox cannot be written (oldest dropped and counted beyond)."""
+LOG_EVERY_S = 60.0
+EX_CANTCREAT = 73
+"""sysexits.h: the outbox cannot be created or opened (disk full, read-only, permissions). Not in
+the unit's RestartPreventExitStatus: systemd retries every RestartSec, so the agent comes back by
+itself once the storage is fixed."""
 
 EventListener = Callable[[Event], None]
 Loops = Callable[[], Sequence[LoopStamp]]
@@ -148,6 +156,10 @@ class Pipeline:
         self._stuck: list[str] = []
         self.last_temperature: TemperatureEvent | None = None
         self.last_error: str | None = None
+        self._kept: deque[Event] = deque()
+        self._kept_logged = 0.0
+        self._loop_errors = 0
+        self._loop_logged = 0.0
 
     # -- wiring ----------------------------------------------------------------------------------
     def add_listener(self, listener: EventListener) -> None:
@@ -164,25 +176,55 @@ class Pipeline:
         return self.engine.dropped
 
     def emit(self, event: Event) -> None:
-        """Write one event to the outbox and tell the tally and listeners."""
-        try:
-            self.outbox.append(lambda seq: encode(event, self.identity, seq))
-        except PayloadTooLargeError as exc:
-            log.error("event not stored: %s", exc)
-            self.engine.count_drop()
-            return
-        except (OutboxError, sqlite3.Error) as exc:
-            self.last_error = f"outbox write failed: {exc}"
-            log.error(
-                "%s; check free space and permissions of %s", self.last_error, self.outbox.path
-            )
-            self.engine.count_drop()
-            return
+        """Write one event to the outbox and tell the tally and listeners.
+
+        While the outbox cannot be written (disk full, read-only...) events wait in memory, in
+        order, up to :data:`KEPT_MAX` (beyond, the oldest are dropped and counted) and are stored
+        as soon as a write succeeds again. Never raises for a storage fault.
+        """
         if isinstance(event, TemperatureEvent):
             self.last_temperature = event
         self._summary.record(event)
         for listener in self._listeners:
             listener(event)
+        self._kept.append(event)
+        if len(self._kept) > KEPT_MAX:
+            self._kept.popleft()
+            self.engine.count_drop()
+            self._log_kept("outbox still failing: dropped the oldest event kept in memory")
+        self.store_kept()
+
+    def store_kept(self) -> None:
+        """Store the events kept in memory, oldest first, until one fails."""
+        while self._kept:
+            event = self._kept[0]
+            try:
+                self.outbox.append(partial(self._encode, event))
+            except PayloadTooLargeError as exc:
+                log.error("event not stored: %s", exc)
+                self.engine.count_drop()
+            except StorageError as exc:
+                self.last_error = f"outbox write failed: {exc.cause}"
+                self._log_kept(
+                    f"{self.last_error}: {len(self._kept)} event(s) waiting in memory "
+                    f"(at most {KEPT_MAX}); sensing continues; {self.outbox.path}"
+                )
+                return
+            self._kept.popleft()
+
+    def _encode(self, event: Event, seq: int) -> WireMessage:
+        return encode(event, self.identity, seq)
+
+    def _log_kept(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._kept_logged >= LOG_EVERY_S:
+            self._kept_logged = now
+            log.error("%s", message)
+
+    @property
+    def kept(self) -> int:
+        """Events waiting in memory for the outbox to become writable."""
+        return len(self._kept)
 
     # -- the loop --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -197,10 +239,22 @@ class Pipeline:
         """Run the main loop until ``stop`` is set (the caller then calls :meth:`shutdown`)."""
         next_tick = time.monotonic()
         while not stop.is_set():
-            self.engine.step(next_tick - time.monotonic())
-            if time.monotonic() >= next_tick:
-                self.tick(time.time())
-                next_tick = time.monotonic() + TICK_S
+            try:
+                self.engine.step(next_tick - time.monotonic())
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + TICK_S
+                    self.tick(time.time())
+            except Exception as exc:  # the loop must outlive any single failure
+                self._loop_failed(exc)
+                stop.wait(0.1)
+
+    def _loop_failed(self, exc: Exception) -> None:
+        self._loop_errors += 1
+        self.last_error = f"main loop: {type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if now - self._loop_logged >= LOG_EVERY_S:
+            self._loop_logged = now
+            log.exception("main loop error #%d (continuing)", self._loop_errors)
 
     def tick(self, now: float) -> None:
         """Time-driven work: analyser timeouts, summary, health, systemd status and watchdog."""
@@ -208,15 +262,32 @@ class Pipeline:
         summary = self._summary.tick(now)
         if summary is not None:
             self.emit(summary)
+        self.outbox.retry()
+        self.store_kept()
         if now >= self._next_health:
             self.outbox.evict_expired(now)
-            self.emit(self.health(now))
             self._next_health = now + self.cfg.reporting.health_interval_s
+            health = self.health(now)
+            if self.outbox.fault is None:
+                self.emit(health)
+            else:
+                self.publish_health_directly(health)
         if now >= self._next_status:
             self.notifier.status(self.status_line(now))
             self._next_status = now + STATUS_EVERY_S
         if not self.stuck_threads():
             self.notifier.watchdog()
+
+    def publish_health_directly(self, health: HealthEvent) -> None:
+        """Health while the outbox is failing: straight to the broker (if connected), not kept."""
+        if self.publisher is None:
+            return
+        try:
+            msg = encode(health, self.identity, self.outbox.reserve_seq())
+        except PayloadTooLargeError as exc:
+            log.error("health not published: %s", exc)
+            return
+        self.publisher.publish_now(msg)
 
     def stuck_threads(self) -> list[str]:
         """Names of the threads whose loops stopped turning (empty: pet the watchdog).
@@ -262,6 +333,8 @@ class Pipeline:
             dropped=self.dropped,
             evicted=self.outbox.evicted(),
             inference_ms=self.inference_ms(),
+            storage=self.outbox.fault,
+            outbox_resets=self.outbox.resets or None,
         )
 
     def _integrity(self) -> ReportsIntegrity | None:
@@ -283,6 +356,8 @@ class Pipeline:
         parts.append(f"outbox {self.outbox.depth()}")
         if self._stuck:
             parts.append(f"STUCK {' '.join(self._stuck)}")
+        if self.outbox.fault is not None:
+            parts.append(f"outbox FAILING: {self.outbox.fault}, {self.kept} in memory")
         return ", ".join(parts)
 
     def snapshot(self) -> dict[str, Any]:
@@ -312,11 +387,19 @@ class Pipeline:
                 "depth": self.outbox.depth(),
                 "oldest_s": self.outbox.oldest_age_s(now),
                 "evicted": self.outbox.evicted(),
+                "storage": self.outbox.fault,
+                "kept_in_memory": self.kept,
+                "resets": self.outbox.resets,
+                "notices": list(self.outbox.notices),
             },
             "dropped": self.dropped,
             "stuck_threads": list(self._stuck),
             "broker": broker,
-            "last_error": self.last_error or (errors[-1] if errors else None),
+            "last_error": (
+                f"outbox: {self.outbox.fault}"
+                if self.outbox.fault
+                else self.last_error or (errors[-1] if errors else None)
+            ),
             "integrity": integrity.integrity_status() if integrity is not None else None,
         }
 
@@ -329,6 +412,13 @@ class Pipeline:
             except Exception:
                 log.exception("source %s failed to stop", source.name)
         self.engine.drain()  # observations still queued from sources
+        self.store_kept()
+        if self._kept:
+            log.error(
+                "%d event(s) could not be stored (outbox: %s) and are lost at exit",
+                len(self._kept),
+                self.outbox.fault,
+            )
         if self.publisher is not None:
             self.publisher.stop(flush_timeout_s)
         self.outbox.close()
@@ -352,7 +442,7 @@ def run(cfg: AgentConfig) -> int:
         return EX_CONFIG
     except OutboxError as exc:
         print(f"triage-agent: {exc}", file=sys.stderr)
-        return 73  # EX_CANTCREAT
+        return EX_CANTCREAT
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

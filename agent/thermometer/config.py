@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agent.flow.settings import Seconds, Section
 from agent.thermometer import protocols
@@ -134,3 +134,9 @@ class ScreeningConfig(Section):
         default=10.0,
         description="A person in front of the sensor this long without a plateau gets 'invalid'.",
     )
+
+    @model_validator(mode="after")
+    def _valid_range_in_order(self) -> ScreeningConfig:
+        if self.min_valid_c >= self.max_valid_c:
+            raise ValueError("min_valid_c must be below max_valid_c")
+        return self

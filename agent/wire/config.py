@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import ssl
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -80,13 +82,72 @@ class TlsConfig(Section):
     def _cert_and_key_together(self) -> TlsConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file must be set together (mutual TLS)")
+        if self.enabled:
+            check_tls_files(self)
         return self
+
+
+def _no_passphrase() -> bytes:
+    raise ValueError("the key is protected by a passphrase; the agent needs an unencrypted key")
+
+
+def tls_context(tls: TlsConfig) -> ssl.SSLContext:
+    """An SSLContext from ``mqtt.tls`` (verification on unless ``insecure_skip_verify``).
+
+    Raises OSError / ssl.SSLError / ValueError for unusable files (never prompts for a passphrase).
+    """
+    ctx = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None and tls.key_file is not None:
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file), password=_no_passphrase)
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def check_tls_files(tls: TlsConfig) -> None:
+    """Raise ValueError naming the field when a TLS file is missing, unreadable or mismatched."""
+    for name in ("ca_file", "cert_file", "key_file"):
+        path: Path | None = getattr(tls, name)
+        if path is None:
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"{name} {path}: {exc.strerror or exc}") from None
+    if tls.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(tls.ca_file))
+        except (ssl.SSLError, ValueError) as exc:
+            raise ValueError(f"ca_file {tls.ca_file}: not a PEM CA certificate ({exc})") from None
+    if tls.cert_file is not None and tls.key_file is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file), password=_no_passphrase)
+        except ssl.SSLError as exc:
+            why = (
+                "does not match the certificate in cert_file"
+                if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc)
+                else f"cannot be loaded with cert_file ({exc.reason or exc})"
+            )
+            raise ValueError(f"key_file {tls.key_file} {why}") from None
+        except ValueError as exc:
+            raise ValueError(f"key_file {tls.key_file}: {exc}") from None
+
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
 
 
 class MqttConfig(Section):
     """The central MQTT broker and how events are published to it."""
 
-    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="Broker host name or IP address (no scheme, no port, no spaces).",
+    )
     port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port (8883 for TLS).")
     topic_prefix: str = Field(
         default="triage/v1",
@@ -111,6 +172,17 @@ class MqttConfig(Section):
     reconnect_max_s: Seconds = Field(default=60.0, description="Longest reconnect delay.")
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
 
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, host: str) -> str:
+        if "://" in host:
+            raise ValueError(
+                "give the bare host name: no scheme such as mqtt:// (port goes in port)"
+            )
+        if not _HOST.fullmatch(host):
+            raise ValueError("not a host name or IP address (letters, digits, '.', '-', ':')")
+        return host
+
     @model_validator(mode="after")
     def _backoff_order(self) -> MqttConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
@@ -131,3 +203,10 @@ class OutboxConfig(Section):
     max_age_s: Seconds = Field(
         default=7 * 24 * 3600.0, description="Messages older than this are evicted unsent."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _a_file(cls, path: Path) -> Path:
+        if str(path) in ("", ".") or path.name in ("", ".", ".."):
+            raise ValueError("give the path of a file, e.g. /var/lib/triage-agent/outbox.sqlite3")
+        return path

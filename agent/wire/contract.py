@@ -9,9 +9,9 @@ Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with th
 
 Site and desk are in the topic only, which keeps every payload within the 512-byte bound.
 followed by the kind's own fields (an ``alert`` also carries its ``family``). Fields whose value is
-None are left out. Every payload is at most
-:data:`MAX_PAYLOAD_BYTES` and is described by ``agent/wire/schemas/<kind>.json`` (documented in
-docs/EVENTS.md).
+None are left out. Every payload is at most :data:`MAX_PAYLOAD_BYTES` (optional fields a kind lists
+in ``shed`` are left out, in order, to stay within it) and is described by
+``agent/wire/schemas/<kind>.json`` (documented in docs/EVENTS.md).
 """
 
 from __future__ import annotations
@@ -119,6 +119,11 @@ def encode(event: Event, identity: Identity, seq: int, event_id: str | None = No
     """Event -> MQTT message. Raises :class:`PayloadTooLargeError` past the payload bound."""
     doc = envelope(event, identity, seq, event_id)
     payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    for name in getattr(event, "shed", ()):  # optional fields, least useful first
+        if len(payload) <= MAX_PAYLOAD_BYTES:
+            break
+        doc.pop(name, None)
+        payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
             f"{event.kind} payload is {len(payload)} bytes (max {MAX_PAYLOAD_BYTES})"

@@ -7,9 +7,27 @@ several acknowledged messages in one transaction (:meth:`Outbox.ack_many`).
 A broker outage or a killed process loses nothing; on restart the queue replays in order.
 
 Bounds: at most ``max_messages`` rows and nothing older than ``max_age_s``; the oldest are evicted
-first and counted (the count is persisted and reported in ``health``). Writes are single-row
-inserts with ``synchronous=FULL``: a few milliseconds on an SD card, far below the event rate, and
-the sensing threads never touch the outbox (only the main loop does), so it never blocks sensing.
+first and counted (the count is persisted and reported in ``health``, and logged). Writes are
+single-row inserts with ``synchronous=FULL``: a few milliseconds on an SD card, far below the event
+rate, and the sensing threads never touch the outbox (only the main loop does), so it never blocks
+sensing.
+
+Storage faults never escape as a crash (see :mod:`agent.wire.storage`):
+
+- Only :meth:`Outbox.append` raises (:class:`StorageError`, naming the cause: ``disk full``,
+  ``read-only``, ``I/O error``, ``corrupt``); the caller keeps the event and retries.
+- :meth:`Outbox.ack` never raises: a delete that fails is remembered and retried, so a message is
+  not re-sent by this process (it may be once after a restart: at-least-once).
+- :meth:`Outbox.reserve_seq` never raises: while the file cannot be written it hands out numbers
+  from memory, and the next successful write persists the highest one.
+- The figures (:meth:`depth`, ...) never raise: they return the last value read.
+- :attr:`Outbox.fault` names the current fault; :meth:`retry` (called once a second) clears it as
+  soon as a write succeeds again, and replaces a file found corrupt while running.
+
+At start a damaged outbox (not a database, malformed, a directory in its place) is moved aside to
+``<path>.corrupt-<time>`` and a fresh one continues the sequence from the sidecar's high-water mark;
+an outbox that is missing or empty although one existed is reported too (:attr:`Outbox.notices`,
+:attr:`Outbox.resets`). Only a file that cannot be created at all raises :class:`OutboxError`.
 
 Tables: ``meta(key, value)`` holds ``seq`` (last allocated) and ``evicted``; ``messages(seq, created,
 topic, payload, retain, qos)``.
@@ -17,6 +35,9 @@ topic, payload, retain, qos)``.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import sqlite3
 import threading
 import time
@@ -25,6 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.wire.contract import WireMessage
+from agent.wire.storage import DAMAGED, DamagedError, Sidecar, cause_of, move_aside
+
+log = logging.getLogger(__name__)
 
 Encoder = Callable[[int], WireMessage]
 """Builds the wire message once the sequence number is known."""
@@ -42,9 +66,20 @@ CREATE TABLE IF NOT EXISTS messages (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0), ('evicted', 0);
 """
 
+RETRY_EVERY_S = 1.0
+"""While faulted, :meth:`Outbox.retry` tries a write at most this often."""
+
 
 class OutboxError(Exception):
-    """The outbox file cannot be opened or written; the message says what to check."""
+    """The outbox file cannot be opened or written; ``cause`` says why (``disk full``...)."""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message
+
+
+class StorageError(OutboxError):
+    """A write failed; the outbox stays usable and :meth:`Outbox.retry` clears the fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +103,23 @@ class OutboxState:
     """Messages dropped by the bounds since the file was created."""
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        row = db.execute("PRAGMA quick_check").fetchone()
+        if row is None or row[0] != "ok":
+            raise DamagedError(f"quick_check: {row[0] if row else 'no answer'}")
+        db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class Outbox:
     """A bounded, durable FIFO of wire messages keyed by sequence number. Thread-safe."""
 
@@ -79,28 +131,192 @@ class Outbox:
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        self.notices: list[str] = []
+        """What happened to the previous outbox at start (moved aside, missing, empty)."""
+        self._fault: str | None = None
+        self._fault_since = 0.0
+        self._next_retry = 0.0
+        self._ack_backlog: set[int] = set()
+        self._figures: tuple[int, float | None, int] = (
+            0,
+            None,
+            0,
+        )  # depth, oldest created, evicted: last values read
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            cause = cause_of(exc)
             raise OutboxError(
-                f"cannot open outbox {path}: {exc}; check outbox.path points to a writable folder"
+                f"cannot create the outbox folder {path.parent}: {cause} ({exc.strerror}); "
+                "check outbox.path and the state directory",
+                cause,
             ) from exc
+        self._sidecar = Sidecar.beside(path)
+        self._db = self._open()
+        self._seq = int(self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+        if self._seq < self._sidecar.seq and self._fresh:
+            self._seq = self._sidecar.seq  # a fresh outbox continues the old sequence
+            self._persist_seq()
+        try:
+            self._sidecar.cover(self._seq)
+            if self.notices:
+                self._sidecar.save()
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self._sidecar.path, cause_of(exc))
+
+    # -- opening ---------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        """Open the file; move a damaged one aside; report a missing or empty one."""
+        path = self.path
+        self._fresh = False
+        existed = path.exists() or path.is_symlink()
+        try:
+            empty = existed and path.is_file() and path.stat().st_size == 0
+        except OSError:
+            empty = False
+        if empty or (not existed and self._sidecar.existed):
+            what = "empty" if empty else "missing"
+            self._note(
+                f"outbox {path} was {what} although one existed (sequence had reached up to "
+                f"{self._sidecar.seq}); a fresh outbox continues from there, anything it held is lost"
+            )
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a directory is in its place", str(path))
+            db = _connect(path)
+        except (OSError, sqlite3.Error) as exc:
+            cause = cause_of(exc)
+            if cause not in DAMAGED or not existed:
+                raise OutboxError(
+                    f"cannot open the outbox {path}: {cause} ({exc}); " + _advice(cause, path),
+                    cause,
+                ) from exc
+            try:
+                aside = move_aside(path)
+            except OSError as move_exc:
+                raise OutboxError(
+                    f"the outbox {path} is {cause} ({exc}) and cannot be moved aside: "
+                    f"{cause_of(move_exc)}; " + _advice(cause_of(move_exc), path),
+                    cause,
+                ) from move_exc
+            self._note(
+                f"outbox {path} was {cause} ({exc}); moved aside to {aside} and a fresh one "
+                "started (its unsent messages are in that file)"
+            )
+            try:
+                db = _connect(path)
+            except (OSError, sqlite3.Error) as exc2:
+                cause2 = cause_of(exc2)
+                raise OutboxError(
+                    f"cannot create a fresh outbox {path}: {cause2} ({exc2}); "
+                    + _advice(cause2, path),
+                    cause2,
+                ) from exc2
+        if self.notices or not existed:
+            self._fresh = True
+        return db
+
+    def _note(self, text: str) -> None:
+        log.error("%s", text)
+        self.notices.append(text)
+        self._sidecar.resets += 1
+
+    @property
+    def resets(self) -> int:
+        """Outboxes replaced by a fresh one (corrupt, empty or missing) since the sidecar exists."""
+        return self._sidecar.resets
+
+    # -- faults ----------------------------------------------------------------------------------
+    @property
+    def fault(self) -> str | None:
+        """The current storage fault (``disk full``, ``read-only``, ...), None when writes work."""
+        return self._fault
+
+    def _failed(self, exc: BaseException, doing: str) -> StorageError:
+        cause = cause_of(exc)
+        if cause != self._fault:
+            log.error(
+                "outbox %s failed: %s (%s); events are kept in memory meanwhile", doing, cause, exc
+            )
+            self._fault_since = time.monotonic()
+        self._fault = cause
+        self._next_retry = time.monotonic() + RETRY_EVERY_S
+        return StorageError(f"outbox {doing} failed: {cause}", cause)
+
+    def _recovered(self) -> None:
+        if self._fault is not None:
+            log.warning(
+                "outbox writable again after %.0f s (%s cleared)",
+                time.monotonic() - self._fault_since,
+                self._fault,
+            )
+            self._fault = None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (SQLITE_FULL): a second ROLLBACK would raise
+        # "cannot rollback - no transaction is active" and hide the real cause.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def retry(self) -> None:
+        """Once a second: retry failed deletes, and while faulted test whether writes work again.
+
+        A file found corrupt while running is moved aside and replaced by a fresh one. Never raises.
+        """
+        with self._lock:
+            if self._fault is None and not self._ack_backlog:
+                return
+            if self._fault is not None and time.monotonic() < self._next_retry:
+                return
+            try:
+                if self._fault in DAMAGED:
+                    self._replace_damaged()
+                self._db.execute("BEGIN IMMEDIATE")
+                self._persist_seq()
+                self._flush_backlog()
+                self._db.execute("COMMIT")
+                self._sidecar.cover(self._seq)
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                self._failed(exc, "retry")
+                return
+            self._recovered()
+            self._changed.notify_all()
+
+    def _replace_damaged(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        aside = move_aside(self.path)
+        self._note(
+            f"outbox {self.path} became corrupt while running; moved aside to {aside} "
+            "and a fresh one started"
+        )
+        self._db = _connect(self.path)
+        self._ack_backlog.clear()
+        self._sidecar.save()
+
+    def _persist_seq(self) -> None:
+        self._db.execute("UPDATE meta SET value = MAX(value, ?) WHERE key = 'seq'", (self._seq,))
+
+    def _flush_backlog(self) -> None:
+        if self._ack_backlog:
+            self._db.executemany(
+                "DELETE FROM messages WHERE seq = ?", [(s,) for s in sorted(self._ack_backlog)]
+            )
+            self._ack_backlog.clear()
 
     # -- producer side ---------------------------------------------------------------------------
     def append(self, encode: Encoder, now: float | None = None) -> int:
         """Allocate the next sequence number, encode, store; returns the sequence number.
 
-        If ``encode`` raises, nothing is stored and the sequence number is not consumed.
+        If ``encode`` raises, nothing is stored and the sequence number is not consumed. A storage
+        failure raises :class:`StorageError` (nothing stored, the number not consumed).
         """
         created = time.time() if now is None else now
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 seq = self._next_seq()
                 msg = encode(seq)
                 self._db.execute(
@@ -109,30 +325,49 @@ class Outbox:
                     (seq, created, msg.topic, msg.payload, int(msg.retain), msg.qos),
                 )
                 self._evict_locked(created)
+                self._flush_backlog()
+                self._sidecar.cover(seq)
                 self._db.execute("COMMIT")
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                raise self._failed(exc, "write") from exc
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+            self._seq = seq
+            self._recovered()
             self._changed.notify_all()
             return seq
 
     def reserve_seq(self) -> int:
-        """Allocate a sequence number for a message published outside the queue (status)."""
+        """Allocate a sequence number for a message published outside the queue (status, health).
+
+        Never raises: while the file cannot be written the number comes from memory (the next
+        successful write persists it).
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            seq = self._next_seq()
-            self._db.execute("COMMIT")
-            return seq
+            self._seq += 1
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._persist_seq()
+                self._sidecar.cover(self._seq)
+                self._db.execute("COMMIT")
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                self._failed(exc, "write")
+            return self._seq
 
     def _next_seq(self) -> int:
         row = self._db.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+            "UPDATE meta SET value = MAX(value, ?) + 1 WHERE key = 'seq' RETURNING value",
+            (self._seq,),
         ).fetchone()
         return int(row[0])
 
     def _evict_locked(self, now: float) -> None:
         cur = self._db.execute("DELETE FROM messages WHERE created < ?", (now - self.max_age_s,))
-        n = cur.rowcount
+        aged = max(0, cur.rowcount)
+        full = 0
         count = int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
         if count > self.max_messages:
             excess = count - self.max_messages
@@ -140,29 +375,61 @@ class Outbox:
                 "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages ORDER BY seq LIMIT ?)",
                 (excess,),
             )
-            n += cur.rowcount
-        if n:
-            self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'evicted'", (n,))
+            full = max(0, cur.rowcount)
+        if aged or full:
+            self._db.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'evicted'", (aged + full,)
+            )
+            self._log_eviction(aged, full)
+
+    _evict_logged = 0.0
+
+    def _log_eviction(self, aged: int, full: int) -> None:
+        now = time.monotonic()
+        if now - self._evict_logged >= 60.0:
+            self._evict_logged = now
+            why = []
+            if full:
+                why.append(f"{full} over the {self.max_messages}-message bound")
+            if aged:
+                why.append(f"{aged} older than {self.max_age_s:.0f} s")
+            log.warning(
+                "outbox evicted unsent messages (%s); the broker has been unreachable too long "
+                "(this line repeats at most once a minute; health.evicted counts them all)",
+                ", ".join(why),
+            )
 
     def evict_expired(self, now: float | None = None) -> None:
         """Apply the age bound now (called periodically, so an idle device still ages out)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._evict_locked(time.time() if now is None else now)
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._evict_locked(time.time() if now is None else now)
+                self._db.execute("COMMIT")
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                self._failed(exc, "eviction")
 
     # -- consumer side ---------------------------------------------------------------------------
     def peek(self, after: int = 0, limit: int = 20) -> list[StoredMessage]:
-        """Up to ``limit`` oldest messages with ``seq > after``, in sequence order."""
+        """Up to ``limit`` oldest messages with ``seq > after``, in sequence order.
+
+        A read failure returns nothing and sets :attr:`fault` (never raises).
+        """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, created, topic, payload, retain, qos FROM messages "
-                "WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, limit),
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT seq, created, topic, payload, retain, qos FROM messages "
+                    "WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            except (OSError, sqlite3.Error) as exc:
+                self._failed(exc, "read")
+                return []
         return [
             StoredMessage(r[0], r[1], WireMessage(r[2], bytes(r[3]), bool(r[4]), r[5]))
             for r in rows
+            if r[0] not in self._ack_backlog
         ]
 
     def wait(self, timeout: float) -> None:
@@ -171,44 +438,59 @@ class Outbox:
             self._changed.wait(timeout)
 
     def ack(self, seq: int) -> None:
-        """The broker acknowledged ``seq``: delete it."""
+        """The broker acknowledged ``seq``: delete it. Never raises (see :meth:`ack_many`)."""
         self.ack_many([seq])
 
     def ack_many(self, seqs: list[int]) -> None:
         """The broker acknowledged all of ``seqs``: delete them in one transaction (one sync to
-        disk for the lot instead of one per message)."""
+        disk for the lot instead of one per message).
+
+        Never raises: when the delete fails the numbers are remembered (not peeked again, so not
+        re-sent by this process) and deleted by the next successful write or :meth:`retry`.
+        """
         if not seqs:
             return
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in seqs])
+                self._flush_backlog()
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                self._ack_backlog.update(seqs)
+                self._failed(exc, "delete")
 
     # -- figures ---------------------------------------------------------------------------------
-    def depth(self) -> int:
+    def _read_figures(self) -> tuple[int, float | None, int]:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+            try:
+                depth, oldest = self._db.execute(
+                    "SELECT COUNT(*), MIN(created) FROM messages"
+                ).fetchone()
+                evicted = self._db.execute(
+                    "SELECT value FROM meta WHERE key = 'evicted'"
+                ).fetchone()[0]
+                self._figures = (int(depth), oldest, int(evicted))
+            except (OSError, sqlite3.Error) as exc:
+                self._failed(exc, "read")
+            return self._figures
+
+    def depth(self) -> int:
+        return self._read_figures()[0]
 
     def oldest_age_s(self, now: float | None = None) -> float | None:
-        with self._lock:
-            row = self._db.execute("SELECT MIN(created) FROM messages").fetchone()
-        if row[0] is None:
+        oldest = self._read_figures()[1]
+        if oldest is None:
             return None
-        return max(0.0, (time.time() if now is None else now) - float(row[0]))
+        return max(0.0, (time.time() if now is None else now) - float(oldest))
 
     def evicted(self) -> int:
-        with self._lock:
-            return int(
-                self._db.execute("SELECT value FROM meta WHERE key = 'evicted'").fetchone()[0]
-            )
+        return self._read_figures()[2]
 
     def last_seq(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+            return self._seq
 
     @staticmethod
     def inspect(path: Path, timeout_s: float = 2.0) -> OutboxState:
@@ -225,7 +507,8 @@ class Outbox:
             finally:
                 db.close()
         except sqlite3.Error as exc:
-            raise OutboxError(f"cannot read outbox {path}: {exc}") from exc
+            cause = cause_of(exc)
+            raise OutboxError(f"cannot read outbox {path}: {cause} ({exc})", cause) from exc
         return OutboxState(
             depth=int(depth),
             oldest_created=None if oldest is None else float(oldest),
@@ -234,4 +517,26 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                if self._fault is None:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._persist_seq()
+                    self._flush_backlog()
+                    self._db.execute("COMMIT")
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                log.error("outbox not flushed at close: %s", cause_of(exc))
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+
+
+def _advice(cause: str, path: Path) -> str:
+    if cause == "disk full":
+        return f"free space on the file system of {path.parent} (`df -h {path.parent}`)"
+    if cause == "read-only":
+        return f"the file system of {path.parent} is mounted read-only: check `mount` and dmesg"
+    if cause == "I/O error":
+        return "the storage is failing: check dmesg and replace the SD card or disk"
+    if cause in ("permission denied", "cannot open"):
+        return f"check outbox.path and that {path.parent} is writable by the agent's user"
+    return "check outbox.path and the state directory (see journalctl -u triage-agent)"

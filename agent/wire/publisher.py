@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import StatusEvent, StatusState
 from agent.flow.liveness import LoopStamp
-from agent.wire.config import MqttConfig
+from agent.wire.config import MqttConfig, tls_context
 from agent.wire.contract import Identity, WireMessage, encode
 from agent.wire.outbox import Outbox
 
@@ -41,6 +41,7 @@ ACK_BATCH = 100
 """Acknowledged messages are deleted from the outbox in batches of up to this many..."""
 ACK_FLUSH_S = 0.05
 """...or after this long, whichever comes first (one disk sync per batch, not per message)."""
+LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +58,7 @@ class ConnectionState:
 
 def build_tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     """An SSLContext from ``mqtt.tls``: verification on unless ``insecure_skip_verify``."""
-    tls = cfg.tls
-    ctx = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-    if tls.cert_file is not None and tls.key_file is not None:
-        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    if tls.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return tls_context(cfg.tls)
 
 
 def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
@@ -111,6 +105,8 @@ class Publisher:
         self._connects = 0
         self._rejected = 0
         self._last_error: str | None = None
+        self._thread_errors = 0
+        self._thread_logged = 0.0
         self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
         self.loop = LoopStamp("mqtt-drain")
         """The drain loop's liveness: it turns at least every 0.2 s, connected or not."""
@@ -161,6 +157,22 @@ class Publisher:
     # -- internals -------------------------------------------------------------------------------
     def _status(self, state: StatusState, seq: int) -> WireMessage:
         return encode(StatusEvent(at=time.time(), state=state), self._identity, seq)
+
+    def publish_now(self, msg: WireMessage) -> None:
+        """Publish outside the outbox (health while the outbox is failing), if connected."""
+        if self._connected.is_set():
+            self._publish_direct(msg)
+
+    def _thread_failed(self, where: str, exc: Exception) -> None:
+        """Count and log (rate-limited) an unexpected error; the calling thread carries on."""
+        with self._lock:
+            self._thread_errors += 1
+            self._last_error = f"{where}: {type(exc).__name__}: {exc}"
+            n = self._thread_errors
+        now = time.monotonic()
+        if now - self._thread_logged >= LOG_EVERY_S:
+            self._thread_logged = now
+            log.error("publisher %s failed (#%d, continuing): %s", where, n, exc, exc_info=exc)
 
     def _publish_direct(self, msg: WireMessage) -> mqtt.MQTTMessageInfo:
         """Publish a status message outside the outbox (its PUBACK is not tracked there)."""
@@ -217,6 +229,12 @@ class Publisher:
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Any
     ) -> None:
+        try:
+            self._acknowledged(mid, reason_code)
+        except Exception as exc:  # paho's network thread must never die in a callback
+            self._thread_failed("PUBACK handling", exc)
+
+    def _acknowledged(self, mid: int, reason_code: ReasonCode) -> None:
         with self._lock:
             if mid in self._direct:
                 self._direct.discard(mid)
@@ -255,34 +273,42 @@ class Publisher:
     def _drain(self) -> None:
         while not self._stop.is_set():
             self.loop.turn()
+            try:
+                self._drain_once()
+            except Exception as exc:  # the drain thread must outlive any single failure
+                self._thread_failed("drain", exc)
+                self._stop.wait(1.0)
+
+    def _drain_once(self) -> None:
+        """One turn of the drain loop: flush due deletions, hand the window's room to paho."""
+        with self._lock:
+            pending = bool(self._acked)
+            due = pending and time.monotonic() - self._acked_at >= ACK_FLUSH_S
+        if due:
+            self._flush_acks()
+        if not self._connected.wait(0.2):
+            return
+        with self._lock:
+            room = WINDOW - len(self._inflight)
+            after = self._last_sent
+            if room <= 0:  # woken by the next PUBACK
+                self._room.wait(ACK_FLUSH_S)
+                return
+        batch = self._outbox.peek(after=after, limit=room)
+        if not batch:
+            self._outbox.wait(ACK_FLUSH_S if pending else 0.2)
+            return
+        for stored in batch:
+            msg = stored.message
+            info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                break
+            # Queued in paho even if the link just dropped: paho re-sends after reconnecting.
             with self._lock:
-                pending = bool(self._acked)
-                due = pending and time.monotonic() - self._acked_at >= ACK_FLUSH_S
-            if due:
-                self._flush_acks()
-            if not self._connected.wait(0.2):
-                continue
-            with self._lock:
-                room = WINDOW - len(self._inflight)
-                after = self._last_sent
-                if room <= 0:  # woken by the next PUBACK
-                    self._room.wait(ACK_FLUSH_S)
-                    continue
-            batch = self._outbox.peek(after=after, limit=room)
-            if not batch:
-                self._outbox.wait(ACK_FLUSH_S if pending else 0.2)
-                continue
-            for stored in batch:
-                msg = stored.message
-                info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
-                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-                    break
-                # Queued in paho even if the link just dropped: paho re-sends after reconnecting.
-                with self._lock:
-                    self._last_sent = stored.seq
-                    acked_early = info.mid in self._early  # PUBACK beat us to the bookkeeping
-                    early_rc = self._early.pop(info.mid, None)
-                    if not acked_early:
-                        self._inflight[info.mid] = (stored.seq, msg)
-                if acked_early:
-                    self._settle(stored.seq, msg, early_rc)
+                self._last_sent = stored.seq
+                acked_early = info.mid in self._early  # PUBACK beat us to the bookkeeping
+                early_rc = self._early.pop(info.mid, None)
+                if not acked_early:
+                    self._inflight[info.mid] = (stored.seq, msg)
+            if acked_early:
+                self._settle(stored.seq, msg, early_rc)
