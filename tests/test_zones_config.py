@@ -117,3 +117,22 @@ def test_opening_hours_in_the_local_time_zone() -> None:
     assert not hours.is_open(monday_9_local + 15 * 3600)  # Tuesday 00:00
     assert OpeningHours(clinic, "UTC").is_open(monday_9_local + 8 * 3600)  # 09:00 UTC
     assert not OpeningHours(ClinicConfig(), "UTC").ever_open
+
+
+def test_time_zones_work_without_system_zone_data(tmp_path: Path) -> None:
+    """The box may have no /usr/share/zoneinfo: the tzdata wheel (a dependency) must serve."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import zoneinfo; zoneinfo.reset_tzpath([]);"
+            "from agent.config import parse_config;"
+            "print(parse_config({'device': {'timezone': 'Asia/Shanghai'}}).device.timezone)",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "Asia/Shanghai"
