@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -104,7 +105,10 @@ def commission(cfg: AgentConfig, frames: int, seconds: float, out: TextIO) -> in
     if len(shapes) > 1:
         print("commission: the camera changed resolution while recording; run again", file=out)
         return EXIT_FAILED
-    checker = IntegrityChecker(thresholds(cfg.vision.integrity), None)
+    # the view to record must not be mostly featureless: the commissioned limit applies already
+    strict = thresholds(cfg.vision.integrity)
+    strict = replace(strict, covered_share_uncommissioned=strict.covered_share)
+    checker = IntegrityChecker(strict, None)
     findings = [checker.check(image, float(i)) for i, image in enumerate(images)][-1]
     bad = [v for v in findings.verdicts if v.outcome == "failed"]
     if bad:

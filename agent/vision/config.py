@@ -102,7 +102,11 @@ class IntegrityConfig(Section):
     )
     covered_share: Share = Field(
         default=0.6,
-        description="Share of the (commissioned textured) view that is featureless: covered.",
+        description="Share of the commissioned textured view that is featureless: covered.",
+    )
+    covered_share_uncommissioned: Share = Field(
+        default=0.85,
+        description="Not commissioned: share of the whole view featureless that is covered.",
     )
     dark_luma: float = Field(
         default=35.0, ge=0, le=255, description="Mean brightness (0-255) below which: too dark."

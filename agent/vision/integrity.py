@@ -91,6 +91,9 @@ class IntegrityThresholds:
     """When a check fails (the integrity config maps onto this)."""
 
     covered_share: float = 0.6
+    covered_share_uncommissioned: float = 0.85
+    """Without a reference a plain wall cannot be told from a cover: only a nearly featureless
+    frame is covered."""
     """Share of (textured) grid cells that are featureless at or above which the camera is covered."""
     dark_luma: float = 35.0
     """Mean brightness (0..255) below which the frame is too dark to analyse."""
@@ -525,10 +528,9 @@ class IntegrityChecker:
         sharp = _median([m.sharpness for m in recent])
         match = _union_match(every[-max(1, t.moved_window) :])
 
-        covered = flat >= t.covered_share
-        out = [
-            IntegrityVerdict("covered", "failed" if covered else "ok", flat, t.covered_share, basis)
-        ]
+        cover_limit = t.covered_share if ref_usable else t.covered_share_uncommissioned
+        covered = flat >= cover_limit
+        out = [IntegrityVerdict("covered", "failed" if covered else "ok", flat, cover_limit, basis)]
         if covered:
             out.append(
                 IntegrityVerdict("dark", "unknown", luma, t.dark_luma, "absolute", "covered")

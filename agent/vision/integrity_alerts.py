@@ -39,6 +39,7 @@ def thresholds(cfg: IntegrityConfig) -> IntegrityThresholds:
     """The detector thresholds of the integrity config."""
     return IntegrityThresholds(
         covered_share=cfg.covered_share,
+        covered_share_uncommissioned=cfg.covered_share_uncommissioned,
         dark_luma=cfg.dark_luma,
         blur_ratio=cfg.blur_ratio,
         blur_min_sharpness=cfg.blur_min_sharpness,
