@@ -337,16 +337,15 @@ def daily_report(
     keys = sorted(set(by_desk) | {k for k, v in alerts.items() if problems(v, window)})
     keys = sorted(set(keys) | {k for k, v in statuses.items() if offline_periods(v, window)})
     desks: list[DeskDay] = []
+    # Summaries ending just after midnight still cover the end of the day (the daily one too).
+    after: dict[tuple[str, str], list[Stored]] = defaultdict(list)
+    for e in reader.query(engine, window.end, window.end + 3600, ["summary"], site):
+        if _is_daily(e, day) or e.ts <= window.end + 1:
+            after[e.key].append(e)
     for key in keys:
         day_events = by_desk.get(key, [])
         counted = [e for e in day_events if e.kind in COUNTED_KINDS]
-        # Summaries ending just after midnight still cover the end of the day.
-        summaries = [e for e in day_events if e.kind == "summary"]
-        summaries += [
-            e
-            for e in reader.query(engine, window.end, window.end + 3600, ["summary"], *key)
-            if _is_daily(e, day) or e.ts <= window.end + 1
-        ]
+        summaries = [e for e in day_events if e.kind == "summary"] + after.get(key, [])
         tally = Tally()
         for e in counted:
             tally.add(e)
