@@ -185,6 +185,8 @@ FAULTED_HEALTH = HealthEvent(  # the worst case with a storage fault: optional f
     outbox_resets=1000,
 )
 EXAMPLES.append(FAULTED_HEALTH)
+EXAMPLES.append(StatusEvent(at=AT, state="online", health_every_s=31_536_000))
+EXAMPLES.append(StatusEvent(at=AT, state="offline", reason="stopped"))
 
 
 def test_every_kind_has_an_example_and_a_schema() -> None:

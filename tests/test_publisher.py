@@ -99,20 +99,28 @@ def test_outage_is_buffered_on_disk_and_replayed_in_order(
     pub.stop()
 
 
-def test_clean_stop_publishes_retained_stopping(
+def test_clean_stop_publishes_stopping_then_retained_offline_stopped(
     tmp_path: Path, mosquitto: Broker, collector_factory: Callable[..., Collector]
 ) -> None:
+    live = collector_factory(mosquitto.port, "triage/v1/+/+/status")
     box = Outbox(tmp_path / "o.sqlite3")
-    pub = Publisher(mqtt_cfg(mosquitto.port), ID, box)
+    pub = Publisher(mqtt_cfg(mosquitto.port), ID, box, health_every_s=30)
     pub.start()
     wait_until(lambda: pub.state().connected)
     fill(box, 3)
     pub.stop()
     assert box.depth() == 0  # flushed before stopping
+    states = [validate_message(m)["state"] for m in live.wait_for(lambda ms: len(ms) >= 3)]
+    assert states == ["online", "stopping", "offline"]
+    online = live.kinds("status")[0]
+    assert online["health_every_s"] == 30
     c = collector_factory(mosquitto.port, "triage/v1/+/+/status")
     msgs = c.wait_for(lambda ms: len(ms) >= 1)
+    time.sleep(0.5)
+    assert len(c.messages) == 1, "exactly one retained status"
     assert msgs[0].retain
-    assert validate_message(msgs[0])["state"] == "stopping"
+    doc = validate_message(msgs[0])
+    assert (doc["state"], doc["reason"]) == ("offline", "stopped")
 
 
 def test_killed_process_leaves_retained_offline_will(
@@ -143,7 +151,9 @@ def test_killed_process_leaves_retained_offline_will(
     c = collector_factory(mosquitto.port, "triage/v1/s/d/status")
     msgs = c.wait_for(lambda ms: any(json.loads(m.payload)["state"] == "offline" for m in ms))
     offline = [m for m in msgs if json.loads(m.payload)["state"] == "offline"][-1]
-    assert validate_message(offline)["device"] == "s-d"
+    doc = validate_message(offline)
+    assert doc["device"] == "s-d"
+    assert doc["reason"] == "lost"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 StatusState = Literal["online", "offline", "stopping"]
+StatusReason = Literal["stopped", "lost"]
 TemperatureResult = Literal["normal", "fever", "invalid"]
 MaskState = Literal["masked", "unmasked", "no_face"]
 AlertType = Literal[
@@ -60,6 +61,11 @@ class StatusEvent:
     retain: ClassVar[bool] = True
     at: float
     state: StatusState
+    reason: StatusReason | None = None
+    """For ``offline``: ``stopped`` (a clean stop) or ``lost`` (the Will: the connection ended
+    any other way; then ``at`` is when that connection began, the loss came later)."""
+    health_every_s: int | None = None
+    """For ``online``: seconds between health events (the freshness rule in docs/EVENTS.md)."""
 
 
 @dataclass(frozen=True, slots=True)

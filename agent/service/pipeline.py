@@ -428,7 +428,9 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
     """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
     sources, analysers = build_stages(cfg)
-    publisher = Publisher(cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox)
+    publisher = Publisher(
+        cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox, cfg.reporting.health_interval_s
+    )
     return Pipeline(cfg, sources, analysers, outbox, publisher, notifier)
 
 

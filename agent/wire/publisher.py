@@ -9,9 +9,11 @@ re-sends the few acknowledged messages not yet deleted). Messages in flight when
 (QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore at-least-once:
 subscribers drop duplicates by event ``id``.
 
-Availability: the Will is a retained ``status`` ``offline`` message (its sequence number is reserved
-at start-up); every (re)connect publishes a retained ``online`` birth; a clean stop publishes
-``stopping`` after flushing the outbox for a bounded time.
+Availability (the rule is in docs/EVENTS.md: the retained ``status`` is authoritative): before every
+connection attempt the Will is set to a retained ``offline``/``lost`` with fresh sequence numbers,
+the ``online`` birth published once connected taking the number just before the Will's; a clean
+stop publishes ``stopping``, flushes the outbox for a bounded time, then a retained
+``offline``/``stopped`` acknowledged by the broker before disconnecting (so the Will is not sent).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.flow.events import StatusEvent, StatusState
+from agent.flow.events import StatusEvent, StatusReason, StatusState
 from agent.flow.liveness import LoopStamp
 from agent.wire.config import MqttConfig, tls_context
 from agent.wire.contract import Identity, WireMessage, encode
@@ -86,7 +88,9 @@ def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
 class Publisher:
     """Owns the MQTT connection and the drain thread."""
 
-    def __init__(self, cfg: MqttConfig, identity: Identity, outbox: Outbox) -> None:
+    def __init__(
+        self, cfg: MqttConfig, identity: Identity, outbox: Outbox, health_every_s: float = 60.0
+    ) -> None:
         self._cfg = cfg
         self._identity = identity
         self._outbox = outbox
@@ -110,8 +114,9 @@ class Publisher:
         self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
         self.loop = LoopStamp("mqtt-drain")
         """The drain loop's liveness: it turns at least every 0.2 s, connected or not."""
-        will = self._status("offline", outbox.reserve_seq())
-        self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
+        self._health_every_s = max(1, round(health_every_s))
+        self._online_seq = 0
+        self._client.on_pre_connect = self._on_pre_connect
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
@@ -138,8 +143,11 @@ class Publisher:
             )
 
     def stop(self, flush_timeout_s: float = 5.0) -> None:
-        """Flush the outbox for up to ``flush_timeout_s`` if connected, publish ``stopping``, close."""
+        """Publish ``stopping``, flush the outbox for up to ``flush_timeout_s`` if connected, then
+        the retained ``offline``/``stopped`` (waiting for its PUBACK) and disconnect."""
         deadline = time.monotonic() + flush_timeout_s
+        if self._connected.is_set():
+            self._publish_direct(self._status("stopping", self._outbox.reserve_seq()))
         while self._connected.is_set() and time.monotonic() < deadline:
             self._flush_acks()
             if self._outbox.depth() == 0:
@@ -149,14 +157,41 @@ class Publisher:
         self._thread.join(timeout=2.0)
         self._flush_acks()
         if self._connected.is_set():
-            info = self._publish_direct(self._status("stopping", self._outbox.reserve_seq()))
-            info.wait_for_publish(timeout=max(0.5, deadline - time.monotonic()))
+            offline = self._status("offline", self._outbox.reserve_seq(), reason="stopped")
+            info = self._publish_direct(offline)
+            try:
+                info.wait_for_publish(timeout=max(1.0, deadline - time.monotonic()))
+            except (
+                RuntimeError,
+                ValueError,
+            ) as exc:  # the link dropped meanwhile: the Will says it
+                log.warning("offline status not confirmed by the broker: %s", exc)
+            if not info.is_published():
+                log.warning("offline status not confirmed by the broker; it will send the Will")
         self._client.disconnect()
         self._client.loop_stop()
 
     # -- internals -------------------------------------------------------------------------------
-    def _status(self, state: StatusState, seq: int) -> WireMessage:
-        return encode(StatusEvent(at=time.time(), state=state), self._identity, seq)
+    def _status(
+        self,
+        state: StatusState,
+        seq: int,
+        reason: StatusReason | None = None,
+        health_every_s: int | None = None,
+    ) -> WireMessage:
+        event = StatusEvent(
+            at=time.time(), state=state, reason=reason, health_every_s=health_every_s
+        )
+        return encode(event, self._identity, seq)
+
+    def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
+        """Before each connection attempt: fresh numbers for the birth and the Will (Will last)."""
+        try:
+            self._online_seq = self._outbox.reserve_seq()
+            will = self._status("offline", self._outbox.reserve_seq(), reason="lost")
+            client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
+        except Exception as exc:  # paho's network thread must never die in a callback
+            self._thread_failed("setting the Will", exc)
 
     def publish_now(self, msg: WireMessage) -> None:
         """Publish outside the outbox (health while the outbox is failing), if connected."""
@@ -202,7 +237,9 @@ class Publisher:
                 self._last_error = err
             return
         log.info("connected to broker %s:%s", self._cfg.host, self._cfg.port)
-        self._publish_direct(self._status("online", self._outbox.reserve_seq()))
+        self._publish_direct(
+            self._status("online", self._online_seq, health_every_s=self._health_every_s)
+        )
         with self._lock:
             self._connects += 1
             self._since = time.time()
