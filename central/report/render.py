@@ -102,11 +102,14 @@ def day_csv(report: DayReport) -> str:
     return buf.getvalue()
 
 
-def day_html(report: DayReport, standalone: bool = True) -> str:
+def day_html(report: DayReport, standalone: bool = True, **page: object) -> str:
+    """The notification as HTML: a self-contained page, or (``standalone=False``) a dashboard page
+    (``page`` carries the dashboard's own context, e.g. ``tz_name``)."""
     return (
         templates()
         .get_template("day.html")
         .render(
+            **page,
             report=report,
             standalone=standalone,
             generated=_generated(report),
@@ -146,5 +149,7 @@ def week_csv(report: WeekReport) -> str:
     return buf.getvalue()
 
 
-def week_html(report: WeekReport, standalone: bool = True) -> str:
-    return templates().get_template("week.html").render(report=report, standalone=standalone)
+def week_html(report: WeekReport, standalone: bool = True, **page: object) -> str:
+    return (
+        templates().get_template("week.html").render(**page, report=report, standalone=standalone)
+    )

@@ -100,7 +100,7 @@ def check_text(desk: DeskDay) -> str:
         return f"matches the box's own counts ({c.summaries} summaries covering {cover})"
     why = []
     if c.missing_seq:
-        why.append(f"{c.missing_seq} sequence numbers missing")
+        why.append(f"{c.missing_seq} sequence number{'s' if c.missing_seq > 1 else ''} missing")
     if c.evicted:
         why.append(f"{c.evicted} events evicted on the box")
     explain = (

@@ -131,7 +131,7 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
 
     def day_page(request: Request) -> Response:
         report = daily_report(engine, day_of(request), tz)
-        html = day_html(report, standalone=False)
+        html = day_html(report, standalone=False, tz_name=tz.key)
         return HTMLResponse(html)
 
     def day_csv_page(request: Request) -> Response:
@@ -147,9 +147,8 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         return parse_week(request.query_params.get("week") or "this", tz)
 
     def week_page(request: Request) -> Response:
-        return HTMLResponse(
-            week_html(weekly_report(engine, *week_of(request), tz), standalone=False)
-        )
+        report = weekly_report(engine, *week_of(request), tz)
+        return HTMLResponse(week_html(report, standalone=False, tz_name=tz.key))
 
     def week_csv_page(request: Request) -> Response:
         report = weekly_report(engine, *week_of(request), tz)

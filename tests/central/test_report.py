@@ -51,7 +51,7 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
     assert d2.check.differences == ("screened: box counted 3, stored 2",)
     assert d2.check.missing_seq == 1
     assert (
-        "DIFFERS from the box's own counts over 1 h 00 min: screened: box counted 3, stored 2 (1 sequence numbers missing"
+        "DIFFERS from the box's own counts over 1 h 00 min: screened: box counted 3, stored 2 (1 sequence number missing"
         in text
     )
     assert "no summary from the box for this day" in text  # clinic-002
