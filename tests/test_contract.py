@@ -26,6 +26,7 @@ from agent.flow.events import (
     SummaryEvent,
     TemperatureEvent,
 )
+from agent.flow.summary import GROUPS, counted_alert
 from agent.wire.contract import (
     MAX_PAYLOAD_BYTES,
     Identity,
@@ -147,6 +148,10 @@ EXAMPLES: list[Event] = [
         mask_violations=4,
         max_occupancy=9,
         alerts={"fever": 3, "unmasked": 4, "crowding": 1},
+        period="15min",
+        date="2026-11-18",
+        start="10:45",
+        minutes={"desk": 2.5, "crowding": 0.0, "setup": 15.0, "offline": 0.0},
     ),
     # A day's worth of every alert type. Bounds a day can hold: one screening takes over a second
     # (< 99,999 results, fevers), arrivals at one desk stay below one a second (< 99,999 people);
@@ -161,7 +166,28 @@ EXAMPLES: list[Event] = [
         people=99_999,
         mask_violations=9_999,
         max_occupancy=9_999,
-        alerts={a: 99_999 if a == "fever" else 9_999 for a in ALERT_FAMILIES},
+        alerts={a: 99_999 if a == "fever" else 9_999 for a in ALERT_FAMILIES if counted_alert(a)},
+        period="day",
+        date="2026-11-18",
+        start="00:00",
+        # a 25-hour local day (daylight saving ends), every minute of it a problem
+        minutes={g: 1500.0 for g in GROUPS},
+    ),
+    # the longest aligned period label the schema allows
+    SummaryEvent(
+        at=AT,
+        window_s=99_999.0,
+        screened=99_999,
+        fevers=99_999,
+        invalid=99_999,
+        people=99_999,
+        mask_violations=9_999,
+        max_occupancy=9_999,
+        alerts={a: 99_999 if a == "fever" else 9_999 for a in ALERT_FAMILIES if counted_alert(a)},
+        period="99999min",
+        date="2026-11-18",
+        start="23:59:59",
+        minutes={g: 99_999.9 for g in GROUPS},
     ),
 ]
 
@@ -267,7 +293,11 @@ def test_alert_names_and_families_match_the_schema() -> None:
         "camera_lost",
         "thermometer_lost",
     }
-    assert schema("summary")["properties"]["alerts"]["maxProperties"] == len(ALERT_FAMILIES)
+    counted = [a for a in get_args(AlertType) if counted_alert(a)]
+    alerts = schema("summary")["properties"]["alerts"]
+    assert alerts["propertyNames"]["enum"] == counted
+    assert alerts["maxProperties"] == len(counted)
+    assert list(schema("summary")["properties"]["minutes"]["properties"]) == list(GROUPS)
 
 
 @pytest.mark.parametrize("alert", get_args(AlertType))

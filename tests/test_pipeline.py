@@ -69,11 +69,17 @@ class ThresholdAnalyser:
         return [AlertEvent(now, "crowding", "raised", "abcdef0123456789", "crowded", 7.0)]
 
 
-def make_pipeline(tmp_path: Path, **sections: dict[str, object]) -> tuple[Pipeline, ReadingSource]:
+T0 = 1_795_435_201.0
+"""2026-11-23 12:00:01 UTC: a second into an aligned 3 s reporting period."""
+
+
+def make_pipeline(
+    tmp_path: Path, clock: Callable[[], float] = time.time, **sections: dict[str, object]
+) -> tuple[Pipeline, ReadingSource]:
     cfg: AgentConfig = parse_config(base_config(tmp_path, 1883, **sections), environ={})
     src = ReadingSource()
     box = Outbox(cfg.outbox.path)
-    return Pipeline(cfg, [src], [ThresholdAnalyser()], box, publisher=None), src
+    return Pipeline(cfg, [src], [ThresholdAnalyser()], box, publisher=None, clock=clock), src
 
 
 def test_observations_become_events_in_the_outbox(tmp_path: Path) -> None:
@@ -102,25 +108,30 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None
 
 
 def test_tick_emits_health_summary_and_counts(tmp_path: Path) -> None:
-    p, _ = make_pipeline(tmp_path)
-    p.engine.feed(38.0)
-    p.tick(p.started + 10)  # health due, summary (3 s period) due
+    p, _ = make_pipeline(tmp_path, clock=lambda: T0)
+    p.emit(TemperatureEvent(T0, "fever", 38.0, 24.0, 38.0, 37.3, 1, 9))
+    p.emit(TemperatureEvent(T0, "invalid", 30.0, 24.0, 30.0, 37.3, 1, 9))
+    p.tick(T0 + 1)  # health due; the alert of this tick falls in the period 12:00:00-12:00:03
+    p.tick(T0 + 3)  # the period ended at T0 + 2: its summary, then this tick's alert
     kinds = [m.message.topic.rsplit("/", 1)[1] for m in p.outbox.peek(limit=10)]
-    assert kinds == ["temperature", "alert", "summary", "health"]
-    summary = json.loads(p.outbox.peek(limit=10)[2].message.payload)
-    assert summary["screened"] == 1
+    assert kinds == ["temperature", "temperature", "alert", "health", "summary", "alert", "health"]
+    summary = json.loads(p.outbox.peek(limit=10)[4].message.payload)
+    assert summary["screened"] == 1  # valid results only
     assert summary["fevers"] == 1
+    assert summary["invalid"] == 1
     assert summary["alerts"] == {"crowding": 1}
+    assert (summary["period"], summary["date"], summary["start"]) == ("3s", "2026-11-23", "12:00")
+    assert (summary["ts"], summary["window_s"]) == ("2026-11-23T12:00:03.000Z", 3.0)
     health = json.loads(p.outbox.peek(limit=10)[3].message.payload)
     assert health["sources"]["probe"]["state"] == "starting"
 
 
 def test_summary_counts_people_and_max_occupancy(tmp_path: Path) -> None:
-    p, _ = make_pipeline(tmp_path)
-    p.emit(OccupancyEvent(p.started + 1, count=3, max=3, limit=5))
-    p.emit(OccupancyEvent(p.started + 2, count=1, max=6, limit=5, window_s=60, people=4))
-    p.emit(OccupancyEvent(p.started + 3, count=1, max=2, limit=5, window_s=60, people=2))
-    p.tick(p.started + 5)
+    p, _ = make_pipeline(tmp_path, clock=lambda: T0)
+    p.emit(OccupancyEvent(T0, count=3, max=3, limit=5))
+    p.emit(OccupancyEvent(T0 + 0.5, count=1, max=6, limit=5, window_s=60, people=4))
+    p.emit(OccupancyEvent(T0 + 1, count=1, max=2, limit=5, window_s=60, people=2))
+    p.tick(T0 + 2)
     summary = [json.loads(m.message.payload) for m in p.outbox.peek(limit=20)]
     s = next(d for d in summary if d["kind"] == "summary")
     assert (s["people"], s["max_occupancy"]) == (6, 6)
@@ -232,3 +243,27 @@ def test_run_starts_without_broker_and_delivers_later(
     seqs = [m.json()["seq"] for m in c.messages if m.topic.endswith(("/health", "/summary"))]
     assert seqs == sorted(seqs)
     assert agent.stop() == 0
+
+
+def test_a_power_cut_mid_period_neither_loses_nor_repeats_counts(tmp_path: Path) -> None:
+    now = [T0]
+    p, _ = make_pipeline(tmp_path, clock=lambda: now[0], reporting={"summary_interval_s": 900})
+    p.emit(TemperatureEvent(T0, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
+    p.tick(T0 + 1)
+    p.emit(TemperatureEvent(T0 + 2, "fever", 38.5, 24.0, 38.5, 37.3, 1, 9))
+    p.outbox.close()  # power cut: no shutdown, no final save
+    now[0] = T0 + 600  # back at 12:10:01
+    q, _ = make_pipeline(tmp_path, clock=lambda: now[0], reporting={"summary_interval_s": 900})
+    q.emit(TemperatureEvent(T0 + 601, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
+    q.tick(T0 + 900)  # 12:15:01
+    docs = [json.loads(m.message.payload) for m in q.outbox.peek(limit=50)]
+    (summary,) = [d for d in docs if d["kind"] == "summary"]
+    assert (summary["start"], summary["screened"], summary["fevers"]) == ("12:00", 3, 1)
+    assert (
+        summary["minutes"]["offline"] == 10.0
+    )  # last stamp at 12:00:02 (the fever), back 12:10:01
+    q.outbox.close()
+    r, _ = make_pipeline(tmp_path, clock=lambda: T0 + 901, reporting={"summary_interval_s": 900})
+    r.tick(T0 + 902)
+    docs = [json.loads(m.message.payload) for m in r.outbox.peek(limit=50)]
+    assert len([d for d in docs if d["kind"] == "summary"]) == 1  # not repeated after a restart

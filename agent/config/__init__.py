@@ -52,7 +52,11 @@ class ReportingConfig(Section):
 
     health_interval_s: Seconds = Field(default=60.0, description="Seconds between health events.")
     summary_interval_s: Seconds = Field(
-        default=900.0, description="Seconds between summary events (counts per period)."
+        default=900.0,
+        description=(
+            "Length of the aligned summary periods, seconds: counted from local midnight in "
+            "device.timezone (900 = :00/:15/:30/:45); a day summary is sent at midnight too."
+        ),
     )
 
 

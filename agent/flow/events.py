@@ -191,21 +191,34 @@ class AlertEvent:
 
 @dataclass(frozen=True, slots=True)
 class SummaryEvent:
-    """Counts over one reporting period ``[at - window_s, at]``."""
+    """Counts over one period of the clinic's clock ``[at - window_s, at]`` (see
+    :mod:`agent.flow.summary`)."""
 
     kind: ClassVar[str] = "summary"
     retain: ClassVar[bool] = False
     at: float
+    """The period's end."""
     window_s: float
+    """The period's true length (``at - window_s`` is its start)."""
     screened: int
-    """Temperature results (normal, fever or invalid) in the window."""
+    """Valid temperature results (normal or fever) in the period; ``invalid`` ones are apart."""
     fevers: int
     invalid: int
     people: int
-    """Distinct people tracked by the camera in the window."""
+    """Arrivals: distinct people the camera saw come in during the period."""
     mask_violations: int
     max_occupancy: int
     alerts: dict[str, int] = field(default_factory=dict)
+    """Alerts raised in the period by type (screening, mask and occupancy families)."""
+    period: str | None = None
+    """``"15min"`` (the aligned reporting period, named for its length) or ``"day"``."""
+    date: str | None = None
+    """The local date (``device.timezone``) the period belongs to, ``YYYY-MM-DD``."""
+    start: str | None = None
+    """The period's local start time, ``HH:MM``."""
+    minutes: dict[str, float] | None = None
+    """Minutes of problems in the period: ``desk`` (unattended), ``crowding``, ``setup`` (camera or
+    thermometer not usable) and ``offline`` (the agent was not running)."""
 
 
 Event = (

@@ -14,6 +14,7 @@ service.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -29,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from agent import __version__, thermometer, vision
 from agent.config import EX_CONFIG, AgentConfig
 from agent.flow.engine import Engine
-from agent.flow.events import AlertType, Event, HealthEvent, TemperatureEvent
+from agent.flow.events import AlertType, Event, HealthEvent, SummaryEvent, TemperatureEvent
 from agent.flow.liveness import LoopStamp, stuck_loops
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
@@ -54,7 +55,14 @@ EX_CANTCREAT = 73
 the unit's RestartPreventExitStatus: systemd retries every RestartSec, so the agent comes back by
 itself once the storage is fixed."""
 
+ALIVE_EVERY_S = 10.0
+"""How often the summary tally (with its last-alive stamp) is saved when no event saved it: the
+precision of the ``offline`` minutes a restart reports."""
+SUMMARY_STATE = "summary"
+"""The outbox state key of the summary tally."""
+
 EventListener = Callable[[Event], None]
+Clock = Callable[[], float]
 Loops = Callable[[], Sequence[LoopStamp]]
 """Something whose thread loops the watchdog watches: returns their stamps (empty when stopped)."""
 
@@ -136,17 +144,25 @@ class Pipeline:
         outbox: Outbox,
         publisher: Publisher | None,
         notifier: Notifier | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.cfg = cfg
+        self.clock = clock
         self.identity = Identity.of(cfg.device, cfg.mqtt)
         self.sources = list(sources)
         self.analysers = list(analysers)
         self.outbox = outbox
         self.publisher = publisher
         self.notifier = notifier or Notifier()
-        self.started = time.time()
+        self.started = clock()
         self.engine = Engine(self.analysers, self.emit)
-        self._summary = SummaryTally(cfg.reporting.summary_interval_s, self.started)
+        self._summary = SummaryTally.resume(
+            cfg.reporting.summary_interval_s,
+            cfg.device.timezone,
+            self.started,
+            self._saved_tally(),
+        )
+        self._next_alive = 0.0
         self._next_health = 0.0
         self._next_status = 0.0
         self._listeners: list[EventListener] = []
@@ -178,10 +194,14 @@ class Pipeline:
     def emit(self, event: Event) -> None:
         """Write one event to the outbox and tell the tally and listeners.
 
-        While the outbox cannot be written (disk full, read-only...) events wait in memory, in
+        The periods that ended by the event's time are closed first (their summaries go before it);
+        an event the tally counts is stored with the tally's state in the same transaction. While
+        the outbox cannot be written (disk full, read-only...) events wait in memory, in
         order, up to :data:`KEPT_MAX` (beyond, the oldest are dropped and counted) and are stored
         as soon as a write succeeds again. Never raises for a storage fault.
         """
+        if not isinstance(event, SummaryEvent):
+            self.close_periods(event.at)
         if isinstance(event, TemperatureEvent):
             self.last_temperature = event
         self._summary.record(event)
@@ -199,7 +219,7 @@ class Pipeline:
         while self._kept:
             event = self._kept[0]
             try:
-                self.outbox.append(partial(self._encode, event))
+                self.outbox.append(partial(self._encode, event), state=self._state_for(event))
             except PayloadTooLargeError as exc:
                 log.error("event not stored: %s", exc)
                 self.engine.count_drop()
@@ -211,6 +231,35 @@ class Pipeline:
                 )
                 return
             self._kept.popleft()
+
+    def close_periods(self, now: float) -> None:
+        """Emit the summary of every period that ended by ``now``; each is stored with the tally
+        that no longer holds it, so a restart neither repeats nor loses it."""
+        while (summary := self._summary.due(now)) is not None:
+            self.emit(summary)
+
+    def _state_for(self, event: Event) -> dict[str, str] | None:
+        """The tally's state to store with ``event`` when the event changed it."""
+        if isinstance(event, SummaryEvent) or self._summary.counts(event):
+            return {SUMMARY_STATE: self._tally_state()}
+        return None
+
+    def _tally_state(self) -> str:
+        return json.dumps(self._summary.to_state(), separators=(",", ":"))
+
+    def _saved_tally(self) -> dict[str, Any] | None:
+        text = self.outbox.load_state(SUMMARY_STATE)
+        if text is None:
+            return None
+        try:
+            state = json.loads(text)
+        except ValueError:
+            log.warning("saved summary tally unreadable; counting from now")
+            return None
+        return state if isinstance(state, dict) else None
+
+    def _save_tally(self) -> None:
+        self.outbox.save_state({SUMMARY_STATE: self._tally_state()})
 
     def _encode(self, event: Event, seq: int) -> WireMessage:
         return encode(event, self.identity, seq)
@@ -243,7 +292,7 @@ class Pipeline:
                 self.engine.step(next_tick - time.monotonic())
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + TICK_S
-                    self.tick(time.time())
+                    self.tick(self.clock())
             except Exception as exc:  # the loop must outlive any single failure
                 self._loop_failed(exc)
                 stop.wait(0.1)
@@ -257,11 +306,15 @@ class Pipeline:
             log.exception("main loop error #%d (continuing)", self._loop_errors)
 
     def tick(self, now: float) -> None:
-        """Time-driven work: analyser timeouts, summary, health, systemd status and watchdog."""
+        """Time-driven work: summaries of ended periods (before the analysers' events of ``now``,
+        which belong to the next period), analyser timeouts, the tally's last-alive stamp, health,
+        systemd status and watchdog."""
+        self._summary.alive(now)
+        self.close_periods(now)
         self.engine.tick(now)
-        summary = self._summary.tick(now)
-        if summary is not None:
-            self.emit(summary)
+        if now >= self._next_alive and self.outbox.fault is None:
+            self._save_tally()
+            self._next_alive = now + ALIVE_EVERY_S
         self.outbox.retry()
         self.store_kept()
         if now >= self._next_health:
@@ -362,7 +415,7 @@ class Pipeline:
 
     def snapshot(self) -> dict[str, Any]:
         """Live state for `triage-agent status` (no images, no boxes)."""
-        now = time.time()
+        now = self.clock()
         broker: dict[str, Any] = {"connected": False}
         if self.publisher is not None:
             st = self.publisher.state()
@@ -413,6 +466,8 @@ class Pipeline:
                 log.exception("source %s failed to stop", source.name)
         self.engine.drain()  # observations still queued from sources
         self.store_kept()
+        self._summary.alive(self.clock())
+        self._save_tally()
         if self._kept:
             log.error(
                 "%d event(s) could not be stored (outbox: %s) and are lost at exit",

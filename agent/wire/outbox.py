@@ -30,7 +30,9 @@ an outbox that is missing or empty although one existed is reported too (:attr:`
 :attr:`Outbox.resets`). Only a file that cannot be created at all raises :class:`OutboxError`.
 
 Tables: ``meta(key, value)`` holds ``seq`` (last allocated) and ``evicted``; ``messages(seq, created,
-topic, payload, retain, qos)``.
+topic, payload, retain, qos)``; ``state(key, value)`` holds small named texts the service keeps with
+the messages (the summary tally), written in the same transaction as the message that changed them
+(:meth:`Outbox.append` with ``state``), so a power cut keeps both or neither.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS messages (
     retain INTEGER NOT NULL,
     qos INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0), ('evicted', 0);
 """
 
@@ -307,8 +310,12 @@ class Outbox:
             self._ack_backlog.clear()
 
     # -- producer side ---------------------------------------------------------------------------
-    def append(self, encode: Encoder, now: float | None = None) -> int:
+    def append(
+        self, encode: Encoder, now: float | None = None, state: Mapping[str, str] | None = None
+    ) -> int:
         """Allocate the next sequence number, encode, store; returns the sequence number.
+
+        ``state`` entries (:meth:`load_state`) are saved in the same transaction.
 
         If ``encode`` raises, nothing is stored and the sequence number is not consumed. A storage
         failure raises :class:`StorageError` (nothing stored, the number not consumed).
@@ -324,6 +331,7 @@ class Outbox:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (seq, created, msg.topic, msg.payload, int(msg.retain), msg.qos),
                 )
+                self._save_locked(state or {})
                 self._evict_locked(created)
                 self._flush_backlog()
                 self._sidecar.cover(seq)
@@ -338,6 +346,37 @@ class Outbox:
             self._recovered()
             self._changed.notify_all()
             return seq
+
+    def save_state(self, state: Mapping[str, str]) -> bool:
+        """Save named state texts without a message (a periodic last-alive stamp). Never raises:
+        False when the file cannot be written (the fault is reported like any write's)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._save_locked(state)
+                self._db.execute("COMMIT")
+            except (OSError, sqlite3.Error) as exc:
+                self._rollback()
+                log.debug("%s", self._failed(exc, "state write"))
+                return False
+            return True
+
+    def load_state(self, key: str) -> str | None:
+        """A state text saved under ``key``; None when there is none or it cannot be read."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("cannot read the saved %s: %s", key, exc)
+                return None
+        return None if row is None else str(row[0])
+
+    def _save_locked(self, state: Mapping[str, str]) -> None:
+        self._db.executemany(
+            "INSERT INTO state (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(state.items()),
+        )
 
     def reserve_seq(self) -> int:
         """Allocate a sequence number for a message published outside the queue (status, health).
