@@ -48,7 +48,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
 
 
 class ReportingConfig(Section):
-    """Periodic health and summary events."""
+    """Periodic health and summary events, and alerts across restarts."""
 
     health_interval_s: Seconds = Field(default=60.0, description="Seconds between health events.")
     summary_interval_s: Seconds = Field(
@@ -56,6 +56,14 @@ class ReportingConfig(Section):
         description=(
             "Length of the aligned summary periods, seconds: counted from local midnight in "
             "device.timezone (900 = :00/:15/:30/:45); a day summary is sent at midnight too."
+        ),
+    )
+    restored_alert_grace_s: Seconds = Field(
+        default=120.0,
+        description=(
+            "After a restart, how long an alert that was open at the stop may wait for its "
+            "analyser's first verdict; unconfirmed by then it is cleared "
+            "('agent restarted; condition not confirmed')."
         ),
     )
 

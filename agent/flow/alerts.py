@@ -14,19 +14,38 @@ words it::
 
 Alerts that are raised by a fact rather than a lasting condition (a fever result, cleared when the
 person leaves) use :meth:`AlertLatch.raise_now` and :meth:`AlertLatch.clear_now`. One alert per key
-(a zone, a desk) is :class:`AlertLatches`: a latch per key, created on first use. :attr:`AlertLatch.active`
-and :meth:`AlertLatch.restore` are the seam for alerts that must survive a restart.
+(a zone, a desk) is :class:`AlertLatches`: a latch per key, created on first use.
+
+Alerts survive restarts through an :class:`AlertBook`, built by the service around an
+:class:`AlertStore` (the file in the state directory) and made current while the analysers are
+built (:func:`using_book`): every latch then reports its raises and clears to the book, which saves
+the open alerts. After a restart a latch created for an alert that was open (same type and key)
+carries it on, and its analyser's first verdict decides: the condition still holds -> it stays open
+with the same ``alert_id`` and no second raise; it no longer holds -> it is cleared at once with
+the message :data:`RESTART_CLEARED`. The book is also an analyser (added last): on its ticks it
+clears, with :data:`RESTART_EXPIRED`, every restored alert no verdict confirmed within its grace
+period (an analyser that is no longer configured, a latch never created, a fact-driven alert whose
+end was not seen). No alert stays raised because the process stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from agent.flow.debounce import Latch
-from agent.flow.events import AlertEvent, AlertState, AlertType
+from agent.flow.events import ALERT_FAMILIES, AlertEvent, AlertState, AlertType, Event
+
+RESTART_CLEARED = "agent restarted; condition no longer present"
+"""The message of a clear decided by the analyser's first verdict after a restart."""
+RESTART_EXPIRED = "agent restarted; condition not confirmed within {grace:.0f} s"
+"""The message of a clear after the grace period without a verdict."""
+RESTART_SUPERSEDED = "agent restarted; a new alert replaces this one"
+"""The message of a restored fact-driven alert (a fever) replaced by a new raise."""
 
 K = TypeVar("K")
 
@@ -53,6 +72,10 @@ class AlertChange:
         """True for a raise, False for a clear."""
         return self.state == "raised"
 
+    reason: str | None = None
+    """Why a clear happened when the analyser did not decide it (a restart); replaces the
+    analyser's message."""
+
     def event(
         self, message: str, value: float | None = None, zone: str | None = None
     ) -> AlertEvent:
@@ -62,7 +85,7 @@ class AlertChange:
             alert=self.alert,
             state=self.state,
             alert_id=self.alert_id,
-            message=message,
+            message=self.reason or message,
             value=value,
             zone=zone,
         )
@@ -86,11 +109,23 @@ class AlertLatch:
         clear_after_s: float = 0.0,
         *,
         ids: Callable[[], str] = new_alert_id,
+        key: str | None = None,
+        book: AlertBook | None = None,
     ) -> None:
         self.alert: AlertType = alert
+        self.key = key
+        """What the alert is about within its type (a zone name), None for a single alert."""
         self._latch = Latch(raise_after_s, clear_after_s)
         self._ids = ids
         self._active: ActiveAlert | None = None
+        self._book = book if book is not None else current_book()
+        self._restored = False
+        """Carried on from before a restart, waiting for the analyser's first verdict."""
+        if self._book is not None:
+            active = self._book.claim(self)
+            if active is not None:
+                self.restore(active)
+                self._restored = True
 
     @property
     def active(self) -> ActiveAlert | None:
@@ -104,6 +139,13 @@ class AlertLatch:
 
     def update(self, condition: bool, at: float) -> AlertChange | None:
         """Observe the condition at ``at``; the transition it causes, if any."""
+        if self._restored:
+            self._restored = False
+            if self._book is not None:
+                self._book.decided(self)
+            if not condition:
+                self._latch = Latch(self._latch.raise_after_s, self._latch.clear_after_s)
+                return self._clear(at, at, RESTART_CLEARED)
         change = self._latch.update(condition, at)
         if change is None:
             return None
@@ -112,7 +154,13 @@ class AlertLatch:
         return self._clear(at, change.since)
 
     def raise_now(self, at: float) -> AlertChange | None:
-        """Raise at once (a fact, not a lasting condition); None when already raised."""
+        """Raise at once (a fact, not a lasting condition); None when already raised.
+
+        A restored alert is replaced: the book clears it (on its next tick) and this raises anew."""
+        if self._restored and self._active is not None and self._book is not None:
+            self._restored = False
+            self._book.supersede(self, self._active)
+            self._active = None
         if self._active is not None:
             return None
         self._latch.raised = True
@@ -122,8 +170,19 @@ class AlertLatch:
         """Clear at once; None when not raised."""
         if self._active is None:
             return None
+        if self._restored and self._book is not None:
+            self._restored = False
+            self._book.decided(self)
         self._latch = Latch(self._latch.raise_after_s, self._latch.clear_after_s)
         return self._clear(at, at)
+
+    def expire(self, at: float, reason: str) -> AlertChange | None:
+        """Clear a restored alert no verdict confirmed (called by the book)."""
+        if not self._restored:
+            return None
+        self._restored = False
+        self._latch = Latch(self._latch.raise_after_s, self._latch.clear_after_s)
+        return self._clear(at, at, reason)
 
     def restore(self, active: ActiveAlert) -> None:
         """Carry on an alert raised before a restart (its clear will reuse its id)."""
@@ -132,13 +191,17 @@ class AlertLatch:
 
     def _raise(self, at: float, since: float) -> AlertChange:
         self._active = ActiveAlert(self._ids(), since)
+        if self._book is not None:
+            self._book.opened(self, self._active, at)
         return AlertChange(self.alert, "raised", self._active.alert_id, at, since)
 
-    def _clear(self, at: float, since: float) -> AlertChange | None:
+    def _clear(self, at: float, since: float, reason: str | None = None) -> AlertChange | None:
         active, self._active = self._active, None
         if active is None:  # cleared without a raise this process saw
             return None
-        return AlertChange(self.alert, "cleared", active.alert_id, at, since)
+        if self._book is not None:
+            self._book.closed(self)
+        return AlertChange(self.alert, "cleared", active.alert_id, at, since, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,17 +222,22 @@ class AlertLatches(Generic[K]):
         clear_after_s: float = 0.0,
         *,
         ids: Callable[[], str] = new_alert_id,
+        book: AlertBook | None = None,
     ) -> None:
         self.alert: AlertType = alert
         self._delays = (raise_after_s, clear_after_s)
         self._ids = ids
+        self._book = book if book is not None else current_book()
+        """Taken when the set is built: its latches are created later, on first use."""
         self._latches: dict[K, AlertLatch] = {}
 
     def __getitem__(self, key: K) -> AlertLatch:
         """The latch for ``key`` (created on first use)."""
         latch = self._latches.get(key)
         if latch is None:
-            latch = AlertLatch(self.alert, *self._delays, ids=self._ids)
+            latch = AlertLatch(
+                self.alert, *self._delays, ids=self._ids, key=str(key), book=self._book
+            )
             self._latches[key] = latch
         return latch
 
@@ -188,3 +256,136 @@ class AlertLatches(Generic[K]):
             if change is not None:
                 changes.append(KeyedChange(key, change))
         return changes
+
+
+# -- surviving restarts ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """An open alert as the store keeps it."""
+
+    alert: AlertType
+    key: str | None
+    alert_id: str
+    since: float
+    """When its condition began."""
+    raised_at: float
+    """When it was raised."""
+
+
+class AlertStore(Protocol):
+    """Where the open alerts are kept across restarts (the service's file; no IO in the flow)."""
+
+    def load(self) -> Sequence[OpenAlert]:
+        """The alerts open when the agent last stopped (empty on a first start or a bad file)."""
+
+    def save(self, alerts: Sequence[OpenAlert]) -> None:
+        """Replace the kept alerts (atomically; never raises)."""
+
+
+class AlertBook:
+    """The open alerts of every latch, saved on each raise and clear; restores them at start.
+
+    Also an analyser (``name`` "alerts"): its :meth:`tick` clears the restored alerts no verdict
+    confirmed within ``grace_s`` of ``started``.
+    """
+
+    name = "alerts"
+
+    def __init__(self, store: AlertStore, started: float, grace_s: float) -> None:
+        self._store = store
+        self.started = started
+        self.grace_s = grace_s
+        self._open: dict[tuple[str, str | None], OpenAlert] = {}
+        self._waiting: dict[tuple[str, str | None], AlertLatch | None] = {}
+        """Restored alerts without a verdict yet: the latch carrying each, None before one claims."""
+        self._superseded: list[OpenAlert] = []
+        for a in store.load():
+            if a.alert in ALERT_FAMILIES:
+                self._open[(a.alert, a.key)] = a
+                self._waiting[(a.alert, a.key)] = None
+
+    @property
+    def open_alerts(self) -> list[OpenAlert]:
+        """The open alerts, as saved."""
+        return list(self._open.values())
+
+    def claim(self, latch: AlertLatch) -> ActiveAlert | None:
+        """A new latch asks whether its alert was open before the restart."""
+        k = (latch.alert, latch.key)
+        if k not in self._waiting or self._waiting[k] is not None:
+            return None
+        self._waiting[k] = latch
+        a = self._open[k]
+        return ActiveAlert(a.alert_id, a.since)
+
+    def decided(self, latch: AlertLatch) -> None:
+        """The analyser gave its first verdict on a restored alert."""
+        self._waiting.pop((latch.alert, latch.key), None)
+
+    def supersede(self, latch: AlertLatch, active: ActiveAlert) -> None:
+        """A restored alert is replaced by a new raise: clear it on the next tick."""
+        k = (latch.alert, latch.key)
+        self._waiting.pop(k, None)
+        old = self._open.pop(k, None)
+        if old is not None:
+            self._superseded.append(old)
+            self._save()
+
+    def opened(self, latch: AlertLatch, active: ActiveAlert, at: float) -> None:
+        self._open[(latch.alert, latch.key)] = OpenAlert(
+            latch.alert, latch.key, active.alert_id, active.since, at
+        )
+        self._save()
+
+    def closed(self, latch: AlertLatch) -> None:
+        if self._open.pop((latch.alert, latch.key), None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        self._store.save(list(self._open.values()))
+
+    # -- the analyser side -----------------------------------------------------------------------
+    def feed(self, observation: object) -> Sequence[Event]:
+        return []
+
+    def tick(self, now: float) -> Sequence[Event]:
+        """Clears of superseded restored alerts, and of those unconfirmed after the grace."""
+        events: list[Event] = [
+            AlertEvent(now, a.alert, "cleared", a.alert_id, RESTART_SUPERSEDED, zone=a.key)
+            for a in self._superseded
+        ]
+        self._superseded.clear()
+        if self._waiting and now - self.started >= self.grace_s:
+            reason = RESTART_EXPIRED.format(grace=self.grace_s)
+            for k, latch in list(self._waiting.items()):
+                del self._waiting[k]
+                if latch is not None:
+                    change = latch.expire(now, reason)
+                    if change is not None:
+                        events.append(change.event(reason, zone=latch.key))
+                    continue
+                a = self._open.pop(k, None)
+                if a is not None:
+                    events.append(
+                        AlertEvent(now, a.alert, "cleared", a.alert_id, reason, zone=a.key)
+                    )
+            self._save()
+        return events
+
+
+_BOOK: ContextVar[AlertBook | None] = ContextVar("alert_book", default=None)
+
+
+def current_book() -> AlertBook | None:
+    """The book latches created now report to (None: alerts are not kept across restarts)."""
+    return _BOOK.get()
+
+
+@contextlib.contextmanager
+def using_book(book: AlertBook | None) -> Iterator[None]:
+    """Latches created inside the block report to ``book``."""
+    token = _BOOK.set(book)
+    try:
+        yield
+    finally:
+        _BOOK.reset(token)

@@ -29,12 +29,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from agent import __version__, thermometer, vision
 from agent.config import EX_CONFIG, AgentConfig
+from agent.flow.alerts import AlertBook, using_book
 from agent.flow.engine import Engine
 from agent.flow.events import AlertType, Event, HealthEvent, SummaryEvent, TemperatureEvent
 from agent.flow.liveness import LoopStamp, stuck_loops
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
 from agent.flow.summary import SummaryTally
+from agent.service.alert_store import AlertFile
 from agent.service.notify import Notifier
 from agent.service.status_server import StatusServer, StatusServerError
 from agent.vision.manifest import ModelError
@@ -479,10 +481,27 @@ class Pipeline:
         self.outbox.close()
 
 
+def alert_book(cfg: AgentConfig, started: float) -> AlertBook:
+    """The open alerts kept in ``runtime.state_dir`` across restarts."""
+    store = AlertFile.in_state_dir(cfg.runtime.state_dir)
+    return AlertBook(store, started, cfg.reporting.restored_alert_grace_s)
+
+
+def build_stages_keeping_alerts(
+    cfg: AgentConfig, started: float
+) -> tuple[list[Source], list[Analyser]]:
+    """:func:`build_stages` with every alert latch reporting to the state directory's book (the
+    book itself is the last analyser: it clears restored alerts nobody confirmed)."""
+    book = alert_book(cfg, started)
+    with using_book(book):
+        sources, analysers = build_stages(cfg)
+    return sources, [*analysers, book]
+
+
 def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeline:
     """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
-    sources, analysers = build_stages(cfg)
+    sources, analysers = build_stages_keeping_alerts(cfg, time.time())
     publisher = Publisher(
         cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox, cfg.reporting.health_interval_s
     )

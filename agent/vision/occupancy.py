@@ -68,6 +68,7 @@ class OccupancyAnalyser:
                 "crowding",
                 z.crowd_after_s if z.crowd_after_s is not None else vision.crowd_after_s,
                 clear_after_s,
+                key=None if self.zones.implicit else z.name,
             )
             for z in self._crowd_zones
         }
