@@ -26,7 +26,7 @@ from agent.flow.redact import redact
 from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.vision.config import CameraConfig, VisionConfig
-from agent.wire.config import DeviceConfig, MqttConfig, OutboxConfig
+from agent.wire.config import DeviceConfig, HomeAssistantConfig, MqttConfig, OutboxConfig
 from agent.zones.config import ClinicConfig, Zones
 
 __all__ = [
@@ -125,6 +125,9 @@ class AgentConfig(Section):
         default_factory=ReportingConfig, description="Periodic reports."
     )
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Runtime files.")
+    home_assistant: HomeAssistantConfig = Field(
+        default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
+    )
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

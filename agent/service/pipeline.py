@@ -42,6 +42,7 @@ from agent.service.status_server import StatusServer, StatusServerError
 from agent.vision.manifest import ModelError
 from agent.wire.contract import Identity, PayloadTooLargeError, WireMessage, encode
 from agent.wire.outbox import Outbox, OutboxError, StorageError
+from agent.wire.discovery import Discovery, Entities
 from agent.wire.publisher import Publisher
 from agent.zones.hours import OpeningHours
 
@@ -498,12 +499,26 @@ def build_stages_keeping_alerts(
     return sources, [*analysers, book]
 
 
+def entities(cfg: AgentConfig) -> Entities:
+    """What this box announces to Home Assistant: the enabled devices and the configured zones."""
+    return Entities(
+        temperature=cfg.thermometer.enabled,
+        vision=cfg.camera.enabled,
+        zones=tuple(z.name for z in cfg.zones),
+        staff_zones=tuple(z.name for z in cfg.zones if z.role == "staff"),
+    )
+
+
 def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeline:
     """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
     sources, analysers = build_stages_keeping_alerts(cfg, time.time())
+    identity = Identity.of(cfg.device, cfg.mqtt)
+    discovery = Discovery(
+        cfg.home_assistant, identity, entities(cfg), __version__, cfg.runtime.state_dir
+    )
     publisher = Publisher(
-        cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox, cfg.reporting.health_interval_s
+        cfg.mqtt, identity, outbox, cfg.reporting.health_interval_s, discovery=discovery
     )
     return Pipeline(cfg, sources, analysers, outbox, publisher, notifier)
 

@@ -210,3 +210,22 @@ class OutboxConfig(Section):
         if str(path) in ("", ".") or path.name in ("", ".", ".."):
             raise ValueError("give the path of a file, e.g. /var/lib/triage-agent/outbox.sqlite3")
         return path
+
+class HomeAssistantConfig(Section):
+    """Home Assistant MQTT discovery (agent/wire/discovery.py): off by default."""
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Announce this box's entities to Home Assistant (retained discovery configs). "
+            "Switching it off removes the configs this box published before."
+        ),
+    )
+    discovery_prefix: str = Field(
+        default="homeassistant",
+        pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+        description=(
+            "Home Assistant's MQTT discovery prefix; its '<prefix>/status' birth message "
+            "'online' makes the box publish its configs again."
+        ),
+    )

@@ -14,6 +14,10 @@ connection attempt the Will is set to a retained ``offline``/``lost`` with fresh
 the ``online`` birth published once connected taking the number just before the Will's; a clean
 stop publishes ``stopping``, flushes the outbox for a bounded time, then a retained
 ``offline``/``stopped`` acknowledged by the broker before disconnecting (so the Will is not sent).
+
+Home Assistant discovery (:mod:`agent.wire.discovery`), when given: its configs (or removals) are
+published directly, retained, after every birth and whenever Home Assistant's own birth topic says
+``online``; they are configuration, not events, so they never enter the outbox.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from agent.flow.events import StatusEvent, StatusReason, StatusState
 from agent.flow.liveness import LoopStamp
 from agent.wire.config import MqttConfig, tls_context
 from agent.wire.contract import Identity, WireMessage, encode
+from agent.wire.discovery import Discovery
 from agent.wire.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -89,9 +94,15 @@ class Publisher:
     """Owns the MQTT connection and the drain thread."""
 
     def __init__(
-        self, cfg: MqttConfig, identity: Identity, outbox: Outbox, health_every_s: float = 60.0
+        self,
+        cfg: MqttConfig,
+        identity: Identity,
+        outbox: Outbox,
+        health_every_s: float = 60.0,
+        discovery: Discovery | None = None,
     ) -> None:
         self._cfg = cfg
+        self._discovery = discovery
         self._identity = identity
         self._outbox = outbox
         self._client = make_client(cfg, identity.device)
@@ -120,6 +131,7 @@ class Publisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
 
     # -- public API ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -240,11 +252,41 @@ class Publisher:
         self._publish_direct(
             self._status("online", self._online_seq, health_every_s=self._health_every_s)
         )
+        if self._discovery is not None:
+            for topic in self._discovery.subscriptions:
+                client.subscribe(topic, qos=1)
+            self._send_discovery(self._discovery.on_connect())
         with self._lock:
             self._connects += 1
             self._since = time.time()
             self._last_error = None
         self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._discovery is not None:
+            batch = self._discovery.on_message(msg.topic, bytes(msg.payload))
+            if batch:
+                log.info("Home Assistant is online: publishing the discovery configs again")
+            self._send_discovery(batch)
+
+    def _send_discovery(self, batch: list[WireMessage]) -> None:
+        """Publish discovery messages directly; once all are acknowledged, tell the discovery."""
+        discovery = self._discovery
+        if discovery is None or not batch:
+            return
+        infos = [self._publish_direct(m) for m in batch]
+
+        def confirm() -> None:
+            try:
+                for info in infos:
+                    info.wait_for_publish(timeout=30)
+            except (ValueError, RuntimeError) as exc:  # not queued: the link dropped meanwhile
+                log.warning("Home Assistant discovery not confirmed: %s", exc)
+                return
+            if all(info.is_published() for info in infos):
+                discovery.acknowledged()
+
+        threading.Thread(target=confirm, name="ha-discovery", daemon=True).start()
 
     def _on_disconnect(
         self,
