@@ -41,8 +41,8 @@ from agent.service.notify import Notifier
 from agent.service.status_server import StatusServer, StatusServerError
 from agent.vision.manifest import ModelError
 from agent.wire.contract import Identity, PayloadTooLargeError, WireMessage, encode
-from agent.wire.outbox import Outbox, OutboxError, StorageError
 from agent.wire.discovery import Discovery, Entities
+from agent.wire.outbox import Outbox, OutboxError, StorageError
 from agent.wire.publisher import Publisher
 from agent.zones.hours import OpeningHours
 

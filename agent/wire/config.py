@@ -211,6 +211,7 @@ class OutboxConfig(Section):
             raise ValueError("give the path of a file, e.g. /var/lib/triage-agent/outbox.sqlite3")
         return path
 
+
 class HomeAssistantConfig(Section):
     """Home Assistant MQTT discovery (agent/wire/discovery.py): off by default."""
 
