@@ -146,6 +146,8 @@ def test_deb_contents_modes_and_conffile(deb: Path, installed: Path) -> None:
     ]
     assert (installed / "lib/systemd/system/triage-agent.service").read_text() == UNIT.read_text()
     assert (installed / "usr/bin/triage-agent").readlink() == Path(EXEC)
+    # The district side shares the wheel but stays off the box.
+    assert not [p for p in modes if "/site-packages/central/" in p or p.endswith("/triage-central")]
     control = (installed / "DEBIAN" / "control").read_text()
     assert "Package: triage-agent" in control
     assert "adduser" in control
