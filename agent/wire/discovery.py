@@ -78,8 +78,10 @@ OPEN_ALERTS_TEMPLATE = (
 )
 """Open alerts counted by Home Assistant itself (``this`` is the entity's own state): plus one per
 raise, minus one per clear, never below 0. No event carries the count (the ``health`` payload has
-no room left within 512 bytes), so a duplicate delivery or an agent restart with alerts open can
-skew it until the next clears bring it back to 0; the district side's counts are authoritative."""
+no room left within 512 bytes). Alerts open across an agent restart keep their id and are not raised
+again, but a duplicate delivery (at-least-once) or alert events Home Assistant missed while it was
+down (they are not retained) skew the count until clears bring it back to 0; the district side's
+figures are authoritative."""
 
 
 def _only_changes(expr: str) -> str:
