@@ -157,6 +157,10 @@ def test_deb_contents_modes_and_conffile(deb: Path, installed: Path) -> None:
     cfg = load_config(installed / "etc/triage-agent/config.toml", environ={})
     assert cfg.vision.models_dir == Path("/opt/triage-agent/models")
     assert (installed / "opt/triage-agent/models/manifest.json").is_file()
+    # the shipped person detector (on by default) with its licence and card
+    assert (installed / "opt/triage-agent/models/nanodet_m_320.onnx").is_file()
+    assert (installed / "opt/triage-agent/models/LICENSES/LICENSE-nanodet.txt").is_file()
+    assert (installed / "opt/triage-agent/models/cards/person-detector.md").is_file()
 
 
 @pytest.mark.slow
@@ -186,6 +190,20 @@ def test_deb_environment_runs_the_cli(installed: Path) -> None:
         check=False,
     )
     assert res.returncode == 0, res.stderr
+    # device.timezone works on a box without system zone data: tzdata ships in the environment
+    res = subprocess.run(
+        [
+            str(venv / "bin" / "python3"),
+            "-c",
+            "import datetime, zoneinfo; zoneinfo.reset_tzpath([]); "
+            "print(datetime.datetime.now(zoneinfo.ZoneInfo('Asia/Shanghai')).utcoffset())",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "8:00:00"
 
 
 @pytest.mark.slow

@@ -116,6 +116,7 @@ def test_unmasked_staff_raise_staff_unmasked_and_never_the_patient_alert() -> No
     cleared = alerts(events, "staff_unmasked")
     assert [e.state for e in cleared] == ["cleared"]
     assert cleared[0].alert_id == staff[0].alert_id
+    assert cleared[0].zone == "desk"
     events = run(a, MONDAY_9 + 30, 50, [staff_person(prob=0.97)])
     periodic = [e for e in events if isinstance(e, MaskEvent) and e.window_s]
     assert len(periodic) == 1

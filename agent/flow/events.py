@@ -181,7 +181,7 @@ class AlertEvent:
     waiting (``desk_unattended``), or for the camera alerts the figure the check measured (see
     docs/EVENTS.md)."""
     zone: str | None = None
-    """The zone the alert is about (``crowding`` with zones configured), else None."""
+    """The zone the alert is about (``crowding`` and ``staff_unmasked`` with zones), else None."""
 
     @property
     def family(self) -> AlertFamily:

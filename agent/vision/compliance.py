@@ -13,7 +13,8 @@ seconds. The ``unmasked`` alert is raised when one patient face stayed unmasked 
 ``vision.unmasked_alert_after_s`` and cleared once none has for ``clear_after_s``.
 
 Staff: the ``staff_unmasked`` alert is raised when one staff face stayed unmasked for
-``vision.staff_unmasked_after_s`` and cleared the same way (hysteresis ``clear_after_s``).
+``vision.staff_unmasked_after_s`` and cleared the same way (hysteresis ``clear_after_s``); it
+names the staff zone that person stood in (``zone``).
 
 Every ``vision.compliance_window_s`` a periodic ``MaskEvent`` reports the distinct patient faces
 seen in the window and how many were masked or unmasked (unmasked at any time counts as unmasked),
@@ -59,6 +60,10 @@ class ComplianceAnalyser:
         self.tracker = tracker if tracker is not None else Tracker()
         self._staff: dict[int, bool] = {}
         """Track id -> staff (feet in a staff zone in its latest frame)."""
+        self._zone: dict[int, str] = {}
+        """Track id -> the staff zone it stood in (staff tracks only)."""
+        self._staff_zone: str | None = None
+        """The zone named by the raised ``staff_unmasked`` alert (its clear names it too)."""
         self._state: Debouncer[MaskState] = Debouncer("no_face", hold_s)
         self._alert = AlertLatch("unmasked", 0.0, clear_after_s)
         self._staff_alert = AlertLatch("staff_unmasked", 0.0, clear_after_s)
@@ -77,6 +82,8 @@ class ComplianceAnalyser:
         for track, person in zip(seen, with_face, strict=True):
             zone = self.zones.locate(person.feet)
             self._staff[track.id] = zone is not None and zone.role == "staff"
+            if zone is not None and zone.role == "staff":
+                self._zone[track.id] = zone.name
         for track in self.tracker.present():
             staff = self._staff.get(track.id, False)
             prev = self._window.get(track.id, (staff, None))[1]
@@ -110,6 +117,7 @@ class ComplianceAnalyser:
             self._window = {}
             live = {t.id for t in self.tracker.present()}
             self._staff = {k: v for k, v in self._staff.items() if k in live}
+            self._zone = {k: v for k, v in self._zone.items() if k in live}
         return events
 
     def _present(self, at: float, staff: bool) -> list[Track]:
@@ -120,15 +128,13 @@ class ComplianceAnalyser:
         ]
 
     @staticmethod
-    def _longest_unmasked(tracks: list[Track], at: float) -> float:
-        return max(
-            (
-                at - t.mask.since
-                for t in tracks
-                if t.mask.state == "unmasked" and t.mask.since is not None
-            ),
-            default=0.0,
-        )
+    def _longest_unmasked(tracks: list[Track], at: float) -> tuple[float, Track | None]:
+        """Seconds the longest-unmasked track has been so, and that track."""
+        unmasked = [t for t in tracks if t.mask.state == "unmasked" and t.mask.since is not None]
+        if not unmasked:
+            return 0.0, None
+        track = min(unmasked, key=lambda t: t.mask.since or 0.0)
+        return at - (track.mask.since or at), track
 
     def _evaluate(self, at: float) -> list[Event]:
         events: list[Event] = []
@@ -140,7 +146,7 @@ class ComplianceAnalyser:
             events.append(
                 MaskEvent(at=at, state=state, faces=len(patients), masked=masked, unmasked=unmasked)
             )
-        longest = self._longest_unmasked(patients, at)
+        longest, _ = self._longest_unmasked(patients, at)
         change = self._alert.update(longest >= self.vision.unmasked_alert_after_s, at)
         if change is not None and change.raised:
             events.append(
@@ -151,15 +157,21 @@ class ComplianceAnalyser:
             )
         elif change is not None:
             events.append(change.event("no unmasked person at the desk any more"))
-        staff_longest = self._longest_unmasked(self._present(at, staff=True), at)
+        staff_longest, who = self._longest_unmasked(self._present(at, staff=True), at)
         change = self._staff_alert.update(staff_longest >= self.vision.staff_unmasked_after_s, at)
         if change is not None and change.raised:
+            self._staff_zone = self._zone.get(who.id) if who is not None else None
+            where = f" in zone '{self._staff_zone}'" if self._staff_zone else ""
             events.append(
                 change.event(
-                    f"a staff member has worked without a mask for {staff_longest:.0f} s",
+                    f"a staff member has worked without a mask{where} for {staff_longest:.0f} s",
                     value=round(staff_longest, 1),
+                    zone=self._staff_zone,
                 )
             )
         elif change is not None:
-            events.append(change.event("no staff member without a mask any more"))
+            events.append(
+                change.event("no staff member without a mask any more", zone=self._staff_zone)
+            )
+            self._staff_zone = None
         return events
