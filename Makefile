@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := mosquitto mosquitto-clients libsystemd-dev pkg-config gcc python3-dev python3-venv openssl \
+APT_PACKAGES := mosquitto mosquitto-clients rabbitmq-server libsystemd-dev pkg-config gcc python3-dev python3-venv openssl \
 	systemd dpkg-dev debootstrap lintian postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 

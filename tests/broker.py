@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -91,16 +91,24 @@ class Received:
 class Collector:
     """Subscribes to ``topic`` on a broker and records every message."""
 
-    def __init__(self, port: int, topic: str = "#", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        topic: str = "#",
+        host: str = "127.0.0.1",
+        protocol: MQTTProtocolVersion = mqtt.MQTTv5,
+    ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"collector-{free_port()}",
-            protocol=mqtt.MQTTv5,
+            protocol=protocol,
         )
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_connect = lambda c, u, f, rc, p: (
+            c.subscribe(topic, qos=1) if not rc.is_failure else None
+        )
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port)

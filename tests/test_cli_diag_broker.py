@@ -65,3 +65,37 @@ def test_broker_unresolvable_and_refused(tmp_path: Path) -> None:
     assert [p.verdict for p in dns] == ["FAIL"]
     tcp = probe_broker(cfg_for(tmp_path, free_port()))
     assert [(p.name, p.verdict) for p in tcp] == [("broker dns", "PASS"), ("broker tcp", "FAIL")]
+
+
+@pytest.mark.broker
+def test_broker_missing_or_rejected_client_certificate_is_named(
+    tmp_path: Path, broker_factory: Callable[..., Broker]
+) -> None:
+    from tests.pki import make_pki, self_signed_ca
+
+    pki = make_pki(tmp_path / "pki")
+    tls_port = free_port()
+    broker_factory(
+        extra=[
+            f"listener {tls_port} 127.0.0.1",
+            f"cafile {pki['ca.pem']}",
+            f"certfile {pki['srv.pem']}",
+            f"keyfile {pki['srv.key']}",
+            "require_certificate true",
+        ]
+    )
+    tls = {"enabled": True, "ca_file": str(pki["ca.pem"])}
+    mqtt = {"host": "localhost", "port": tls_port}
+    missing = probe_broker(cfg_for(tmp_path, tls_port, mqtt={**mqtt, "tls": tls}))
+    assert missing[-1].name == "broker tls"
+    assert missing[-1].verdict == "FAIL"
+    assert "client certificate missing" in missing[-1].detail
+    assert missing[-1].fix is not None
+    assert "cert_file" in missing[-1].fix
+
+    # a certificate from a CA the broker does not trust
+    self_signed_ca("stranger", tmp_path / "s.key", tmp_path / "s.pem")
+    stranger = {**tls, "cert_file": str(tmp_path / "s.pem"), "key_file": str(tmp_path / "s.key")}
+    rejected = probe_broker(cfg_for(tmp_path, tls_port, mqtt={**mqtt, "tls": stranger}))
+    assert rejected[-1].name == "broker tls"
+    assert "client certificate rejected" in rejected[-1].detail

@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import StatusEvent, StatusReason, StatusState
 from agent.flow.liveness import LoopStamp
 from agent.wire.config import MqttConfig, tls_context
+from agent.wire.connect_errors import describe_closed, describe_exception, describe_refusal
 from agent.wire.contract import Identity, WireMessage, encode
 from agent.wire.discovery import Discovery
 from agent.wire.outbox import Outbox
@@ -127,7 +129,16 @@ class Publisher:
         """The drain loop's liveness: it turns at least every 0.2 s, connected or not."""
         self._health_every_s = max(1, round(health_every_s))
         self._online_seq = 0
+        self._failures = 0
+        self._failure_logged = 0.0
+        self._logged_reason: str | None = None
+        self._answered = False
+        self._socket_error: str | None = None
+        self._fallback = False
+        self._fallback_worked = False
         self._client.on_pre_connect = self._on_pre_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_log = self._on_log
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
@@ -198,6 +209,8 @@ class Publisher:
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
         """Before each connection attempt: fresh numbers for the birth and the Will (Will last)."""
+        self._answered = False
+        self._socket_error = None
         try:
             self._online_seq = self._outbox.reserve_seq()
             will = self._status("offline", self._outbox.reserve_seq(), reason="lost")
@@ -231,6 +244,56 @@ class Publisher:
                 self._direct.add(info.mid)
         return info
 
+    # -- connection outcomes -------------------------------------------------------------------
+    def _failed_attempt(self, reason: str) -> None:
+        """Record why an attempt failed; log it when the reason changes, else once a minute."""
+        now = time.monotonic()
+        with self._lock:
+            self._last_error = reason
+            self._failures += 1
+            n = self._failures
+            due = reason != self._logged_reason or now - self._failure_logged >= LOG_EVERY_S
+            if due:
+                self._logged_reason = reason
+                self._failure_logged = now
+        if due:
+            log.error(
+                "cannot connect to broker %s:%s (attempt %d): %s; events wait in the outbox",
+                self._cfg.host,
+                self._cfg.port,
+                n,
+                reason,
+            )
+
+    def _use_protocol(self, client: mqtt.Client, protocol: MQTTProtocolVersion) -> None:
+        # paho reads _protocol (and _clean_session for 3.1.1) afresh for every CONNECT it builds;
+        # tests/test_broker_compat.py checks this against RabbitMQ's MQTT 3.1.1-only plugin.
+        client._protocol = protocol
+        client._clean_session = True
+
+    def _maybe_fall_back(self, client: mqtt.Client, reason: str) -> None:
+        """MQTT 5 unanswered or refused as a protocol: try 3.1.1 next (and back, if that fails)."""
+        if self._cfg.protocol != "5" or reason.startswith("TLS"):
+            return
+        if not self._fallback:
+            self._fallback = True
+            self._use_protocol(client, mqtt.MQTTv311)
+            log.info("broker did not accept an MQTT 5 CONNECT (%s): trying MQTT 3.1.1", reason)
+        elif not self._fallback_worked:
+            self._fallback = False
+            self._use_protocol(client, mqtt.MQTTv5)
+
+    def _on_log(self, client: mqtt.Client, userdata: Any, level: int, text: str) -> None:
+        if level == mqtt.MQTT_LOG_ERR and "socket" in text:
+            self._socket_error = text  # e.g. the TLS alert behind a closed connection
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        try:
+            # paho calls this inside its ``except OSError`` block: the exception is at hand.
+            self._failed_attempt(describe_exception(sys.exc_info()[1]))
+        except Exception as exc:  # paho's network thread must never die in a callback
+            self._thread_failed("connection failure handling", exc)
+
     def _on_connect(
         self,
         client: mqtt.Client,
@@ -239,15 +302,21 @@ class Publisher:
         reason_code: ReasonCode,
         properties: Any,
     ) -> None:
+        self._answered = True
         if reason_code.is_failure:
-            err = f"broker refused the connection: {reason_code}"
-            hint = ""
-            if reason_code.value in (0x86, 0x87, 4, 5):
-                hint = "; check mqtt.username / mqtt.password (TRIAGE_MQTT_PASSWORD) and the broker ACL"
-            log.error("%s%s", err, hint)
-            with self._lock:
-                self._last_error = err
+            reason = describe_refusal(reason_code)
+            self._failed_attempt(reason)
+            if reason.startswith("protocol"):
+                self._maybe_fall_back(client, reason)
             return
+        if self._fallback and not self._fallback_worked:
+            self._fallback_worked = True
+            log.warning(
+                "broker %s:%s speaks only MQTT 3.1.1: publishing with 3.1.1 (set mqtt.protocol "
+                '= "3.1.1" to skip the MQTT 5 attempt; 3.1.1 cannot report a refused publish)',
+                self._cfg.host,
+                self._cfg.port,
+            )
         log.info("connected to broker %s:%s", self._cfg.host, self._cfg.port)
         self._publish_direct(
             self._status("online", self._online_seq, health_every_s=self._health_every_s)
@@ -260,6 +329,7 @@ class Publisher:
             self._connects += 1
             self._since = time.time()
             self._last_error = None
+            self._logged_reason = None
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -300,10 +370,14 @@ class Publisher:
         self._connected.clear()
         with self._lock:
             self._since = time.time()
-            if was and not self._stop.is_set():  # keep a refusal's reason when never connected
+            if was and not self._stop.is_set():
                 self._last_error = f"disconnected: {reason_code}"
         if was and not self._stop.is_set():
             log.warning("lost the broker connection (%s); events stay in the outbox", reason_code)
+        elif not self._answered and not self._stop.is_set():
+            reason = describe_closed(self._socket_error)
+            self._failed_attempt(reason)
+            self._maybe_fall_back(client, reason)
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Any

@@ -11,6 +11,7 @@ running agent's session is not taken over. The client and TLS context are the pu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -23,10 +24,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.cli.diag.check import Check, Context, Verdict
 from agent.config import AgentConfig
+from agent.wire.connect_errors import CLIENT_CERT_MISSING, CLIENT_CERT_REJECTED, tls_text
 from agent.wire.contract import Identity
 from agent.wire.publisher import build_tls_context, make_client
 
 TIMEOUT_S = 5.0
+CLIENT_CERT_WAIT_S = 1.0
 
 
 def _dns(host: str, port: int) -> tuple[Check, list[Any]]:
@@ -91,6 +94,11 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Check:
         with ctx.wrap_socket(sock, server_hostname=cfg.mqtt.host) as tls_sock:
             version = tls_sock.version()
             cert = tls_sock.getpeercert() or {}
+            # With TLS 1.3 the broker's verdict on the client certificate arrives after the
+            # handshake: read briefly (a broker waiting for CONNECT just times out).
+            tls_sock.settimeout(CLIENT_CERT_WAIT_S)
+            with contextlib.suppress(TimeoutError):
+                tls_sock.recv(1)
     except ssl.SSLCertVerificationError as exc:
         return Check(
             "broker tls",
@@ -100,6 +108,22 @@ def _tls(cfg: AgentConfig, sock: socket.socket) -> Check:
             "mqtt.host matches a name in that certificate; check the clock too (see below)",
         )
     except (ssl.SSLError, OSError) as exc:
+        cert_problem = tls_text(str(exc))
+        if cert_problem == CLIENT_CERT_MISSING:
+            return Check(
+                "broker tls",
+                "FAIL",
+                "client certificate missing: the broker requires one and none is configured",
+                "set mqtt.tls.cert_file and mqtt.tls.key_file to the box's certificate and key",
+            )
+        if cert_problem == CLIENT_CERT_REJECTED:
+            return Check(
+                "broker tls",
+                "FAIL",
+                f"client certificate rejected by the broker ({exc})",
+                f"the broker does not accept {tls.cert_file}: not signed by a CA it trusts, "
+                "expired or revoked; ask the broker administrator",
+            )
         return Check(
             "broker tls",
             "FAIL",
