@@ -97,6 +97,7 @@ class Collector:
         topic: str = "#",
         host: str = "127.0.0.1",
         protocol: MQTTProtocolVersion = mqtt.MQTTv5,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
@@ -111,6 +112,8 @@ class Collector:
         )
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
         self.client.on_message = self._on_message
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.connect(host, port)
         self.client.loop_start()
         if not self._subscribed.wait(10):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from agent import __version__
-from agent.config import EX_CONFIG, ConfigError, load_config
+from agent.config import EX_CONFIG, ConfigError, exposed_secrets_warning, load_config
 
 DEFAULT_CONFIG = "/etc/triage-agent/config.toml"
 
@@ -39,6 +39,9 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_CONFIG
+    exposed = exposed_secrets_warning(args.file, cfg)
+    if exposed:
+        print(f"warning: {exposed}", file=sys.stderr)
     print(
         f"{args.file}: OK (device {cfg.device.device_id}, broker {cfg.mqtt.host}:{cfg.mqtt.port})"
     )

@@ -15,6 +15,8 @@ and what is allowed; the CLI turns it into exit status 78 (``EX_CONFIG``).
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,8 +38,10 @@ __all__ = [
     "ConfigError",
     "ReportingConfig",
     "RuntimeConfig",
+    "exposed_secrets_warning",
     "load_config",
     "parse_config",
+    "secrets_of",
 ]
 
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
@@ -204,6 +208,44 @@ def parse_config(
         return AgentConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err, source, data, secrets)) from None
+
+
+def secrets_of(cfg: AgentConfig) -> list[str | None]:
+    """The secret values of a config (for :func:`agent.flow.redact.remember`)."""
+    out: list[str | None] = []
+    if cfg.mqtt.password is not None:
+        out.append(cfg.mqtt.password.get_secret_value())
+    source = str(getattr(cfg.camera, "source", ""))
+    creds = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@", source)
+    if creds:
+        out.append(creds.group(1))
+        out.extend(part for part in creds.group(1).split(":")[1:])
+    return out
+
+
+def exposed_secrets_warning(path: Path | str, cfg: AgentConfig) -> str | None:
+    """A warning when the file holds a secret (password, URL credentials) others can read."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+        mode = p.stat().st_mode
+    except OSError:
+        return None
+    holds = [
+        name
+        for name, present in (
+            ("mqtt.password", re.search(r"(?m)^\s*password\s*=", text) is not None),
+            ("camera.source credentials", re.search(r"://[^/@\s\"']+@", text) is not None),
+        )
+        if present
+    ]
+    if holds and mode & stat.S_IROTH:
+        return (
+            f"config file {p} holds a secret ({', '.join(holds)}) and is readable by every user "
+            f"(mode {stat.S_IMODE(mode):04o}): run `chmod o-rwx {p}` (the package installs it "
+            "0640 root:triage-agent), or pass the password in TRIAGE_MQTT_PASSWORD instead"
+        )
+    return None
 
 
 def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> AgentConfig:

@@ -7,7 +7,8 @@ build them with :func:`fields`). A technician can then filter with
 ``journalctl -u triage-agent SOURCE=thermometer``. Elsewhere records are one plain line each on
 stderr, with the structured fields appended as ``key=value``.
 
-Images, frames and secrets are never logged; only counts, states and messages.
+Images, frames and secrets are never logged; only counts, states and messages. As a last line of
+defence every record passes :class:`RedactSecrets` (passwords remembered at start, URL credentials).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
+
+from agent.flow.redact import redact
 
 SYSLOG_IDENTIFIER = "triage-agent"
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
@@ -103,6 +106,23 @@ def choose_target(environ: Mapping[str, str] | None = None) -> LogTarget:
     return "journal"
 
 
+class RedactSecrets(logging.Filter):
+    """Masks remembered secrets and URL credentials in every record (message, args, traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+            record.exc_info = None
+            record.msg = f"{record.msg}\n{record.exc_text}"
+            record.exc_text = None
+        return True
+
+
 def setup_logging(
     level: str | int = "INFO",
     *,
@@ -118,6 +138,7 @@ def setup_logging(
     else:
         handler = logging.StreamHandler(sys.stderr if stream is None else stream)
         handler.setFormatter(PlainFormatter(with_time=not under_systemd(environ)))
+    handler.addFilter(RedactSecrets())
     setattr(handler, _OWN_HANDLER, True)
     root = logging.getLogger()
     for old in list(root.handlers):
