@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from agent.thermometer.protocols.gy_mcu90614 import GyDecoder, gy_frame
 from agent.thermometer.records import WireError, WireReading
 
-temps = st.integers(-4000, 32767).map(lambda v: v / 100)
+# What the sensor can measure (object -70..380 °C, ambient -40..125 °C), without 0x7FFF (no reading).
+objects = st.integers(-7000, 32766).map(lambda v: v / 100)
+ambients = st.integers(-4000, 12500).map(lambda v: v / 100)
 
 
 def _decode_all(data: bytes, chunk: int = 5) -> tuple[GyDecoder, list[object]]:
@@ -45,7 +47,7 @@ def test_bad_checksum_counted_and_dropped() -> None:
     assert out[1] == WireReading(object_c=36.6, ambient_c=23.0)
 
 
-@given(st.lists(st.tuples(temps, temps), min_size=1, max_size=20), st.integers(1, 12))
+@given(st.lists(st.tuples(objects, ambients), min_size=1, max_size=20), st.integers(1, 12))
 def test_valid_frames_round_trip(items: list[tuple[float, float]], chunk: int) -> None:
     data = b"".join(gy_frame(o, a) for o, a in items)
     dec, out = _decode_all(data, chunk)
@@ -55,7 +57,7 @@ def test_valid_frames_round_trip(items: list[tuple[float, float]], chunk: int) -
 
 
 @given(
-    st.lists(st.tuples(temps, temps, st.binary(max_size=30)), min_size=1, max_size=12),
+    st.lists(st.tuples(objects, ambients, st.binary(max_size=30)), min_size=1, max_size=12),
     st.binary(max_size=30),
     st.integers(1, 32),
 )
@@ -76,8 +78,32 @@ def test_garbage_between_frames_loses_none(
 
 @given(st.binary(max_size=400), st.integers(1, 64))
 def test_never_raises(data: bytes, chunk: int) -> None:
-    dec, _ = _decode_all(data, chunk)
+    dec, out = _decode_all(data, chunk)
     assert dec.frames <= len(data) // 9
+    for r in out:  # fuzzed bytes never become an impossible temperature
+        if isinstance(r, WireReading):
+            assert -70 <= r.object_c <= 380
+            assert r.object_c != 327.67
+            assert -40 <= r.ambient_c <= 125
+
+
+@pytest.mark.parametrize(
+    ("obj_raw", "amb_raw", "why"),
+    [(0x7FFF, 2300, "object = 0x7FFF"), (3650, 0x7FFF, "ambient = 0x7FFF"), (3650, 20000, "range")],
+)
+def test_no_reading_and_impossible_values_are_rejected_frames(
+    obj_raw: int, amb_raw: int, why: str
+) -> None:
+    body = bytes(
+        (0x5A, 0x5A, 0x45, 0x04, obj_raw >> 8, obj_raw & 0xFF, amb_raw >> 8, amb_raw & 0xFF)
+    )
+    frame = body + bytes((sum(body) & 0xFF,))
+    dec, out = _decode_all(frame + gy_frame(36.6, 23.0), chunk=4)
+    assert isinstance(out[0], WireError)
+    assert out[0].kind == "range"
+    assert why in out[0].detail
+    assert out[1] == WireReading(object_c=36.6, ambient_c=23.0)  # the next frame is intact
+    assert dec.bad_frames == 1
 
 
 @pytest.mark.slow

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-WireErrorKind = Literal["checksum", "version", "type", "gap"]
+WireErrorKind = Literal["checksum", "version", "type", "gap", "range"]
+"""``range``: a well-formed frame whose value the sensor uses for 'no reading' (0x7FFF) or that
+lies outside what the sensor can measure."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ from agent.thermometer.records import WireError, WireHello, WireReading
 
 log = logging.getLogger(__name__)
 
+BAD_FRAME_LOG_EVERY_S = 60.0
+"""Bad frames are all counted (health ``rejected``), but logged at most once a minute."""
+
 
 class PortProvider(Protocol):
     """Something that makes the port exist (the built-in emulator for ``port = 'simulated'``)."""
@@ -75,6 +78,8 @@ class SerialThermometer(ThreadedSource):
         self.opens = 0
         self.lost_frames = 0
         self.bad_frames = 0
+        self._bad_logged = -BAD_FRAME_LOG_EVERY_S
+        self._bad_since_log = 0
         self.device_errors = 0
         self._down_since: float | None = None
 
@@ -195,5 +200,15 @@ class SerialThermometer(ThreadedSource):
             return
         self.bad_frames += 1
         self.heartbeat.error(rec.detail)
-        if rec.kind != "checksum":
-            log.error("thermometer: %s", rec.detail)
+        now = time.monotonic()
+        self._bad_since_log += 1
+        if now - self._bad_logged >= BAD_FRAME_LOG_EVERY_S:
+            log.warning(
+                "thermometer: %s (%d bad frame(s) since the last such line, %d in all; "
+                "at most one line a minute)",
+                rec.detail,
+                self._bad_since_log,
+                self.bad_frames,
+            )
+            self._bad_logged = now
+            self._bad_since_log = 0

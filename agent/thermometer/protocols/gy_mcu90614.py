@@ -21,6 +21,29 @@ START_CONTINUOUS = b"\xa5\x45\xea"
 QUERY_ONCE = b"\xa5\x15\xba"
 
 
+NO_READING = 0x7FFF
+"""The raw value the module sends when the sensor gives no reading (327.67 °C is not a temperature)."""
+OBJECT_RANGE_C = (-70.0, 380.0)
+AMBIENT_RANGE_C = (-40.0, 125.0)
+"""The MLX90614's measurement ranges (datasheet); values outside are not readings."""
+
+
+def _plausible(f: bytes | bytearray) -> str | None:
+    """Why a checksum-valid frame is still not a reading, or None."""
+    for name, hi, lo, (low, high) in (
+        ("object", f[4], f[5], OBJECT_RANGE_C),
+        ("ambient", f[6], f[7], AMBIENT_RANGE_C),
+    ):
+        if (hi << 8) | lo == NO_READING:
+            return f"GY-MCU90614 frame with {name} = 0x7FFF (no reading) dropped"
+        value = _signed(hi, lo)
+        if not low <= value <= high:
+            return (
+                f"GY-MCU90614 frame with {name} {value:.2f} °C (outside the sensor's range) dropped"
+            )
+    return None
+
+
 def _signed(hi: int, lo: int) -> float:
     raw = (hi << 8) | lo
     if raw & 0x8000:
@@ -67,9 +90,14 @@ class GyDecoder:
                 self.garbage_bytes += 1
                 i = j + 1
                 continue
+            i = j + FRAME_LEN
+            implausible = _plausible(f)
+            if implausible is not None:
+                self.bad_frames += 1
+                out.append(WireError("range", implausible))
+                continue
             out.append(WireReading(object_c=_signed(f[4], f[5]), ambient_c=_signed(f[6], f[7])))
             self.frames += 1
-            i = j + FRAME_LEN
         del buf[:i]
         return out
 
