@@ -82,6 +82,8 @@ def test_never_raises(data: bytes, chunk: int) -> None:
     assert dec.frames <= len(data) // 9
     for r in out:  # fuzzed bytes never become an impossible temperature
         if isinstance(r, WireReading):
+            assert r.object_c is not None
+            assert r.ambient_c is not None
             assert -70 <= r.object_c <= 380
             assert r.object_c != 327.67
             assert -40 <= r.ambient_c <= 125
