@@ -421,3 +421,33 @@ def test_zone_desk_and_mask_entities_on_real_pixels(
             round(100 * doc["masked"] / doc["faces"])
         )
     assert "0" in [render(configs["mask_compliance"]["value_template"], m.payload) for m in windows]
+
+
+@pytest.mark.broker
+def test_publisher_over_mqtt_3_1_1_announces_and_answers_the_birth(
+    tmp_path: Path, mosquitto: Broker, collector_factory: Callable[..., Collector]
+) -> None:
+    """The publisher alone, on an MQTT 3.1.1 connection: configs retained, the marker written once
+    acknowledged, and Home Assistant's birth answered."""
+    from agent.wire.config import MqttConfig
+    from agent.wire.outbox import Outbox
+    from agent.wire.publisher import Publisher
+
+    seen = collector_factory(mosquitto.port, "homeassistant/#")
+    cfg = MqttConfig.model_validate({"port": mosquitto.port, "protocol": "3.1.1"})
+    ha = discovery(tmp_path, enabled=True, wanted=Entities(True, False))
+    pub = Publisher(cfg, ID, Outbox(tmp_path / "o.sqlite3"), discovery=ha)
+    pub.start()
+    try:
+        seen.wait_for(lambda ms: len(ha_configs(ms)) >= 3)
+        deadline = time.monotonic() + 10
+        while sorted(marked(tmp_path)) != sorted(ha.topics()):
+            assert time.monotonic() < deadline, marked(tmp_path)
+            time.sleep(0.05)
+        publish(mosquitto.port, "homeassistant/status", b"online")
+        seen.wait_for(lambda ms: len(ha_configs(ms)) >= 6)
+        assert {m.topic for m in ha_configs(seen.messages)} == set(ha.topics())
+    finally:
+        pub.stop()
+    late = collector_factory(mosquitto.port, "homeassistant/#")
+    assert all(m.retain for m in late.wait_for(lambda ms: len(ms) >= 3))
