@@ -66,8 +66,8 @@ def _broker_flags(p: argparse.ArgumentParser) -> None:
         "--exact-status",
         action="store_true",
         default=env("MQTT_EXACT_STATUS", "") == "1",
-        help="subscribe to each known desk's status topic exactly (RabbitMQ: no retained "
-        "messages on wildcard subscriptions)",
+        help="subscribe to each known desk's status and health topics exactly (RabbitMQ: no "
+        "retained messages on wildcard subscriptions)",
     )
     g.add_argument(
         "--desks-file",

@@ -72,14 +72,15 @@ class CollectorStats:
 
 def subscriptions(cfg: BrokerSettings, known: Iterable[tuple[str, str]] = ()) -> list[str]:
     """The topic filters: all events (shared if configured), plus the retained status when shared,
-    plus with ``exact_status`` one exact status topic per known desk (for brokers that send no
-    retained messages to wildcard filters, e.g. RabbitMQ)."""
+    plus with ``exact_status`` the exact status and health topics of each known desk (for brokers
+    that send no retained messages to wildcard filters, e.g. RabbitMQ)."""
     prefix = cfg.topic_prefix
     out = [f"{prefix}/#"]
     if cfg.share_group is not None:
         out = [f"$share/{cfg.share_group}/{prefix}/#", f"{prefix}/+/+/status"]
     if cfg.exact_status:
-        out += [f"{prefix}/{site}/{desk}/status" for site, desk in sorted(set(known))]
+        for site, desk in sorted(set(known)):
+            out += [f"{prefix}/{site}/{desk}/status", f"{prefix}/{site}/{desk}/health"]
     return out
 
 

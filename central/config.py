@@ -78,8 +78,9 @@ class BrokerSettings(_Model):
     exact_status: bool = Field(
         default=False,
         description=(
-            "Also subscribe to each known desk's exact status topic (desks already stored, plus "
-            "'desks'): for brokers that send retained messages only to exact topic filters."
+            "Also subscribe to each known desk's exact status and health topics (desks already "
+            "stored, plus 'desks'): for brokers that send retained messages only to exact topic "
+            "filters."
         ),
     )
     desks: tuple[tuple[str, str], ...] = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -53,9 +54,14 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
     rest, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, rest + (tmp_path / "collector.log").read_text()
     with engine.connect() as conn:
-        rows = conn.execute(select(events.c.kind, events.c.state).order_by(events.c.pk)).all()
-    kinds = [k for k, _ in rows]
-    assert ("status", "online") in rows
+        rows = conn.execute(
+            select(events.c.kind, events.c.state, events.c.payload).order_by(events.c.pk)
+        ).all()
+    kinds = [k for k, _, _ in rows]
+    assert ("status", "online") in [(k, s) for k, s, _ in rows]
     assert "temperature" in kinds
-    # The agent stopped before the collector: its clean `stopping` status was stored.
-    assert rows[-1] == ("status", "stopping")
+    # The agent stopped before the collector: its clean stop (stopping, then offline with reason
+    # stopped) was stored last.
+    statuses = [(s, json.loads(p).get("reason")) for k, s, p in rows if k == "status"]
+    assert statuses[-2:] == [("stopping", None), ("offline", "stopped")]
+    assert rows[-1][0] == "status"

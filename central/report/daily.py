@@ -185,9 +185,16 @@ def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
     return sorted(out, key=lambda p: p.raised if p.raised is not None else p.cleared or 0.0)
 
 
-def _effective(e: Stored) -> float:
-    # The Will was encoded when the agent started; the broker sent it when the link died.
-    return e.received if e.state == "offline" else e.ts
+def is_will(e: Stored) -> bool:
+    """An ``offline`` status that is the MQTT Will (``reason`` ``lost``, or no reason: boxes before
+    the reason was added sent ``offline`` only as the Will)."""
+    return e.state == "offline" and e.doc.get("reason") != "stopped"
+
+
+def effective_time(e: Stored) -> float:
+    """When a status took effect: the Will carries the time its connection began, so the time it
+    was received stands for the loss; every other status carries its own time."""
+    return e.received if is_will(e) else e.ts
 
 
 def offline_periods(statuses: Iterable[Stored], window: Window) -> list[Offline]:
@@ -195,11 +202,11 @@ def offline_periods(statuses: Iterable[Stored], window: Window) -> list[Offline]
     periods: list[Offline] = []
     down_since: float | None = None
     how = ""
-    for e in sorted(statuses, key=_effective):
-        t = _effective(e)
+    for e in sorted(statuses, key=effective_time):
+        t = effective_time(e)
         if e.state in ("offline", "stopping"):
             if down_since is None:
-                down_since, how = t, ("stopped" if e.state == "stopping" else "connection lost")
+                down_since, how = t, ("connection lost" if is_will(e) else "stopped")
         elif e.state == "online" and down_since is not None:
             periods.append(Offline(down_since, t, how))
             down_since = None

@@ -9,13 +9,29 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from central.report.counts import COUNTED_KINDS, Counts, per_desk
-from central.report.daily import LOOKBACK_S, Problem, problems
+from central.report.daily import LOOKBACK_S, Problem, effective_time, problems
 from central.report.days import Window, day_window, today
 from central.store import reader
 
 SILENT_AFTER_S = 600.0
-"""A desk that says it is online but has sent nothing (not even health, every 60 s by default) for
-this long is shown as silent: the box, its network or the broker path may be broken."""
+"""For boxes that do not say how often they send health: a desk whose status is ``online`` but whose
+newest health is older than this is shown as silent."""
+
+
+def silent_for(
+    status: reader.Stored, health: reader.Stored | None, last_received: float, now: float
+) -> float | None:
+    """Seconds a desk whose retained status is ``online`` has been silent, or None if it is up.
+
+    The contract's rule (docs/EVENTS.md, Availability): up while the newest ``health`` is at most
+    3 x ``health_every_s`` old (given in the ``online`` status); without it, :data:`SILENT_AFTER_S`.
+    """
+    if status.state != "online":
+        return None
+    every = status.number("health_every_s")
+    limit = 3 * every if every else SILENT_AFTER_S
+    age = now - (health.ts if health is not None else last_received)
+    return age if age > limit else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +102,18 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
         h = health.get(key)
         open_p = [p for p in problems(alerts.get(key, []), everything) if p.is_open]
         depth = h.doc.get("outbox_depth") if h is not None else None
-        quiet = now - seen.last_received
         desks.append(
             DeskState(
                 site=seen.site,
                 desk=seen.desk,
                 online=None if st is None else st.state == "online",
-                status_since=None
-                if st is None
-                else (st.received if st.state == "offline" else st.ts),
+                status_since=None if st is None else effective_time(st),
                 last_seen=seen.last_ts,
                 counts=counts.get(key, Counts()),
                 open_problems=tuple(open_p),
                 sources=_sources(h.doc) if h is not None else (),
                 outbox_depth=depth if isinstance(depth, int) else None,
-                silent_s=quiet
-                if st is not None and st.state == "online" and quiet > SILENT_AFTER_S
-                else None,
+                silent_s=None if st is None else silent_for(st, h, seen.last_received, now),
             )
         )
     return Fleet(window, now, tuple(desks))

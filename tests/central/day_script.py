@@ -90,7 +90,11 @@ def store_day(engine: Engine) -> None:
     rows.append(d2.row(temperature(at(8, 10))))
     rows.append(d2.row(alert(at(8, 20), "unmasked", "cleared", "a0000002")))
     rows.append(d2.row(summary(at(9, 0), 3600.0, screened=3, fevers=1, max_occupancy=0)))
+    # clinic-002: a box of the current contract, stopped cleanly at 17:00 (stopping, offline+stopped).
+    rows.append(c2.row(status(at(7, 0), "online", health_every_s=60)))
     rows += [c2.row(temperature(at(11, i))) for i in range(2)]
+    rows.append(c2.row(status(at(17, 0), "stopping")))
+    rows.append(c2.row(status(at(17, 0, 1), "offline", reason="stopped")))
     setup = {"kind": "alert", "alert": "camera_covered", "family": "setup", "alert_id": "cc000001"}
     rows.append(c2.raw(at(11, 30), {**setup, "state": "raised", "message": "Camera covered"}))
     rows.append(c2.raw(at(11, 45), {**setup, "state": "cleared", "message": "Camera clear"}))

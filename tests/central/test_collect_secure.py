@@ -128,5 +128,6 @@ def test_exact_status_subscriptions_for_known_desks(mosquitto: Broker, tmp_path:
     assert second.subscribed.wait(10)
     second.stop()
     log = mosquitto.log()
-    assert "\ttriage/v1/clinic-005/desk-2/status (QoS 1)" in log
-    assert "\ttriage/v1/clinic-009/desk-3/status (QoS 1)" in log
+    for desk in ("clinic-005/desk-2", "clinic-009/desk-3"):
+        for kind in ("status", "health"):
+            assert f"\ttriage/v1/{desk}/{kind} (QoS 1)" in log

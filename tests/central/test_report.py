@@ -58,6 +58,8 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
     # Alerts other engineers are adding, read generically: a label, the zone, the box's family.
     assert "15 min" in line("Camera covered", "11:30", "11:45", "put right")
     assert "6 h 20 min so far" in line("Staff without a mask (desk)", "11:40", "40 s unmasked")
+    # A clean stop (stopping, then offline with reason stopped) is an offline period "stopped".
+    assert "1 h 00 min" in line("Box offline (stopped)", "17:00", "still offline")
 
 
 def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
@@ -78,7 +80,7 @@ def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
     assert counts[("clinic-002", "desk-1")]["screened"] == "2"
     html = day_html(report)
     assert "<h1>Daily notification 2026-11-23</h1>" in html
-    assert html.count('<tr class="open">') == 2
+    assert html.count('<tr class="open">') == 3  # two open problems, one desk still offline
     assert "Box offline (connection lost)" in html
 
 
@@ -138,10 +140,11 @@ def test_fleet_shows_open_problems_oldest_first_and_silent_desks(db_url: str) ->
     # desk-1 says online but its last event was at 16:30 (received then): silent for 1 h 30 min.
     assert by_desk[("clinic-001", "desk-1")].online is True
     assert by_desk[("clinic-001", "desk-1")].silent_s == 90 * 60
-    assert by_desk[("clinic-002", "desk-1")].online is None
+    assert by_desk[("clinic-002", "desk-1")].online is False  # stopped cleanly at 17:00
+    assert by_desk[("clinic-002", "desk-1")].status_since == at(17, 0, 1)
     assert [(p.site, p.alert) for p in f.open_problems] == [
         ("clinic-002", "staff_unmasked"),  # 11:40, oldest first
         ("clinic-001", "unmasked"),  # 16:30
     ]
     assert f.silent == 2  # clinic-001 desk-2 (online at 07:50) has been quiet since 09:00 too
-    assert by_desk[("clinic-002", "desk-1")].silent_s is None  # no status ever: unknown, not silent
+    assert by_desk[("clinic-002", "desk-1")].silent_s is None  # offline, so not "silent"

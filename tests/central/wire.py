@@ -67,8 +67,10 @@ def occupancy(at: float, count: int, peak: int, people: int | None = None) -> Oc
     return OccupancyEvent(at=at, count=count, max=peak, limit=5, window_s=window, people=people)
 
 
-def status(at: float, state: str) -> StatusEvent:
-    return StatusEvent(at=at, state=state)  # type: ignore[arg-type]
+def status(
+    at: float, state: str, reason: str | None = None, health_every_s: int | None = None
+) -> StatusEvent:
+    return StatusEvent(at=at, state=state, reason=reason, health_every_s=health_every_s)  # type: ignore[arg-type]
 
 
 def summary(at: float, window_s: float, **counts: Any) -> SummaryEvent:
