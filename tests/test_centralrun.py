@@ -28,30 +28,38 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if not first.startswith("dashboard   http://127.0.0.1:"):
-        proc.wait(timeout=60)
-        logs = {p.name: p.read_text()[-2000:] for p in sorted(tmp_path.glob("*.log"))}
-        pytest.fail(f"{first.strip()}\n" + "\n".join(f"== {n}\n{t}" for n, t in logs.items()))
-    url = first.split()[1]
-    page = ""
-    deadline = time.monotonic() + 60  # the agent loads its models first
-    while "demo-clinic" not in page and time.monotonic() < deadline:
-        with urllib.request.urlopen(url) as resp:
-            page = resp.read().decode()
-        time.sleep(1)
-    assert "Fleet at a glance" in page
-    assert 'data-site="demo-clinic" data-desk="desk-1"' in page
-    engine = make_engine(str(tmp_path / "central.sqlite3"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the simulated thermometer's first screening
-        with engine.connect() as conn:
-            if conn.execute(select(events.c.pk).where(events.c.kind == "temperature")).first():
-                break
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
-    rest, _ = proc.communicate(timeout=90)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if not first.startswith("dashboard   http://127.0.0.1:"):
+            proc.wait(timeout=60)
+            logs = {p.name: p.read_text()[-2000:] for p in sorted(tmp_path.glob("*.log"))}
+            pytest.fail(f"{first.strip()}\n" + "\n".join(f"== {n}\n{t}" for n, t in logs.items()))
+        url = first.split()[1]
+        page = ""
+        deadline = time.monotonic() + 60  # the agent loads its models first
+        while "demo-clinic" not in page and time.monotonic() < deadline:
+            with urllib.request.urlopen(url) as resp:
+                page = resp.read().decode()
+            time.sleep(1)
+        assert "Fleet at a glance" in page
+        assert 'data-site="demo-clinic" data-desk="desk-1"' in page
+        engine = make_engine(str(tmp_path / "central.sqlite3"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the simulated thermometer's first screening
+            with engine.connect() as conn:
+                if conn.execute(select(events.c.pk).where(events.c.kind == "temperature")).first():
+                    break
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:  # a failed check above: stop the whole chain anyway
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     assert proc.returncode == 0, rest + (tmp_path / "collector.log").read_text()
     with engine.connect() as conn:
         rows = conn.execute(

@@ -59,47 +59,54 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine
     """A real agent publishing into a real broker, collected into SQLite; the agent keeps running."""
     tmp = tmp_path_factory.mktemp("dashboard")
     broker = Broker(tmp).start()
-    engine = open_db(str(tmp / "central.sqlite3"))
-    collector = Collector(BrokerSettings(port=broker.port, client_id="dash-test"), engine)
-    collector.start()
-    assert collector.subscribed.wait(10)
-    cfg = base_config(
-        tmp,
-        broker.port,
-        device={"site": "clinic-042", "desk": "desk-1"},
-        thermometer={"enabled": True, "port": "simulated"},
-        camera={"enabled": True, "source": "simulated"},
-        # Low limits so a short run raises alerts: every screening is a fever, crowding at 2.
-        screening={"fever_threshold_c": 35.0},
-        vision={"crowd_limit": 1, "crowd_after_s": 1.0, "unmasked_alert_after_s": 1.0},
-    )
-    agent = AgentProcess(write_config(tmp / "agent.toml", cfg))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        k = _kinds(engine)
-        if all(k.get(kind, 0) >= 2 for kind in ("alert", "summary", "temperature")):
-            break
-        time.sleep(0.5)
-    else:
-        agent.stop()
-        raise AssertionError(
-            f"the agent produced too little: {_kinds(engine)}\n{agent.output()[-3000:]}"
+    collector: Collector | None = None
+    agent: AgentProcess | None = None
+    try:
+        engine = open_db(str(tmp / "central.sqlite3"))
+        collector = Collector(BrokerSettings(port=broker.port, client_id="dash-test"), engine)
+        collector.start()
+        assert collector.subscribed.wait(10)
+        cfg = base_config(
+            tmp,
+            broker.port,
+            device={"site": "clinic-042", "desk": "desk-1"},
+            thermometer={"enabled": True, "port": "simulated"},
+            camera={"enabled": True, "source": "simulated"},
+            # Low limits so a short run raises alerts: every screening is a fever, crowding at 2.
+            screening={"fever_threshold_c": 35.0},
+            vision={"crowd_limit": 1, "crowd_after_s": 1.0, "unmasked_alert_after_s": 1.0},
         )
-    # A second desk of the clinic, from the agent's own encoder: an occupancy curve over the
-    # morning (the simulated camera's synthetic frames hold no detectable people).
-    now = time.time()
-    box = identity("clinic-042", "desk-2")
-    curve = [occupancy(now - 600 + 60 * i, c, c, people=c) for i, c in enumerate([1, 3, 6, 4, 2])]
-    pub = Publisher(broker.port)
-    pub.send(encoded([status(now - 700, "online"), *curve], box))
-    pub.close()
-    deadline = time.monotonic() + 20
-    while _kinds(engine).get("occupancy", 0) < len(curve) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    yield engine, agent
-    agent.stop()
-    collector.stop()
-    broker.stop()
+        agent = AgentProcess(write_config(tmp / "agent.toml", cfg))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            k = _kinds(engine)
+            if all(k.get(kind, 0) >= 2 for kind in ("alert", "summary", "temperature")):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(
+                f"the agent produced too little: {_kinds(engine)}\n{agent.output()[-3000:]}"
+            )
+        # A second desk of the clinic, from the agent's own encoder: an occupancy curve over the
+        # morning (the simulated camera's synthetic frames hold no detectable people).
+        now = time.time()
+        box = identity("clinic-042", "desk-2")
+        curve = [
+            occupancy(now - 600 + 60 * i, c, c, people=c) for i, c in enumerate([1, 3, 6, 4, 2])
+        ]
+        pub = Publisher(broker.port)
+        pub.send(encoded([status(now - 700, "online"), *curve], box))
+        pub.close()
+        deadline = time.monotonic() + 20
+        while _kinds(engine).get("occupancy", 0) < len(curve) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield engine, agent
+    finally:
+        if agent is not None:
+            agent.stop()
+        if collector is not None:
+            collector.stop()
+        broker.stop()
 
 
 def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
