@@ -60,6 +60,7 @@ class ThreadedSource:
         """Turned by :meth:`run` once per iteration; the watchdog's view of this thread."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._down_since: float | None = None
 
     # -- the Source protocol ---------------------------------------------------------------------
     def start(self, emit: Emit | None = None) -> None:
@@ -108,6 +109,17 @@ class ThreadedSource:
                 return self._stop.is_set()
             if self._stop.wait(min(left, WAIT_SLICE_S)):
                 return True
+
+    def went_down(self) -> None:
+        """The device is missing or lost (from the first such moment until :meth:`came_back`)."""
+        if self._down_since is None:
+            self._down_since = time.time()
+
+    def came_back(self, what: str) -> None:
+        """The device delivers again after an outage: log one line, ``what`` plus the outage."""
+        if self._down_since is not None:
+            log.info("%s after %.0f s", what, time.time() - self._down_since)
+            self._down_since = None
 
     def run(self, emit: Emit) -> None:
         """The loop: until :attr:`stopping`, turn ``self.loop`` and do bounded work."""

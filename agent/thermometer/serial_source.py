@@ -81,7 +81,6 @@ class SerialThermometer(ThreadedSource):
         self._bad_logged = -BAD_FRAME_LOG_EVERY_S
         self._bad_since_log = 0
         self.device_errors = 0
-        self._down_since: float | None = None
 
     def start(self, emit: Emit | None = None) -> None:
         """Bring up the provided device (if any) and start the reader thread; returns at once."""
@@ -104,7 +103,7 @@ class SerialThermometer(ThreadedSource):
             try:
                 ser = open_port(self.port, self.baudrate)
             except (serial.SerialException, OSError, ValueError) as exc:
-                self._went_down()
+                self.went_down()
                 delay = backoff.next_delay()
                 msg = f"cannot open thermometer port {self.port}: {exc}; retrying in {delay:.0f} s"
                 self.heartbeat.set_state("disconnected", msg)
@@ -123,7 +122,7 @@ class SerialThermometer(ThreadedSource):
                     backoff.reset()
                     warned = False
             except (serial.SerialException, OSError) as exc:
-                self._went_down()
+                self.went_down()
                 msg = f"thermometer port {self.port} lost: {exc}; reconnecting"
                 self.heartbeat.set_state("disconnected", msg)
                 log.warning(msg)
@@ -153,7 +152,7 @@ class SerialThermometer(ThreadedSource):
                         )
                         continue
                     if not got_data:
-                        self._came_back()
+                        self.came_back(f"thermometer: readings from {self.port} again")
                     got_data = True
                     self.heartbeat.beat(at)
                     emit(
@@ -178,20 +177,6 @@ class SerialThermometer(ThreadedSource):
                 elif isinstance(rec, WireError):
                     self._wire_error(rec)
         return got_data
-
-    def _went_down(self) -> None:
-        if self._down_since is None:
-            self._down_since = time.time()
-
-    def _came_back(self) -> None:
-        """First valid reading after the port was missing or lost: say so once."""
-        if self._down_since is not None:
-            log.info(
-                "thermometer: readings from %s again after %.0f s without the port",
-                self.port,
-                time.time() - self._down_since,
-            )
-            self._down_since = None
 
     def _wire_error(self, rec: WireError) -> None:
         if rec.kind == "gap":

@@ -99,7 +99,6 @@ class FrameGrabber(ThreadedSource):
         self.reconnects = 0
         """Times the source was (re)opened after a failure or end."""
         self._pace = pace
-        self._down_since: float | None = None
 
     def run(self, emit: Emit) -> None:
         """Open, read until the source ends, reopen with backoff; until stopped (``emit`` unused)."""
@@ -113,7 +112,7 @@ class FrameGrabber(ThreadedSource):
                 self.source.open()
             except SourceUnavailableError as exc:
                 reason = str(exc)
-                self._went_down()
+                self.went_down()
                 self.heartbeat.set_state("disconnected", reason)
                 delay = backoff.next_delay()
                 if reason != reported:
@@ -122,7 +121,7 @@ class FrameGrabber(ThreadedSource):
                 self.wait(delay)
                 continue
             except Exception as exc:  # an OpenCV/driver error must not kill the thread
-                self._went_down()
+                self.went_down()
                 self.heartbeat.set_state("error", f"opening {label}: {exc}")
                 log.exception("camera: unexpected error opening %s", label)
                 self.wait(backoff.next_delay())
@@ -138,25 +137,11 @@ class FrameGrabber(ThreadedSource):
                 backoff.reset()
                 reported = None
             why = f"{label} ended or vanished"
-            self._went_down()
+            self.went_down()
             self.heartbeat.set_state("disconnected", why)
             log.warning("camera: %s; reopening", why)
             self.wait(backoff.next_delay())
         self.source.close()
-
-    def _went_down(self) -> None:
-        if self._down_since is None:
-            self._down_since = time.time()
-
-    def _came_back(self) -> None:
-        """First frame after an outage: say so once."""
-        if self._down_since is not None:
-            log.info(
-                "camera: %s is back after %.0f s; frames flowing again",
-                self.source.spec.label,
-                time.time() - self._down_since,
-            )
-            self._down_since = None
 
     def _read_until_end(self) -> int:
         """Read frames until the source ends or we are stopped; return how many were read."""
@@ -176,7 +161,7 @@ class FrameGrabber(ThreadedSource):
             self.frames += 1
             got += 1
             if got == 1:
-                self._came_back()
+                self.came_back(f"camera: {self.source.spec.label} is back")
             self.latest.put(CapturedFrame(image, now, self.frames))
             self.heartbeat.beat(now)
             if period:
