@@ -229,6 +229,16 @@ class VisionConfig(Section):
     compliance_window_s: Seconds = Field(
         default=60.0, description="Period of the mask compliance and occupancy maximum events."
     )
+    reentry_grace_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description=(
+            "Arrivals: a person lost from view (occlusion, missed detections, a hand over the "
+            "lens) and seen again near the same place within this many seconds is not counted "
+            "again; 0 counts every new track."
+        ),
+    )
     integrity: IntegrityConfig = Field(
         default_factory=IntegrityConfig, description="Camera integrity (tamper) checks."
     )

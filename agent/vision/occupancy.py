@@ -10,7 +10,9 @@ The count of confirmed tracks seen within the last ``visible_s`` seconds, and wi
 the count per zone, is published (``OccupancyEvent``, ``window_s`` None, ``zones`` name -> count)
 only after new counts held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
 ``OccupancyEvent`` reports the highest published count in the window (per zone too) and
-``people``: the distinct tracks first seen in it.
+``people``: the arrivals in it (:mod:`agent.vision.arrivals`: people entering the view, or passing
+an ``entrance`` zone when one is configured; a person lost for up to ``vision.reentry_grace_s`` and
+seen again near where they were is not counted twice).
 
 Crowding: with no zones, a ``crowding`` alert is raised when the published count stayed above
 ``vision.crowd_limit`` for ``vision.crowd_after_s`` (as before zones existed). With zones, each
@@ -27,10 +29,11 @@ from agent.flow.alerts import AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event, OccupancyEvent
 from agent.flow.window import PeriodicWindow
+from agent.vision.arrivals import ArrivalCounter
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.people import people_in
-from agent.vision.tracker import Tracker
+from agent.vision.tracker import Track, Tracker
 from agent.zones.map import Zone, ZoneMap
 
 Counts = tuple[int, tuple[int, ...]]
@@ -74,7 +77,10 @@ class OccupancyAnalyser:
         }
         self._period = PeriodicWindow(vision.compliance_window_s)
         self._window_max: Counts = self._counts.value
-        self._window_people: set[int] = set()
+        self.arrivals = ArrivalCounter(
+            vision.reentry_grace_s,
+            entrance=not self.zones.implicit and bool(self.zones.of_role("entrance")),
+        )
 
     @property
     def count(self) -> int:
@@ -90,19 +96,26 @@ class OccupancyAnalyser:
         if not isinstance(observation, SceneFindings):
             return []
         at = observation.at
-        start = self._period.touch(at)
+        self._period.touch(at)
         people = people_in(observation)
+        self._forget(self.tracker.expire(at))
         seen = self.tracker.update([p.box for p in people], at)
         for track, person in zip(seen, people, strict=True):
             zone = self.zones.locate(person.feet)
             self._zone_of[track.id] = zone.name if zone is not None else None
-        self._window_people.update(t.id for t in self.tracker.present() if t.first_seen >= start)
+            if track.confirmed(self.tracker.min_hits):
+                entrance = zone is not None and zone.role == "entrance"
+                self.arrivals.seen(track, at, entrance)
         return self._evaluate(at)
+
+    def _forget(self, gone: list[Track]) -> None:
+        for t in gone:
+            self._zone_of.pop(t.id, None)
+        self.arrivals.forgotten(gone)
 
     def tick(self, now: float) -> Sequence[Event]:
         """Expire people no longer seen, publish due changes, alerts and the periodic maximum."""
-        for gone in self.tracker.expire(now):
-            self._zone_of.pop(gone.id, None)
+        self._forget(self.tracker.expire(now))
         events = self._evaluate(now)
         if self._period.due(now):
             total, per_zone = self._window_max
@@ -113,12 +126,11 @@ class OccupancyAnalyser:
                     max=total,
                     limit=self.vision.crowd_limit,
                     window_s=self.vision.compliance_window_s,
-                    people=len(self._window_people),
+                    people=self.arrivals.take(),
                     zones=self._by_name(per_zone),
                 )
             )
             self._window_max = self._counts.value
-            self._window_people = set()
             live = {t.id for t in self.tracker.present()}
             self._zone_of = {k: v for k, v in self._zone_of.items() if k in live}
         return events

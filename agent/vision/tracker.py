@@ -35,7 +35,7 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _shift(a: Box, b: Box) -> float:
+def shift(a: Box, b: Box) -> float:
     """Centroid distance between two boxes in units of ``a``'s size."""
     dx = (a.x1 + a.x2 - b.x1 - b.x2) / 2
     dy = (a.y1 + a.y2 - b.y1 - b.y2) / 2
@@ -133,7 +133,7 @@ class Tracker:
             pairs[bi] = tracks[ti]
             taken.add(tracks[ti].id)
         near = sorted(
-            (_shift(t.box, b), ti, bi)
+            (shift(t.box, b), ti, bi)
             for ti, t in enumerate(tracks)
             for bi, b in enumerate(boxes)
             if bi not in pairs and t.id not in taken
