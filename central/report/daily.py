@@ -260,11 +260,30 @@ def _stored_numbers(c: Counts) -> dict[str, int]:
 
 
 def _is_daily(s: Stored, day: date) -> bool:
+    """The box's day summary of ``day`` (``period`` "day" and that local ``date``)."""
     d = s.doc.get("date")
     if not isinstance(d, str) or d != day.isoformat():
         return False
     period = s.doc.get("period")
-    return period in (None, "day") and (s.number("window_s") or 86400) >= 20 * 3600
+    if period == "day":
+        return True
+    return period is None and (s.number("window_s") or 86400) >= 20 * 3600
+
+
+def _once_per_period(summaries: list[Stored]) -> list[Stored]:
+    """One summary per (period, date, start): a period sent again with a new id (docs/EVENTS.md,
+    "Building a day's table") counts once, the one with the higher seq kept. Summaries without
+    ``period`` (boxes before issue 11) are kept as they are."""
+    keyed: dict[tuple[object, object, object], Stored] = {}
+    plain: list[Stored] = []
+    for s in summaries:
+        if "period" not in s.doc:
+            plain.append(s)
+            continue
+        key = (s.doc.get("period"), s.doc.get("date"), s.doc.get("start"))
+        if key not in keyed or (s.seq or 0) > (keyed[key].seq or 0):
+            keyed[key] = s
+    return sorted([*plain, *keyed.values()], key=lambda s: s.ts)
 
 
 def check(
@@ -282,7 +301,7 @@ def check(
     stored: dict[str, int] = defaultdict(int)
     covered = 0.0
     if daily:
-        chosen = daily[-1:]
+        chosen = [max(daily, key=lambda s: s.seq or 0)]
         covered = window.end - window.start
         tally = Tally()
         for e in counted:
@@ -292,8 +311,8 @@ def check(
     else:
         chosen = [
             s
-            for s in summaries
-            if "date" not in s.doc or s.doc.get("period") not in (None, "day")
+            for s in _once_per_period(summaries)
+            if s.doc.get("period") != "day" and not _is_daily(s, day)
             if (w := s.number("window_s")) is not None
             and s.ts - w >= window.start - 1
             and s.ts <= window.end + 1
@@ -302,7 +321,10 @@ def check(
             w = s.number("window_s") or 0.0
             covered += w
             tally = Tally()
-            lo, hi = bisect.bisect_right(ts, s.ts - w), bisect.bisect_right(ts, s.ts)
+            if "period" in s.doc:  # clock-aligned periods are [start, end)
+                lo, hi = bisect.bisect_left(ts, s.ts - w), bisect.bisect_left(ts, s.ts)
+            else:  # periods from the agent's start: (previous summary, this one]
+                lo, hi = bisect.bisect_right(ts, s.ts - w), bisect.bisect_right(ts, s.ts)
             for e in counted[lo:hi]:
                 tally.add(e)
             for k, v in _stored_numbers(tally.counts()).items():

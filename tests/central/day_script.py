@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -93,6 +93,17 @@ def store_day(engine: Engine) -> None:
     # clinic-002: a box of the current contract, stopped cleanly at 17:00 (stopping, offline+stopped).
     rows.append(c2.row(status(at(7, 0), "online", health_every_s=60)))
     rows += [c2.row(temperature(at(11, i))) for i in range(2)]
+    # Its 15-min summary of 11:00-11:15, sent twice under two ids (counted once, higher seq).
+    quarter = {"kind": "summary", "window_s": 900.0, "screened": 2, "fevers": 0, "invalid": 0,
+               "people": 0, "mask_violations": 0, "max_occupancy": 0, "alerts": {},
+               "period": "15min", "date": "2026-11-23", "start": "11:00"}  # fmt: skip
+    rows.append(c2.raw(at(11, 15), quarter))
+    rows.append(c2.raw(at(11, 15), quarter))
+    # clinic-002 desk-2: one screening and the box's day summary, sent just after midnight.
+    c22 = Box("clinic-002", "desk-2")
+    rows.append(c22.row(temperature(at(14, 0))))
+    day = {**quarter, "window_s": 86400.0, "screened": 1, "period": "day", "start": "00:00"}
+    rows.append(c22.raw(at(0, 0, 0, DAY + timedelta(days=1)), day))
     rows.append(c2.row(status(at(17, 0), "stopping")))
     rows.append(c2.row(status(at(17, 0, 1), "offline", reason="stopped")))
     setup = {"kind": "alert", "alert": "camera_covered", "family": "setup", "alert_id": "cc000001"}
