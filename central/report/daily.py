@@ -92,6 +92,9 @@ class Check:
     missing_seq: int
     evicted: int | None
     """Outbox evictions the box reported during the day (from its health events), if known."""
+    minutes: dict[str, float] = field(default_factory=dict)
+    """Problem minutes the box reported in those summaries (``minutes``: desk, crowding, setup,
+    offline), summed."""
 
     @property
     def consistent(self) -> bool:
@@ -346,7 +349,15 @@ def check(
             name = k.replace("raised:", "") + (" alerts" if k.startswith("raised:") else "")
             differences.append(f"{name}: box counted {b}, stored {st}")
     evicted = [e.integer("evicted") for e in health if "evicted" in e.doc]
+    minutes: dict[str, float] = defaultdict(float)
+    for s in chosen:
+        reported = s.doc.get("minutes")
+        if isinstance(reported, dict):
+            for k, v in reported.items():
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    minutes[str(k)] += float(v)
     return Check(
+        minutes=dict(minutes),
         summaries=len(chosen),
         covered_s=covered,
         box=dict(box),

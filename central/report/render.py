@@ -10,7 +10,13 @@ from datetime import datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from central.report.daily import DayReport
-from central.report.rows import check_text, counts_text, problem_rows, status_text
+from central.report.rows import (
+    check_text,
+    counts_text,
+    minutes_text,
+    problem_rows,
+    status_text,
+)
 from central.report.weekly import WeekReport
 
 _env = Environment(
@@ -72,6 +78,8 @@ def day_table(report: DayReport) -> str:
             else:
                 out.append("    no problems")
             out.append(f"    check: {check_text(d)}")
+            if minutes_text(d):
+                out.append(f"    the box reported: {minutes_text(d)}")
     return "\n".join(out) + "\n"
 
 
@@ -116,6 +124,7 @@ def day_html(report: DayReport, standalone: bool = True, **page: object) -> str:
             problem_rows=problem_rows,
             check_text=check_text,
             status_text=status_text,
+            minutes_text=minutes_text,
         )
     )
 

@@ -111,6 +111,28 @@ def check_text(desk: DeskDay) -> str:
     return f"DIFFERS from the box's own counts over {cover}: " + "; ".join(c.differences) + explain
 
 
+MINUTE_LABELS = {
+    "desk": "desk unattended",
+    "crowding": "crowding",
+    "setup": "camera or thermometer not usable",
+    "offline": "agent offline",
+}
+
+
+def minutes_text(desk: DeskDay) -> str:
+    """The problem minutes the box itself reported, e.g. ``desk unattended 12 min, crowding 5 min``;
+    empty when its summaries carry none."""
+    if desk.check is None or not desk.check.minutes:
+        return ""
+    order = list(MINUTE_LABELS)
+    items = sorted(
+        desk.check.minutes.items(),
+        key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
+    )
+    parts = [f"{MINUTE_LABELS.get(k, k.replace('_', ' '))} {int(v + 0.5)} min" for k, v in items]
+    return ", ".join(parts)
+
+
 def counts_text(desk: DeskDay) -> str:
     c = desk.counts
     return (

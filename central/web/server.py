@@ -37,7 +37,7 @@ from central.report.render import (
     week_csv,
     week_html,
 )
-from central.report.rows import check_text, problem_rows, status_text
+from central.report.rows import check_text, minutes_text, problem_rows, status_text
 from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
@@ -126,6 +126,7 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
             problem_rows=problem_rows,
             check_text=check_text,
             status_text=status_text,
+            minutes_text=minutes_text,
             refresh=60 if day == today(tz) else None,
         )
 

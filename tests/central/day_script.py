@@ -102,7 +102,8 @@ def store_day(engine: Engine) -> None:
     # clinic-002 desk-2: one screening and the box's day summary, sent just after midnight.
     c22 = Box("clinic-002", "desk-2")
     rows.append(c22.row(temperature(at(14, 0))))
-    day = {**quarter, "window_s": 86400.0, "screened": 1, "period": "day", "start": "00:00"}
+    day = {**quarter, "window_s": 86400.0, "screened": 1, "period": "day", "start": "00:00",
+           "minutes": {"desk": 12.5, "crowding": 0, "setup": 3, "offline": 30}}  # fmt: skip
     rows.append(c22.raw(at(0, 0, 0, DAY + timedelta(days=1)), day))
     rows.append(c2.row(status(at(17, 0), "stopping")))
     rows.append(c2.row(status(at(17, 0, 1), "offline", reason="stopped")))

@@ -58,6 +58,10 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
     # clinic-002: one 15-min summary sent twice counts once; a day summary covers the whole day.
     assert "matches the box's own counts (1 summaries covering 15 min)" in text
     assert "matches the box's own counts (1 summaries covering 24 h 00 min)" in text
+    assert (
+        "the box reported: desk unattended 13 min, crowding 0 min, "
+        "camera or thermometer not usable 3 min, agent offline 30 min" in text
+    )
     # Alerts other engineers are adding, read generically: a label, the zone, the box's family.
     assert "15 min" in line("Camera covered", "11:30", "11:45", "put right")
     assert "6 h 20 min so far" in line("Staff without a mask (desk)", "11:40", "40 s unmasked")
