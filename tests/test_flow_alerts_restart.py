@@ -7,6 +7,7 @@ from pathlib import Path
 from agent.flow.alerts import (
     RESTART_CLEARED,
     RESTART_SUPERSEDED,
+    SETTLE_S,
     AlertBook,
     AlertLatch,
     AlertLatches,
@@ -56,7 +57,10 @@ def test_an_alert_gone_at_the_first_verdict_is_cleared_at_once_with_the_reason(
     assert raised is not None
     with using_book(book(tmp_path, T0 + 50)):
         again = AlertLatch("desk_unattended", clear_after_s=3)
-    cleared = again.update(False, T0 + 51)  # no hysteresis for a condition that ended unseen
+    # while the sources start up, "nobody seen" is no verdict yet
+    assert again.update(False, T0 + 51) is None
+    assert again.raised
+    cleared = again.update(False, T0 + 50 + SETTLE_S)  # then no hysteresis: it ended unseen
     assert cleared is not None
     event = cleared.event("staff back at the triage desk")
     assert (event.state, event.alert_id, event.message) == (

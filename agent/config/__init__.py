@@ -84,7 +84,7 @@ class RuntimeConfig(Section):
 
     state_dir: Path = Field(
         default=Path("/var/lib/triage-agent"),
-        description="Writable folder for persistent state (calibration, camera reference).",
+        description="Writable folder for persistent state (calibration, camera reference, open alerts).",
     )
     status_socket: Path = Field(
         default=Path("/run/triage-agent/status.sock"),

@@ -22,7 +22,8 @@ built (:func:`using_book`): every latch then reports its raises and clears to th
 the open alerts. After a restart a latch created for an alert that was open (same type and key)
 carries it on, and its analyser's first verdict decides: the condition still holds -> it stays open
 with the same ``alert_id`` and no second raise; it no longer holds -> it is cleared at once with
-the message :data:`RESTART_CLEARED`. The book is also an analyser (added last): on its ticks it
+the message :data:`RESTART_CLEARED`. "No longer holds" is believed only after :data:`SETTLE_S`
+from the start (an analyser ticked before its camera delivered a frame sees nobody). The book is also an analyser (added last): on its ticks it
 clears, with :data:`RESTART_EXPIRED`, every restored alert no verdict confirmed within its grace
 period (an analyser that is no longer configured, a latch never created, a fact-driven alert whose
 end was not seen). No alert stays raised because the process stopped.
@@ -40,6 +41,9 @@ from typing import Generic, Protocol, TypeVar
 from agent.flow.debounce import Latch
 from agent.flow.events import ALERT_FAMILIES, AlertEvent, AlertState, AlertType, Event
 
+SETTLE_S = 30.0
+"""After a start, how long a restored alert's absent condition is not taken as a verdict (the
+sources start up); a present condition confirms it at once. At most the book's grace."""
 RESTART_CLEARED = "agent restarted; condition no longer present"
 """The message of a clear decided by the analyser's first verdict after a restart."""
 RESTART_EXPIRED = "agent restarted; condition not confirmed within {grace:.0f} s"
@@ -140,6 +144,8 @@ class AlertLatch:
     def update(self, condition: bool, at: float) -> AlertChange | None:
         """Observe the condition at ``at``; the transition it causes, if any."""
         if self._restored:
+            if not condition and self._book is not None and self._book.settling(at):
+                return None  # the sources may not deliver yet: no verdict
             self._restored = False
             if self._book is not None:
                 self._book.decided(self)
@@ -308,6 +314,10 @@ class AlertBook:
     def open_alerts(self) -> list[OpenAlert]:
         """The open alerts, as saved."""
         return list(self._open.values())
+
+    def settling(self, at: float) -> bool:
+        """True while an absent condition is no verdict yet (:data:`SETTLE_S` after the start)."""
+        return at - self.started < min(SETTLE_S, self.grace_s)
 
     def claim(self, latch: AlertLatch) -> ActiveAlert | None:
         """A new latch asks whether its alert was open before the restart."""
