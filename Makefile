@@ -63,6 +63,10 @@ test-deb: $(TEST_DEB_STAMP)
 test: setup test-deb
 	TRIAGE_DEB=$$(cat $(TEST_DEB_STAMP)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The long fault scenarios (broker down 30 s...), figures in docs/RELIABILITY.md; needs root for tmpfs.
+reliability: setup
+	$(BIN)/python -m pytest -s -m 'reliability or not reliability' tests/test_reliability.py tests/test_availability.py tests/test_broker_compat.py
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -21,6 +21,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -98,15 +100,24 @@ class Collector:
         host: str = "127.0.0.1",
         protocol: MQTTProtocolVersion = mqtt.MQTTv5,
         auth: tuple[str, str] | None = None,
+        session: str | None = None,
     ) -> None:
+        """``session``: a fixed client id with a persistent session (MQTT 5, 1 h expiry), so QoS 1
+        messages published while this subscriber is away are queued for it by the broker."""
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"collector-{free_port()}",
+            client_id=session or f"collector-{free_port()}",
             protocol=protocol,
         )
+        connect_kw: dict[str, Any] = {}
+        if session is not None:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 3600
+            connect_kw = {"clean_start": False, "properties": props}
+            self.client.reconnect_delay_set(1, 1)  # back soon after a broker restart
         self.client.on_connect = lambda c, u, f, rc, p: (
             c.subscribe(topic, qos=1) if not rc.is_failure else None
         )
@@ -114,7 +125,7 @@ class Collector:
         self.client.on_message = self._on_message
         if auth is not None:
             self.client.username_pw_set(*auth)
-        self.client.connect(host, port)
+        self.client.connect(host, port, **connect_kw)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise RuntimeError("collector could not subscribe")
@@ -134,6 +145,16 @@ class Collector:
                     kinds = [m.topic for m in self.messages]
                     raise AssertionError(f"timed out; received {len(kinds)}: {kinds[-20:]}")
                 self._cond.wait(left)
+            return list(self.messages)
+
+    def settle(self, quiet_s: float = 2.0, timeout: float = 30.0) -> list[Received]:
+        """Wait until nothing new arrived for ``quiet_s`` (a backlog has drained); return all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = -1
+            while len(self.messages) != seen and time.monotonic() < deadline:
+                seen = len(self.messages)
+                self._cond.wait(quiet_s)
             return list(self.messages)
 
     def kinds(self, kind: str) -> list[dict[str, Any]]:

@@ -68,3 +68,41 @@ def wait_status(
             pass
         time.sleep(0.2)
     raise AssertionError(f"status never matched within {timeout} s; last: {last}")
+
+
+def stored_figures(log_text: str) -> tuple[int, int]:
+    """(stored, acknowledged) summed over every clean stop in an agent's log."""
+    import re
+
+    stored = acked = 0
+    for m in re.finditer(r"figures: (\d+) event\(s\) stored .*?, (\d+) acknowledged", log_text):
+        stored += int(m.group(1))
+        acked += int(m.group(2))
+    return stored, acked
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the subscriber got of the events that went through the outbox."""
+
+    delivered: int
+    duplicates: int
+    ids: frozenset[str]
+
+    def lost(self, produced: int) -> int:
+        return max(0, produced - self.delivered)
+
+
+def outbox_delivery(messages: list[Received]) -> Delivery:
+    """Events that went through the outbox: every kind but status, and health unless published
+    directly during a storage fault (it carries ``storage``)."""
+    ids: list[str] = []
+    for m in messages:
+        kind = m.topic.rsplit("/", 1)[-1]
+        if m.retain or kind == "status":
+            continue
+        doc = m.json()
+        if kind == "health" and "storage" in doc:
+            continue
+        ids.append(doc["id"])
+    return Delivery(len(set(ids)), len(ids) - len(set(ids)), frozenset(ids))

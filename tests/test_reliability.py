@@ -7,6 +7,8 @@ run in CI; the long ones are marked ``reliability`` and run with ``make reliabil
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from tests.broker import Broker, Collector
 from tests.conftest import AgentProcess, base_config, fill, validate_message, write_config
-from tests.reliability import tally, wait_status
+from tests.reliability import outbox_delivery, stored_figures, tally, wait_status
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -40,7 +42,8 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     cfg["runtime"]["state_dir"] = str(state)
     sock = Path(cfg["runtime"]["status_socket"])
     c = collector_factory(mosquitto.port, "triage/v1/#")
-    agent = agent_process(write_config(tmp_path / "agent.toml", cfg))
+    conf = write_config(tmp_path / "agent.toml", cfg)
+    agent = agent_process(conf)
     c.wait_for(lambda ms: len(live(c, "temperature")) >= 3, timeout=60)
 
     filler = fill(state)
@@ -58,6 +61,14 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     detected_s = time.monotonic() - t_full
     sensed_before = snap["sources"]["thermometer"]["state"]
     time.sleep(4)  # keep sensing on a full disk
+    diag = subprocess.run(
+        [sys.executable, "-m", "agent", "diag", "--json", "--no-broker", "--config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert '"outbox storage"' in diag.stdout, diag.stdout + diag.stderr
+    assert "cannot write its outbox: disk full" in diag.stdout
     snap = fetch_status_ok(sock)
     assert agent.proc.poll() is None, agent.output()
     assert snap["outbox"]["kept_in_memory"] > 0
@@ -83,13 +94,226 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     assert "cannot rollback" not in out
     assert "Traceback" not in out
     t = tally(c.messages)
+    stored, _ = stored_figures(out)
+    got = outbox_delivery(c.messages)
     print(
-        f"FIGURES disk-full: {t.line()}; fault seen in status after {detected_s:.1f} s; "
-        f"resumed {recovered_s:.1f} s after space came back"
+        f"FIGURES disk-full: produced {stored}, delivered {got.delivered}, lost "
+        f"{got.lost(stored)}, duplicated {got.duplicates}; fault in status after "
+        f"{detected_s:.1f} s; resumed {recovered_s:.1f} s after space came back ({t.line()})"
     )
     assert t.duplicates == 0
+    assert got.lost(stored) == 0
     assert recovered_s < 10
 
 
 def fetch_status_ok(sock: Path) -> dict[str, Any]:
     return wait_status(sock, lambda s: True, timeout=5)
+
+
+def persistent_broker(tmp_path: Path, broker_factory: Callable[..., Broker]) -> Broker:
+    store = tmp_path / "mosq"
+    store.mkdir()
+    return broker_factory(extra=["persistence true", f"persistence_location {store}/"])
+
+
+def scenario_broker_down(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+    down_s: float,
+) -> None:
+    broker = persistent_broker(tmp_path, broker_factory)
+    sub = Collector(broker.port, "triage/v1/#", session="fault-suite")
+    cfg = base_config(tmp_path, broker.port, thermometer=STREAM)
+    cfg["reporting"]["health_interval_s"] = 0.5
+    sock = Path(cfg["runtime"]["status_socket"])
+    agent = agent_process(write_config(tmp_path / "agent.toml", cfg))
+    try:
+        sub.wait_for(lambda ms: len(ms) >= 10, timeout=60)
+        broker.stop()
+        time.sleep(down_s)
+        snap = wait_status(sock, lambda s: not s["broker"]["connected"])
+        waiting = snap["outbox"]["depth"]
+        broker.start()
+        t0 = time.monotonic()
+        wait_status(sock, lambda s: s["broker"]["connected"] and s["outbox"]["depth"] == 0, 60)
+        recovered_s = time.monotonic() - t0
+        time.sleep(1)
+        assert agent.stop() == 0
+        sub.settle()
+    finally:
+        sub.close()
+    stored, _ = stored_figures(agent.output())
+    got = outbox_delivery(sub.messages)
+    print(
+        f"FIGURES broker-down-{down_s:.0f}s: produced {stored}, delivered {got.delivered}, lost "
+        f"{got.lost(stored)}, duplicated {got.duplicates}; {waiting} waited in the outbox; "
+        f"backlog delivered {recovered_s:.1f} s after the broker came back; "
+        f"status showed: {snap['broker']['last_error']}"
+    )
+    assert got.lost(stored) == 0
+    assert snap["broker"]["last_error"]
+
+
+def test_broker_down_mid_stream_short(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    scenario_broker_down(tmp_path, broker_factory, agent_process, down_s=8)
+
+
+@pytest.mark.reliability
+def test_broker_down_mid_stream_30s(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    scenario_broker_down(tmp_path, broker_factory, agent_process, down_s=30)
+
+
+def test_sigkill_mid_stream_and_restart(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    broker = persistent_broker(tmp_path, broker_factory)
+    sub = Collector(broker.port, "triage/v1/#", session="fault-suite")
+    cfg = base_config(tmp_path, broker.port, thermometer=STREAM)
+    cfg["reporting"]["health_interval_s"] = 0.2
+    conf = write_config(tmp_path / "agent.toml", cfg)
+    sock = Path(cfg["runtime"]["status_socket"])
+    agent = agent_process(conf)
+    try:
+        sub.wait_for(lambda ms: len(ms) >= 20, timeout=60)
+        last_seen = wait_status(sock, lambda s: True)
+        agent.stop(sig=9)
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{cfg['outbox']['path']}?mode=ro", uri=True)
+        unsent = {r[0] for r in db.execute("SELECT seq FROM messages")}
+        db.close()
+        t0 = time.monotonic()
+        agent2 = agent_process(conf)
+        wait_status(sock, lambda s: s["broker"]["connected"] and s["outbox"]["depth"] == 0, 60)
+        recovered_s = time.monotonic() - t0
+        time.sleep(1)
+        assert agent2.stop() == 0
+        sub.settle()
+    finally:
+        sub.close()
+    got_seqs = {m.json()["seq"] for m in sub.messages if not m.retain}
+    missing = sorted(unsent - got_seqs)
+    d = outbox_delivery(sub.messages)
+    print(
+        f"FIGURES sigkill: {len(unsent)} unsent at the kill, {len(missing)} of them lost; "
+        f"delivered {d.delivered}, duplicated {d.duplicates}; outbox empty and connected "
+        f"{recovered_s:.1f} s after the restart (uptime before kill {last_seen['uptime_s']} s)"
+    )
+    assert missing == []
+
+
+@pytest.mark.reliability
+def test_outbox_cap_during_long_outage_is_bounded_and_counted(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    from tests.broker import free_port
+
+    port = free_port()
+    cfg = base_config(tmp_path, port, thermometer=STREAM)
+    cfg["reporting"]["health_interval_s"] = 0.05
+    cfg["outbox"]["max_messages"] = 100
+    sock = Path(cfg["runtime"]["status_socket"])
+    agent = agent_process(write_config(tmp_path / "agent.toml", cfg))
+    snap = wait_status(sock, lambda s: s["outbox"]["evicted"] >= 10, timeout=150)
+    assert snap["outbox"]["depth"] <= 100
+    assert snap["sources"]["thermometer"]["state"] == "ok"  # sensing never blocked
+    broker = broker_factory(port=port)
+    sub = Collector(broker.port, "triage/v1/+/+/health")
+    health = sub.wait_for(
+        lambda ms: any(not m.retain and m.json()["evicted"] >= 10 for m in ms), timeout=60
+    )
+    assert agent.stop() == 0
+    sub.close()
+    out = agent.output()
+    assert "outbox evicted unsent messages" in out
+    assert out.count("outbox evicted unsent messages") <= 2, "eviction lines are rate-limited"
+    evicted = max(m.json()["evicted"] for m in health if not m.retain)
+    print(
+        f"FIGURES outbox-cap: cap 100, depth {snap['outbox']['depth']}, evicted {evicted} "
+        "(counted in health and status, one log line a minute)"
+    )
+
+
+@pytest.mark.parametrize("damage", ["garbage header", "truncated", "directory", "empty"])
+def test_corrupt_outbox_at_start_is_moved_aside_and_reported(
+    tmp_path: Path,
+    mosquitto: Broker,
+    agent_process: Callable[..., AgentProcess],
+    damage: str,
+) -> None:
+    import os
+
+    cfg = base_config(tmp_path, mosquitto.port)
+    conf = write_config(tmp_path / "agent.toml", cfg)
+    sock = Path(cfg["runtime"]["status_socket"])
+    first = agent_process(conf)
+    wait_status(sock, lambda s: s["outbox"]["depth"] >= 0)
+    time.sleep(2)
+    assert first.stop() == 0
+    path = Path(cfg["outbox"]["path"])
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    if damage == "garbage header":
+        with path.open("r+b") as f:
+            f.write(b"this is not sqlite" * 8)
+    elif damage == "truncated":
+        os.truncate(path, path.stat().st_size // 2)
+    elif damage == "directory":
+        path.unlink()
+        path.mkdir()
+    else:
+        path.write_bytes(b"")
+    sub = Collector(mosquitto.port, "triage/v1/+/+/health")
+    agent = agent_process(conf)
+    snap = wait_status(sock, lambda s: s["outbox"]["resets"] == 1, timeout=30)
+    health = sub.wait_for(
+        lambda ms: any(not m.retain and m.json().get("outbox_resets") == 1 for m in ms), 30
+    )
+    assert agent.stop() == 0
+    sub.close()
+    out = agent.output()
+    if damage == "empty":
+        assert "was empty although one existed" in out
+    else:
+        assert "moved aside to" in out
+        assert len(list(path.parent.glob(path.name + ".corrupt-*"))) == 1
+    assert snap["outbox"]["notices"]
+    assert "Traceback" not in out
+    validate_message(health[-1])
+    print(
+        f"FIGURES corrupt-{damage.replace(' ', '-')}: started, resets 1, notice: "
+        f"{snap['outbox']['notices'][0][:100]}"
+    )
+
+
+def test_read_only_state_directory_at_start_exits_73_naming_it(
+    tmp_path: Path, small_fs: Callable[[str], Path], agent_process: Callable[..., AgentProcess]
+) -> None:
+    import subprocess
+
+    state = small_fs("2m")
+    cfg = base_config(tmp_path, 1)
+    cfg["outbox"]["path"] = str(state / "outbox.sqlite3")
+    cfg["runtime"]["state_dir"] = str(state)
+    conf = write_config(tmp_path / "agent.toml", cfg)
+    subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+    agent = agent_process(conf)
+    rc = agent.proc.wait(timeout=60)
+    out = agent.output()
+    print(f"FIGURES read-only-at-start: exit {rc}; {out.strip().splitlines()[-1][:160]}")
+    assert rc == 73, out
+    assert "read-only" in out
+    assert "Traceback" not in out

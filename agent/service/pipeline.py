@@ -176,6 +176,8 @@ class Pipeline:
         self.last_temperature: TemperatureEvent | None = None
         self.last_error: str | None = None
         self._kept: deque[Event] = deque()
+        self.stored = 0
+        """Events written to the outbox since start (the fault suite's 'produced')."""
         self._kept_logged = 0.0
         self._loop_errors = 0
         self._loop_logged = 0.0
@@ -234,6 +236,7 @@ class Pipeline:
                 )
                 return
             self._kept.popleft()
+            self.stored += 1
 
     def close_periods(self, now: float) -> None:
         """Emit the summary of every period that ended by ``now``; each is stored with the tally
@@ -479,6 +482,14 @@ class Pipeline:
             )
         if self.publisher is not None:
             self.publisher.stop(flush_timeout_s)
+        log.info(
+            "figures: %d event(s) stored in the outbox since start, %d acknowledged by the broker, "
+            "%d still waiting, %d dropped",
+            self.stored,
+            self.publisher.acknowledged if self.publisher is not None else 0,
+            self.outbox.depth(),
+            self.dropped,
+        )
         self.outbox.close()
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -188,7 +189,7 @@ class Outbox:
                 raise IsADirectoryError(errno.EISDIR, "a directory is in its place", str(path))
             db = _connect(path)
         except (OSError, sqlite3.Error) as exc:
-            cause = cause_of(exc)
+            cause = _refine(cause_of(exc), path)
             if cause not in DAMAGED or not existed:
                 raise OutboxError(
                     f"cannot open the outbox {path}: {cause} ({exc}); " + _advice(cause, path),
@@ -567,6 +568,17 @@ class Outbox:
                 log.error("outbox not flushed at close: %s", cause_of(exc))
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
+
+
+def _refine(cause: str, path: Path) -> str:
+    """SQLite says only 'cannot open' when the folder is on a read-only file system: say so."""
+    if cause in ("cannot open", "permission denied"):
+        try:
+            if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+                return "read-only"
+        except OSError:
+            pass
+    return cause
 
 
 def _advice(cause: str, path: Path) -> str:

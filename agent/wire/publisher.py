@@ -130,6 +130,8 @@ class Publisher:
         self._health_every_s = max(1, round(health_every_s))
         self._online_seq = 0
         self._failures = 0
+        self.acknowledged = 0
+        """Outbox messages the broker acknowledged since start."""
         self._failure_logged = 0.0
         self._logged_reason: str | None = None
         self._answered = False
@@ -421,6 +423,7 @@ class Publisher:
         """Delete the acknowledged messages collected so far (one outbox transaction)."""
         with self._lock:
             seqs, self._acked = self._acked, []
+            self.acknowledged += len(seqs)
         self._outbox.ack_many(seqs)
 
     def _drain(self) -> None:

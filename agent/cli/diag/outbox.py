@@ -7,6 +7,8 @@ written, and the running agent may own it).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from agent.cli.diag.check import Check, Context
 from agent.cli.terminal import duration
@@ -32,6 +34,14 @@ def check_outbox(cfg: AgentConfig) -> Check:
     try:
         state = Outbox.inspect(path)
     except OutboxError as exc:
+        if exc.cause == "corrupt":
+            return Check(
+                "outbox",
+                "FAIL",
+                str(exc),
+                "the agent moves a corrupt outbox aside at its next start: "
+                "sudo systemctl restart triage-agent",
+            )
         fix = "run diag with sudo" if "unable to open" in str(exc) else "see journalctl"
         return Check("outbox", "WARN", str(exc), fix)
     oldest = state.oldest_created
@@ -54,6 +64,29 @@ def check_outbox(cfg: AgentConfig) -> Check:
     return Check("outbox", "PASS", detail)
 
 
+def check_live_storage(live: Mapping[str, Any] | None) -> Check | None:
+    """The running agent's own view of its outbox: a storage fault, a replaced outbox."""
+    box = (live or {}).get("outbox") or {}
+    if box.get("storage"):
+        return Check(
+            "outbox storage",
+            "FAIL",
+            f"the running agent cannot write its outbox: {box['storage']} "
+            f"({box.get('kept_in_memory', 0)} event(s) waiting in memory; sensing continues)",
+            "free space or fix the disk (see the disk line); the agent resumes by itself",
+        )
+    notices = box.get("notices") or []
+    if notices:
+        return Check(
+            "outbox storage",
+            "WARN",
+            str(notices[-1]),
+            "the damaged file was kept beside the outbox for forensics; check the SD card",
+        )
+    return None
+
+
 def check(ctx: Context) -> list[Check]:
     """Registry entry."""
-    return [check_outbox(ctx.cfg)]
+    live = check_live_storage(ctx.live)
+    return [check_outbox(ctx.cfg)] + ([live] if live is not None else [])
