@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := mosquitto mosquitto-clients rabbitmq-server libsystemd-dev pkg-config gcc python3-dev python3-venv openssl \
-	systemd dpkg-dev debootstrap lintian postgresql chromium chromium-driver
+	systemd dpkg-dev debootstrap qemu-user-static lintian postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all setup sysdeps venv run central test test-deb lint bench deb eval-mask models clean
+.PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint bench deb eval-mask models clean
 
 all: test
 
@@ -60,8 +60,19 @@ $(TEST_DEB_STAMP): $(shell git ls-files agent firmware_bridge models packaging p
 
 test-deb: $(TEST_DEB_STAMP)
 
-test: setup test-deb
-	TRIAGE_DEB=$$(cat $(TEST_DEB_STAMP)) $(BIN)/python -m pytest $(PYTEST_ARGS)
+# The arm64 package tests/test_arm64.py runs under qemu, built the same way (`make deb ARCH=arm64`).
+TEST_DEB_ARM64_DIR := build/test-deb-arm64
+TEST_DEB_ARM64_STAMP := $(TEST_DEB_ARM64_DIR)/.path
+$(TEST_DEB_ARM64_STAMP): $(shell git ls-files agent firmware_bridge models packaging pyproject.toml 2>/dev/null) | sysdeps
+	rm -rf $(TEST_DEB_ARM64_DIR) && mkdir -p $(TEST_DEB_ARM64_DIR)
+	DEB_ARCH=arm64 packaging/build_deb.sh $(TEST_DEB_ARM64_DIR) > $(TEST_DEB_ARM64_STAMP).out
+	tail -n 1 $(TEST_DEB_ARM64_STAMP).out > $(TEST_DEB_ARM64_STAMP)
+
+test-deb-arm64: $(TEST_DEB_ARM64_STAMP)
+
+test: setup test-deb test-deb-arm64
+	TRIAGE_DEB=$$(cat $(TEST_DEB_STAMP)) TRIAGE_DEB_ARM64=$$(cat $(TEST_DEB_ARM64_STAMP)) \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The long fault scenarios (broker down 30 s...), figures in docs/RELIABILITY.md; needs root for tmpfs.
 reliability: setup
@@ -77,8 +88,9 @@ bench: setup
 	$(BIN)/python -m bench
 
 # Debian package in dist/ (see docs/PACKAGING.md); needs network access to PyPI for the dependencies.
+# ARCH=arm64 builds the Raspberry Pi package on this machine (target wheels from PyPI).
 deb: venv
-	packaging/build_deb.sh dist
+	DEB_ARCH=$(ARCH) packaging/build_deb.sh dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build the triage-agent Debian package: `make deb` (or packaging/build_deb.sh [OUTDIR]).
+# Build the triage-agent Debian package: `make deb [ARCH=arm64]` (or packaging/build_deb.sh [OUTDIR]).
 #
 # Layout of the package:
 #   /opt/triage-agent/              its own Python environment (python3 -m venv + pip), the models
@@ -8,6 +8,13 @@
 #   /etc/triage-agent/config.toml   conffile, 0640 root:triage-agent (group set by postinst)
 # Needs: dpkg-deb, python3 (the target's Python: /usr/bin/python3 >= 3.11), network access to PyPI
 # for the dependencies (or a pip cache/wheelhouse via PIP_FIND_LINKS).
+#
+# DEB_ARCH=arm64 on an amd64 machine builds for the other architecture (see docs/PACKAGING.md):
+# the environment is laid out by hand (symlinks to the target's /usr/bin/python3, pyvenv.cfg), pip
+# installs the target's binary wheels into it (`--platform manylinux_*_aarch64 --only-binary=:all:`),
+# and systemd-python comes from Debian's python3-systemd for that architecture (downloaded with a
+# private apt state from this machine's apt sources; DEB_SYSTEMD_DEB=path/to.deb uses a given one).
+# The target must run the same Debian release as this machine (same Python minor version).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +25,8 @@ PREFIX=/opt/triage-agent
 PKG=triage-agent
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1)"
 DEBVER="${VERSION}-1"
-ARCH="$(dpkg --print-architecture)"
+HOST_ARCH="$(dpkg --print-architecture)"
+ARCH="${DEB_ARCH:-$HOST_ARCH}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/triage-deb.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 ROOT="$WORK/root"
@@ -36,14 +44,20 @@ say "wheel of triage-agent $VERSION"
 PIP_BUILD=("${BUILD_PIP:-$REPO/.venv/bin/pip}")
 "${PIP_BUILD[@]}" wheel -q --no-deps --no-build-isolation -w "$WORK/wheels" "$REPO"
 
-say "environment in $PREFIX (Python $PYVER)"
-"$PYTHON" -m venv "$STAGE"
-"$STAGE/bin/pip" install -q --disable-pip-version-check "$WORK"/wheels/*.whl
-"$STAGE/bin/pip" uninstall -q -y pip setuptools wheel 2>/dev/null || true
+say "environment in $PREFIX (Python $PYVER, $ARCH)"
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+  "$PYTHON" -m venv "$STAGE"
+  "$STAGE/bin/pip" install -q --disable-pip-version-check "$WORK"/wheels/*.whl
+  "$STAGE/bin/pip" uninstall -q -y pip setuptools wheel 2>/dev/null || true
+else
+  # shellcheck source=packaging/cross_env.sh
+  . "$HERE/cross_env.sh"
+  cross_env "$STAGE" "$PREFIX" "$PYVER" "$ARCH" "$WORK"
+fi
 # The district side (central/, triage-central) shares the wheel but is not for the box.
 rm -rf "$STAGE"/lib/python*/site-packages/central "$STAGE/bin/triage-central"
 # The venv was made at the staging path: point scripts and pyvenv.cfg at the installed path.
-grep -rlI --null "$STAGE" "$STAGE/bin" "$STAGE/pyvenv.cfg" | xargs -0 -r sed -i "s#$STAGE#$PREFIX#g"
+{ grep -rlI --null "$STAGE" "$STAGE/bin" "$STAGE/pyvenv.cfg" || true; } | xargs -0 -r sed -i "s#$STAGE#$PREFIX#g"
 find "$STAGE" -name '__pycache__' -type d -prune -exec rm -rf {} +
 # Wheels ship shared objects and metadata with exec bits; only bin/ holds programs (lintian).
 find "$STAGE/lib" -type f -perm /111 -exec chmod a-x {} +

@@ -10,7 +10,6 @@ skip ("network unavailable"); every other problem fails. See docs/PACKAGING.md.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import debian_mirror
+from tests.debian_mirror import SUITE, skip_if_offline
+
 pytestmark = pytest.mark.slow
 
-SUITE = "bookworm"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 UNIT_LINK = "etc/systemd/system/multi-user.target.wants/triage-agent.service"
 CHROOT_ENV = {
     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -30,43 +30,11 @@ CHROOT_ENV = {
     "HOME": "/root",
 }
 APT = ["apt-get", "-y", "-o", "Dpkg::Use-Pty=0"]
-# What apt and debootstrap print when the mirror cannot be reached (as opposed to any other error).
-NETWORK_ERRORS = re.compile(
-    r"Failed getting release file|Couldn't download|Failed to fetch|Temporary failure resolving"
-    r"|Could not resolve|Could not connect|Unable to connect|Network is unreachable"
-    r"|Connection timed out|Connection failed"
-)
 
 
 def _cache_dir() -> Path:
     env = os.environ.get("TRIAGE_TEST_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "triage-agent-test"
-
-
-def _mirror() -> str:
-    """The Debian mirror this machine's apt uses (sources.list or deb822 .sources), if any."""
-    env = os.environ.get("TRIAGE_DEBIAN_MIRROR")
-    if env:
-        return env
-    sources = Path("/etc/apt/sources.list")
-    if sources.is_file():
-        for line in sources.read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
-                return parts[1]
-    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for stanza in path.read_text().split("\n\n"):
-            fields = dict(
-                (k.strip(), v.strip())
-                for k, _, v in (ln.partition(":") for ln in stanza.splitlines())
-                if not k.startswith("#")
-            )
-            if (
-                SUITE in fields.get("Suites", "").split()
-                and "main" in fields.get("Components", "").split()
-            ):
-                return fields.get("URIs", DEFAULT_MIRROR).split()[0]
-    return DEFAULT_MIRROR
 
 
 def _run(cmd: Sequence[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -79,13 +47,6 @@ def _run(cmd: Sequence[str], timeout: float = 900) -> subprocess.CompletedProces
         check=False,
         timeout=timeout,
     )
-
-
-def _skip_if_offline(res: subprocess.CompletedProcess[str], what: str) -> None:
-    if res.returncode != 0:
-        m = NETWORK_ERRORS.search(res.stdout)
-        if m:
-            pytest.skip(f"network unavailable: {what} cannot reach the mirror ({m.group(0)})")
 
 
 def _debootstrap() -> str:
@@ -104,9 +65,9 @@ def _bootstrapped_tarball(work: Path) -> Path:
         return tarball
     debootstrap = _debootstrap()
     root = work / "bootstrap"
-    mirror = _mirror()
+    mirror = debian_mirror.mirror()
     res = _run([debootstrap, "--variant=minbase", SUITE, str(root), mirror], timeout=1800)
-    _skip_if_offline(res, f"debootstrap ({mirror})")
+    skip_if_offline(res, f"debootstrap ({mirror})")
     assert res.returncode == 0, "debootstrap failed:\n" + res.stdout[-3000:]
     _run(["chroot", str(root), "apt-get", "clean"])
     tarball.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +133,7 @@ def chroot_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
     try:
         res = _chroot(root, "apt-get", "update", "-q", "--error-on=any")
-        _skip_if_offline(res, "apt-get update in the chroot")
+        skip_if_offline(res, "apt-get update in the chroot")
         assert res.returncode == 0, res.stdout[-3000:]
         yield root
     finally:
@@ -189,7 +150,7 @@ def system(chroot_root: Path, deb: Path) -> tuple[Path, str, str]:
     inside = f"/tmp/{deb.name}"
     shutil.copy(deb, chroot_root / inside.lstrip("/"))
     res = _chroot(chroot_root, *APT, "install", inside)
-    _skip_if_offline(res, "apt-get install (Depends from the mirror)")
+    skip_if_offline(res, "apt-get install (Depends from the mirror)")
     assert res.returncode == 0, "apt-get install failed:\n" + res.stdout[-5000:]
     return chroot_root, inside, res.stdout
 
