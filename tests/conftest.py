@@ -16,7 +16,7 @@ import tomli_w
 
 from agent.wire.contract import MAX_PAYLOAD_BYTES, schema
 from tests.broker import Broker, Collector, Received
-from tests.deb_build import BUILD_TIMEOUT_S, build_deb
+from tests.deb_build import BUILD_TIMEOUT_S, build_deb, prebuilt_env
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
@@ -39,11 +39,16 @@ def shared_path(*parts: str) -> Path:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``shared`` skip, with the reason, when ../shared is not beside the project
-    (under ``TRIAGE_REQUIRE_SHARED=1`` they run and fail instead). Tests that may build the .deb
-    themselves (no ``TRIAGE_DEB``) get the build's own time budget on top of their timeout."""
-    build_here = not os.environ.get("TRIAGE_DEB")
+    (under ``TRIAGE_REQUIRE_SHARED=1`` they run and fail instead). Tests that may build a .deb
+    themselves (no ``TRIAGE_DEB`` / ``TRIAGE_DEB_ARM64``) get the build's own time budget on top of
+    their timeout."""
+    build_here = {
+        fixture
+        for fixture, arch in (("deb", None), ("deb_arm64", "arm64"))
+        if not os.environ.get(prebuilt_env(arch))
+    }
     for item in items:
-        if build_here and {"deb", "installed", "system"} & set(getattr(item, "fixturenames", ())):
+        if build_here & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.timeout(300 + BUILD_TIMEOUT_S))
     if SHARED.is_dir() or REQUIRE_SHARED:
         return
@@ -57,6 +62,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Debian package, built once per session (or ``$TRIAGE_DEB``): tests/deb_build.py."""
     return build_deb(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def deb_arm64(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The arm64 package (``make deb ARCH=arm64``, or ``$TRIAGE_DEB_ARM64``), built once."""
+    return build_deb(tmp_path_factory, arch="arm64")
 
 
 @pytest.fixture

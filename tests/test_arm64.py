@@ -30,7 +30,6 @@ from agent.vision.manifest import load_manifest
 from tests import arm64
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, base_config, validate_message, write_config
-from tests.deb_build import build_deb
 from tests.model_outputs import run_models
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
@@ -49,15 +48,10 @@ def rootfs() -> Path:
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_deb(tmp_path_factory, arch="arm64")
-
-
-@pytest.fixture(scope="module")
-def venv(package: Path, rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv(deb_arm64: Path, rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package unpacked; its environment byte-compiled by arm64 Python as postinst does."""
     tree = tmp_path_factory.mktemp("arm64-pkg")
-    subprocess.run(["dpkg-deb", "-x", str(package), str(tree)], check=True)
+    subprocess.run(["dpkg-deb", "-x", str(deb_arm64), str(tree)], check=True)
     env = tree / PREFIX
     res = subprocess.run(
         arm64.python_cmd(rootfs, env, "-m", "compileall", "-q", "-j", "0", str(env / "lib")),
@@ -87,10 +81,13 @@ def _python(rootfs: Path, venv: Path, *args: str, timeout: float = 600) -> str:
 
 
 def test_package_is_arm64_and_its_environment_imports_everything(
-    package: Path, rootfs: Path, venv: Path
+    deb_arm64: Path, rootfs: Path, venv: Path
 ) -> None:
     arch = subprocess.run(
-        ["dpkg-deb", "-f", str(package), "Architecture"], capture_output=True, text=True, check=True
+        ["dpkg-deb", "-f", str(deb_arm64), "Architecture"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert arch == "arm64"
     elves = 0
@@ -242,7 +239,7 @@ def test_agent_runs_30s_on_arm64_and_its_events_validate(
     assert "temperature" in kinds, kinds
     health = [d for d in docs if d["kind"] == "health"]
     assert health, kinds
-    camera = health[-1]["sources"]["camera"]
-    assert camera["state"] == "ok", (camera, output[-3000:])
+    sources = health[-1]["sources"]
+    assert sources["camera"]["state"] == "ok", (sources, output[-3000:])
     assert len({d["id"] for d in docs}) == len(docs)
-    print(f"arm64 run: {len(docs)} events {sorted(set(kinds))}; last camera health {camera}")
+    print(f"arm64 run: {len(docs)} events {sorted(set(kinds))}; last health sources {sources}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +15,8 @@ from agent.flow.redact import remember
 from agent.service.logs import setup_logging
 from agent.service.pipeline import run
 
+log = logging.getLogger(__name__)
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
@@ -19,8 +24,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     setup_logging(cfg.runtime.log_level)
     exposed = exposed_secrets_warning(args.config, cfg)
     if exposed:
-        logging.getLogger(__name__).warning("%s", exposed)
-    return run(cfg)
+        log.warning("%s", exposed)
+    return exit_past_stuck_threads(run(cfg))
+
+
+def exit_past_stuck_threads(status: int) -> int:
+    """Return ``status``, or end the process with it at once when source threads are still running.
+
+    A source thread that did not stop in time (left behind by ``flow.threaded``, for example in the
+    middle of a slow onnxruntime inference) must not live into interpreter finalisation: Python then
+    ends daemon threads with ``pthread_exit``, whose unwinding through onnxruntime's C++ frames
+    aborts the process ("terminate called without an active exception", SIGABRT and a core dump
+    after "stopped cleanly"; seen under arm64 emulation, tests/test_arm64.py). Everything is stopped
+    and flushed by now, so skipping finalisation loses nothing.
+    """
+    main = threading.main_thread()
+    stuck = [t.name for t in threading.enumerate() if t is not main and t.is_alive()]
+    if not stuck:
+        return status
+    log.warning(
+        "threads still running at exit (%s): exiting without finalisation", ", ".join(stuck)
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def add_parser(sub: Any, add_config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
