@@ -3,7 +3,8 @@
 The root is made once with ``debootstrap --foreign --arch=arm64 --variant=minbase --include=python3``
 from this machine's Debian mirror (tests/debian_mirror.py). The second stage is not run (it would
 need binfmt_misc, which containers rarely have): every downloaded package is unpacked with
-``dpkg-deb -x`` instead, which is all a single emulated process needs. It is cached as a folder
+``dpkg-deb -x`` instead, which is all a single emulated process needs, and the standard library is
+byte-compiled (Debian's postinst would do that). It is cached as a folder
 ``~/.cache/triage-agent/arm64-root-<ROOT_KEY>/`` (``TRIAGE_CACHE`` moves it; delete it, or bump
 ``ROOT_KEY``, to rebuild).
 
@@ -34,7 +35,7 @@ import pytest
 
 from tests import debian_mirror
 
-ROOT_KEY = f"{debian_mirror.SUITE}-minbase-python3-v1"  # bump when the recipe below changes
+ROOT_KEY = f"{debian_mirror.SUITE}-minbase-python3-v2"  # bump when the recipe below changes
 PYTHON = "/usr/bin/python3.11"
 QEMU_CPU = "cortex-a72"  # Raspberry Pi 4 Model B
 
@@ -111,6 +112,17 @@ def _bootstrap(final: Path) -> None:
             assert res.returncode == 0, f"dpkg-deb -x {deb.name}: {res.stdout}"
             deb.unlink()
         assert (work / PYTHON.lstrip("/")).is_file(), "python3.11 missing from the arm64 root"
+        # Debian byte-compiles the stdlib in postinst (second stage); do it here, with arm64 Python.
+        # Under -L, bytecode for files not already in ROOT would land in the host's folders, so the
+        # emulated processes run with PYTHONDONTWRITEBYTECODE and need these.
+        _write_cpuinfo(work)
+        stdlib = work / "usr" / "lib" / "python3.11"
+        res = _run(
+            [qemu(), "-L", str(work), "-cpu", QEMU_CPU, str(work / PYTHON.lstrip("/")),
+             "-m", "compileall", "-q", "-j", "0", str(stdlib)],
+            timeout=900,
+        )  # fmt: skip
+        assert res.returncode == 0, "compileall of the arm64 stdlib failed:\n" + res.stdout[-3000:]
         if final.exists():
             shutil.rmtree(final)
         work.rename(final)
