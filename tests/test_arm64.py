@@ -9,7 +9,8 @@ Raspberry Pi 4 CPU (tests/arm64.py; the root is cached in ``~/.cache/triage-agen
   input tensors (max absolute difference printed and bounded);
 - ``triage-agent run`` with the simulated thermometer and camera, 30 s under qemu against a real
   mosquitto on the host (longer, at most 90 s more, until the vision source reports analysed frames):
-  its events arrive and validate against the contract, and it stops cleanly.
+  its events arrive and validate against the contract, and it stops cleanly (online ... stopping,
+  offline/stopped).
 """
 
 from __future__ import annotations
@@ -188,6 +189,13 @@ def test_shipped_models_give_the_same_outputs_on_arm64_as_on_x86(
     }
 
 
+def _status(msg: Received) -> tuple[str, str | None] | None:
+    if not msg.topic.endswith("/status"):
+        return None
+    doc = msg.json()
+    return (str(doc["state"]), doc.get("reason"))
+
+
 def _vision_ok(msg: Received) -> bool:
     if not msg.topic.endswith("/health"):
         return False
@@ -238,14 +246,12 @@ def test_agent_runs_30s_on_arm64_and_its_events_validate(
                 proc.wait()
     output = log.read_text(errors="replace")
     assert rc == 0, output[-3000:]
-    msgs = c.wait_for(
-        lambda ms: any(m.topic.endswith("/status") and b"stopping" in m.payload for m in ms)
-    )
+    msgs = c.wait_for(lambda ms: any(_status(m) == ("offline", "stopped") for m in ms))
     docs = [validate_message(m) for m in msgs]
     kinds = [d["kind"] for d in docs]
-    assert docs[0]["kind"] == "status"
-    assert docs[0]["state"] == "online"
-    assert docs[-1]["state"] == "stopping"
+    statuses = [(d["state"], d.get("reason")) for d in docs if d["kind"] == "status"]
+    assert statuses[0] == ("online", None), statuses
+    assert statuses[-2:] == [("stopping", None), ("offline", "stopped")], statuses
     assert "temperature" in kinds, kinds
     health = [d for d in docs if d["kind"] == "health"]
     assert health, kinds
