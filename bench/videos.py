@@ -1,5 +1,7 @@
-"""Benchmark videos, written at run time with ``cv2.VideoWriter`` (MJPG, 640x480, 30 fps, like a
-USB camera) from ../shared photos; nothing here is committed media.
+"""Benchmark videos, written at run time with ``cv2.VideoWriter`` from ../shared photos (nothing here
+is committed media): 640x480, 30 fps, MPEG-4 part 2 (``mp4v``, inter-frame coded like the H.264 an IP
+camera streams; a static scene then costs little to decode) or, with ``codec="MJPG"``, one JPEG per
+frame like many USB cameras (every frame costs a full decode, about 1 ms here).
 
 - :func:`busy`: a desk scene (the face-free street photo ``hpc203_street.jpg`` as background) with up
   to four people (face photos of the held-out *test* split of ``../shared/data/mask``, about
@@ -27,6 +29,7 @@ from tools.datasplit import list_images
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
 FPS = 30.0
+CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
 SIZE = (640, 480)
 BACKGROUND = "hpc203_street.jpg"
 
@@ -82,8 +85,16 @@ def _faces(n: int) -> list[tuple[Frame, bool]]:
     return picks
 
 
-def busy(path: Path, seconds: float = 20.0) -> tuple[Path, list[Truth]]:
-    """The busy desk video at ``path`` and its per-frame ground truth."""
+def _writer(path: Path, codec: str) -> cv2.VideoWriter:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), FPS, SIZE)
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {codec} video to {path}")
+    return writer
+
+
+def busy(path: Path, seconds: float = 20.0, codec: str = "mp4v") -> tuple[Path, list[Truth]]:
+    """The busy desk video at ``path`` (suffix from :data:`CODECS`) and its per-frame truth."""
+    path = path.with_suffix(CODECS[codec])
     background = _background()
     faces = _faces(6)
     span = seconds
@@ -94,7 +105,7 @@ def busy(path: Path, seconds: float = 20.0) -> tuple[Path, list[Truth]]:
         _Walker(faces[3][0], faces[3][1], 0.4 * span, span, 640, 450, 90),
         _Walker(faces[4][0], faces[4][1], 0.75 * span, span, 300, 260, 320),
     ]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
+    writer = _writer(path, codec)
     truth: list[Truth] = []
     frames = int(seconds * FPS)
     for i in range(frames):
@@ -119,13 +130,16 @@ def busy(path: Path, seconds: float = 20.0) -> tuple[Path, list[Truth]]:
     return path, truth
 
 
-def static(path: Path, seconds: float = 5.0, enter_at_s: float | None = None) -> Path:
+def static(
+    path: Path, seconds: float = 5.0, enter_at_s: float | None = None, codec: str = "mp4v"
+) -> Path:
     """A noisy static background (looped by the camera), with one person stepping in at
     ``enter_at_s`` when given (then the video should not loop)."""
+    path = path.with_suffix(CODECS[codec])
     background = _background().astype(np.int16)
     face, _ = _faces(1)[0]
     rng = np.random.default_rng(7)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
+    writer = _writer(path, codec)
     for i in range(int(seconds * FPS)):
         noise = rng.normal(0.0, 2.0, background.shape).astype(np.int16)
         canvas = np.clip(background + noise, 0, 255).astype(np.uint8)

@@ -228,6 +228,23 @@ def test_latest_frame_wins_and_counts_replaced() -> None:
     assert slot.replaced == 4
 
 
+@pytest.mark.shared
+def test_grabber_passes_over_frames_the_idle_worker_does_not_want(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", [(scene("img3.jpg"), 30)], fps=30)
+    grabber = FrameGrabber(camera(video, loop=False), pace=False, buffer_frames=100)
+    grabber.latest.keep_every = 3
+    grabber.start()
+    deadline = time.monotonic() + 10
+    while grabber.frames < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    grabber.stop()
+    taken = []
+    while (f := grabber.latest.take(timeout=0.01)) is not None:
+        taken.append(f.index)
+    assert taken == list(range(3, 31, 3))  # every third frame decoded and handed over...
+    assert grabber.skipped == 20  # ...the others only grabbed
+
+
 def test_buffered_slot_hands_over_every_frame_in_order_and_bounds_the_backlog() -> None:
     slot = LatestFrame(capacity=3)
     for i in range(1, 6):

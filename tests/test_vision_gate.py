@@ -9,7 +9,7 @@ from agent.vision import gate_settings
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
 from agent.vision.frames import fit
-from agent.vision.gate import DetectionGate, GateSettings, PartialAnalyser
+from agent.vision.gate import FAST_EVERY, DetectionGate, GateSettings, PartialAnalyser
 from agent.vision.scene import load_scene_analyser
 from tests.conftest import REPO
 from tests.vision_media import mask_faces
@@ -50,20 +50,24 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     rng = np.random.default_rng(5)
     analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
     assert isinstance(analyser, PartialAnalyser)
-    gate = DetectionGate(analyser, GateSettings(detect_every=3, full_every_s=2.0))
-    quiet = run(gate, [empty_desk(rng) for _ in range(90)])  # three seconds, nobody there
+    gate = DetectionGate(analyser, GateSettings(detect_every=8, full_every_s=2.0))
+    quiet = run(gate, [empty_desk(rng) for _ in range(63)])  # 2.1 s, nobody there
     emitted = [f for f in quiet if f is not None]
     assert gate.counts.full == 2
     assert gate.counts.region == 0
     assert len(emitted) == 2
     assert all(not f.faces for f in emitted)
-    assert gate.counts.carried == 88
+    assert gate.counts.carried == 61
+    assert gate.idle  # the worker now asks for every IDLE_STRIDE-th frame only
 
     face = mask_faces("without_mask", 1)[0]
-    entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=90)
+    # three frames after the full check at 2 s, before detect_every frames have passed
+    entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=63)
     first = next(i for i, f in enumerate(entering) if f is not None and f.faces)
-    assert first <= 3  # within detect_every frames of the person stepping in
+    assert first <= FAST_EVERY  # motion where nobody was known: looked at early
+    assert gate.counts.fast >= 1
     assert gate.counts.region >= 1  # the face was looked for in the moving area only
+    assert not gate.idle
     found = entering[first]
     assert found is not None
     assert len(found.faces) == 1
@@ -72,9 +76,9 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     assert 0 < box.x1 < box.x2 < 640 // 3 + 40  # in frame pixels, in the left third
 
     # standing still: after a few seconds the person is background to the motion check...
-    run(gate, [person_at_desk(rng, face) for _ in range(120)], start=120)
+    run(gate, [person_at_desk(rng, face) for _ in range(120)], start=93)
     detections = gate.counts.full + gate.counts.region
-    still = run(gate, [person_at_desk(rng, face) for _ in range(45)], start=240)
+    still = run(gate, [person_at_desk(rng, face) for _ in range(45)], start=213)
     carried = [f for f in still if f is not None and f.inference_ms == 0.0]
     assert carried
     assert all(len(f.faces) == 1 for f in carried)

@@ -178,7 +178,7 @@ class VisionConfig(Section):
         description="Grey-level change (0-255) against the running background that counts as motion.",
     )
     detect_every: int = Field(
-        default=3,
+        default=8,
         ge=1,
         le=300,
         description=(

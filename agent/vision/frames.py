@@ -76,6 +76,10 @@ class FrameSource(Protocol):
     def read(self) -> Frame | None:
         """The next frame, or None when the source ended (without loop) or vanished."""
 
+    def skip(self) -> bool:
+        """Pass over the next frame as cheaply as the source allows (no conversion to BGR);
+        False when the source ended (without loop) or vanished."""
+
     def close(self) -> None:
         """Release the device or file; safe to call twice."""
 
@@ -204,6 +208,16 @@ class CaptureSource:
             return None
         return fit(_as_bgr(as_frame(image)), self._camera.width, self._camera.height)
 
+    def skip(self) -> bool:
+        cap = self._cap
+        if cap is None:
+            return False
+        ok = cap.grab()  # V4L2 MJPEG/YUYV and streams: dequeued, not decoded/converted
+        if not ok and self.spec.kind == "file" and self._camera.loop:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok = cap.grab()
+        return bool(ok)
+
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
@@ -247,6 +261,16 @@ class FolderSource:
                 continue
             return fit(as_frame(image), self._camera.width, self._camera.height)
         return None
+
+    def skip(self) -> bool:
+        if not self._files:
+            return False
+        if self._next >= len(self._files):
+            if not self._camera.loop:
+                return False
+            self._next = 0
+        self._next += 1
+        return True
 
     def close(self) -> None:
         self._files = []
@@ -338,6 +362,10 @@ class SimulatedSource:
             return self._synthetic()
         frame = self._scenes[(index // self._hold_frames) % len(self._scenes)]
         return frame.copy()
+
+    def skip(self) -> bool:
+        self._count += 1
+        return True
 
     def close(self) -> None:
         self._scenes = []

@@ -3,7 +3,10 @@
 The slot holds at most ``buffer_frames`` frames (:class:`LatestFrame`): with 1, the latest frame
 wins; with a few (the gated vision path), the worker sees every frame in order and catches up after
 a slow detection. When the slot is full the oldest frame gives way (counted in
-``LatestFrame.replaced``), so the backlog is bounded however slow inference is. When the camera
+``LatestFrame.replaced``), so the backlog is bounded however slow inference is. While the scene is
+idle the worker asks for every Nth frame only (``LatestFrame.keep_every``): the others are passed
+over with :meth:`~agent.vision.frames.FrameSource.skip` (no decode to BGR where the source allows:
+``VideoCapture.grab`` without ``retrieve``). When the camera
 vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
 exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``, 5 s by
 default, so a returning camera delivers within seconds whatever the outage) and logs one line when
@@ -57,6 +60,13 @@ class LatestFrame:
         self.capacity = max(1, capacity)
         self.replaced = 0
         """Frames dropped before anyone took them (the price of a bounded slot)."""
+        self.keep_every = 1
+        """The reader wants every Nth frame only (set by the worker while the scene is idle); the
+        grabber passes over the others without decoding them (:meth:`FrameSource.skip`)."""
+
+    def wanted(self, index: int) -> bool:
+        """Whether frame number ``index`` should be decoded and stored."""
+        return index % max(1, self.keep_every) == 0
 
     def put(self, frame: CapturedFrame) -> None:
         """Store ``frame``; when the slot is full, the oldest frame not yet taken is dropped."""
@@ -98,6 +108,8 @@ class FrameGrabber(ThreadedSource):
         """Frames read since start."""
         self.reconnects = 0
         """Times the source was (re)opened after a failure or end."""
+        self.skipped = 0
+        """Frames passed over without decoding because the worker asked for fewer (idle scene)."""
         self._pace = pace
 
     def run(self, emit: Emit) -> None:
@@ -150,19 +162,24 @@ class FrameGrabber(ThreadedSource):
         next_at = time.monotonic()
         while not self.stopping:
             self.loop.turn()
+            wanted = self.latest.wanted(self.frames + 1)
             try:
-                image = self.source.read()
+                image = self.source.read() if wanted else None
+                ended = image is None if wanted else not self.source.skip()
             except Exception as exc:  # a decode error in one frame: count it, treat as vanished
                 self.heartbeat.error(f"reading {self.source.spec.label}: {exc}")
                 return got
-            if image is None:
+            if ended:
                 return got
             now = time.time()
             self.frames += 1
             got += 1
             if got == 1:
                 self.came_back(f"camera: {self.source.spec.label} is back")
-            self.latest.put(CapturedFrame(image, now, self.frames))
+            if image is not None:
+                self.latest.put(CapturedFrame(image, now, self.frames))
+            else:
+                self.skipped += 1
             self.heartbeat.beat(now)
             if period:
                 next_at += period

@@ -26,7 +26,7 @@ from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import ThreadedSource
 from agent.vision.findings import Frame, SceneAnalyser
-from agent.vision.gate import DetectionGate, GateSettings
+from agent.vision.gate import IDLE_STRIDE, DetectionGate, GateSettings
 from agent.vision.grabber import LatestFrame
 from agent.vision.integrity import IntegrityChecker
 
@@ -94,6 +94,8 @@ class VisionWorker(ThreadedSource):
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self.analysed += 1
+            if self.gate is not None:
+                self._latest.keep_every = IDLE_STRIDE if self.gate.idle else 1
             del frame
             self.heartbeat.beat()
             if findings is None:
