@@ -8,7 +8,7 @@ APT_PACKAGES := mosquitto mosquitto-clients rabbitmq-server libsystemd-dev pkg-c
 	systemd dpkg-dev debootstrap qemu-user-static lintian postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint bench deb eval-mask models clean
+.PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint bench bench-smoke deb eval-mask models clean
 
 all: test
 
@@ -84,8 +84,13 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# make bench: every figure of docs/PERFORMANCE.md (about 10 minutes); one table, bench/out/results.json.
 bench: setup
 	$(BIN)/python -m bench
+
+# make bench-smoke: the same benchmarks with short windows (a few minutes; figures indicative only).
+bench-smoke: setup
+	$(BIN)/python -m bench --smoke
 
 # Debian package in dist/ (see docs/PACKAGING.md); needs network access to PyPI for the dependencies.
 # ARCH=arm64 builds the Raspberry Pi package on this machine (target wheels from PyPI).

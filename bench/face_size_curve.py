@@ -89,11 +89,8 @@ def _cpu_ms(detector: CenterFaceDetector, frame: Frame) -> float:
     return statistics.median(ms)
 
 
-def main() -> dict[str, object]:
-    scenes_dir = SHARED / "data" / "scenes"
-    if not scenes_dir.is_dir():
-        return {"skipped": f"{scenes_dir} is absent (needs ../shared)"}
-    spec, path = resolve(REPO / "models", "face-detector")
+def _frames(scenes_dir: Path) -> dict[str, tuple[Frame, list[Box]]]:
+    """Each labelled photo fitted to 640x480, with its labelled boxes in that frame's pixels."""
     frames: dict[str, tuple[Frame, list[Box]]] = {}
     for name, boxes in _labels().items():
         image = cv2.imread(str(scenes_dir / name))
@@ -102,6 +99,24 @@ def main() -> dict[str, object]:
         frame = fit(np.asarray(image, dtype=np.uint8), 640, 480)
         s = frame.shape[1] / image.shape[1]
         frames[name] = (frame, [_scaled(b, s) for b in boxes])
+    return frames
+
+
+def recall_of(model: str) -> float:
+    """Share of the labelled scene faces the manifest model ``model`` finds at its input size."""
+    spec, path = resolve(REPO / "models", model)
+    detector = CenterFaceDetector(spec, path, threads=1)
+    frames = _frames(SHARED / "data" / "scenes")
+    total = sum(len(b) for _, b in frames.values())
+    return round(sum(_found(t, detector.detect(f)) for f, t in frames.values()) / total, 4)
+
+
+def main() -> dict[str, object]:
+    scenes_dir = SHARED / "data" / "scenes"
+    if not scenes_dir.is_dir():
+        return {"skipped": f"{scenes_dir} is absent (needs ../shared)"}
+    spec, path = resolve(REPO / "models", "face-detector")
+    frames = _frames(scenes_dir)
     total = sum(len(b) for _, b in frames.values())
     timing_frame = next(iter(frames.values()))[0]
     if "img3.jpg" in frames:

@@ -29,7 +29,7 @@ from agent.vision.config import CameraConfig, VisionConfig
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
 from agent.vision.gate import BUFFER_FRAMES
-from agent.vision.grabber import FrameGrabber
+from agent.vision.grabber import FrameGrabber, LatestFrame
 from agent.vision.manifest import load_manifest
 from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
@@ -38,6 +38,20 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))
 REFERENCE = SHARED / "models" / "reference"
 WARMUP_S = 3.0
+
+
+class StampedSlot(LatestFrame):
+    """The grabber's frame slot, also noting when frame number ``watch`` was captured."""
+
+    def __init__(self, capacity: int, watch: int) -> None:
+        super().__init__(capacity)
+        self.watch = watch
+        self.watched_at: float | None = None
+
+    def wanted(self, index: int) -> bool:
+        if index == self.watch:
+            self.watched_at = time.time()
+        return super().wanted(index)
 
 
 class AizooScene:
@@ -108,10 +122,14 @@ def main() -> None:
     worker = VisionWorker(
         grabber.latest, analyser, camera.max_fps, gate=gate_settings(vision) if gated else None
     )
+    if args.enter_at is not None:  # note when the first frame with the person is captured
+        grabber.latest = StampedSlot(grabber.latest.capacity, round(args.enter_at * 30) + 1)
+        worker = VisionWorker(
+            grabber.latest, analyser, camera.max_fps, gate=gate_settings(vision) if gated else None
+        )
     compliance, occupancy = ComplianceAnalyser(vision), OccupancyAnalyser(vision)
     lock = threading.Lock()
     first_face: list[float] = []
-    started_wall = 0.0
 
     def emit(observation: object) -> None:
         if isinstance(observation, SceneFindings) and observation.faces and not first_face:
@@ -120,7 +138,6 @@ def main() -> None:
             compliance.feed(observation)
             occupancy.feed(observation)
 
-    started_wall = time.time()
     grabber.start()
     worker.start(emit)
     warmup = 0.0 if args.enter_at is not None else WARMUP_S
@@ -154,9 +171,10 @@ def main() -> None:
     if worker.gate is not None:
         c = worker.gate.counts
         out["gate"] = {"frames": c.frames, "full": c.full, "region": c.region, "carried": c.carried}
-    if args.enter_at is not None:
+    if isinstance(grabber.latest, StampedSlot):
+        entered = grabber.latest.watched_at
         out["react_s"] = (
-            round(first_face[0] - started_wall - args.enter_at, 3) if first_face else None
+            round(first_face[0] - entered, 3) if first_face and entered is not None else None
         )
     print(json.dumps(out), flush=True)
 

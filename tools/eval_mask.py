@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from agent.vision import families
+from agent.vision.config import VisionConfig
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, FaceDetector, Frame
@@ -251,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", choices=["aizoo"], default=None)
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--reference-dir", type=Path, default=Path("../shared/models/reference"))
-    parser.add_argument("--face-model", default="face-detector")
-    parser.add_argument("--mask-model", default="mask-classifier")
+    defaults = VisionConfig()  # the models the agent runs unless configured otherwise
+    parser.add_argument("--face-model", default=defaults.face_model)
+    parser.add_argument("--mask-model", default=defaults.mask_model)
     args = parser.parse_args(argv)
 
     try:  # check the data before loading any model
