@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from agent.vision.findings import Frame
-from agent.vision.motion import MotionDetector, area, grow, merge, overlap, union
+from agent.vision.motion import MotionDetector, align, area, grow, merge, overlap, union
 
 
 def noisy(rng: np.random.Generator, level: int = 120) -> Frame:
@@ -73,6 +73,8 @@ def test_region_helpers() -> None:
     assert union([(0, 0, 10, 10), (5, 20, 30, 25)]) == (0, 0, 30, 25)
     assert grow((100, 100, 200, 200), 0.25, 10, 640, 480) == (65, 65, 235, 235)
     assert grow((0, 0, 640, 480), 0.5, 10, 640, 480) == (0, 0, 640, 480)
+    assert align((65, 65, 235, 235), 32, 640, 480) == (64, 64, 256, 256)
+    assert align((600, 450, 630, 470), 32, 630, 470) == (576, 448, 630, 470)
     assert overlap((0, 0, 10, 10), (9, 9, 20, 20))
     assert not overlap((0, 0, 10, 10), (10, 0, 20, 10))
     merged = merge([(0, 0, 10, 10), (100, 100, 110, 110), (5, 5, 50, 50), (45, 45, 101, 101)])

@@ -37,12 +37,16 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
-from agent.vision.motion import MotionDetector, Region, area, grow, merge, overlap
+from agent.vision.motion import MotionDetector, Region, align, area, grow, merge, overlap
 
 REGION_MARGIN = 0.15
 """Region crops are grown by this share of their size per side..."""
 REGION_PAD = 24
 """...plus this many pixels (a face half inside a moving area is still cut out whole)."""
+REGION_ALIGN = 32
+"""Crops start and end on this pixel grid (the detectors' largest stride), so a face in a crop
+meets the network at the same grid phase as in the whole frame: unaligned crops were measured to
+lose borderline faces (score 0.56 in the frame, below 0.5 in every unaligned crop tried)."""
 REGION_MAX_SHARE = 0.85
 """A region covering more than this share of the frame is analysed as the full frame."""
 FAST_EVERY = 2
@@ -208,7 +212,9 @@ class DetectionGate:
                 (int(f.box.x1), int(f.box.y1), int(f.box.x2) + 1, int(f.box.y2) + 1)
                 for f in self._last.faces
             ]
-        regions = merge([grow(b, REGION_MARGIN, REGION_PAD, w, h) for b in boxes])
+        regions = merge(
+            [align(grow(b, REGION_MARGIN, REGION_PAD, w, h), REGION_ALIGN, w, h) for b in boxes]
+        )
         if not regions or sum(area(r) for r in regions) > REGION_MAX_SHARE * w * h:
             return None
         return tuple(regions)

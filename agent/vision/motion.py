@@ -143,6 +143,17 @@ def grow(region: Region, margin: float, pad: int, width: int, height: int) -> Re
     return (max(0, x1 - dx), max(0, y1 - dy), min(width, x2 + dx), min(height, y2 + dy))
 
 
+def align(region: Region, step: int, width: int, height: int) -> Region:
+    """``region`` widened outwards to multiples of ``step`` pixels, clipped to the frame."""
+    x1, y1, x2, y2 = region
+    return (
+        x1 // step * step,
+        y1 // step * step,
+        min(width, -(-x2 // step) * step),
+        min(height, -(-y2 // step) * step),
+    )
+
+
 def overlap(a: Region, b: Region) -> bool:
     """True when the two regions share at least one pixel."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
