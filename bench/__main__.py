@@ -65,9 +65,6 @@ FIGURES: dict[str, Figure] = {
         "core-s/s", ("bench_vision", "ours_core_s_per_s"), ("bench_vision", "aizoo_core_s_per_s")
     ),
     "vision.cost_vs_aizoo": Figure("ratio", ("bench_vision", "cost_vs_aizoo"), None, (LE, 0.5)),
-    "vision.cost_vs_aizoo_with_person": Figure(
-        "ratio", ("bench_vision", "cost_vs_aizoo_person"), None, (LE, 0.5)
-    ),
     "vision.idle_cpu_pct": Figure(
         "% of a core",
         ("bench_agent", "idle_cpu_pct"),

@@ -11,8 +11,8 @@ from such load and are repeated :data:`REPEAT` times (best run reported, all run
   four people, 20 s), paced at 30/s; ``capacity_fps_1core``: 30 divided by the core-seconds per
   video second, the frame rate one fully busy core could sustain (derived, not a run).
 - ``ours_core_s_per_s`` / ``aizoo_core_s_per_s`` / ``cost_vs_aizoo``: CPU seconds per second of
-  the busy video; ours with the face detector and mask classifier as shipped (and ``*_person`` with
-  the NanoDet-m person detector from ../shared added, as the full path will run it).
+  the busy video; ours is the whole shipped path (face, mask and person models, gate, trackers,
+  zones and analysers), AIZOO one SSD pass per frame (faces and masks only).
 - ``idle_cpu_pct_vision``: the vision path alone on a static scene (the whole agent's idle figure
   is :mod:`bench.bench_agent`'s).
 - ``react_s``: a person steps into a static scene; seconds from that frame's capture until the
@@ -43,7 +43,6 @@ SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 SECONDS = 4.0 if SMOKE else 20.0
 IDLE_SECONDS = 4.0 if SMOKE else 30.0
 REPEAT = 1 if SMOKE else 2
-NANODET = videos.SHARED / "models" / "reference" / "nanodet_m_320.onnx"
 
 
 def _run(*args: str) -> dict[str, object]:
@@ -51,21 +50,6 @@ def _run(*args: str) -> dict[str, object]:
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
     doc: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return doc
-
-
-def _models_with_person(tmp: Path) -> Path:
-    """The shipped models plus NanoDet-m from ../shared as ``person-detector`` (symlinks)."""
-    folder = tmp / "models"
-    folder.mkdir()
-    manifest = json.loads((REPO / "models" / "manifest.json").read_text())
-    for entry in manifest["models"]:
-        (folder / entry["file"]).symlink_to(REPO / "models" / entry["file"])
-    person = json.loads((REPO / "docs" / "byom" / "nanodet.json").read_text())["models"][0]
-    person["name"] = "person-detector"
-    (folder / person["file"]).symlink_to(NANODET)
-    manifest["models"].append(person)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
 
 
 def _eval_mask() -> dict[str, object]:
@@ -112,21 +96,6 @@ def main() -> dict[str, object]:
             )
             aizoo.append(
                 _run("--pipeline", "aizoo", "--video", str(busy), "--seconds", secs, "--pace")
-            )
-        person: dict[str, object] | None = None
-        if NANODET.is_file():
-            models = _models_with_person(tmp)
-            person = _run(
-                "--pipeline",
-                "ours",
-                "--video",
-                str(busy),
-                "--seconds",
-                secs,
-                "--pace",
-                "--person",
-                "--models-dir",
-                str(models),
             )
         idle = _run(
             "--pipeline", "ours", "--video", str(static), "--seconds", str(IDLE_SECONDS), "--pace"
@@ -175,13 +144,6 @@ def main() -> dict[str, object]:
         "react_s": max((r for r in react if isinstance(r, float)), default=None),
         "runs": {"ours": ours, "aizoo": aizoo, "idle": idle, "react": reacts},
     }
-    if person is not None:
-        person_cost = _f(person, "core_s_per_video_s")
-        out["ours_person_core_s_per_s"] = person_cost
-        out["cost_vs_aizoo_person"] = round(person_cost / aizoo_cost, 3)
-        out["fps_1core_person"] = _f(person, "processed_fps")
-        out["dropped_person"] = _f(person, "dropped")
-        out["runs"] = {**out["runs"], "person": person}  # type: ignore[dict-item]
     if acc is not None:
         out["accuracy_busy_video"] = acc
     return {**out, **quality}

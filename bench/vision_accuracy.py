@@ -61,7 +61,7 @@ def run(video: Path, truth: list[videos.Truth], models_dir: Path | None) -> dict
     out: dict[str, object] = {"frames": len(frames)}
     for name in ("gated", "every", "aizoo"):
         pipeline = "aizoo" if name == "aizoo" else "ours"
-        vision = vision_config(pipeline, person=False)
+        vision = vision_config(pipeline, person=True)
         if models_dir is not None:
             vision = vision.model_copy(update={"models_dir": models_dir})
         analyser = analyser_for(pipeline, vision)

@@ -2,10 +2,12 @@
 ``taskset -c 0``): real grabber thread (MJPG decode) -> real worker (motion gate + models) ->
 compliance and occupancy analysers, on a video file, for ``--seconds`` after a warm-up.
 
-``--pipeline ours`` is the product path as configured by default (gated, shipped models,
-``--person`` adds the NanoDet person detector from ../shared); ``--pipeline aizoo`` is the AIZOO
+``--pipeline ours`` is the product path as configured by default (gated; shipped face, mask and
+person models; ``--no-person`` leaves the person detector out); ``--pipeline aizoo`` is the AIZOO
 reference model on every frame (no gate). ``--pace`` reads the file at its 30 frames/s like a
-camera (cost and drops); without it the grabber reads as fast as it can (headroom).
+camera (cost and drops); without it the grabber reads as fast as it can. The sources and
+analysers are the product's own (:func:`agent.vision.build`: grabber, worker with its gate and
+camera-integrity checks, compliance, occupancy, people and zone analysers).
 
 Prints one JSON object: CPU core-seconds of the whole process per second of video
 (``resource.getrusage``: user + system of all threads), frames decoded, processed and dropped
@@ -19,19 +21,17 @@ import argparse
 import json
 import os
 import resource
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-from agent.vision import gate_settings, load_analyser
-from agent.vision.compliance import ComplianceAnalyser
+from agent.vision import build, load_analyser
 from agent.vision.config import CameraConfig, VisionConfig
 from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
-from agent.vision.gate import BUFFER_FRAMES
 from agent.vision.grabber import FrameGrabber, LatestFrame
 from agent.vision.manifest import load_manifest
-from agent.vision.occupancy import OccupancyAnalyser
 from agent.vision.worker import VisionWorker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ def vision_config(pipeline: str, person: bool, **overrides: object) -> VisionCon
         fields: dict[str, object] = {
             "models_dir": REPO / "models",
             "threads": 1,
-            "person_model": "person-detector" if person else None,
+            **({} if person else {"person_model": None}),
             **overrides,
         }
         return VisionConfig.model_validate(fields)
@@ -98,7 +98,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pace", action="store_true")
     parser.add_argument("--no-loop", action="store_true")
-    parser.add_argument("--person", action="store_true")
+    parser.add_argument(
+        "--no-person", action="store_true", help="without the person detector (faces only)"
+    )
     parser.add_argument("--models-dir", type=Path)
     parser.add_argument("--detect-every", type=int, help="vision.detect_every (default: config's)")
     parser.add_argument("--face-model", help="vision.face_model (default: config's)")
@@ -114,20 +116,18 @@ def main() -> None:
         overrides["face_model"] = args.face_model
     if args.no_motion:
         overrides["motion_gating"] = False
-    vision = vision_config(args.pipeline, args.person, **overrides)
+    vision = vision_config(args.pipeline, not args.no_person, **overrides)
     analyser = analyser_for(args.pipeline, vision)
-    camera = CameraConfig(source=str(args.video), loop=not args.no_loop, max_fps=60)
-    gated = vision.motion_gating or vision.detect_every > 1
-    grabber = FrameGrabber(camera, pace=args.pace, buffer_frames=BUFFER_FRAMES if gated else 1)
-    worker = VisionWorker(
-        grabber.latest, analyser, camera.max_fps, gate=gate_settings(vision) if gated else None
-    )
+    camera = CameraConfig(source=str(args.video), loop=not args.no_loop, max_fps=30)
+    with tempfile.TemporaryDirectory() as state:
+        sources, analysers = build(camera, vision, analyser, state_dir=Path(state))
+    grabber, worker = sources
+    assert isinstance(grabber, FrameGrabber)
+    assert isinstance(worker, VisionWorker)
+    grabber.pace = args.pace
     if args.enter_at is not None:  # note when the first frame with the person is captured
-        grabber.latest = StampedSlot(grabber.latest.capacity, round(args.enter_at * 30) + 1)
-        worker = VisionWorker(
-            grabber.latest, analyser, camera.max_fps, gate=gate_settings(vision) if gated else None
-        )
-    compliance, occupancy = ComplianceAnalyser(vision), OccupancyAnalyser(vision)
+        slot = StampedSlot(grabber.latest.capacity, round(args.enter_at * 30) + 1)
+        grabber.latest = worker.latest = slot
     lock = threading.Lock()
     first_face: list[float] = []
 
@@ -135,8 +135,8 @@ def main() -> None:
         if isinstance(observation, SceneFindings) and observation.faces and not first_face:
             first_face.append(time.time())
         with lock:
-            compliance.feed(observation)
-            occupancy.feed(observation)
+            for a in analysers:
+                a.feed(observation)
 
     grabber.start()
     worker.start(emit)
@@ -155,7 +155,7 @@ def main() -> None:
     video_s = frames / 30.0
     out: dict[str, object] = {
         "pipeline": args.pipeline,
-        "person_detector": args.person,
+        "person_detector": args.pipeline == "ours" and not args.no_person,
         "paced": args.pace,
         "wall_s": round(elapsed, 2),
         "cpu_s": round(cpu, 3),

@@ -195,8 +195,8 @@ class VisionConfig(Section):
         ge=1,
         le=100,
         description=(
-            "Run the person detector on every Nth region detection only (its last boxes are "
-            "carried between); full-frame detections always include it."
+            "Run the person detector on every Nth detection only (its last boxes are carried "
+            "between)."
         ),
     )
     region_crops: bool = Field(

@@ -25,6 +25,10 @@ Once nothing moved and nobody was in view for :data:`IDLE_AFTER_S`, the gate is 
 worker asks the grabber for every :data:`IDLE_STRIDE`-th frame only (the others are not even
 decoded), until the next motion.
 
+Person detection (whole frame: its input size is fixed) runs on every ``person_every``-th
+detection of either kind only, its last boxes carried in between: occupancy needs no more than a
+few updates a second.
+
 Applies to any :class:`~agent.vision.findings.SceneAnalyser`: one that also implements
 :class:`PartialAnalyser` (the product's ONNX analyser) gets region crops and the person stride,
 any other one gets full-frame detections on the same schedule. With ``motion`` off, the gate is a
@@ -222,7 +226,11 @@ class DetectionGate:
     def _detect(self, frame: Frame, at: float, region: tuple[Region, ...] | None) -> SceneFindings:
         self._since_detect = 0
         self._detections += 1
-        persons = region is None or self._detections % max(1, self.settings.person_every) == 0
+        persons = (
+            self._last is None
+            or self._last_full_at is None
+            or self._detections % max(1, self.settings.person_every) == 0
+        )
         if self._partial is not None:
             findings = self._partial.analyse_part(frame, at, region, persons)
         else:

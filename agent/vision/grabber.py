@@ -110,7 +110,8 @@ class FrameGrabber(ThreadedSource):
         """Times the source was (re)opened after a failure or end."""
         self.skipped = 0
         """Frames passed over without decoding because the worker asked for fewer (idle scene)."""
-        self._pace = pace
+        self.pace = pace
+        """Read files, folders and simulated frames at their native rate (like a camera)."""
 
     def run(self, emit: Emit) -> None:
         """Open, read until the source ends, reopen with backoff; until stopped (``emit`` unused)."""
@@ -158,7 +159,7 @@ class FrameGrabber(ThreadedSource):
     def _read_until_end(self) -> int:
         """Read frames until the source ends or we are stopped; return how many were read."""
         got = 0
-        period = 1.0 / self.source.native_fps if self._pace and self.source.native_fps else 0.0
+        period = 1.0 / self.source.native_fps if self.pace and self.source.native_fps else 0.0
         next_at = time.monotonic()
         while not self.stopping:
             self.loop.turn()

@@ -6,7 +6,9 @@ problem (missing file, checksum, wrong task, unknown family, unloadable file) is
 :class:`~agent.vision.manifest.ModelError` whose message says what to do.
 
 When the face detector's family classifies masks itself (``Box.mask_prob`` set, e.g. AIZOO) that
-probability is used and the crop is not classified again.
+probability is used and the crop is not classified again. A face found again at nearly the same
+place within :data:`MASK_REUSE_S` keeps the probability it was given then (the gate runs the
+detector several times a second; the face has not changed in a fraction of a second).
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ from agent.vision.findings import (
 )
 from agent.vision.manifest import resolve
 from agent.vision.motion import Region
+from agent.vision.tracker import iou
+
+MASK_REUSE_S = 1.0
+"""A face found again at nearly the same place within this long keeps its mask probability
+instead of being classified again (a gated detection runs several times a second)..."""
+MASK_REUSE_IOU = 0.6
+"""..."nearly the same place": IoU with the earlier box at least this."""
 
 
 class OnnxSceneAnalyser:
@@ -47,6 +56,7 @@ class OnnxSceneAnalyser:
         self._masks = masks
         self._persons = persons
         self._face_min_score = face_min_score
+        self._classified: list[tuple[Box, float, float]] = []
         self._crop_expand = crop_expand
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
@@ -63,16 +73,28 @@ class OnnxSceneAnalyser:
         boxes: list[Box] = [
             b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score
         ]
-        todo = [b for b in boxes if b.mask_prob is None]
+        known = [self._recent(b, at) for b in boxes]
+        todo = [b for b, k in zip(boxes, known, strict=True) if b.mask_prob is None and k is None]
         probs = iter(
             self._masks.classify([crop_face(frame, b, self._crop_expand) for b in todo])
             if todo
             else []
         )
         faces = tuple(
-            FaceFinding(box=b, mask_prob=b.mask_prob if b.mask_prob is not None else next(probs))
-            for b in boxes
+            FaceFinding(
+                box=b,
+                mask_prob=b.mask_prob
+                if b.mask_prob is not None
+                else k
+                if k is not None
+                else next(probs),
+            )
+            for b, k in zip(boxes, known, strict=True)
         )
+        self._classified = [
+            (f.box, f.mask_prob, at if k is None else since)
+            for f, k, since in zip(faces, known, self._since(boxes, at), strict=True)
+        ]
         people = (
             tuple(self._persons.detect(frame)) if self._persons is not None and persons else None
         )
@@ -84,6 +106,21 @@ class OnnxSceneAnalyser:
             frame_width=int(frame.shape[1]),
             frame_height=int(frame.shape[0]),
         )
+
+    def _match(self, box: Box, at: float) -> tuple[float, float] | None:
+        """(P(masked), when classified) of a face classified within :data:`MASK_REUSE_S` at
+        nearly the same place (IoU >= :data:`MASK_REUSE_IOU`), else None."""
+        for old, prob, when in self._classified:
+            if at - when < MASK_REUSE_S and iou(old, box) >= MASK_REUSE_IOU:
+                return prob, when
+        return None
+
+    def _recent(self, box: Box, at: float) -> float | None:
+        hit = self._match(box, at)
+        return hit[0] if hit is not None else None
+
+    def _since(self, boxes: list[Box], at: float) -> list[float]:
+        return [hit[1] if (hit := self._match(b, at)) is not None else at for b in boxes]
 
     def _detect_faces(self, frame: Frame, regions: tuple[Region, ...] | None) -> list[Box]:
         if regions is None:

@@ -52,7 +52,8 @@ class VisionWorker(ThreadedSource):
         self.analysed = 0
         """Frames processed since start (motion-checked, and analysed when the gate said so)."""
         self.gate = DetectionGate(analyser, gate) if gate is not None else None
-        self._latest = latest
+        self.latest = latest
+        """The slot frames are taken from (shared with the grabber)."""
         self._analyser = analyser
         self._period = 1.0 / max_fps
         self._ms: deque[float] = deque(maxlen=32)
@@ -77,10 +78,13 @@ class VisionWorker(ThreadedSource):
             wait = next_at - time.monotonic()
             if wait > 0 and self.wait(wait):
                 break
-            frame = self._latest.take(timeout=0.5)
+            frame = self.latest.take(timeout=0.5)
             if frame is None:
                 continue
-            next_at = time.monotonic() + self._period
+            # at most max_fps on average, but frames that queued up behind a slow detection are
+            # caught up on at once (a schedule, not a fixed gap after each frame)
+            now = time.monotonic()
+            next_at = max(next_at + self._period, now - self.latest.capacity * self._period)
             self._check_integrity(frame.image, frame.at, emit)
             started = time.perf_counter()
             try:
@@ -95,7 +99,7 @@ class VisionWorker(ThreadedSource):
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self.analysed += 1
             if self.gate is not None:
-                self._latest.keep_every = IDLE_STRIDE if self.gate.idle else 1
+                self.latest.keep_every = IDLE_STRIDE if self.gate.idle else 1
             del frame
             self.heartbeat.beat()
             if findings is None:
