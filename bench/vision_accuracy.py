@@ -66,7 +66,7 @@ def run(video: Path, truth: list[videos.Truth], models_dir: Path | None) -> dict
             vision = vision.model_copy(update={"models_dir": models_dir})
         analyser = analyser_for(pipeline, vision)
         settings = gate_settings(vision) if name == "gated" else GateSettings(motion=False)
-        settings = settings if name == "gated" else GateSettings(motion=False, detect_every=1)
+        settings = settings if name == "gated" else GateSettings(motion=False, detect_fps=60.0)
         gate = DetectionGate(analyser, settings)
         current: list[SceneFindings | None] = []
         last: SceneFindings | None = None

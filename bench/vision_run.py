@@ -78,7 +78,7 @@ def vision_config(pipeline: str, person: bool, **overrides: object) -> VisionCon
             **overrides,
         }
         return VisionConfig.model_validate(fields)
-    return VisionConfig(models_dir=REPO / "models", threads=1, motion_gating=False, detect_every=1)
+    return VisionConfig(models_dir=REPO / "models", threads=1, motion_gating=False, detect_fps=60.0)
 
 
 def analyser_for(pipeline: str, vision: VisionConfig) -> SceneAnalyser:
@@ -102,7 +102,7 @@ def main() -> None:
         "--no-person", action="store_true", help="without the person detector (faces only)"
     )
     parser.add_argument("--models-dir", type=Path)
-    parser.add_argument("--detect-every", type=int, help="vision.detect_every (default: config's)")
+    parser.add_argument("--detect-fps", type=float, help="vision.detect_fps (default: config's)")
     parser.add_argument("--face-model", help="vision.face_model (default: config's)")
     parser.add_argument("--no-motion", action="store_true", help="vision.motion_gating = false")
     parser.add_argument("--enter-at", type=float, help="seconds into the video a face appears")
@@ -110,8 +110,8 @@ def main() -> None:
     overrides: dict[str, object] = {}
     if args.models_dir is not None:
         overrides["models_dir"] = args.models_dir
-    if args.detect_every is not None:
-        overrides["detect_every"] = args.detect_every
+    if args.detect_fps is not None:
+        overrides["detect_fps"] = args.detect_fps
     if args.face_model is not None:
         overrides["face_model"] = args.face_model
     if args.no_motion:

@@ -50,7 +50,7 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     rng = np.random.default_rng(5)
     analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
     assert isinstance(analyser, PartialAnalyser)
-    gate = DetectionGate(analyser, GateSettings(detect_every=8, full_every_s=2.0))
+    gate = DetectionGate(analyser, GateSettings(detect_fps=4.0, full_every_s=2.0))
     quiet = run(gate, [empty_desk(rng) for _ in range(63)])  # 2.1 s, nobody there
     emitted = [f for f in quiet if f is not None]
     assert gate.counts.full == 2
@@ -61,7 +61,7 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     assert gate.idle  # the worker now asks for every IDLE_STRIDE-th frame only
 
     face = mask_faces("without_mask", 1)[0]
-    # three frames after the full check at 2 s, before detect_every frames have passed
+    # three frames after the full check at 2 s, before the next detection is due (0.25 s)
     entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=63)
     first = next(i for i, f in enumerate(entering) if f is not None and f.faces)
     assert first <= FAST_EVERY  # motion where nobody was known: looked at early
@@ -89,7 +89,7 @@ def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
     rng = np.random.default_rng(6)
     analyser = WholeFrameOnly(load_scene_analyser(VisionConfig(models_dir=REPO / "models")))
     assert not isinstance(analyser, PartialAnalyser)
-    gate = DetectionGate(analyser, GateSettings(motion=False, detect_every=3))
+    gate = DetectionGate(analyser, GateSettings(motion=False, detect_fps=10.0))
     face = mask_faces("with_mask", 1)[0]
     out = run(gate, [person_at_desk(rng, face) for _ in range(9)])
     fresh = [i for i, f in enumerate(out) if f is not None and f.inference_ms > 0.0]
@@ -100,12 +100,12 @@ def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
 
 def test_gate_settings_follow_the_vision_section() -> None:
     vision = VisionConfig(
-        motion_gating=False, detect_every=5, full_every_s=3.0, person_every=4, region_crops=False
+        motion_gating=False, detect_fps=5.0, full_every_s=3.0, person_every=4, region_crops=False
     )
     s = gate_settings(vision)
-    assert (s.motion, s.detect_every, s.full_every_s, s.person_every, s.regions) == (
+    assert (s.motion, s.detect_fps, s.full_every_s, s.person_every, s.regions) == (
         False,
-        5,
+        5.0,
         3.0,
         4,
         False,

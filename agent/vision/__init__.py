@@ -60,7 +60,7 @@ def gate_settings(vision: VisionConfig) -> GateSettings:
     """The detection gate's schedule from the ``vision`` section (:mod:`agent.vision.gate`)."""
     return GateSettings(
         motion=vision.motion_gating,
-        detect_every=vision.detect_every,
+        detect_fps=vision.detect_fps,
         full_every_s=vision.full_every_s,
         person_every=vision.person_every,
         regions=vision.region_crops,

@@ -30,7 +30,7 @@ class CameraConfig(Section):
         le=60,
         description=(
             "Frames per second the vision worker takes (each is motion-checked; the detectors "
-            "run as vision.detect_every and vision.full_every_s allow); also the rate of "
+            "run as vision.detect_fps and vision.full_every_s allow); also the rate of "
             "image-folder and simulated sources."
         ),
     )
@@ -177,13 +177,13 @@ class VisionConfig(Section):
         le=255,
         description="Grey-level change (0-255) against the running background that counts as motion.",
     )
-    detect_every: int = Field(
-        default=8,
-        ge=1,
-        le=300,
+    detect_fps: float = Field(
+        default=4.0,
+        gt=0,
+        le=60,
         description=(
-            "While something moves, run the detectors on at most every Nth frame; the trackers "
-            "carry people through the frames between."
+            "While something moves, run the detectors at most this many times a second (every "
+            "8th frame of a 30 frames/s camera); the trackers carry people between."
         ),
     )
     full_every_s: Seconds = Field(
@@ -191,7 +191,7 @@ class VisionConfig(Section):
         description="Run every detector on the whole frame at least this often, motion or not.",
     )
     person_every: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=100,
         description=(

@@ -7,14 +7,14 @@ Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap
   changed as a whole (light, exposure), and at least every ``full_every_s`` seconds even without
   motion, so a person the motion check missed (someone who walked in very slowly) is found late
   but never lost, and a person standing still keeps being confirmed;
-- **region** detection: something moved and ``detect_every`` frames have passed since the last
-  detection. The face detector runs on crops at full resolution (the moving areas and the last
+- **region** detection: something moved and ``1 / detect_fps`` seconds have passed since the
+  last detection. The face detector runs on crops at full resolution (the moving areas and the last
   face boxes, each grown by a margin, overlapping ones merged), so face sizes, and with them
   recall, are those of a full-frame run; when the crops would cover more than
   :data:`REGION_MAX_SHARE` of the frame, the whole frame is analysed instead; detectors with a fixed input size (person detectors) run on the whole frame, but
   only every ``person_every`` detections, their last boxes carried in between;
 - **early** region detection: motion where no known face or person is (someone stepping in) is
-  looked at after :data:`FAST_EVERY` frames instead of ``detect_every``; when such a look finds
+  looked at after :data:`FAST_EVERY` frames instead of waiting for ``detect_fps``; when such a look finds
   nobody new, early looks pause for :data:`FAST_HOLD_S`;
 - **carried**: no detector is run. The last findings are re-emitted (with the new capture time) every
   ``keepalive_s`` so that the analysers' trackers (:mod:`agent.vision.tracker`, which bridge
@@ -26,13 +26,13 @@ worker asks the grabber for every :data:`IDLE_STRIDE`-th frame only (the others 
 decoded), until the next motion.
 
 Person detection (whole frame: its input size is fixed) runs on every ``person_every``-th
-detection of either kind only, its last boxes carried in between: occupancy needs no more than a
-few updates a second.
+detection of either kind, and on any detection once its boxes are :data:`PERSON_MAX_AGE_S` old;
+its last boxes are carried in between: occupancy needs no more than a few updates a second.
 
 Applies to any :class:`~agent.vision.findings.SceneAnalyser`: one that also implements
 :class:`PartialAnalyser` (the product's ONNX analyser) gets region crops and the person stride,
 any other one gets full-frame detections on the same schedule. With ``motion`` off, the gate is a
-plain frame stride (a detection every ``detect_every`` frames).
+plain rate limit (a full detection at most ``detect_fps`` times a second).
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ meets the network at the same grid phase as in the whole frame: unaligned crops 
 lose borderline faces (score 0.56 in the frame, below 0.5 in every unaligned crop tried)."""
 REGION_MAX_SHARE = 0.85
 """A region covering more than this share of the frame is analysed as the full frame."""
+PERSON_MAX_AGE_S = 1.0
+"""Carried person boxes are never older than this: a detection after it always includes persons
+(so people who left are not carried on while the scene is still)."""
+DUE_SLACK_S = 0.002
+"""A detection is due this much before its exact time (frame times jitter by a millisecond)."""
 FAST_EVERY = 2
 """Motion where nobody is known (someone stepping in) is looked at after this many frames..."""
 FAST_HOLD_S = 1.0
@@ -84,10 +89,10 @@ class GateSettings:
     """When detectors run (see the module docstring); built from ``vision.*`` settings."""
 
     motion: bool = True
-    detect_every: int = 8
+    detect_fps: float = 4.0
     full_every_s: float = 2.0
     keepalive_s: float = 0.5
-    person_every: int = 2
+    person_every: int = 1
     regions: bool = True
     motion_threshold: int = 20
 
@@ -130,6 +135,8 @@ class DetectionGate:
         self._detections = 0
         self._quiet_since: float | None = None
         self._fast_hold_until = 0.0
+        self._detect_at = -1e9
+        self._persons_at = -PERSON_MAX_AGE_S
         self._now = 0.0
 
     @property
@@ -161,7 +168,7 @@ class DetectionGate:
                 self._quiet_since = None
             elif self._quiet_since is None:
                 self._quiet_since = at
-        due = self._since_detect >= s.detect_every
+        due = at - self._detect_at >= 1.0 / s.detect_fps - DUE_SLACK_S
         if (
             self._last_full_at is None
             or flooded
@@ -225,12 +232,14 @@ class DetectionGate:
 
     def _detect(self, frame: Frame, at: float, region: tuple[Region, ...] | None) -> SceneFindings:
         self._since_detect = 0
+        self._detect_at = at
         self._detections += 1
         persons = (
-            self._last is None
-            or self._last_full_at is None
-            or self._detections % max(1, self.settings.person_every) == 0
+            self._detections % max(1, self.settings.person_every) == 0
+            or at - self._persons_at >= PERSON_MAX_AGE_S
         )
+        if persons:
+            self._persons_at = at
         if self._partial is not None:
             findings = self._partial.analyse_part(frame, at, region, persons)
         else:
