@@ -204,6 +204,8 @@ def test_mutual_tls_with_verification(
     bad.start()
     time.sleep(3)
     assert not bad.state().connected
+    last_error = bad.state().last_error or ""
+    assert last_error.startswith("TLS: broker certificate rejected"), last_error
     assert box2.depth() == 1
     bad.stop(flush_timeout_s=0)
 

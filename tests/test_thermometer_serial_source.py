@@ -158,3 +158,41 @@ def test_simulated_port_streams_through_the_same_source() -> None:
         wait_for(lambda: len(got.snapshot()) >= 5, what="readings from the simulated port")
     finally:
         src.stop()
+
+
+def test_bad_frames_are_counted_all_and_logged_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Real bytes through a pty: 0x7FFF frames and bad checksums, hundreds of them."""
+    import logging
+    import os
+    import time
+
+    from agent.thermometer.protocols.gy_mcu90614 import gy_frame
+
+    no_reading = bytearray(gy_frame(36.5, 23.0))
+    no_reading[4:6] = b"\x7f\xff"
+    no_reading[8] = sum(no_reading[:8]) & 0xFF
+    bad_sum = bytearray(gy_frame(36.5, 23.0))
+    bad_sum[8] ^= 0xFF
+    master, slave = os.openpty()
+    src = _source(os.ttyname(slave), "gy-mcu90614")
+    got = Collector()
+    caplog.set_level(logging.INFO, logger="agent.thermometer.serial_source")
+    try:
+        src.start(got)
+        wait_for(lambda: src.opens == 1, what="pty open")
+        for _ in range(150):
+            os.write(master, bytes(no_reading) + bytes(bad_sum) + gy_frame(36.6, 23.0))
+            time.sleep(0.002)
+        wait_for(lambda: src.bad_frames >= 300, what="every bad frame counted")
+    finally:
+        src.stop()
+        os.close(master)
+        os.close(slave)
+    readings = [r for r in got.snapshot() if isinstance(r, ThermoReading)]
+    assert readings, "the good frames between the bad ones still arrive"
+    assert all(r.object_c == 36.6 for r in readings), "0x7FFF never becomes 327.67 °C"
+    lines = [r for r in caplog.records if "bad frame" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert src.heartbeat.snapshot().errors >= 300
