@@ -30,7 +30,8 @@ def test_make_run_shows_live_events_and_stops_cleanly(tmp_path: Path) -> None:
     assert "temperature" in kinds  # the simulated thermometer, through the serial path
     assert "health" in kinds
     assert kinds[-1] == "status"
-    assert 'state="stopping"' in out.splitlines()[-1]
+    assert 'state="stopping"' in out  # the clean stop begins...
+    assert 'state="offline" reason="stopped"' in out.splitlines()[-1]  # ...and ends
     sizes = [int(n) for n in re.findall(r"\((\d+) B\)", out)]
     assert sizes
     assert max(sizes) <= 512

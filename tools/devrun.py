@@ -3,7 +3,7 @@
 Starts a ``mosquitto`` on a free loopback port (config, log and outbox under ``.run/``), writes a
 config with the simulated thermometer and camera, runs ``triage-agent run`` as a child process (its
 log goes to ``.run/agent.log``), subscribes to ``triage/v1/#`` and prints each event as it arrives,
-one line each. Ctrl-C stops the agent cleanly (you will see its ``stopping`` status), then the broker.
+one line each. Ctrl-C stops the agent cleanly (you will see its ``stopping`` then ``offline`` status), then the broker.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             agent.wait(timeout=20)
         except subprocess.TimeoutExpired:
             agent.kill()
-    time.sleep(0.5)  # let the `stopping` status arrive
+    time.sleep(0.5)  # let the `stopping` and `offline` statuses arrive
     sub.loop_stop()
     sub.disconnect()
     broker.terminate()
