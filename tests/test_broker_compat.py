@@ -140,3 +140,26 @@ def test_rabbitmq_retained_reaches_exact_topics_not_wildcards(rabbit: RabbitNode
     finally:
         wild.close()
         exact.close()
+
+
+def test_unresolvable_host_is_named_dns(tmp_path: Path) -> None:
+    from agent.wire.config import MqttConfig
+    from agent.wire.contract import Identity
+    from agent.wire.outbox import Outbox
+    from agent.wire.publisher import Publisher
+
+    box = Outbox(tmp_path / "o.sqlite3")
+    pub = Publisher(
+        MqttConfig(host="no-such-host.invalid", reconnect_min_s=1, reconnect_max_s=1),
+        Identity("triage/v1", "s", "d", "s-d"),
+        box,
+    )
+    pub.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (pub.state().last_error or "").startswith("DNS"):
+            time.sleep(0.1)
+        assert (pub.state().last_error or "").startswith("DNS: cannot resolve"), pub.state()
+    finally:
+        pub.stop(flush_timeout_s=0)
+        box.close()
