@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from agent.cli.status import render_status
 from tests.broker import Broker, Collector
 from tests.conftest import AgentProcess, base_config, fill, validate_message, write_config
 from tests.reliability import outbox_delivery, stored_figures, tally, wait_status
@@ -72,6 +73,9 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     snap = fetch_status_ok(sock)
     assert agent.proc.poll() is None, agent.output()
     assert snap["outbox"]["kept_in_memory"] > 0
+    shown = render_status(snap)  # what `triage-agent status` prints
+    assert "storage      FAILING: disk full" in shown
+    assert "last error   outbox: disk full" in shown
     assert sensed_before == snap["sources"]["thermometer"]["state"] == "ok"
 
     filler.unlink()
