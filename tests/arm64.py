@@ -16,8 +16,8 @@ qemu binary (for example a newer one from Debian trixie/backports).
 ``ROOT/dev`` is emptied (the process uses the host's devices: ptys for the simulated thermometer).
 
 ``ROOT/proc/cpuinfo``: qemu 7.2 (Debian 12) passes the *host's* x86 ``/proc/cpuinfo`` through to
-the emulated process, and onnxruntime >= 1.2x segfaults while parsing it at import (its bundled
-pytorch/cpuinfo finds no ARM processor). qemu >= 8.2 emulates the file; for 7.2, ``-L`` serves
+the emulated process, and onnxruntime >= 1.28 segfaults at import after parsing it (its CPU probe,
+on pytorch/cpuinfo, finds no ARM processor). qemu 10.0 emulates the file; for 7.2, ``-L`` serves
 ``ROOT/proc/cpuinfo`` instead of the host's, so the root carries a Raspberry Pi 4's (Cortex-A72,
 one entry per host CPU). See docs/PERFORMANCE.md, section "arm64".
 """
