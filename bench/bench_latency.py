@@ -32,12 +32,13 @@ from paho.mqtt.client import MQTTMessage
 
 from bench import videos
 from bench.agent_process import AgentRun, config
-from firmware_bridge.framing import encode_reading
+from firmware_bridge.emulator import HELLO_EVERY_S
+from firmware_bridge.framing import encode_hello, encode_reading
 from firmware_bridge.trace import generate
 from tests.broker import Broker, Collector
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
-SPEED = 1.0
+SPEED = 2.0
 EVENTS = 3 if SMOKE else 12
 
 
@@ -60,8 +61,14 @@ class PtyWriter:
         trace = generate("queue", 1)
         seq = 0
         next_at = time.monotonic()
+        next_hello = 0.0
         while not self._stop.is_set():
             for s in trace.samples:
+                if time.monotonic() >= next_hello:  # as the firmware does: HELLO every few s
+                    with contextlib.suppress(BlockingIOError):
+                        os.write(self.master, encode_hello(seq, (1, 0, 0), 0, 100))
+                    seq += 1
+                    next_hello = time.monotonic() + HELLO_EVERY_S
                 obj = round((s.object_c if s.object_c is not None else 0.0) * 100)
                 flags = 0 if s.object_c is not None else 1
                 frame = encode_reading(seq, 0, flags, obj, round(s.ambient_c * 100))
