@@ -38,7 +38,7 @@ from firmware_bridge.trace import generate
 from tests.broker import Broker, Collector
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
-SPEED = 2.0
+SPEED = 1.0
 EVENTS = 3 if SMOKE else 12
 
 

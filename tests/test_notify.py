@@ -117,6 +117,30 @@ def test_repeated_status_is_sent_once(listener: Listener) -> None:
     assert listener.pending() == []
 
 
+@pytest.mark.parametrize("prefer_systemd", [True, False])
+def test_a_full_manager_queue_never_blocks_the_main_loop(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch, prefer_systemd: bool
+) -> None:
+    """Nobody reads the socket (a busy or wedged manager): pets and status lines are dropped and
+    counted, never waited for; the main loop calling them keeps turning."""
+    monkeypatch.setenv("NOTIFY_SOCKET", listener.address)
+    n = Notifier(prefer_systemd=prefer_systemd)
+    done = threading.Event()
+    results: list[bool] = []
+
+    def main_loop() -> None:
+        for i in range(200):  # far beyond the kernel's datagram queue (net.unix.max_dgram_qlen)
+            results.append(n.watchdog())
+            n.status(f"tick {i}")
+        done.set()
+
+    threading.Thread(target=main_loop, daemon=True).start()
+    assert done.wait(10), "the notifier blocked the main loop on a full queue"
+    assert results[0] is True
+    assert results[-1] is False
+    assert listener.recv() == "WATCHDOG=1"
+
+
 def test_missing_socket_is_reported_not_raised(tmp_path: Path) -> None:
     n = Notifier(environ={"NOTIFY_SOCKET": str(tmp_path / "gone.sock")}, prefer_systemd=False)
     assert n.enabled

@@ -4,7 +4,10 @@
 ``$NOTIFY_SOCKET``. It uses systemd-python's :func:`systemd.daemon.notify` (a wrapper of
 ``sd_notify(3)``) when installed, and otherwise writes the datagram itself to the ``AF_UNIX`` socket,
 including Linux abstract sockets (a path starting with ``@``). Without ``NOTIFY_SOCKET`` (not run by
-systemd, or ``Type=simple``) every method is a cheap no-op, so callers never need to check.
+systemd, or ``Type=simple``) every method is a cheap no-op, so callers never need to check. The
+main loop's periodic ``WATCHDOG=1`` and ``STATUS=`` go out non-blocking (:meth:`Notifier.send_nowait`):
+``sd_notify`` blocks while the manager's datagram queue is full, and the main loop must never wait
+on it (a dropped pet is counted and logged; a stalled loop would stop screening).
 
 The main loop decides *when* to pet the watchdog: on each tick, while every internal thread's loop
 has turned recently (:mod:`agent.flow.liveness`). A missing device does not stop the pets (its thread
@@ -18,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -63,6 +67,8 @@ class Notifier:
         self._watchdog_usec = env.get("WATCHDOG_USEC")
         self._watchdog_pid = env.get("WATCHDOG_PID")
         self._lock = threading.Lock()
+        self._full = 0
+        self._next_full_log = 0.0
         self._last_status: str | None = None
         self._sender: _Sender | None = None
         self.backend: Backend = "none"
@@ -81,11 +87,24 @@ class Notifier:
         """True when running under a service manager that listens for notifications."""
         return self._sender is not None
 
-    def _send_datagram(self, message: str) -> bool:
+    def _send_datagram(self, message: str, *, wait: bool = True) -> bool:
         assert self._socket_path is not None
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(wait)
                 sock.sendto(message.encode("utf-8"), socket_address(self._socket_path))
+        except BlockingIOError:
+            self._full += 1
+            now = time.monotonic()
+            if now >= self._next_full_log:
+                log.warning(
+                    "the service manager's notify queue at %s is full: %d notification(s) "
+                    "dropped so far (at most one such line a minute)",
+                    self._socket_path,
+                    self._full,
+                )
+                self._next_full_log = now + 60.0
+            return False
         except OSError as exc:
             log.warning("cannot notify systemd at %s: %s", self._socket_path, exc)
             return False
@@ -99,20 +118,28 @@ class Notifier:
         with self._lock:
             return sender(message)
 
+    def send_nowait(self, message: str) -> bool:
+        """Send without ever blocking the caller (the main loop): a notification the service
+        manager's full queue cannot take is dropped and counted, never waited for."""
+        if self._sender is None:
+            return False
+        with self._lock:
+            return self._send_datagram(message, wait=False)
+
     def ready(self) -> bool:
         """Configuration valid, sources and models loaded: the service is up (``READY=1``)."""
         return self.send("READY=1")
 
     def watchdog(self) -> bool:
-        """Pet the watchdog (``WATCHDOG=1``); call only while no thread is stuck."""
-        return self.send("WATCHDOG=1")
+        """Pet the watchdog (``WATCHDOG=1``); call only while no thread is stuck. Never blocks."""
+        return self.send_nowait("WATCHDOG=1")
 
     def status(self, text: str) -> bool:
         """One-line ``STATUS=`` shown by ``systemctl status``; repeated identical text is skipped."""
         line = " ".join(text.split())
         if line == self._last_status:
             return self.enabled
-        sent = self.send(f"STATUS={line}")
+        sent = self.send_nowait(f"STATUS={line}")
         if sent:
             self._last_status = line
         return sent
