@@ -64,7 +64,7 @@ def run(video: Path, truth: list[videos.Truth], models_dir: Path | None) -> dict
         vision = vision_config(pipeline, person=True)
         if models_dir is not None:
             vision = vision.model_copy(update={"models_dir": models_dir})
-        analyser = analyser_for(pipeline, vision)
+        analyser = analyser_for(pipeline, vision, frames[0])
         settings = gate_settings(vision) if name == "gated" else GateSettings(motion=False)
         settings = settings if name == "gated" else GateSettings(motion=False, detect_fps=60.0)
         gate = DetectionGate(analyser, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -21,10 +22,17 @@ from agent.vision.families.aizoo import AizooDetector, anchors, decode
 from agent.vision.families.nanodet import NanodetDetector, distribution_to_distance
 from agent.vision.families.nms import nms_indices, select
 from agent.vision.families.preprocess import FrameError, prepare, resize, to_tensor
-from agent.vision.families.session import OnnxModel
+from agent.vision.families.session import LEVELS, OnnxModel
 from agent.vision.families.ultraface import UltrafaceDetector
 from agent.vision.findings import Box, FaceDetector, Frame
-from agent.vision.manifest import InputSpec, ModelError, ModelSpec, load_manifest, resolve
+from agent.vision.manifest import (
+    InputSpec,
+    ModelError,
+    ModelSpec,
+    Optimisation,
+    load_manifest,
+    resolve,
+)
 from agent.vision.scene import load_scene_analyser
 from tests.conftest import REPO, shared_path
 
@@ -124,6 +132,34 @@ def test_to_tensor_is_contiguous_float32() -> None:
     assert t[0, 0, 0, 1] == image[0, 1, 2]  # RGB: channel 0 is the BGR channel 2
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("color", ["RGB", "BGR"])
+@pytest.mark.parametrize(
+    ("mean", "std"),
+    [((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), ((103.53, 116.28, 123.675), (57.375, 57.12, 58.395))],
+)
+def test_to_tensor_matches_the_textbook_formula(
+    layout: Literal["NCHW", "NHWC"],
+    color: Literal["RGB", "BGR"],
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+) -> None:
+    """The one-pass conversion gives exactly ``(x - mean) / std`` in the spec's order and layout."""
+    image = np.random.default_rng(7).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    spec = InputSpec(width=10, height=6, layout=layout, color=color, mean=mean, std=std)
+    pixels = image[:, :, ::-1] if color == "RGB" else image
+    expected = (pixels.astype(np.float32) - np.asarray(mean, dtype=np.float32)) * (
+        1.0 / np.asarray(std, dtype=np.float32)
+    )
+    if layout == "NCHW":
+        expected = expected.transpose(2, 0, 1)
+    t = to_tensor(image, spec)
+    assert t.dtype == np.float32
+    assert t.flags["C_CONTIGUOUS"]
+    assert t.shape == (1, *expected.shape)
+    assert np.array_equal(t[0], expected)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -182,6 +218,28 @@ def test_unloadable_file_is_a_model_error(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(ModelError, match="cannot be loaded by onnxruntime"):
         OnnxModel(spec, bad)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("level", ["all", "extended", "basic", "none"])
+def test_manifest_optimisation_level_reaches_the_session(level: Optimisation) -> None:
+    """A manifest entry's ``optimisation`` is the level onnxruntime opens the model with, and the
+    shipped mask classifier gives the same answer at every level."""
+    spec = next(
+        m for m in load_manifest(REPO / "models" / "manifest.json").models if m.task == "mask"
+    )
+    model = OnnxModel(spec.model_copy(update={"optimisation": level}), REPO / "models" / spec.file)
+    assert model.optimisation == LEVELS[level]
+    tensor = np.random.default_rng(3).random((1, 3, 64, 64), dtype=np.float32) * 255
+    baseline = OnnxModel(spec, REPO / "models" / spec.file).run(tensor)
+    for got, want in zip(model.run(tensor), baseline, strict=True):
+        assert np.allclose(got, want, atol=1e-4)
+
+
+def test_unknown_optimisation_level_is_refused_naming_the_field() -> None:
+    entry = json.loads((REPO / "docs" / "byom" / "aizoo.json").read_text())["models"][0]
+    with pytest.raises(ValueError, match="optimisation"):
+        ModelSpec.model_validate({**entry, "optimisation": "fastest"})
 
 
 # --- the reference models on real images (need ../shared) --------------------------------------

@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Family = Literal["centerface", "blazeface", "ultraface", "nanodet", "aizoo", "mask-classifier"]
 Task = Literal["face", "face_mask", "person", "mask"]
+Optimisation = Literal["all", "extended", "basic", "none"]
+"""onnxruntime graph optimisation levels a manifest entry may ask for (``ModelSpec.optimisation``)."""
 
 
 class ModelError(Exception):
@@ -65,6 +67,15 @@ class ModelSpec(_Model):
     made_by: str = Field(min_length=1, description="How the file was made (script, command).")
     card: str | None = Field(default=None, description="Model card, relative to the manifest.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Measured accuracy.")
+    optimisation: Optimisation = Field(
+        default="all",
+        description=(
+            "onnxruntime graph optimisation level: 'all' (with the CPU layout transformation; "
+            "the fastest for the shipped models) unless it was measured to slow this model down "
+            "(the AIZOO SSD runs 3.6 times slower with it on an AVX-512 Xeon): 'extended', "
+            "'basic' or 'none'."
+        ),
+    )
 
 
 class Manifest(_Model):

@@ -111,14 +111,25 @@ def resize(
 
 
 def to_tensor(image: Frame, spec: InputSpec) -> FloatArray:
-    """Channel order, normalisation and layout of an already resized BGR image."""
+    """Channel order, normalisation and layout of an already resized BGR image.
+
+    One pass converts the bytes to float32 straight into the output layout (the channel order
+    and the NCHW transpose are views of the uint8 image, so nothing is copied twice); mean and
+    std are applied in place, and only when they change the values. Measured on a 640x480 frame:
+    0.5 ms against 7.4 ms for cast-normalise-transpose-copy (docs/PERFORMANCE.md).
+    """
     pixels = image[:, :, ::-1] if spec.color == "RGB" else image
+    planes = pixels.transpose(2, 0, 1) if spec.layout == "NCHW" else pixels
+    out = np.empty((1, *planes.shape), dtype=np.float32)
+    np.copyto(out[0], planes, casting="unsafe")
+    axis = (slice(None), np.newaxis, np.newaxis) if spec.layout == "NCHW" else (slice(None),)
     mean = np.asarray(spec.mean, dtype=np.float32)
+    if mean.any():
+        out[0] -= mean[axis]
     inv_std = 1.0 / np.asarray(spec.std, dtype=np.float32)
-    x = (pixels.astype(np.float32) - mean) * inv_std
-    if spec.layout == "NCHW":
-        x = x.transpose(2, 0, 1)
-    return np.ascontiguousarray(x[np.newaxis], dtype=np.float32)
+    if (inv_std != 1.0).any():
+        out[0] *= inv_std[axis]
+    return out
 
 
 def prepare(

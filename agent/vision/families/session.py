@@ -2,9 +2,10 @@
 
 Session options (measured in docs/PERFORMANCE.md, "onnxruntime session options"): ``threads``
 intra-op threads (1 by default) and one inter-op thread, sequential execution, all graph
-optimisations, the CPU memory arena on (turning it off cost about 10 % more time for no memory
-saving) and memory patterns off: the face detector sees inputs of changing size (region crops),
-for which pre-planned patterns only add memory (peak RSS 216 -> 175 MB on mixed sizes).
+optimisations (unless the manifest entry's ``optimisation`` asks for fewer), the CPU memory arena
+on (turning it off cost about 10 % more time for no memory saving) and memory patterns off: the
+face detector sees inputs of changing size (region crops), for which pre-planned patterns only add
+memory (peak RSS 216 -> 175 MB on mixed sizes).
 
 The sha256 check happens before this (``manifest.resolve``); here a file that onnxruntime cannot
 load, or whose input does not match the manifest, becomes a :class:`ModelError` naming the file.
@@ -18,9 +19,17 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from agent.vision.manifest import ModelError, ModelSpec
+from agent.vision.manifest import ModelError, ModelSpec, Optimisation
 
 FloatArray = npt.NDArray[np.float32]
+
+LEVELS: dict[Optimisation, ort.GraphOptimizationLevel] = {
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+"""Manifest ``optimisation`` values -> onnxruntime graph optimisation levels."""
 
 
 class OnnxModel:
@@ -31,7 +40,7 @@ class OnnxModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = LEVELS[spec.optimisation]
         options.enable_cpu_mem_arena = True
         options.enable_mem_pattern = False
         options.log_severity_level = 3  # errors only: some upstream exports warn per initializer
@@ -62,6 +71,8 @@ class OnnxModel:
                 f"says {expected} ({spec.input.layout}); fix 'input' in the manifest"
             )
         self.output_names: list[str] = [o.name for o in self._session.get_outputs()]
+        self.optimisation: ort.GraphOptimizationLevel = options.graph_optimization_level
+        """The graph optimisation level the session was opened with."""
         self.spec = spec
         self.path = path
 
