@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -212,6 +214,85 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
         mounted.append(point)
         return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+EXT4_IOC_SHUTDOWN = 0x8004587D
+"""ioctl(2) request: shut an ext4 file system down as a failing device would (every call EIO)."""
+EXT4_GOING_FLAGS_NOLOGFLUSH = 2
+
+
+class FaultyFs:
+    """A real ext4 file system in a loop-mounted image (``errors=remount-ro``), whose faults
+    appear while files on it are open: :meth:`go_read_only` (the kernel's own remount after a file
+    system error, as after an SD card error: EROFS from then on) and :meth:`fail_io` (the device
+    stops answering: EIO)."""
+
+    def __init__(self, point: Path) -> None:
+        self.point = point
+
+    def device(self) -> str:
+        """The loop device's name (``loop0``), as /sys/fs/ext4 names it."""
+        source = subprocess.run(
+            ["findmnt", "-no", "SOURCE", str(self.point)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return Path(source).name
+
+    def go_read_only(self) -> None:
+        """Raise an ext4 error: with ``errors=remount-ro`` the kernel remounts it read-only
+        (``emergency_ro``; ``mount -o remount,rw`` does not undo it)."""
+        Path(f"/sys/fs/ext4/{self.device()}/trigger_fs_error").write_text("test\n")
+
+    def fail_io(self) -> None:
+        """Shut the file system down without flushing its log: every access after gives EIO."""
+        fd = os.open(self.point, os.O_RDONLY)
+        try:
+            fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
+        finally:
+            os.close(fd)
+
+    def options(self) -> str:
+        """The mount options as the kernel shows them (``...,emergency_ro`` after the error)."""
+        return subprocess.run(
+            ["findmnt", "-no", "OPTIONS", str(self.point)], capture_output=True, text=True
+        ).stdout.strip()
+
+
+@pytest.fixture
+def faulty_fs(tmp_path: Path) -> Iterator[Callable[[], FaultyFs]]:
+    """Mount a 16 MB ext4 image on a loop device under tmp_path; needs root and loop devices
+    (skips, saying why, else). Lazily unmounted at teardown (the loop device detaches itself)."""
+    mounted: list[Path] = []
+
+    def mount() -> FaultyFs:
+        if os.geteuid() != 0:
+            pytest.skip("a loop-mounted ext4 needs root (CI and `make reliability` run as root)")
+        image = tmp_path / f"ext4-{len(mounted)}.img"
+        point = tmp_path / f"ext4-{len(mounted)}"
+        point.mkdir()
+        with image.open("wb") as f:
+            f.truncate(16 * 1024 * 1024)
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make an ext4 image here: {made.stderr.strip()}")
+        done = subprocess.run(
+            ["mount", "-o", "loop,errors=remount-ro", str(image), str(point)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot loop-mount an ext4 image here: {done.stderr.strip()}")
+        mounted.append(point)
+        fs = FaultyFs(point)
+        if not Path(f"/sys/fs/ext4/{fs.device()}/trigger_fs_error").exists():
+            pytest.skip("this kernel has no /sys/fs/ext4/<dev>/trigger_fs_error (Linux >= 5.x)")
+        return fs
 
     yield mount
     for point in reversed(mounted):

@@ -8,6 +8,7 @@ gaps they explain (a Will that never fired) are listed separately.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,13 +73,17 @@ def wait_status(
 
 def stored_figures(log_text: str) -> tuple[int, int]:
     """(stored, acknowledged) summed over every clean stop in an agent's log."""
-    import re
-
     stored = acked = 0
     for m in re.finditer(r"figures: (\d+) event\(s\) stored .*?, (\d+) acknowledged", log_text):
         stored += int(m.group(1))
         acked += int(m.group(2))
     return stored, acked
+
+
+def directly_published(log_text: str) -> int:
+    """Events published straight to the broker during a storage fault, summed over every clean
+    stop in an agent's log (its ``figures`` line)."""
+    return sum(int(n) for n in re.findall(r"(\d+) published directly", log_text))
 
 
 @dataclass(frozen=True)

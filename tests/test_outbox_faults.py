@@ -1,12 +1,16 @@
-"""Storage faults of the outbox: disk full, read-only, damaged files at start, the sequence mark.
+"""Storage faults of the outbox: disk full, read-only, I/O errors, damaged files at start, the
+sequence mark.
 
-Real faults only: a real tmpfs filled to the last byte, a database opened read-only by SQLite, files
-damaged the way an SD card or a careless technician damages them (garbage header, truncation, a
-directory in the file's place, an empty file, a deleted file).
+Real faults only: a real tmpfs filled to the last byte, a database opened read-only by SQLite, a
+real ext4 file system that the kernel remounts read-only after an error or that stops answering
+(EIO) while the outbox is open on it, files damaged the way an SD card or a careless technician
+damages them (garbage header, truncation, a directory in the file's place, an empty file, a
+deleted file).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -15,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.wire import outbox as outbox_module
 from agent.wire.contract import WireMessage
 from agent.wire.outbox import Outbox, OutboxError, StorageError
 from agent.wire.storage import SEQ_BLOCK, Sidecar, cause_of
-from tests.conftest import fill
+from tests.conftest import FaultyFs, fill
 
 
 def msg(seq: int) -> WireMessage:
@@ -150,3 +155,106 @@ def test_unopenable_outbox_names_the_cause(tmp_path: Path) -> None:
         Outbox(blocker / "o.sqlite3")
     assert err.value.cause == "cannot open"
     assert "check outbox.path" in str(err.value)
+
+
+def append_fails(box: Outbox) -> StorageError:
+    try:
+        box.append(msg)
+    except StorageError as exc:
+        return exc
+    raise AssertionError("append succeeded on a faulty file system")
+
+
+def outbox_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "agent.wire.outbox" and r.levelno >= logging.WARNING
+    ]
+
+
+def test_read_only_remount_while_open_is_named_read_only_and_survived(
+    faulty_fs: Callable[[], FaultyFs],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ext4 remounted read-only by the kernel (errors=remount-ro) under an open outbox: SQLite
+    says 'disk I/O error' (SQLITE_IOERR_WRITE); the cause reported is the real one, ``read-only``,
+    once, and retries neither clear it falsely nor log again."""
+    monkeypatch.setattr(outbox_module, "RETRY_EVERY_S", 0.0)
+    fs = faulty_fs()
+    box = Outbox(fs.point / "o.sqlite3")
+    stored = [box.append(msg) for _ in range(5)]
+    fs.go_read_only()
+    assert "emergency_ro" in fs.options() or ",ro" in fs.options()
+    caplog.set_level(logging.DEBUG, logger="agent.wire.outbox")
+
+    assert append_fails(box).cause == "read-only"
+    assert box.fault == "read-only"
+    assert [m.seq for m in box.peek()] == stored  # what was stored is still sent
+    box.ack(stored[0])  # never raises; remembered, not peeked again
+    assert [m.seq for m in box.peek()] == stored[1:]
+    assert box.reserve_seq() == stored[-1] + 1  # from memory
+    for _ in range(5):
+        box.retry()
+        assert box.fault == "read-only"
+        assert append_fails(box).cause == "read-only"
+    assert box.advice is not None
+    assert "read-only" in box.advice
+    errors = outbox_errors(caplog)
+    assert len(errors) == 1, errors
+    assert "read-only" in errors[0]
+    box.close()
+
+
+def test_io_error_while_open_is_named_io_error_never_corrupt(
+    faulty_fs: Callable[[], FaultyFs],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device that stops answering (ext4 shut down: EIO) under an open outbox: SQLite says
+    'database disk image is malformed' (SQLITE_CORRUPT) on the next read or insert. Reported as
+    ``I/O error``, and never taken for a damaged file (no move aside, no fresh outbox)."""
+    monkeypatch.setattr(outbox_module, "RETRY_EVERY_S", 0.0)
+    fs = faulty_fs()
+    box = Outbox(fs.point / "o.sqlite3")
+    for _ in range(5):
+        box.append(msg)
+    assert box.depth() == 5
+    fs.fail_io()
+    caplog.set_level(logging.DEBUG, logger="agent.wire.outbox")
+
+    assert append_fails(box).cause == "I/O error"
+    for _ in range(5):
+        box.peek()
+        box.retry()
+        assert box.fault == "I/O error"
+        assert append_fails(box).cause == "I/O error"
+    assert box.depth() == 5  # the last figures read, not a failure
+    assert box.resets == 0
+    assert box.notices == []
+    errors = outbox_errors(caplog)
+    assert len(errors) == 1, errors
+    assert "I/O error" in errors[0]
+    assert not any("corrupt" in e or "moved aside" in e for e in errors)
+    box.close()  # never raises
+
+
+def test_outbox_on_an_emergency_read_only_file_system_names_it_at_start(
+    faulty_fs: Callable[[], FaultyFs],
+) -> None:
+    """After the kernel's error remount the mount flags still say ``rw`` (statvfs has no
+    ST_RDONLY): the probe write names it."""
+    fs = faulty_fs()
+    box = Outbox(fs.point / "o.sqlite3")
+    box.append(msg)
+    box.close()
+    fs.go_read_only()
+    assert not os.statvfs(fs.point).f_flag & os.ST_RDONLY
+    with pytest.raises(OutboxError) as err:
+        Outbox(fs.point / "fresh" / "o.sqlite3")
+    assert err.value.cause == "read-only"
+    with pytest.raises(OutboxError) as err:
+        Outbox(fs.point / "o.sqlite3")
+    assert err.value.cause == "read-only", err.value
+    assert "read-only" in str(err.value)

@@ -18,8 +18,22 @@ import pytest
 
 from agent.cli.status import render_status
 from tests.broker import Broker, Collector
-from tests.conftest import AgentProcess, base_config, fill, validate_message, write_config
-from tests.reliability import outbox_delivery, stored_figures, tally, wait_status
+from tests.conftest import (
+    AgentProcess,
+    FaultyFs,
+    base_config,
+    fill,
+    validate_message,
+    write_config,
+)
+from tests.reliability import (
+    directly_published,
+    outbox_delivery,
+    stored_figures,
+    tally,
+    wait_status,
+)
+from tests.test_notify import Listener, Recorder
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -72,7 +86,7 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     assert "cannot write its outbox: disk full" in diag.stdout
     snap = fetch_status_ok(sock)
     assert agent.proc.poll() is None, agent.output()
-    assert snap["outbox"]["kept_in_memory"] > 0
+    assert snap["outbox"]["kept_in_memory"] + snap["outbox"]["published_directly"] > 0
     shown = render_status(snap)  # what `triage-agent status` prints
     assert "storage      FAILING: disk full" in shown
     assert "last error   outbox: disk full" in shown
@@ -99,15 +113,105 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     assert "Traceback" not in out
     t = tally(c.messages)
     stored, _ = stored_figures(out)
+    direct_n = directly_published(out)
     got = outbox_delivery(c.messages)
     print(
-        f"FIGURES disk-full: produced {stored}, delivered {got.delivered}, lost "
-        f"{got.lost(stored)}, duplicated {got.duplicates}; fault in status after "
-        f"{detected_s:.1f} s; resumed {recovered_s:.1f} s after space came back ({t.line()})"
+        f"FIGURES disk-full: produced {stored + direct_n} ({direct_n} straight to the broker), "
+        f"delivered {got.delivered}, lost {got.lost(stored + direct_n)}, duplicated "
+        f"{got.duplicates}; fault in status after {detected_s:.1f} s; resumed "
+        f"{recovered_s:.1f} s after space came back ({t.line()})"
     )
     assert t.duplicates == 0
-    assert got.lost(stored) == 0
+    assert got.lost(stored + direct_n) == 0
     assert recovered_s < 10
+
+
+@pytest.mark.parametrize("fault", ["read-only", "I/O error"])
+def test_state_directory_failing_while_running_keeps_sensing_and_reports(
+    fault: str,
+    tmp_path: Path,
+    faulty_fs: Callable[[], FaultyFs],
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The state directory's ext4 goes read-only (the kernel's remount after an error, as after an
+    SD card error) or stops answering (EIO) under the running agent: it stays up, keeps sensing
+    (temperature results go straight to the broker), names the real cause once in the journal, in
+    ``status``, ``diag`` and a directly published ``health``, and keeps petting the watchdog."""
+    fs = faulty_fs()
+    cfg = base_config(tmp_path, mosquitto.port, thermometer=STREAM)
+    cfg["outbox"]["path"] = str(fs.point / "outbox.sqlite3")
+    cfg["runtime"]["state_dir"] = str(fs.point)
+    cfg["reporting"]["health_interval_s"] = 1
+    sock = Path(cfg["runtime"]["status_socket"])
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    conf = write_config(tmp_path / "agent.toml", cfg)
+    notify = Listener(str(tmp_path / "notify.sock"))
+    rec = Recorder(notify)
+    try:
+        agent = agent_process(conf, {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "5000000"})
+        c.wait_for(lambda ms: len(live(c, "temperature")) >= 3, timeout=60)
+
+        fs.fail_io() if fault == "I/O error" else fs.go_read_only()
+        t_fault = time.monotonic()
+        temps_before = len(live(c, "temperature"))
+        snap = wait_status(sock, lambda s: s["outbox"]["storage"] == fault, timeout=30)
+        detected_s = time.monotonic() - t_fault
+        assert snap["last_error"] == f"outbox: {fault}"
+        direct = c.wait_for(
+            lambda ms: any(
+                m.topic.endswith("/health") and m.json().get("storage") == fault for m in ms
+            ),
+            timeout=30,
+        )
+        health_s = time.monotonic() - t_fault
+        for m in direct:
+            validate_message(m)
+        c.wait_for(lambda ms: len(live(c, "temperature")) >= temps_before + 3, timeout=60)
+        sensed_s = time.monotonic() - t_fault
+        diag = subprocess.run(
+            [sys.executable, "-m", "agent", "diag", "--json", "--no-broker", "--config", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert f"cannot write its outbox: {fault}" in diag.stdout, diag.stdout + diag.stderr
+        snap = wait_status(sock, lambda s: s["outbox"]["published_directly"] >= 3, timeout=10)
+        assert agent.proc.poll() is None, agent.output()
+        assert snap["sources"]["thermometer"]["state"] == "ok"
+        assert snap["stuck_threads"] == []
+        shown = render_status(snap)  # what `triage-agent status` prints
+        assert f"storage      FAILING: {fault}" in shown
+        assert f"last error   outbox: {fault}" in shown
+        assert "restart the agent" in shown
+        pets = [at for at, m in rec.snapshot() if m == "WATCHDOG=1" and at > t_fault]
+        fault_s = time.monotonic() - t_fault
+        assert len(pets) >= fault_s - 3, f"{len(pets)} pets in {fault_s:.0f} s of {fault}"
+        assert agent.stop() == 0, agent.output()
+    finally:
+        rec.close()
+        notify.sock.close()
+    out = agent.output()
+    assert "Traceback" not in out
+    assert "corrupt" not in out
+    assert "moved aside" not in out
+    naming = [line for line in out.splitlines() if fault in line and "ERROR" in line]
+    assert 1 <= len(naming) <= 4, "\n".join(naming)  # once, not a storm
+    stored, _ = stored_figures(out)
+    direct_n = directly_published(out)
+    got = outbox_delivery(c.messages)
+    temps = len(live(c, "temperature")) - temps_before
+    print(
+        f"FIGURES {fault.replace(' ', '-')}-while-running: produced {stored + direct_n} "
+        f"({direct_n} straight to the broker), delivered {got.delivered}, lost "
+        f"{got.lost(stored + direct_n)}, duplicated {got.duplicates}; fault in status after "
+        f"{detected_s:.1f} s, direct health after {health_s:.1f} s, 3 temperatures after "
+        f"{sensed_s:.1f} s, {temps} temperature(s) during {fault_s:.0f} s of fault; "
+        f"{len(pets)} watchdog pets; {len(naming)} ERROR line(s) naming it"
+    )
+    assert got.lost(stored + direct_n) == 0
+    assert got.duplicates == 0
 
 
 def fetch_status_ok(sock: Path) -> dict[str, Any]:

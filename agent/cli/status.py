@@ -179,9 +179,10 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
         out.append(
             "  storage      "
             + paint(f"FAILING: {box['storage']}", "red", colour)
-            + f", {box.get('kept_in_memory', 0)} event(s) waiting in memory; sensing continues"
+            + f", {box.get('kept_in_memory', 0)} event(s) waiting in memory, "
+            + f"{box.get('published_directly', 0)} sent straight to the broker; sensing continues"
         )
-        out.append("               free space / fix the disk: the agent resumes by itself")
+        out.append(f"               {box.get('advice') or 'free space or fix the disk'}")
     for notice in box.get("notices") or []:
         out.append(f"  outbox note  {paint(str(notice), 'yellow', colour)}")
     if snap.get("dropped"):

@@ -178,6 +178,8 @@ class Pipeline:
         self._kept: deque[Event] = deque()
         self.stored = 0
         """Events written to the outbox since start (the fault suite's 'produced')."""
+        self.published_directly = 0
+        """Events sent straight to the broker because the outbox could not be written."""
         self._kept_logged = 0.0
         self._loop_errors = 0
         self._loop_logged = 0.0
@@ -201,9 +203,10 @@ class Pipeline:
 
         The periods that ended by the event's time are closed first (their summaries go before it);
         an event the tally counts is stored with the tally's state in the same transaction. While
-        the outbox cannot be written (disk full, read-only...) events wait in memory, in
-        order, up to :data:`KEPT_MAX` (beyond, the oldest are dropped and counted) and are stored
-        as soon as a write succeeds again. Never raises for a storage fault.
+        the outbox cannot be written (disk full, read-only, I/O error) events go straight to the
+        broker when it is connected (:meth:`publish_kept_directly`), else wait in memory, in
+        order, up to :data:`KEPT_MAX` (beyond, the oldest are dropped and counted) until the broker
+        or the outbox takes them. Never raises for a storage fault.
         """
         if not isinstance(event, SummaryEvent):
             self.close_periods(event.at)
@@ -230,13 +233,33 @@ class Pipeline:
                 self.engine.count_drop()
             except StorageError as exc:
                 self.last_error = f"outbox write failed: {exc.cause}"
+                self.publish_kept_directly()
                 self._log_kept(
-                    f"{self.last_error}: {len(self._kept)} event(s) waiting in memory "
-                    f"(at most {KEPT_MAX}); sensing continues; {self.outbox.path}"
+                    f"{self.last_error}; sensing continues: events go straight to the broker while "
+                    f"it is connected ({self.published_directly} so far), {len(self._kept)} "
+                    f"waiting in memory (at most {KEPT_MAX}); {self.outbox.path}"
                 )
                 return
             self._kept.popleft()
             self.stored += 1
+
+    def publish_kept_directly(self) -> None:
+        """While the outbox cannot be written: the kept events, oldest first, straight to the
+        broker as long as it is connected (QoS 1 from memory, so at-least-once only while this
+        process lives: a read-only or failing SD card may never take them). The rest keep waiting;
+        the outbox's own backlog drains as before."""
+        if self.publisher is None:
+            return
+        while self._kept and self.publisher.state().connected:
+            event = self._kept.popleft()
+            try:
+                msg = encode(event, self.identity, self.outbox.reserve_seq())
+            except PayloadTooLargeError as exc:
+                log.error("event not published: %s", exc)
+                self.engine.count_drop()
+                continue
+            self.publisher.publish_now(msg)
+            self.published_directly += 1
 
     def close_periods(self, now: float) -> None:
         """Emit the summary of every period that ended by ``now``; each is stored with the tally
@@ -447,7 +470,9 @@ class Pipeline:
                 "oldest_s": self.outbox.oldest_age_s(now),
                 "evicted": self.outbox.evicted(),
                 "storage": self.outbox.fault,
+                "advice": self.outbox.advice,
                 "kept_in_memory": self.kept,
+                "published_directly": self.published_directly,
                 "resets": self.outbox.resets,
                 "notices": list(self.outbox.notices),
             },
@@ -484,11 +509,12 @@ class Pipeline:
             self.publisher.stop(flush_timeout_s)
         log.info(
             "figures: %d event(s) stored in the outbox since start, %d acknowledged by the broker, "
-            "%d still waiting, %d dropped",
+            "%d still waiting, %d dropped, %d published directly (storage fault)",
             self.stored,
             self.publisher.acknowledged if self.publisher is not None else 0,
             self.outbox.depth(),
             self.dropped,
+            self.published_directly,
         )
         self.outbox.close()
 

@@ -21,8 +21,11 @@ Storage faults never escape as a crash (see :mod:`agent.wire.storage`):
 - :meth:`Outbox.reserve_seq` never raises: while the file cannot be written it hands out numbers
   from memory, and the next successful write persists the highest one.
 - The figures (:meth:`depth`, ...) never raise: they return the last value read.
-- :attr:`Outbox.fault` names the current fault; :meth:`retry` (called once a second) clears it as
-  soon as a write succeeds again, and replaces a file found corrupt while running.
+- :attr:`Outbox.fault` names the current fault, checked against the file system
+  (:func:`agent.wire.storage.honest_cause`: a read-only remount or a failing device is named as
+  such, never as ``corrupt``); :meth:`retry` (called once a second) clears it as soon as a probe
+  write in the folder and a database write both succeed again, and replaces a file found corrupt
+  while running (only when the folder itself is healthy).
 
 At start a damaged outbox (not a database, malformed, a directory in its place) is moved aside to
 ``<path>.corrupt-<time>`` and a fresh one continues the sequence from the sidecar's high-water mark;
@@ -49,7 +52,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.wire.contract import WireMessage
-from agent.wire.storage import DAMAGED, DamagedError, Sidecar, cause_of, move_aside
+from agent.wire.storage import (
+    DAMAGED,
+    DamagedError,
+    Sidecar,
+    advice,
+    cause_of,
+    honest_cause,
+    move_aside,
+    probe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +201,11 @@ class Outbox:
                 raise IsADirectoryError(errno.EISDIR, "a directory is in its place", str(path))
             db = _connect(path)
         except (OSError, sqlite3.Error) as exc:
-            cause = _refine(cause_of(exc), path)
+            cause = _refine(honest_cause(exc, path.parent), path)
             if cause not in DAMAGED or not existed:
                 raise OutboxError(
-                    f"cannot open the outbox {path}: {cause} ({exc}); " + _advice(cause, path),
+                    f"cannot open the outbox {path}: {cause} ({exc}); "
+                    + advice(cause, path.parent),
                     cause,
                 ) from exc
             try:
@@ -200,7 +213,7 @@ class Outbox:
             except OSError as move_exc:
                 raise OutboxError(
                     f"the outbox {path} is {cause} ({exc}) and cannot be moved aside: "
-                    f"{cause_of(move_exc)}; " + _advice(cause_of(move_exc), path),
+                    f"{cause_of(move_exc)}; " + advice(cause_of(move_exc), path.parent),
                     cause,
                 ) from move_exc
             self._note(
@@ -213,7 +226,7 @@ class Outbox:
                 cause2 = cause_of(exc2)
                 raise OutboxError(
                     f"cannot create a fresh outbox {path}: {cause2} ({exc2}); "
-                    + _advice(cause2, path),
+                    + advice(cause2, path.parent),
                     cause2,
                 ) from exc2
         if self.notices or not existed:
@@ -237,15 +250,28 @@ class Outbox:
         return self._fault
 
     def _failed(self, exc: BaseException, doing: str) -> StorageError:
-        cause = cause_of(exc)
+        return self._faulted(honest_cause(exc, self.path.parent), doing, exc)
+
+    def _faulted(self, cause: str, doing: str, exc: BaseException | str) -> StorageError:
+        """Record ``cause`` as the current fault; log it once when it changes."""
         if cause != self._fault:
             log.error(
-                "outbox %s failed: %s (%s); events are kept in memory meanwhile", doing, cause, exc
+                "outbox %s failed: %s (%s); events go straight to the broker or wait in memory "
+                "meanwhile; %s",
+                doing,
+                cause,
+                exc,
+                advice(cause, self.path.parent),
             )
             self._fault_since = time.monotonic()
         self._fault = cause
         self._next_retry = time.monotonic() + RETRY_EVERY_S
         return StorageError(f"outbox {doing} failed: {cause}", cause)
+
+    @property
+    def advice(self) -> str | None:
+        """What a technician does about the current fault, None when writes work."""
+        return None if self._fault is None else advice(self._fault, self.path.parent)
 
     def _recovered(self) -> None:
         if self._fault is not None:
@@ -259,19 +285,25 @@ class Outbox:
     def _rollback(self) -> None:
         # SQLite may already have rolled back (SQLITE_FULL): a second ROLLBACK would raise
         # "cannot rollback - no transaction is active" and hide the real cause.
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error):
+            if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
 
     def retry(self) -> None:
         """Once a second: retry failed deletes, and while faulted test whether writes work again.
 
-        A file found corrupt while running is moved aside and replaced by a fresh one. Never raises.
+        A probe write in the folder comes first: SQLite may commit a transaction that changed no page
+        on a file system that refuses every write, which would clear the fault for a second and
+        raise it again (a log storm). A file found corrupt while running is moved aside and replaced
+        by a fresh one. Never raises.
         """
         with self._lock:
             if self._fault is None and not self._ack_backlog:
                 return
             if self._fault is not None and time.monotonic() < self._next_retry:
+                return
+            if self._fault is not None and (still := probe(self.path.parent)) is not None:
+                self._faulted(still, "retry", f"probe write in {self.path.parent}")
                 return
             try:
                 if self._fault in DAMAGED:
@@ -289,14 +321,26 @@ class Outbox:
             self._changed.notify_all()
 
     def _replace_damaged(self) -> None:
+        """Move the damaged file aside and open a fresh one.
+
+        The old connection is closed first (closing it later would remove the fresh file's WAL,
+        which has the same name). When the move or the fresh open fails, a plain connection to the
+        path is reopened, so the object stays usable and faulted, and the error propagates."""
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
-        aside = move_aside(self.path)
-        self._note(
-            f"outbox {self.path} became corrupt while running; moved aside to {aside} "
-            "and a fresh one started"
-        )
-        self._db = _connect(self.path)
+        try:
+            if self.path.exists():
+                aside = move_aside(self.path)
+                self._note(
+                    f"outbox {self.path} became corrupt while running; moved aside to {aside} "
+                    "and a fresh one started"
+                )
+            self._db = _connect(self.path)
+        except BaseException:
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None
+            )
+            raise
         self._ack_backlog.clear()
         self._sidecar.save()
 
@@ -382,11 +426,13 @@ class Outbox:
     def reserve_seq(self) -> int:
         """Allocate a sequence number for a message published outside the queue (status, health).
 
-        Never raises: while the file cannot be written the number comes from memory (the next
-        successful write persists it).
+        Never raises: while the file cannot be written the number comes from memory without touching
+        the disk (the next successful write, or :meth:`retry`, persists it).
         """
         with self._lock:
             self._seq += 1
+            if self._fault is not None:
+                return self._seq
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._persist_seq()
@@ -579,15 +625,3 @@ def _refine(cause: str, path: Path) -> str:
         except OSError:
             pass
     return cause
-
-
-def _advice(cause: str, path: Path) -> str:
-    if cause == "disk full":
-        return f"free space on the file system of {path.parent} (`df -h {path.parent}`)"
-    if cause == "read-only":
-        return f"the file system of {path.parent} is mounted read-only: check `mount` and dmesg"
-    if cause == "I/O error":
-        return "the storage is failing: check dmesg and replace the SD card or disk"
-    if cause in ("permission denied", "cannot open"):
-        return f"check outbox.path and that {path.parent} is writable by the agent's user"
-    return "check outbox.path and the state directory (see journalctl -u triage-agent)"

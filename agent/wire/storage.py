@@ -3,6 +3,12 @@
 - :func:`cause_of` turns an ``sqlite3`` or ``OS`` error into the words a technician acts on
   (``disk full``, ``read-only``, ``I/O error``, ``corrupt``, ``permission denied``...), from SQLite's
   primary result code or the errno, never from the (sometimes misleading) message text.
+- :func:`probe` and :func:`honest_cause` check SQLite's word against the file system's: at run time
+  a database on a file system the kernel remounted read-only after an error fails with
+  ``SQLITE_IOERR``, and one on a device that stopped answering reads as ``SQLITE_CORRUPT``; a
+  one-byte write in the folder gets the real errno (``EROFS``, ``EIO``), so the cause reported is
+  ``read-only`` or ``I/O error``, and a healthy file is never moved aside as corrupt.
+- :func:`advice` says what a technician does about each cause.
 - :class:`Sidecar` is a tiny JSON file beside the outbox (``<outbox>.hwm``), replaced atomically
   (write, fsync, rename, fsync the folder). It holds a sequence number at or above every number the
   outbox ever handed out (reserved in blocks of :data:`SEQ_BLOCK`, so it is written once per block,
@@ -49,6 +55,9 @@ _ERRNO_CAUSES = {
     errno.EEXIST: "cannot open",  # a file where a folder should be
 }
 
+PROBE_NAME = ".triage-agent-probe"
+"""The file :func:`probe` writes and removes in the outbox's folder."""
+
 DAMAGED = frozenset({"corrupt"})
 """Causes that mean the file itself is damaged (move it aside), not its surroundings."""
 
@@ -81,6 +90,61 @@ def cause_of(exc: BaseException) -> str:
     elif isinstance(exc, OSError) and exc.errno in _ERRNO_CAUSES:
         return _ERRNO_CAUSES[exc.errno]
     return "storage error"
+
+
+_TRUSTED = frozenset({"disk full", "locked"})
+"""Causes SQLite names reliably (a probe write on a full disk would only make it fuller)."""
+
+
+def probe(folder: Path) -> str | None:
+    """Write, sync and remove a one-byte file in ``folder``: the cause when the file system refuses
+    (``read-only``, ``I/O error``, ``disk full``, ``permission denied``...), None when it works or
+    fails for a reason that names nothing (the caller keeps its own cause)."""
+    path = folder / PROBE_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.unlink(path)
+    except OSError as exc:
+        cause = cause_of(exc)
+        return None if cause == "storage error" else cause
+    return None
+
+
+def honest_cause(exc: BaseException, folder: Path) -> str:
+    """:func:`cause_of`, checked by a :func:`probe` of ``folder`` unless SQLite's word is reliable:
+    ``I/O error`` from an open database on a file system gone read-only becomes ``read-only``,
+    ``corrupt`` from a device that stopped answering becomes ``I/O error``."""
+    cause = cause_of(exc)
+    if cause in _TRUSTED:
+        return cause
+    return probe(folder) or cause
+
+
+def advice(cause: str, folder: Path) -> str:
+    """What a technician does about a storage ``cause`` on the file system of ``folder``."""
+    if cause == "disk full":
+        return (
+            f"free space on the file system of {folder} (`df -h {folder}`); a running agent "
+            "resumes by itself"
+        )
+    if cause == "read-only":
+        return (
+            f"the file system of {folder} is read-only (remounted after an SD card or disk error?): "
+            "check `mount` and dmesg, fsck or replace the card, then restart the agent"
+        )
+    if cause == "I/O error":
+        return (
+            f"the storage of {folder} is failing: check dmesg, replace the SD card or disk, then "
+            "restart the agent"
+        )
+    if cause in ("permission denied", "cannot open"):
+        return f"check outbox.path and that {folder} is writable by the agent's user"
+    return "check outbox.path and the state directory (see journalctl -u triage-agent)"
 
 
 @dataclass

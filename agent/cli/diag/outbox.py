@@ -72,8 +72,9 @@ def check_live_storage(live: Mapping[str, Any] | None) -> Check | None:
             "outbox storage",
             "FAIL",
             f"the running agent cannot write its outbox: {box['storage']} "
-            f"({box.get('kept_in_memory', 0)} event(s) waiting in memory; sensing continues)",
-            "free space or fix the disk (see the disk line); the agent resumes by itself",
+            f"({box.get('kept_in_memory', 0)} event(s) waiting in memory, "
+            f"{box.get('published_directly', 0)} sent straight to the broker; sensing continues)",
+            str(box.get("advice") or "free space or fix the disk (see the disk line)"),
         )
     notices = box.get("notices") or []
     if notices:
