@@ -59,6 +59,17 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("port string", {"mqtt": {"port": "1883x"}}, "mqtt.port"),
     ("table for value", {"mqtt": {"port": {"a": 1}}}, "mqtt.port"),
     ("array for table", {"mqtt": [1, 2]}, "mqtt"),
+    ("enabled one", {"thermometer": {"enabled": 1}}, "thermometer.enabled"),
+    ("enabled zero", {"camera": {"enabled": 0}}, "camera.enabled"),
+    ("enabled text", {"thermometer": {"enabled": "true"}}, "thermometer.enabled"),
+    ("tls yes", {"mqtt": {"tls": {"enabled": "yes"}}}, "mqtt.tls.enabled"),
+    (
+        "skip verify one",
+        {"mqtt": {"tls": {"insecure_skip_verify": 1}}},
+        "mqtt.tls.insecure_skip_verify",
+    ),
+    ("ambient float", {"screening": {"ambient_correction": 1.0}}, "screening.ambient_correction"),
+    ("loop text", {"camera": {"loop": "false"}}, "camera.loop"),
 ]
 
 

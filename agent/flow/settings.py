@@ -35,6 +35,18 @@ def _admits_bool(annotation: Any) -> bool:
     return False
 
 
+def _only_bool(annotation: Any) -> bool:
+    """The field takes true/false and nothing else (``bool``, optional or annotated)."""
+    if annotation is bool:
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        return _only_bool(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _only_bool(args[0])
+    return False
+
+
 class ConfigError(Exception):
     """A configuration that cannot be used; ``str()`` is a message for a technician."""
 
@@ -43,17 +55,26 @@ class Section(BaseModel):
     """Base of every config section: unknown keys rejected, values frozen after validation.
 
     Also for every field: NaN and infinity are refused, so are true/false where a number or text is
-    meant and text longer than :data:`MAX_TEXT`."""
+    meant, anything but true/false where a switch is meant (``enabled = 1``, ``"yes"``) and text
+    longer than :data:`MAX_TEXT`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
     def _plain_value(cls, value: Any, info: ValidationInfo) -> Any:
-        """No true/false where a number is meant (``port = true``), no megabyte strings."""
+        """No true/false where a number is meant (``port = true``), nothing else where true/false
+        is (``enabled = 1``), no megabyte strings."""
         field = cls.model_fields.get(info.field_name or "")
         if isinstance(value, bool) and field is not None and not _admits_bool(field.annotation):
             raise ValueError("true/false is not allowed here: give a value of the field's type")
+        if (
+            value is not None
+            and not isinstance(value, bool)
+            and field is not None
+            and _only_bool(field.annotation)
+        ):
+            raise ValueError("give true or false (no quotes, not 0/1)")
         if isinstance(value, str) and len(value) > MAX_TEXT:
             raise ValueError(f"longer than {MAX_TEXT} characters")
         return value
