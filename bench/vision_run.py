@@ -221,7 +221,14 @@ def main() -> None:
         out["optimisation_ms"] = analyser.levels
     if worker.gate is not None:
         c = worker.gate.counts
-        out["gate"] = {"frames": c.frames, "full": c.full, "region": c.region, "carried": c.carried}
+        out["gate"] = {
+            "frames": c.frames,
+            "full": c.full,
+            "region": c.region,
+            "carried": c.carried,
+            "persons": c.persons,
+            "persons_confirmed": c.confirmed,
+        }
     if isinstance(grabber.latest, StampedSlot):
         entered = grabber.latest.watched_at
         out["react_s"] = (

@@ -7,9 +7,10 @@ import pytest
 
 from agent.vision import gate_settings
 from agent.vision.config import VisionConfig
-from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
+from agent.vision.findings import Box, FaceFinding, Frame, SceneAnalyser, SceneFindings
 from agent.vision.frames import fit
 from agent.vision.gate import FAST_EVERY, DetectionGate, GateSettings, PartialAnalyser
+from agent.vision.motion import Region
 from agent.vision.scene import load_scene_analyser
 from tests.conftest import REPO
 from tests.vision_media import mask_faces
@@ -110,3 +111,57 @@ def test_gate_settings_follow_the_vision_section() -> None:
         4,
         False,
     )
+
+
+class Scripted:
+    """A :class:`PartialAnalyser` whose faces and bodies are set by the test; it notes every
+    frame the person detector ran on (the gate's person stride is logic, not pixels)."""
+
+    def __init__(self) -> None:
+        self.faces: tuple[FaceFinding, ...] = ()
+        self.bodies: tuple[Box, ...] = ()
+        self.person_runs: list[float] = []
+
+    def analyse(self, frame: Frame, at: float) -> SceneFindings:
+        return self.analyse_part(frame, at, None, True)
+
+    def analyse_part(
+        self, frame: Frame, at: float, regions: tuple[Region, ...] | None, persons: bool
+    ) -> SceneFindings:
+        if persons:
+            self.person_runs.append(at)
+        return SceneFindings(at, self.faces, self.bodies if persons else None, 1.0, 640, 480)
+
+    def persons_in(self, frame: Frame) -> tuple[Box, ...] | None:
+        self.person_runs.append(-1.0)  # marks a run the gate asked for outside the stride
+        return self.bodies
+
+
+def someone(x: float) -> tuple[FaceFinding, Box]:
+    """A face and the body box it sits in, ``x`` pixels from the left."""
+    return FaceFinding(Box(x + 20, 100, x + 60, 150, 0.9), 0.9), Box(x, 90, x + 80, 400, 0.8)
+
+
+def test_person_stride_skips_bodies_but_never_carries_a_wrong_count() -> None:
+    analyser = Scripted()
+    assert isinstance(analyser, PartialAnalyser)
+    gate = DetectionGate(analyser, GateSettings(motion=False, detect_fps=10.0, person_every=2))
+    frame = np.zeros((480, 640, 3), dtype=np.uint8)
+    face, body = someone(100)
+    analyser.faces, analyser.bodies = (face,), (body,)
+    run(gate, [frame] * 30)  # one person standing, 1 s: 10 detections
+    assert gate.counts.full == 10
+    assert gate.counts.persons == 6  # the first detection, then every other one
+    assert gate.counts.confirmed == 0
+    # a second person comes in on a detection the stride skips: their body is looked for at once
+    second_face, second_body = someone(400)
+    analyser.faces, analyser.bodies = (face, second_face), (body, second_body)
+    out = run(gate, [frame] * 3, start=30)
+    assert out[0] is not None
+    assert out[0].persons == (body, second_body)
+    assert analyser.person_runs[-1] == -1.0
+    assert gate.counts.confirmed == 1
+    # then the stride again: bodies carried while the count holds
+    run(gate, [frame] * 30, start=33)
+    assert gate.counts.confirmed == 1
+    assert gate.counts.persons == 6 + 1 + 5

@@ -191,12 +191,13 @@ class VisionConfig(Section):
         description="Run every detector on the whole frame at least this often, motion or not.",
     )
     person_every: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=100,
         description=(
             "Run the person detector on every Nth detection only (its last boxes are carried "
-            "between)."
+            "between, never longer than 1 s, and it runs at once whenever the fresh faces with "
+            "the carried boxes would change the people count)."
         ),
     )
     region_crops: bool = Field(

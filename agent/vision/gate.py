@@ -27,7 +27,10 @@ decoded), until the next motion.
 
 Person detection (whole frame: its input size is fixed) runs on every ``person_every``-th
 detection of either kind, and on any detection once its boxes are :data:`PERSON_MAX_AGE_S` old;
-its last boxes are carried in between: occupancy needs no more than a few updates a second.
+its last boxes are carried in between: occupancy needs no more than a few updates a second. A
+carried box never changes a count: when the fresh faces with the carried boxes make a different
+number of people (:func:`agent.vision.people.people_in`) than the last findings did (someone came,
+left, or moved away from their old body box), the person detector runs on this frame after all.
 
 Applies to any :class:`~agent.vision.findings.SceneAnalyser`: one that also implements
 :class:`PartialAnalyser` (the product's ONNX analyser) gets region crops and the person stride,
@@ -40,8 +43,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
+from agent.vision.findings import Box, Frame, SceneAnalyser, SceneFindings
 from agent.vision.motion import MotionDetector, Region, align, area, grow, merge, overlap
+from agent.vision.people import people_in
 
 REGION_MARGIN = 0.15
 """Region crops are grown by this share of their size per side..."""
@@ -83,6 +87,9 @@ class PartialAnalyser(Protocol):
         """Faces within ``regions`` (whole frame when None; boxes in frame pixels); person boxes
         only when ``persons`` (else ``persons`` is None)."""
 
+    def persons_in(self, frame: Frame) -> tuple[Box, ...] | None:
+        """The person detector alone on the whole frame (None when none is configured)."""
+
 
 @dataclass(frozen=True, slots=True)
 class GateSettings:
@@ -108,6 +115,10 @@ class GateCounts:
     """Frames where no detector ran (motion-checked only)."""
     fast: int = 0
     """Region detections (also counted in ``region``/``full``) run early for unexplained motion."""
+    persons: int = 0
+    """Detections that ran the person detector..."""
+    confirmed: int = 0
+    """...of which this many only because the people count changed under carried boxes."""
 
 
 class DetectionGate:
@@ -252,6 +263,17 @@ class DetectionGate:
             self.counts.region += 1
         if not persons and self._last is not None:
             findings = replace(findings, persons=self._last.persons)
+            if self._partial is not None and _count_changed(self._last, findings):
+                findings = replace(findings, persons=self._partial.persons_in(frame))
+                self._persons_at = at
+                self.counts.confirmed += 1
+                persons = True
+        self.counts.persons += int(persons)
         self._last = findings
         self._last_emit_at = at
         return findings
+
+
+def _count_changed(before: SceneFindings, now: SceneFindings) -> bool:
+    """Fresh faces with carried person boxes make a different number of people than before."""
+    return len(people_in(now)) != len(people_in(before))

@@ -107,6 +107,10 @@ class OnnxSceneAnalyser:
             frame_height=int(frame.shape[0]),
         )
 
+    def persons_in(self, frame: Frame) -> tuple[Box, ...] | None:
+        """The person detector alone on the whole frame (None when none is configured)."""
+        return tuple(self._persons.detect(frame)) if self._persons is not None else None
+
     def _match(self, box: Box, at: float) -> tuple[float, float] | None:
         """(P(masked), when classified) of a face classified within :data:`MASK_REUSE_S` at
         nearly the same place (IoU >= :data:`MASK_REUSE_IOU`), else None."""
