@@ -17,6 +17,7 @@ from agent.vision.compliance import ComplianceAnalyser
 from agent.vision.config import VisionConfig
 from agent.vision.desk import DeskAnalyser
 from agent.vision.findings import Box, FaceFinding, SceneFindings
+from agent.vision.integrity import IntegrityFindings, IntegrityVerdict
 from agent.vision.occupancy import OccupancyAnalyser
 from agent.zones.config import ClinicConfig
 from agent.zones.hours import OpeningHours
@@ -214,6 +215,55 @@ def test_empty_desk_while_open_raises_then_staff_return_clears() -> None:
     assert [e.state for e in cleared] == ["cleared"]
     assert cleared[0].alert_id == raised[0].alert_id
     assert "staff back" in cleared[0].message
+
+
+def camera(at: float, covered: bool) -> IntegrityFindings:
+    """An integrity check of one frame: the lens covered or a normal view."""
+    return IntegrityFindings(
+        at,
+        (
+            IntegrityVerdict("covered", "failed" if covered else "ok", 0.99, 0.9, "absolute"),
+            IntegrityVerdict("dark", "unknown", 20.0, 30.0, "absolute", "covered"),
+        ),
+        commissioned=False,
+        check_ms=1.0,
+    )
+
+
+def covered_for(d: DeskAnalyser, start: float, seconds: int) -> list[Event]:
+    """A covered camera: the worker finds nobody, the integrity check fails every 2 s."""
+    events: list[Event] = []
+    for s in range(seconds):
+        if s % 2 == 0:
+            events += d.feed(camera(start + s, covered=True))
+        events += d.tick(start + s)
+    return events
+
+
+def test_a_blind_camera_makes_the_desk_unknown_not_unattended() -> None:
+    d = desk()
+    events = run(d, MONDAY_9, 10, [staff_person()])
+    events += covered_for(d, MONDAY_9 + 10, 300)  # five minutes behind a cloth
+    assert d.blind
+    assert alerts(events, "desk_unattended") == []
+    # the cloth is gone and the desk really is empty: the delay starts when the view is back
+    back = MONDAY_9 + 310
+    events = list(d.feed(camera(back, covered=False))) + ticks(d, back, 90)
+    assert not d.blind
+    raised = alerts(events, "desk_unattended")
+    assert [e.state for e in raised] == ["raised"]
+    assert raised[0].at - back == 60
+
+
+def test_a_desk_alert_raised_before_the_camera_went_blind_stays_until_staff_are_seen() -> None:
+    d = desk()
+    events = ticks(d, MONDAY_9, 70)
+    assert [e.state for e in alerts(events, "desk_unattended")] == ["raised"]
+    events = covered_for(d, MONDAY_9 + 70, 120)
+    assert alerts(events, "desk_unattended") == []  # neither cleared nor raised again
+    events = list(d.feed(camera(MONDAY_9 + 190, covered=False)))
+    events += run(d, MONDAY_9 + 190, 10, [staff_person()])
+    assert [e.state for e in alerts(events, "desk_unattended")] == ["cleared"]
 
 
 def test_waiting_patients_make_the_empty_desk_an_alert_sooner() -> None:

@@ -9,7 +9,13 @@ when at least one person's feet stood in a staff zone within the last ``visible_
 while open, or already after ``clinic.desk_unattended_patients_after_s`` when patients are waiting
 in a ``queue`` zone meanwhile; its value is the number of patients waiting in the queue zones.
 It is cleared once staff stood in a staff zone for ``clear_after_s`` (hysteresis), or at once when
-the clinic closes. The clock is the one the caller passes (frame capture times and ticks), so tests
+the clinic closes.
+
+A camera that sees nothing (the integrity checks' latest verdict: ``covered`` or ``dark`` failed,
+:data:`BLIND_CHECKS`) cannot tell an empty desk from an attended one: while it is blind the desk is
+*unknown*. No ``desk_unattended`` is raised (the camera alert is the problem to report, not a desk
+nobody can see), one already raised stays as it is until staff are seen, and the empty-desk delay
+starts again once the view is back. The clock is the one the caller passes (frame capture times and ticks), so tests
 drive it directly; nothing here reads the time itself.
 """
 
@@ -21,10 +27,14 @@ from agent.flow.alerts import AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event
 from agent.vision.findings import SceneFindings
+from agent.vision.integrity import IntegrityCheck, IntegrityFindings
 from agent.vision.people import people_in
 from agent.zones.config import ClinicConfig
 from agent.zones.hours import OpeningHours
 from agent.zones.map import ZoneMap
+
+BLIND_CHECKS: frozenset[IntegrityCheck] = frozenset({"covered", "dark"})
+"""Integrity checks whose failure means the camera sees nothing at all."""
 
 
 class DeskAnalyser:
@@ -51,6 +61,8 @@ class DeskAnalyser:
         self._empty_since: float | None = None
         self._queue: Debouncer[int] = Debouncer(0, hold_s)
         self._alert = AlertLatch("desk_unattended", 0.0, clear_after_s)
+        self.blind = False
+        """The latest integrity verdict says the camera sees nothing (the desk is unknown)."""
 
     @property
     def waiting(self) -> int:
@@ -58,7 +70,12 @@ class DeskAnalyser:
         return self._queue.value
 
     def feed(self, observation: object) -> Sequence[Event]:
-        """Consume one frame's findings; ignore other observations."""
+        """Consume one frame's findings or integrity verdicts; ignore other observations."""
+        if isinstance(observation, IntegrityFindings):
+            self.blind = any(
+                v.check in BLIND_CHECKS and v.outcome == "failed" for v in observation.verdicts
+            )
+            return self._evaluate(observation.at)
         if not isinstance(observation, SceneFindings):
             return []
         at = observation.at
@@ -85,6 +102,9 @@ class DeskAnalyser:
             if change is None:
                 return []
             return [change.event("the clinic is closed: the desk need not be attended")]
+        if self.blind:  # nobody can be seen, staff or not: unknown, not unattended
+            self._empty_since = None
+            return []
         staffed = self._last_staff is not None and at - self._last_staff <= self.visible_s
         if staffed:
             self._empty_since = None
