@@ -51,19 +51,21 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     rng = np.random.default_rng(5)
     analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
     assert isinstance(analyser, PartialAnalyser)
-    gate = DetectionGate(analyser, GateSettings(detect_fps=4.0, full_every_s=2.0))
-    quiet = run(gate, [empty_desk(rng) for _ in range(63)])  # 2.1 s, nobody there
+    gate = DetectionGate(
+        analyser, GateSettings(detect_fps=4.0, full_every_s=2.0, idle_full_every_s=10.0)
+    )
+    quiet = run(gate, [empty_desk(rng) for _ in range(303)])  # 10.1 s, nobody there
     emitted = [f for f in quiet if f is not None]
-    assert gate.counts.full == 2
+    assert gate.counts.full == 2  # idle after 1 s: whole-frame checks at 0 and 10 s only
     assert gate.counts.region == 0
     assert len(emitted) == 2
     assert all(not f.faces for f in emitted)
-    assert gate.counts.carried == 61
+    assert gate.counts.carried == 301
     assert gate.idle  # the worker now asks for every IDLE_STRIDE-th frame only
 
     face = mask_faces("without_mask", 1)[0]
-    # three frames after the full check at 2 s, before the next detection is due (0.25 s)
-    entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=63)
+    # three frames after the idle check at 10 s, before the next detection is due (0.25 s)
+    entering = run(gate, [person_at_desk(rng, face) for _ in range(30)], start=303)
     first = next(i for i, f in enumerate(entering) if f is not None and f.faces)
     assert first <= FAST_EVERY  # motion where nobody was known: looked at early
     assert gate.counts.fast >= 1
@@ -77,13 +79,25 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
     assert 0 < box.x1 < box.x2 < 640 // 3 + 40  # in frame pixels, in the left third
 
     # standing still: after a few seconds the person is background to the motion check...
-    run(gate, [person_at_desk(rng, face) for _ in range(120)], start=93)
+    run(gate, [person_at_desk(rng, face) for _ in range(120)], start=333)
     detections = gate.counts.full + gate.counts.region
-    still = run(gate, [person_at_desk(rng, face) for _ in range(45)], start=213)
+    still = run(gate, [person_at_desk(rng, face) for _ in range(45)], start=453)
     carried = [f for f in still if f is not None and f.inference_ms == 0.0]
     assert carried
     assert all(len(f.faces) == 1 for f in carried)
     assert gate.counts.full + gate.counts.region - detections <= 1  # at almost no cost
+
+
+def test_an_idle_scene_is_checked_whole_every_idle_full_every_s() -> None:
+    rng = np.random.default_rng(8)
+    analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
+    gate = DetectionGate(
+        analyser, GateSettings(detect_fps=4.0, full_every_s=2.0, idle_full_every_s=10.0)
+    )
+    out = run(gate, [empty_desk(rng) for _ in range(int(25 * FPS))])  # 25 s, nobody there
+    checked = [round(f.at, 2) for f in out if f is not None and f.inference_ms > 0.0]
+    assert checked == [0.0, 10.0, 20.0]
+    assert gate.counts.full == 3
 
 
 def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
@@ -101,16 +115,22 @@ def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
 
 def test_gate_settings_follow_the_vision_section() -> None:
     vision = VisionConfig(
-        motion_gating=False, detect_fps=5.0, full_every_s=3.0, person_every=4, region_crops=False
+        motion_gating=False,
+        detect_fps=5.0,
+        full_every_s=3.0,
+        idle_full_every_s=30.0,
+        person_every=4,
+        region_crops=False,
     )
     s = gate_settings(vision)
-    assert (s.motion, s.detect_fps, s.full_every_s, s.person_every, s.regions) == (
-        False,
-        5.0,
-        3.0,
-        4,
-        False,
-    )
+    assert (
+        s.motion,
+        s.detect_fps,
+        s.full_every_s,
+        s.idle_full_every_s,
+        s.person_every,
+        s.regions,
+    ) == (False, 5.0, 3.0, 30.0, 4, False)
 
 
 class Scripted:

@@ -62,6 +62,7 @@ def gate_settings(vision: VisionConfig) -> GateSettings:
         motion=vision.motion_gating,
         detect_fps=vision.detect_fps,
         full_every_s=vision.full_every_s,
+        idle_full_every_s=vision.idle_full_every_s,
         person_every=vision.person_every,
         regions=vision.region_crops,
         motion_threshold=vision.motion_threshold,

@@ -190,6 +190,14 @@ class VisionConfig(Section):
         default=2.0,
         description="Run every detector on the whole frame at least this often, motion or not.",
     )
+    idle_full_every_s: Seconds = Field(
+        default=10.0,
+        description=(
+            "The same whole-frame check while the scene is idle (nothing moved and nobody in view "
+            "for a second): someone stepping in is found by the motion check at once, so an empty "
+            "desk needs the detectors only this often."
+        ),
+    )
     person_every: int = Field(
         default=2,
         ge=1,

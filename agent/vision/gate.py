@@ -6,7 +6,9 @@ Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap
 - **full** detection (every detector on the whole frame): on the first frame, when the picture
   changed as a whole (light, exposure), and at least every ``full_every_s`` seconds even without
   motion, so a person the motion check missed (someone who walked in very slowly) is found late
-  but never lost, and a person standing still keeps being confirmed;
+  but never lost, and a person standing still keeps being confirmed; while the gate is *idle*
+  (below) only every ``idle_full_every_s`` seconds: nobody is there to confirm, and someone
+  stepping in moves;
 - **region** detection: something moved and ``1 / detect_fps`` seconds have passed since the
   last detection. The face detector runs on crops at full resolution (the moving areas and the last
   face boxes, each grown by a margin, overlapping ones merged), so face sizes, and with them
@@ -98,6 +100,7 @@ class GateSettings:
     motion: bool = True
     detect_fps: float = 4.0
     full_every_s: float = 2.0
+    idle_full_every_s: float = 10.0
     keepalive_s: float = 0.5
     person_every: int = 1
     regions: bool = True
@@ -180,10 +183,11 @@ class DetectionGate:
             elif self._quiet_since is None:
                 self._quiet_since = at
         due = at - self._detect_at >= 1.0 / s.detect_fps - DUE_SLACK_S
+        full_every = s.idle_full_every_s if self.idle else s.full_every_s
         if (
             self._last_full_at is None
             or flooded
-            or at - self._last_full_at >= s.full_every_s
+            or at - self._last_full_at >= full_every
             or (not s.motion and due)
         ):
             return self._detect(frame, at, None)
