@@ -12,7 +12,8 @@ a device delivers is the :class:`~agent.flow.heartbeat.Heartbeat`'s business.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 STUCK_AFTER_S = 15.0
 """A loop that has not turned for this long is stuck. Longer than any bounded wait in a loop (a
@@ -39,6 +40,18 @@ class LoopStamp:
     def stuck(self, now: float | None = None) -> bool:
         """True when the loop has not turned within ``bound_s``."""
         return self.age(now) > self.bound_s
+
+    @contextmanager
+    def allowing(self, bound_s: float) -> Iterator[None]:
+        """A longer bound for the block: one call bounded only by someone else's timeouts (the
+        system resolver's in a connection attempt). Turns on entry and on exit."""
+        self.turn()
+        usual, self.bound_s = self.bound_s, bound_s
+        try:
+            yield
+        finally:
+            self.turn()  # before the usual bound is back, so the call's length never counts
+            self.bound_s = usual
 
 
 def stuck_loops(stamps: Iterable[LoopStamp], now: float | None = None) -> list[LoopStamp]:

@@ -1,8 +1,16 @@
 """MQTT publishing: drains the outbox into the broker with paho-mqtt 2.x, QoS 1, in sequence order.
 
-Threads: paho's network thread (``loop_start``: connect, automatic reconnect with exponential backoff
-``mqtt.reconnect_min_s``..``reconnect_max_s``, callbacks) and one drain thread that hands at most
-:data:`WINDOW` outbox messages at a time to paho. A message is deleted from the outbox only when its
+Threads, both watched by the service's watchdog through their loop stamps (:meth:`Publisher.loops`):
+
+- ``mqtt-network`` (:meth:`Publisher._network`, in place of paho's ``loop_start``): paho's network
+  loop one bounded turn at a time (``client.loop``, at most :data:`TURN_S`), connection attempts
+  (the first at once, then :class:`~agent.flow.threaded.Backoff` from ``mqtt.reconnect_min_s`` to
+  ``reconnect_max_s``, reset by a CONNACK), and every paho callback. It turns its stamp every turn,
+  connected, reconnecting or waiting, so a broker that is down or silent is a degraded state; a
+  callback or call that never returns stops the stamp and so the pets. A connection attempt may
+  hold the loop longer (DNS has only the system resolver's timeouts): :data:`CONNECT_STUCK_AFTER_S`.
+  An unexpected exception is counted, logged (rate-limited) and the loop goes on.
+- ``mqtt-drain``: hands at most :data:`WINDOW` outbox messages at a time to paho. A message is deleted from the outbox only when its
 PUBACK arrives (deletions are batched: :data:`ACK_BATCH` messages or :data:`ACK_FLUSH_S` seconds, one
 transaction each, so a replayed backlog costs one disk sync per batch; a crash in between only
 re-sends the few acknowledged messages not yet deleted). Messages in flight when the connection drops are re-sent by paho after reconnecting
@@ -24,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +43,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import StatusEvent, StatusReason, StatusState
 from agent.flow.liveness import LoopStamp
+from agent.flow.threaded import Backoff
 from agent.wire.config import MqttConfig, tls_context
 from agent.wire.connect_errors import describe_closed, describe_exception, describe_refusal
 from agent.wire.contract import Identity, WireMessage, encode
@@ -51,6 +59,12 @@ ACK_BATCH = 100
 ACK_FLUSH_S = 0.05
 """...or after this long, whichever comes first (one disk sync per batch, not per message)."""
 LOG_EVERY_S = 60.0
+TURN_S = 0.5
+"""Longest wait for network traffic (or for the next connection attempt) in one network turn."""
+CONNECT_STUCK_AFTER_S = 60.0
+"""A connection attempt may hold the network loop this long before it counts as stuck: the DNS
+lookup is bounded only by the system resolver (resolv.conf ``timeout`` x ``attempts`` per name
+server), then TCP connect and TLS handshake 5 s each (paho's ``connect_timeout``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +85,7 @@ def build_tls_context(cfg: MqttConfig) -> ssl.SSLContext:
 
 
 def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
-    """A configured (not yet connected) paho client: protocol, credentials, TLS, backoff."""
+    """A configured (not yet connected) paho client: protocol, credentials, TLS."""
     protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -86,14 +100,11 @@ def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
         client.tls_set_context(build_tls_context(cfg))
         if cfg.tls.insecure_skip_verify:
             client.tls_insecure_set(True)
-    client.reconnect_delay_set(
-        min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=max(1, round(cfg.reconnect_max_s))
-    )
     return client
 
 
 class Publisher:
-    """Owns the MQTT connection and the drain thread."""
+    """Owns the MQTT connection, the network thread and the drain thread."""
 
     def __init__(
         self,
@@ -127,6 +138,14 @@ class Publisher:
         self._thread = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
         self.loop = LoopStamp("mqtt-drain")
         """The drain loop's liveness: it turns at least every 0.2 s, connected or not."""
+        self._network_thread = threading.Thread(
+            target=self._network, name="mqtt-network", daemon=True
+        )
+        self.network = LoopStamp("mqtt-network")
+        """The network loop's liveness: it turns at least every :data:`TURN_S`, linked or not."""
+        self._closing = threading.Event()
+        self._backoff = Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self._next_attempt = 0.0
         self._health_every_s = max(1, round(health_every_s))
         self._online_seq = 0
         self._failures = 0
@@ -139,23 +158,28 @@ class Publisher:
         self._fallback = False
         self._fallback_worked = False
         self._client.on_pre_connect = self._on_pre_connect
-        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_log = self._on_log
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        # paho's external-loop hook: publish() from other threads only queues and wakes the network
+        # loop (without it, paho writes to the socket from the publishing thread when no
+        # loop_start thread exists, racing the network thread).
+        self._client.on_socket_register_write = _loop_writes
 
     # -- public API ------------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background and start draining; never blocks on the broker."""
         self._client.connect_async(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
-        self._client.loop_start()
+        self.network.turn()
+        self._network_thread.start()
         self._thread.start()
 
     def loops(self) -> list[LoopStamp]:
-        """The drain loop's stamp from start to stop (a drain thread that died stops turning)."""
-        return [self.loop] if self._thread.ident is not None and not self._stop.is_set() else []
+        """The drain and network loops' stamps from start to stop (a dead thread stops turning)."""
+        started = self._thread.ident is not None and not self._stop.is_set()
+        return [self.loop, self.network] if started else []
 
     def state(self) -> ConnectionState:
         with self._lock:
@@ -193,8 +217,11 @@ class Publisher:
                 log.warning("offline status not confirmed by the broker: %s", exc)
             if not info.is_published():
                 log.warning("offline status not confirmed by the broker; it will send the Will")
+        self._closing.set()  # first: the network loop must not reconnect once the link closes
         self._client.disconnect()
-        self._client.loop_stop()
+        self._network_thread.join(timeout=2.0)
+        if self._network_thread.is_alive():
+            log.warning("thread mqtt-network did not stop within 2 s; leaving it behind")
 
     # -- internals -------------------------------------------------------------------------------
     def _status(
@@ -289,13 +316,6 @@ class Publisher:
         if level == mqtt.MQTT_LOG_ERR and "socket" in text:
             self._socket_error = text  # e.g. the TLS alert behind a closed connection
 
-    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        try:
-            # paho calls this inside its ``except OSError`` block: the exception is at hand.
-            self._failed_attempt(describe_exception(sys.exc_info()[1]))
-        except Exception as exc:  # paho's network thread must never die in a callback
-            self._thread_failed("connection failure handling", exc)
-
     def _on_connect(
         self,
         client: mqtt.Client,
@@ -332,6 +352,7 @@ class Publisher:
             self._since = time.time()
             self._last_error = None
             self._logged_reason = None
+        self._backoff.reset()
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -468,3 +489,42 @@ class Publisher:
                     self._inflight[info.mid] = (stored.seq, msg)
             if acked_early:
                 self._settle(stored.seq, msg, early_rc)
+
+    # -- the network loop (thread mqtt-network) --------------------------------------------------
+    def _network(self) -> None:
+        """Turn the network loop until :meth:`stop` has closed the link; never dies of an error."""
+        while True:
+            self.network.turn()
+            try:
+                if not self._network_once():
+                    return
+            except Exception as exc:  # the network thread must outlive any single failure
+                self._thread_failed("network loop", exc)
+                self._closing.wait(1.0)
+
+    def _network_once(self) -> bool:
+        """One turn: traffic and callbacks while linked, else wait for or make the next attempt.
+
+        False once stopping and the link is closed (the DISCONNECT written, or no link).
+        """
+        linked = self._client.socket() is not None
+        if linked and self._client.loop(TURN_S) == mqtt.MQTT_ERR_SUCCESS:
+            return True
+        # no link, or it just went (paho called on_disconnect, or our DISCONNECT is written)
+        if self._closing.is_set():
+            return False
+        left = self._next_attempt - time.monotonic()
+        if left > 0:
+            self._closing.wait(min(left, TURN_S))
+            return True
+        self._next_attempt = time.monotonic() + self._backoff.next_delay()
+        with self.network.allowing(CONNECT_STUCK_AFTER_S):
+            try:  # on_pre_connect sets the Will first; the CONNECT goes out on the next turns
+                self._client.reconnect()
+            except OSError as exc:  # refused, unreachable, DNS, TLS (ssl errors are OSErrors)
+                self._failed_attempt(describe_exception(exc))
+        return True
+
+
+def _loop_writes(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Nothing to register: the network loop selects for writing whenever paho has output."""
