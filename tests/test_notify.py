@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import socket
+import textwrap
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ import pytest
 from agent.cli.status import StatusClientError, fetch_status
 from agent.flow.liveness import STUCK_AFTER_S
 from agent.service.notify import Notifier, socket_address
-from tests.broker import Broker, Collector
+from tests.broker import Broker, Collector, free_port
 from tests.conftest import AgentProcess, base_config, write_config
 from tests.mjpeg_server import MjpegCamera, jpeg_frame
 from tests.test_cli_diag_thermometer import FakeGyModule, gy_frame
@@ -420,6 +421,109 @@ def test_watchdog_stops_when_a_thread_hangs(
         rec.close()
         with contextlib.suppress(OSError):  # release the pipe if anything still waits on it
             os.close(os.open(frames / "b.jpg", os.O_WRONLY | os.O_NONBLOCK))
+
+
+HANG_ON_CONNECT = textwrap.dedent(
+    """
+    # Imported by the agent's interpreter at start-up (PYTHONPATH): once the trigger file exists,
+    # the publisher's CONNACK callback, run by the network thread, never returns.
+    import os
+    import threading
+
+    from agent.wire.publisher import Publisher
+
+    _trigger = os.environ["TEST_HANG_ON_CONNECT"]
+    _on_connect = Publisher._on_connect
+
+    def _hanging(self, *args):
+        if os.path.exists(_trigger):
+            threading.Event().wait()
+        _on_connect(self, *args)
+
+    Publisher._on_connect = _hanging
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_watchdog_stops_when_the_mqtt_network_loop_hangs(
+    tmp_path: Path,
+    listener: Listener,
+    mosquitto: Broker,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The positive control for the publisher's network thread: a callback that never returns.
+
+    The real agent, with a start-up hook (``sitecustomize``) that makes the CONNACK callback hang
+    once a trigger file exists; the broker is restarted, the agent reconnects, and its network
+    thread hangs there. The main loop and the drain keep turning, the pets stop.
+    """
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(HANG_ON_CONNECT)
+    trigger = tmp_path / "hang"
+    env = {
+        **_liveness_env(listener),
+        "PYTHONPATH": str(hooks),
+        "TEST_HANG_ON_CONNECT": str(trigger),
+    }
+    rec = Recorder(listener)
+    try:
+        cfg = write_config(tmp_path / "config.toml", base_config(tmp_path, mosquitto.port))
+        agent = agent_process(cfg, env)
+        rec.wait_for(lambda m: m.startswith("STATUS=broker up"))
+        ready = rec.wait_for(lambda m: m == "READY=1")
+        trigger.touch()
+        mosquitto.stop()
+        mosquitto.start()  # same port: the agent reconnects, and its CONNACK callback hangs
+        stuck_at = rec.wait_for(lambda m: "STUCK mqtt-network" in m, timeout=STUCK_AFTER_S + 15)
+        time.sleep(2 * WATCHDOG_S)
+        assert agent.proc.poll() is None, agent.output()
+        assert _pets(rec, stuck_at) == []
+        assert _pets(rec, ready), "pets before the hang"
+        assert "thread mqtt-network has not turned its loop" in agent.output()
+        snap = fetch_status(tmp_path / "run" / "status.sock")  # the main loop still answers
+        assert snap["stuck_threads"] == ["mqtt-network"]
+        assert agent.stop() == 0, agent.output()  # shutdown leaves the hung thread behind
+        assert "mqtt-network did not stop within" in agent.output()
+    finally:
+        rec.close()
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+@pytest.mark.parametrize("broker", ["down", "silent"])
+def test_watchdog_pets_while_the_broker_is_down_or_silent(
+    tmp_path: Path, listener: Listener, agent_process: Callable[..., AgentProcess], broker: str
+) -> None:
+    """The negative control: no broker (connections refused), or a port that accepts TCP and
+    never answers the CONNECT. The network loop keeps turning while it reconnects or waits: pets
+    continue for longer than the stuck bound, nothing is reported stuck, the broker is DOWN."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        if broker == "silent":
+            silent.listen(16)  # the kernel accepts the connections; nobody reads
+        port = silent.getsockname()[1] if broker == "silent" else free_port()
+        rec = Recorder(listener)
+        try:
+            cfg = write_config(tmp_path / "config.toml", base_config(tmp_path, port))
+            agent = agent_process(cfg, _liveness_env(listener))
+            ready = rec.wait_for(lambda m: m == "READY=1")
+            time.sleep(STUCK_AFTER_S + 5)
+            assert agent.proc.poll() is None, agent.output()
+            pets = _pets(rec, ready)
+            gaps = [b - a for a, b in itertools.pairwise([ready, *pets, time.monotonic()])]
+            assert max(gaps) < WATCHDOG_S / 2 + 1.0, gaps
+            assert not [m for _, m in rec.snapshot() if "STUCK" in m]
+            snap = fetch_status(tmp_path / "run" / "status.sock")
+            assert snap["stuck_threads"] == []
+            assert not snap["broker"]["connected"], snap["broker"]
+            if broker == "down":
+                assert "refused" in (snap["broker"]["last_error"] or ""), snap["broker"]
+            assert agent.stop() == 0, agent.output()
+        finally:
+            rec.close()
 
 
 @pytest.mark.slow

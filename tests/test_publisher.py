@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.flow.events import MaskEvent
+from agent.flow.liveness import STUCK_AFTER_S, stuck_loops
 from agent.wire.config import MqttConfig
 from agent.wire.contract import Identity, WireMessage, encode
 from agent.wire.outbox import Outbox
@@ -262,3 +266,87 @@ def test_password_and_acl(
     pub.stop()
     reader.loop_stop()
     reader.disconnect()
+
+
+# -- the network loop (thread mqtt-network) is a watched loop -------------------------------------
+def test_a_callback_that_never_returns_stops_the_network_loop_stamp(
+    tmp_path: Path, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The positive control at unit level: the network thread hangs in a callback it runs (here
+    the CONNACK's); its stamp stops while the drain's goes on, so the watchdog would stop."""
+    hung, release = threading.Event(), threading.Event()
+
+    def hang(self: Publisher, *args: Any) -> None:
+        hung.set()
+        release.wait(60)
+
+    monkeypatch.setattr(Publisher, "_on_connect", hang)
+    pub = Publisher(mqtt_cfg(mosquitto.port), ID, Outbox(tmp_path / "o.sqlite3"))
+    pub.start()
+    try:
+        assert [s.name for s in pub.loops()] == ["mqtt-drain", "mqtt-network"]
+        assert hung.wait(10)
+        time.sleep(2.0)
+        assert pub.network.age() >= 2.0
+        assert pub.loop.age() < 1.0
+        later = time.monotonic() + STUCK_AFTER_S - 1.5  # the drain turns every 0.2 s at most
+        assert stuck_loops(pub.loops(), later) == [pub.network]
+    finally:
+        release.set()
+        pub.stop(flush_timeout_s=0)
+
+
+def test_an_error_in_the_network_loop_is_counted_and_the_loop_goes_on(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception out of a paho callback (paho re-raises it from ``loop``) must not end the
+    network thread (paho's own ``loop_start`` thread dies of it): logged, the link started afresh."""
+    calls: list[int] = []
+    on_connect = Publisher._on_connect
+
+    def first_fails(self: Publisher, *args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected")
+        on_connect(self, *args)
+
+    monkeypatch.setattr(Publisher, "_on_connect", first_fails)
+    c = collector_factory(mosquitto.port)
+    box = Outbox(tmp_path / "o.sqlite3")
+    seqs = fill(box, 3)
+    pub = Publisher(mqtt_cfg(mosquitto.port), ID, box)
+    pub.start()
+    try:
+        c.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/mask")]) >= 3)
+        assert mask_seqs(c) == seqs
+        assert len(calls) == 2
+        assert pub.state().connected
+        assert "publisher network loop failed (#1, continuing): injected" in caplog.text
+        assert stuck_loops(pub.loops()) == []
+    finally:
+        pub.stop()
+
+
+def test_a_silent_tls_broker_keeps_the_network_loop_turning(tmp_path: Path) -> None:
+    """A port that accepts TCP and never answers: each TLS handshake waits 5 s (paho's connect
+    timeout) inside a connection attempt, which may take longer than the usual bound, and fails
+    with its reason; the loop is never taken for stuck and turns between attempts."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        tls = {"enabled": True, "insecure_skip_verify": True}
+        pub = Publisher(mqtt_cfg(silent.getsockname()[1], tls=tls), ID, Outbox(tmp_path / "o"))
+        pub.start()
+        try:
+            end = time.monotonic() + 7.0
+            while time.monotonic() < end:
+                assert stuck_loops(pub.loops()) == []
+                time.sleep(0.1)
+            assert (pub.state().last_error or "").startswith("timeout"), pub.state()
+            assert pub.network.bound_s == STUCK_AFTER_S or pub.network.age() < 6.0
+        finally:
+            pub.stop(flush_timeout_s=0)

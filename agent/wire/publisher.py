@@ -9,13 +9,15 @@ Threads, both watched by the service's watchdog through their loop stamps (:meth
   connected, reconnecting or waiting, so a broker that is down or silent is a degraded state; a
   callback or call that never returns stops the stamp and so the pets. A connection attempt may
   hold the loop longer (DNS has only the system resolver's timeouts): :data:`CONNECT_STUCK_AFTER_S`.
-  An unexpected exception is counted, logged (rate-limited) and the loop goes on.
-- ``mqtt-drain``: hands at most :data:`WINDOW` outbox messages at a time to paho. A message is deleted from the outbox only when its
-PUBACK arrives (deletions are batched: :data:`ACK_BATCH` messages or :data:`ACK_FLUSH_S` seconds, one
-transaction each, so a replayed backlog costs one disk sync per batch; a crash in between only
-re-sends the few acknowledged messages not yet deleted). Messages in flight when the connection drops are re-sent by paho after reconnecting
-(QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore at-least-once:
-subscribers drop duplicates by event ``id``.
+  An unexpected exception is counted, logged (rate-limited), the link closed and made again.
+- ``mqtt-drain``: hands at most :data:`WINDOW` outbox messages at a time to paho.
+
+A message is deleted from the outbox only when its PUBACK arrives (deletions are batched:
+:data:`ACK_BATCH` messages or :data:`ACK_FLUSH_S` seconds, one transaction each, so a replayed
+backlog costs one disk sync per batch; a crash in between only re-sends the few acknowledged
+messages not yet deleted). Messages in flight when the connection drops are re-sent by paho after
+reconnecting (QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore
+at-least-once: subscribers drop duplicates by event ``id``.
 
 Availability (the rule is in docs/EVENTS.md: the retained ``status`` is authoritative): before every
 connection attempt the Will is set to a retained ``offline``/``lost`` with fresh sequence numbers,
@@ -500,6 +502,7 @@ class Publisher:
                     return
             except Exception as exc:  # the network thread must outlive any single failure
                 self._thread_failed("network loop", exc)
+                self._client.disconnect()  # a callback may have stopped half-way: start afresh
                 self._closing.wait(1.0)
 
     def _network_once(self) -> bool:
