@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,23 @@ def test_sequence_is_monotonic_and_survives_reopen(tmp_path: Path) -> None:
     assert box.append(msg) == 5
     assert [m.seq for m in box.peek(limit=10)] == [1, 2, 3, 5]
     assert box.peek(limit=10)[0].message == msg(1)
+
+
+def test_wait_never_misses_an_append_made_after_the_mark(tmp_path: Path) -> None:
+    """The drain reads the mark, peeks (nothing), then waits: an append between the peek and the
+    wait must end the wait at once, not after the timeout (a fever result would sit there)."""
+    box = Outbox(tmp_path / "outbox.db")
+    mark = box.appends
+    assert box.peek(after=0, limit=10) == []
+    box.append(msg)  # lands between the peek and the wait
+    started = time.monotonic()
+    box.wait(30.0, since=mark)
+    assert time.monotonic() - started < 5.0
+    assert box.appends == mark + 1
+    # with nothing new since the mark, the wait lasts its timeout
+    started = time.monotonic()
+    box.wait(0.3, since=box.appends)
+    assert time.monotonic() - started >= 0.3
 
 
 def test_ack_deletes_only_that_message(tmp_path: Path) -> None:

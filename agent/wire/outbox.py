@@ -147,6 +147,7 @@ class Outbox:
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        self._appends = 0
         self.notices: list[str] = []
         """What happened to the previous outbox at start (moved aside, missing, empty)."""
         self._fault: str | None = None
@@ -388,6 +389,7 @@ class Outbox:
                 self._rollback()
                 raise
             self._seq = seq
+            self._appends += 1
             self._recovered()
             self._changed.notify_all()
             return seq
@@ -518,10 +520,21 @@ class Outbox:
             if r[0] not in self._ack_backlog
         ]
 
-    def wait(self, timeout: float) -> None:
-        """Block until something was appended (or ``timeout`` passed)."""
+    @property
+    def appends(self) -> int:
+        """Messages appended since this outbox was opened (a mark for :meth:`wait`)."""
+        with self._lock:
+            return self._appends
+
+    def wait(self, timeout: float, since: int | None = None) -> None:
+        """Block until something was appended after the mark ``since`` (:attr:`appends` read
+        before the caller's last :meth:`peek`, so an append in between is not missed), or until
+        any change when ``since`` is None, or until ``timeout`` passed."""
         with self._changed:
-            self._changed.wait(timeout)
+            if since is None:
+                self._changed.wait(timeout)
+            else:
+                self._changed.wait_for(lambda: self._appends != since, timeout)
 
     def ack(self, seq: int) -> None:
         """The broker acknowledged ``seq``: delete it. Never raises (see :meth:`ack_many`)."""
