@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.wire.contract import WireMessage
-from agent.wire.outbox import Outbox, OutboxError
+from agent.wire.outbox import Outbox, OutboxError, StorageError
 
 
 def msg(seq: int) -> WireMessage:
@@ -104,11 +104,16 @@ def test_age_bound_evicts_expired(tmp_path: Path) -> None:
     assert Outbox(tmp_path / "o.sqlite3").evicted() == 1
 
 
-def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+def test_unwritable_location_is_a_clear_fault(tmp_path: Path) -> None:
+    """A folder that cannot be created does not raise: the outbox starts faulted, naming it."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(OutboxError, match=r"outbox\.path"):
-        Outbox(blocker / "sub" / "o.sqlite3")
+    box = Outbox(blocker / "sub" / "o.sqlite3")
+    assert box.fault == "cannot open"
+    assert "outbox.path" in (box.advice or "")
+    with pytest.raises(StorageError):
+        box.append(msg)
+    box.close()
 
 
 def test_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:

@@ -7,17 +7,20 @@ run in CI; the long ones are marked ``reliability`` and run with ``make reliabil
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.cli.status import render_status
-from tests.broker import Broker, Collector
+from tests.broker import Broker, Collector, Received
 from tests.conftest import (
     AgentProcess,
     FaultyFs,
@@ -407,21 +410,209 @@ def test_corrupt_outbox_at_start_is_moved_aside_and_reported(
     )
 
 
-def test_read_only_state_directory_at_start_exits_73_naming_it(
-    tmp_path: Path, small_fs: Callable[[str], Path], agent_process: Callable[..., AgentProcess]
-) -> None:
-    import subprocess
+@dataclass
+class FaultedStart:
+    """What a subscriber, ``status`` and ``diag`` saw of an agent started on a failing state
+    directory (times from the start of the process)."""
 
-    state = small_fs("2m")
-    cfg = base_config(tmp_path, 1)
+    agent: AgentProcess
+    collector: Collector
+    sock: Path
+    conf: Path
+    ready_s: float
+    first_temperature_s: float
+    health_s: float
+
+
+def state_config(tmp_path: Path, state: Path, port: int) -> Path:
+    """A streaming agent's config with its outbox and state directory on ``state``."""
+    cfg = base_config(tmp_path, port, thermometer=STREAM)
     cfg["outbox"]["path"] = str(state / "outbox.sqlite3")
     cfg["runtime"]["state_dir"] = str(state)
-    conf = write_config(tmp_path / "agent.toml", cfg)
+    cfg["reporting"]["health_interval_s"] = 1
+    return write_config(tmp_path / "agent.toml", cfg)
+
+
+def start_on_faulted_storage(
+    tmp_path: Path,
+    state: Path,
+    fault: str,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+    recorder: Recorder,
+    notify: Listener,
+) -> FaultedStart:
+    """Start the real agent with its outbox on ``state``, which fails with ``fault``: it must come
+    up (READY=1), screen (temperature results at the broker) and name the fault in a directly
+    published ``health``, ``status``, ``diag`` and an ERROR line with the path and the advice."""
+    conf = state_config(tmp_path, state, mosquitto.port)
+    sock = tmp_path / "run" / "status.sock"
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    t0 = time.monotonic()
+    agent = agent_process(conf, {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "5000000"})
+    ready_s = recorder.wait_for(lambda m: "READY=1" in m, timeout=60) - t0
+    c.wait_for(
+        lambda ms: any(
+            m.topic.endswith("/health") and m.json().get("storage") == fault for m in ms
+        ),
+        timeout=30,
+    )
+    health_s = time.monotonic() - t0
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= 1, timeout=60)
+    first_s = time.monotonic() - t0
+    snap = wait_status(sock, lambda s: s["outbox"]["storage"] == fault, timeout=10)
+    assert snap["last_error"] == f"outbox: {fault}"
+    assert snap["sources"]["thermometer"]["state"] == "ok"
+    shown = render_status(snap)  # what `triage-agent status` prints
+    assert f"storage      FAILING: {fault}" in shown
+    diag = subprocess.run(
+        [sys.executable, "-m", "agent", "diag", "--json", "--no-broker", "--config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert f"cannot write its outbox: {fault}" in diag.stdout, diag.stdout + diag.stderr
+    for m in c.messages:
+        validate_message(m)
+    assert agent.proc.poll() is None, agent.output()
+    naming = [
+        line
+        for line in agent.output().splitlines()
+        if "ERROR" in line and fault in line and str(state / "outbox.sqlite3") in line
+    ]
+    assert naming, agent.output()
+    return FaultedStart(agent, c, sock, conf, ready_s, first_s, health_s)
+
+
+def test_read_only_state_directory_at_start_keeps_screening_and_reports(
+    tmp_path: Path,
+    small_fs: Callable[[str], Path],
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The box boots with its state directory read-only (an outbox with unsent events on it): the
+    agent starts anyway (no exit 73, no restart loop), screens, sends events straight to the
+    broker and names the fault; once the file system is writable again it opens the outbox by
+    itself, delivers what waited in it and numbers on above everything it sent directly."""
+    state = small_fs("2m")
+    first = agent_process(state_config(tmp_path, state, 1))  # no broker: events wait
+    wait_status(tmp_path / "run" / "status.sock", lambda s: s["outbox"]["depth"] >= 3, 60)
+    assert first.stop() == 0, first.output()
+    db = sqlite3.connect(state / "outbox.sqlite3")
+    waiting = {
+        json.loads(p)["id"]: seq for seq, p in db.execute("SELECT seq, payload FROM messages")
+    }
+    db.close()
     subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
-    agent = agent_process(conf)
-    rc = agent.proc.wait(timeout=60)
-    out = agent.output()
-    print(f"FIGURES read-only-at-start: exit {rc}; {out.strip().splitlines()[-1][:160]}")
-    assert rc == 73, out
-    assert "read-only" in out
+    notify = Listener(str(tmp_path / "notify.sock"))
+    rec = Recorder(notify)
+    try:
+        run = start_on_faulted_storage(
+            tmp_path, state, "read-only", mosquitto, collector_factory, agent_process, rec, notify
+        )
+        c = run.collector
+        c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
+        subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
+        t_fixed = time.monotonic()
+        wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
+        reopened_s = time.monotonic() - t_fixed
+        c.wait_for(lambda ms: set(waiting) <= {d["id"] for d in c_live_docs(c)}, timeout=30)
+        c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
+        assert run.agent.stop() == 0, run.agent.output()
+    finally:
+        rec.close()
+        notify.sock.close()
+    out = run.agent.output()
     assert "Traceback" not in out
+    assert "outbox writable again" in out
+    docs = c_live_docs(c)
+    direct = [d["seq"] for d in docs if "storage" in d]
+    assert min(direct) > max(waiting.values())  # numbered above the old outbox's sequence
+    assert any(d["seq"] > max(direct) and "storage" not in d for d in docs)
+    assert_seq_unique(c)
+    assert reopened_s < 10
+    print(
+        f"FIGURES read-only-at-start: READY after {run.ready_s:.1f} s, first temperature at the "
+        f"broker after {run.first_temperature_s:.1f} s, degraded health after {run.health_s:.1f} s;"
+        f" outbox open {reopened_s:.1f} s after the remount rw, {len(waiting)} waiting in it "
+        f"delivered; {tally(c.messages).line()}"
+    )
+
+
+def test_state_directory_full_at_start_keeps_screening_and_opens_when_space_is_freed(
+    tmp_path: Path,
+    small_fs: Callable[[str], Path],
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """Full to the last byte at start: the agent starts, screens with events straight to the
+    broker, and opens (creates) its outbox by itself once space is freed; events are stored
+    again, and their sequence numbers continue above those published directly (no number twice,
+    no event lost or duplicated)."""
+    state = small_fs("4m")
+    filler = fill(state)
+    notify = Listener(str(tmp_path / "notify.sock"))
+    rec = Recorder(notify)
+    try:
+        run = start_on_faulted_storage(
+            tmp_path, state, "disk full", mosquitto, collector_factory, agent_process, rec, notify
+        )
+        c = run.collector
+        c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
+        assert not (state / "outbox.sqlite3").exists()
+        filler.unlink()
+        t_free = time.monotonic()
+        wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
+        reopened_s = time.monotonic() - t_free
+        temps = len(live(c, "temperature"))
+        c.wait_for(lambda ms: len(live(c, "temperature")) >= temps + 1, timeout=60)
+        c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
+        assert run.agent.stop() == 0, run.agent.output()
+    finally:
+        rec.close()
+        notify.sock.close()
+    out = run.agent.output()
+    assert "Traceback" not in out
+    assert "was empty although one existed" not in out
+    assert "outbox writable again" in out
+    stored, _ = stored_figures(out)
+    direct_n = directly_published(out)
+    assert stored > 0, out
+    assert direct_n > 0, out
+    got = outbox_delivery(c.messages)
+    docs = c_live_docs(c)
+    last_direct = max(d["seq"] for d in docs if "storage" in d)
+    assert any(d["seq"] > last_direct and "storage" not in d for d in docs)
+    assert_seq_unique(c)
+    print(
+        f"FIGURES disk-full-at-start: READY after {run.ready_s:.1f} s, first temperature at the "
+        f"broker after {run.first_temperature_s:.1f} s, degraded health after {run.health_s:.1f} s;"
+        f" outbox open {reopened_s:.1f} s after space was freed; produced {stored + direct_n} "
+        f"({direct_n} straight to the broker), delivered {got.delivered}, lost "
+        f"{got.lost(stored + direct_n)}, duplicated {got.duplicates}; {tally(c.messages).line()}"
+    )
+    assert got.duplicates == 0
+    assert got.lost(stored + direct_n) == 0
+    assert reopened_s < 10
+
+
+def stored_health(m: Received) -> bool:
+    """A live health that went through the outbox (no ``storage``: written after it opened)."""
+    return m.topic.endswith("/health") and not m.retain and "storage" not in m.json()
+
+
+def c_live_docs(c: Collector) -> list[dict[str, Any]]:
+    """The agent's live (non-retained) messages as documents."""
+    return [m.json() for m in c.messages if m.topic.startswith("triage/") and not m.retain]
+
+
+def assert_seq_unique(c: Collector) -> None:
+    """No sequence number was used for two different messages (direct and stored alike)."""
+    by_seq: dict[int, set[str]] = {}
+    for d in c_live_docs(c):
+        by_seq.setdefault(int(d["seq"]), set()).add(str(d["id"]))
+    twice = {seq: ids for seq, ids in by_seq.items() if len(ids) > 1}
+    assert not twice, twice

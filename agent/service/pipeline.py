@@ -42,7 +42,7 @@ from agent.service.status_server import StatusServer, StatusServerError
 from agent.vision.manifest import ModelError
 from agent.wire.contract import Identity, PayloadTooLargeError, WireMessage, encode
 from agent.wire.discovery import Discovery, Entities
-from agent.wire.outbox import Outbox, OutboxError, StorageError
+from agent.wire.outbox import Outbox, StorageError
 from agent.wire.publisher import Publisher
 from agent.zones.hours import OpeningHours
 
@@ -53,10 +53,6 @@ STATUS_EVERY_S = 5.0
 KEPT_MAX = 2000
 """Events kept in memory while the outbox cannot be written (oldest dropped and counted beyond)."""
 LOG_EVERY_S = 60.0
-EX_CANTCREAT = 73
-"""sysexits.h: the outbox cannot be created or opened (disk full, read-only, permissions). Not in
-the unit's RestartPreventExitStatus: systemd retries every RestartSec, so the agent comes back by
-itself once the storage is fixed."""
 
 ALIVE_EVERY_S = 10.0
 """How often the summary tally (with its last-alive stamp) is saved when no event saved it: the
@@ -547,7 +543,9 @@ def entities(cfg: AgentConfig) -> Entities:
 
 
 def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeline:
-    """Everything ``run`` needs, from a validated config (raises ModelError, OutboxError)."""
+    """Everything ``run`` needs, from a validated config (raises ModelError). An outbox that
+    cannot be opened does not stop it: it starts faulted, as after a failed write (:class:`Outbox`),
+    so screening runs while events go straight to the broker."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
     sources, analysers = build_stages_keeping_alerts(cfg, time.time())
     identity = Identity.of(cfg.device, cfg.mqtt)
@@ -568,9 +566,6 @@ def run(cfg: AgentConfig) -> int:
     except ModelError as exc:
         print(f"triage-agent: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except OutboxError as exc:
-        print(f"triage-agent: {exc}", file=sys.stderr)
-        return EX_CANTCREAT
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

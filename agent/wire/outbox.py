@@ -30,7 +30,11 @@ Storage faults never escape as a crash (see :mod:`agent.wire.storage`):
 At start a damaged outbox (not a database, malformed, a directory in its place) is moved aside to
 ``<path>.corrupt-<time>`` and a fresh one continues the sequence from the sidecar's high-water mark;
 an outbox that is missing or empty although one existed is reported too (:attr:`Outbox.notices`,
-:attr:`Outbox.resets`). Only a file that cannot be created at all raises :class:`OutboxError`.
+:attr:`Outbox.resets`). A file that cannot be opened or created at all (disk full, read-only,
+I/O error, permission denied) does not raise either: the outbox starts *not open*, in the same
+faulted state as a write that failed while running (:attr:`fault` names the cause, every operation
+fails or answers from memory as above, numbers are handed out from memory above the sidecar's mark),
+and :meth:`retry` opens it once the folder takes a probe write again.
 
 Tables: ``meta(key, value)`` holds ``seq`` (last allocated) and ``evicted``; ``messages(seq, created,
 topic, payload, retain, qos)``; ``state(key, value)`` holds small named texts the service keeps with
@@ -98,6 +102,11 @@ class StorageError(OutboxError):
     """A write failed; the outbox stays usable and :meth:`Outbox.retry` clears the fault."""
 
 
+class NotOpenError(sqlite3.OperationalError):
+    """The file is not open (it could not be opened or created): raised by every use of the
+    database, so the handlers that catch ``sqlite3.Error`` treat it as the fault it is."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     """A message waiting in the outbox."""
@@ -159,21 +168,15 @@ class Outbox:
             None,
             0,
         )  # depth, oldest created, evicted: last values read
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            cause = cause_of(exc)
-            raise OutboxError(
-                f"cannot create the outbox folder {path.parent}: {cause} ({exc.strerror}); "
-                "check outbox.path and the state directory",
-                cause,
-            ) from exc
+        self._handle: sqlite3.Connection | None = None
         self._sidecar = Sidecar.beside(path)
-        self._db = self._open()
-        self._seq = int(self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
-        if self._seq < self._sidecar.seq and self._fresh:
-            self._seq = self._sidecar.seq  # a fresh outbox continues the old sequence
-            self._persist_seq()
+        self._seq = 0
+        try:
+            self._attach()
+        except (OutboxError, OSError, sqlite3.Error) as exc:
+            self._seq = max(self._seq, self._sidecar.seq)  # above every number handed out before
+            self._failed(exc, f"open of {path}")
+            return
         try:
             self._sidecar.cover(self._seq)
             if self.notices:
@@ -181,7 +184,34 @@ class Outbox:
         except OSError as exc:
             log.warning("cannot write %s: %s", self._sidecar.path, cause_of(exc))
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The open database; :class:`NotOpenError` while it could not be opened."""
+        if self._handle is None:
+            raise NotOpenError(f"the outbox {self.path} is not open")
+        return self._handle
+
     # -- opening ---------------------------------------------------------------------------------
+    def _attach(self) -> None:
+        """Open the file (raises :class:`OutboxError`) and continue the sequence above the
+        database's, the numbers already handed out from memory and, for a fresh file, the
+        sidecar's mark."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            cause = cause_of(exc)
+            raise OutboxError(
+                f"cannot create the outbox folder {self.path.parent}: {cause} ({exc.strerror}); "
+                "check outbox.path and the state directory",
+                cause,
+            ) from exc
+        self._handle = self._open()
+        stored = int(self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+        floor = max(self._seq, self._sidecar.seq if self._fresh else 0)
+        self._seq = max(stored, floor)
+        if floor > stored:
+            self._persist_seq()  # a fresh outbox continues the old sequence
+
     def _open(self) -> sqlite3.Connection:
         """Open the file; move a damaged one aside; report a missing or empty one."""
         path = self.path
@@ -203,6 +233,8 @@ class Outbox:
             db = _connect(path)
         except (OSError, sqlite3.Error) as exc:
             cause = _refine(honest_cause(exc, path.parent), path)
+            if not existed:
+                _discard_empty(path)  # else the next attempt would report it "empty"
             if cause not in DAMAGED or not existed:
                 raise OutboxError(
                     f"cannot open the outbox {path}: {cause} ({exc}); "
@@ -251,6 +283,12 @@ class Outbox:
         return self._fault
 
     def _failed(self, exc: BaseException, doing: str) -> StorageError:
+        """Record the fault ``exc`` means (see :meth:`_faulted`)."""
+        if isinstance(exc, OutboxError):  # opening failed: :meth:`_open` named the cause
+            return self._faulted(exc.cause, doing, exc.__cause__ or exc)
+        if isinstance(exc, NotOpenError):  # the fault that left it closed stands, nothing to probe
+            cause = self._fault or "cannot open"
+            return StorageError(f"outbox {doing} failed: {cause} (not open)", cause)
         return self._faulted(honest_cause(exc, self.path.parent), doing, exc)
 
     def _faulted(self, cause: str, doing: str, exc: BaseException | str) -> StorageError:
@@ -295,8 +333,8 @@ class Outbox:
 
         A probe write in the folder comes first: SQLite may commit a transaction that changed no page
         on a file system that refuses every write, which would clear the fault for a second and
-        raise it again (a log storm). A file found corrupt while running is moved aside and replaced
-        by a fresh one. Never raises.
+        raise it again (a log storm). An outbox that could not be opened is opened (:meth:`_attach`);
+        a file found corrupt while running is moved aside and replaced by a fresh one. Never raises.
         """
         with self._lock:
             if self._fault is None and not self._ack_backlog:
@@ -307,16 +345,18 @@ class Outbox:
                 self._faulted(still, "retry", f"probe write in {self.path.parent}")
                 return
             try:
-                if self._fault in DAMAGED:
+                if self._handle is None:
+                    self._attach()
+                elif self._fault in DAMAGED:
                     self._replace_damaged()
                 self._db.execute("BEGIN IMMEDIATE")
                 self._persist_seq()
                 self._flush_backlog()
                 self._db.execute("COMMIT")
                 self._sidecar.cover(self._seq)
-            except (OSError, sqlite3.Error) as exc:
+            except (OutboxError, OSError, sqlite3.Error) as exc:
                 self._rollback()
-                self._failed(exc, "retry")
+                self._failed(exc, "retry" if self._handle else f"open of {self.path}")
                 return
             self._recovered()
             self._changed.notify_all()
@@ -325,23 +365,18 @@ class Outbox:
         """Move the damaged file aside and open a fresh one.
 
         The old connection is closed first (closing it later would remove the fresh file's WAL,
-        which has the same name). When the move or the fresh open fails, a plain connection to the
-        path is reopened, so the object stays usable and faulted, and the error propagates."""
+        which has the same name). When the move or the fresh open fails, the outbox stays not open
+        and faulted (the next :meth:`retry` opens it), and the error propagates."""
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
-        try:
-            if self.path.exists():
-                aside = move_aside(self.path)
-                self._note(
-                    f"outbox {self.path} became corrupt while running; moved aside to {aside} "
-                    "and a fresh one started"
-                )
-            self._db = _connect(self.path)
-        except BaseException:
-            self._db = sqlite3.connect(
-                str(self.path), check_same_thread=False, isolation_level=None
+        self._handle = None
+        if self.path.exists():
+            aside = move_aside(self.path)
+            self._note(
+                f"outbox {self.path} became corrupt while running; moved aside to {aside} "
+                "and a fresh one started"
             )
-            raise
+        self._handle = _connect(self.path)
         self._ack_backlog.clear()
         self._sidecar.save()
 
@@ -629,12 +664,29 @@ class Outbox:
                 self._db.close()
 
 
+def _discard_empty(path: Path) -> None:
+    """Remove the empty file (and WAL/SHM) a failed first open left where there was none."""
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        with contextlib.suppress(OSError):
+            left = path.with_name(name)
+            if left.is_file() and left.stat().st_size == 0:
+                left.unlink()
+
+
 def _refine(cause: str, path: Path) -> str:
-    """SQLite says only 'cannot open' when the folder is on a read-only file system: say so."""
+    """SQLite says only 'cannot open' when the folder is on a read-only file system, and
+    'read-only' when the file (or its WAL/SHM) belongs to another user: say which."""
     if cause in ("cannot open", "permission denied"):
         try:
             if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
                 return "read-only"
         except OSError:
             pass
+    if cause == "read-only":
+        for name in (path.name, path.name + "-wal", path.name + "-shm"):
+            try:
+                os.close(os.open(path.with_name(name), os.O_WRONLY))  # opens, writes nothing
+            except OSError as exc:
+                if cause_of(exc) == "permission denied":
+                    return "permission denied"
     return cause

@@ -142,8 +142,14 @@ def advice(cause: str, folder: Path) -> str:
             f"the storage of {folder} is failing: check dmesg, replace the SD card or disk, then "
             "restart the agent"
         )
-    if cause in ("permission denied", "cannot open"):
-        return f"check outbox.path and that {folder} is writable by the agent's user"
+    if cause == "permission denied":
+        return (
+            f"{folder} or a file in it does not belong to the agent's user (created by a command "
+            f"run with sudo?): `sudo chown -R triage-agent: {folder}`; a running agent opens the "
+            "outbox by itself once fixed"
+        )
+    if cause == "cannot open":
+        return f"check outbox.path and that {folder} is a folder writable by the agent's user"
     return "check outbox.path and the state directory (see journalctl -u triage-agent)"
 
 
