@@ -36,16 +36,16 @@ def test_wait_never_misses_an_append_made_after_the_mark(tmp_path: Path) -> None
     """The drain reads the mark, peeks (nothing), then waits: an append between the peek and the
     wait must end the wait at once, not after the timeout (a fever result would sit there)."""
     box = Outbox(tmp_path / "outbox.db")
-    mark = box.appends
+    mark = box.changes
     assert box.peek(after=0, limit=10) == []
     box.append(msg)  # lands between the peek and the wait
     started = time.monotonic()
     box.wait(30.0, since=mark)
     assert time.monotonic() - started < 5.0
-    assert box.appends == mark + 1
+    assert box.changes == mark + 1
     # with nothing new since the mark, the wait lasts its timeout
     started = time.monotonic()
-    box.wait(0.3, since=box.appends)
+    box.wait(0.3, since=box.changes)
     assert time.monotonic() - started >= 0.3
 
 

@@ -156,7 +156,7 @@ class Outbox:
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._appends = 0
+        self._changes = 0
         self.notices: list[str] = []
         """What happened to the previous outbox at start (moved aside, missing, empty)."""
         self._fault: str | None = None
@@ -359,6 +359,7 @@ class Outbox:
                 self._failed(exc, "retry" if self._handle else f"open of {self.path}")
                 return
             self._recovered()
+            self._changes += 1  # reopened: messages kept in the file may be peeked again
             self._changed.notify_all()
 
     def _replace_damaged(self) -> None:
@@ -424,7 +425,7 @@ class Outbox:
                 self._rollback()
                 raise
             self._seq = seq
-            self._appends += 1
+            self._changes += 1
             self._recovered()
             self._changed.notify_all()
             return seq
@@ -556,20 +557,20 @@ class Outbox:
         ]
 
     @property
-    def appends(self) -> int:
-        """Messages appended since this outbox was opened (a mark for :meth:`wait`)."""
+    def changes(self) -> int:
+        """Appends and recoveries since this object was made (a mark for :meth:`wait`)."""
         with self._lock:
-            return self._appends
+            return self._changes
 
     def wait(self, timeout: float, since: int | None = None) -> None:
-        """Block until something was appended after the mark ``since`` (:attr:`appends` read
-        before the caller's last :meth:`peek`, so an append in between is not missed), or until
-        any change when ``since`` is None, or until ``timeout`` passed."""
+        """Block until something was appended (or the outbox recovered) after the mark ``since``
+        (:attr:`changes` read before the caller's last :meth:`peek`, so an append in between is
+        not missed), or until any change when ``since`` is None, or until ``timeout`` passed."""
         with self._changed:
             if since is None:
                 self._changed.wait(timeout)
             else:
-                self._changed.wait_for(lambda: self._appends != since, timeout)
+                self._changed.wait_for(lambda: self._changes != since, timeout)
 
     def ack(self, seq: int) -> None:
         """The broker acknowledged ``seq``: delete it. Never raises (see :meth:`ack_many`)."""

@@ -473,7 +473,7 @@ class Publisher:
             if room <= 0:  # woken by the next PUBACK
                 self._room.wait(ACK_FLUSH_S)
                 return
-        mark = self._outbox.appends  # before peeking: an append after it ends the wait at once
+        mark = self._outbox.changes  # before peeking: an append after it ends the wait at once
         batch = self._outbox.peek(after=after, limit=room)
         if not batch:
             self._outbox.wait(ACK_FLUSH_S if pending else 0.2, since=mark)
