@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,16 @@ def test_state_directory_full_keeps_sensing_reports_and_resumes(
     assert recovered_s < 10
 
 
+@pytest.fixture
+def watchdog(tmp_path: Path) -> Iterator[Recorder]:
+    """A NOTIFY_SOCKET for the agent (its address: ``watchdog.listener.address``), recording what
+    the agent sends there; closed after the test."""
+    rec = Recorder(Listener(str(tmp_path / "notify.sock")))
+    yield rec
+    rec.close()
+    rec.listener.sock.close()
+
+
 @pytest.mark.parametrize("fault", ["read-only", "I/O error"])
 def test_state_directory_failing_while_running_keeps_sensing_and_reports(
     fault: str,
@@ -137,6 +147,7 @@ def test_state_directory_failing_while_running_keeps_sensing_and_reports(
     mosquitto: Broker,
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
+    watchdog: Recorder,
 ) -> None:
     """The state directory's ext4 goes read-only (the kernel's remount after an error, as after an
     SD card error) or stops answering (EIO) under the running agent: it stays up, keeps sensing
@@ -150,51 +161,47 @@ def test_state_directory_failing_while_running_keeps_sensing_and_reports(
     sock = Path(cfg["runtime"]["status_socket"])
     c = collector_factory(mosquitto.port, "triage/v1/#")
     conf = write_config(tmp_path / "agent.toml", cfg)
-    notify = Listener(str(tmp_path / "notify.sock"))
-    rec = Recorder(notify)
-    try:
-        agent = agent_process(conf, {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "5000000"})
-        c.wait_for(lambda ms: len(live(c, "temperature")) >= 3, timeout=60)
+    agent = agent_process(
+        conf, {"NOTIFY_SOCKET": watchdog.listener.address, "WATCHDOG_USEC": "5000000"}
+    )
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= 3, timeout=60)
 
-        fs.fail_io() if fault == "I/O error" else fs.go_read_only()
-        t_fault = time.monotonic()
-        temps_before = len(live(c, "temperature"))
-        snap = wait_status(sock, lambda s: s["outbox"]["storage"] == fault, timeout=30)
-        detected_s = time.monotonic() - t_fault
-        assert snap["last_error"] == f"outbox: {fault}"
-        direct = c.wait_for(
-            lambda ms: any(
-                m.topic.endswith("/health") and m.json().get("storage") == fault for m in ms
-            ),
-            timeout=30,
-        )
-        health_s = time.monotonic() - t_fault
-        for m in direct:
-            validate_message(m)
-        c.wait_for(lambda ms: len(live(c, "temperature")) >= temps_before + 3, timeout=60)
-        sensed_s = time.monotonic() - t_fault
-        diag = subprocess.run(
-            [sys.executable, "-m", "agent", "diag", "--json", "--no-broker", "--config", str(conf)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert f"cannot write its outbox: {fault}" in diag.stdout, diag.stdout + diag.stderr
-        snap = wait_status(sock, lambda s: s["outbox"]["published_directly"] >= 3, timeout=10)
-        assert agent.proc.poll() is None, agent.output()
-        assert snap["sources"]["thermometer"]["state"] == "ok"
-        assert snap["stuck_threads"] == []
-        shown = render_status(snap)  # what `triage-agent status` prints
-        assert f"storage      FAILING: {fault}" in shown
-        assert f"last error   outbox: {fault}" in shown
-        assert "restart the agent" in shown
-        pets = [at for at, m in rec.snapshot() if m == "WATCHDOG=1" and at > t_fault]
-        fault_s = time.monotonic() - t_fault
-        assert len(pets) >= fault_s - 3, f"{len(pets)} pets in {fault_s:.0f} s of {fault}"
-        assert agent.stop() == 0, agent.output()
-    finally:
-        rec.close()
-        notify.sock.close()
+    fs.fail_io() if fault == "I/O error" else fs.go_read_only()
+    t_fault = time.monotonic()
+    temps_before = len(live(c, "temperature"))
+    snap = wait_status(sock, lambda s: s["outbox"]["storage"] == fault, timeout=30)
+    detected_s = time.monotonic() - t_fault
+    assert snap["last_error"] == f"outbox: {fault}"
+    direct = c.wait_for(
+        lambda ms: any(
+            m.topic.endswith("/health") and m.json().get("storage") == fault for m in ms
+        ),
+        timeout=30,
+    )
+    health_s = time.monotonic() - t_fault
+    for m in direct:
+        validate_message(m)
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= temps_before + 3, timeout=60)
+    sensed_s = time.monotonic() - t_fault
+    diag = subprocess.run(
+        [sys.executable, "-m", "agent", "diag", "--json", "--no-broker", "--config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert f"cannot write its outbox: {fault}" in diag.stdout, diag.stdout + diag.stderr
+    snap = wait_status(sock, lambda s: s["outbox"]["published_directly"] >= 3, timeout=10)
+    assert agent.proc.poll() is None, agent.output()
+    assert snap["sources"]["thermometer"]["state"] == "ok"
+    assert snap["stuck_threads"] == []
+    shown = render_status(snap)  # what `triage-agent status` prints
+    assert f"storage      FAILING: {fault}" in shown
+    assert f"last error   outbox: {fault}" in shown
+    assert "restart the agent" in shown
+    pets = [at for at, m in watchdog.snapshot() if m == "WATCHDOG=1" and at > t_fault]
+    fault_s = time.monotonic() - t_fault
+    assert len(pets) >= fault_s - 3, f"{len(pets)} pets in {fault_s:.0f} s of {fault}"
+    assert agent.stop() == 0, agent.output()
     out = agent.output()
     assert "Traceback" not in out
     assert "corrupt" not in out
@@ -441,7 +448,6 @@ def start_on_faulted_storage(
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
     recorder: Recorder,
-    notify: Listener,
 ) -> FaultedStart:
     """Start the real agent with its outbox on ``state``, which fails with ``fault``: it must come
     up (READY=1), screen (temperature results at the broker) and name the fault in a directly
@@ -450,7 +456,9 @@ def start_on_faulted_storage(
     sock = tmp_path / "run" / "status.sock"
     c = collector_factory(mosquitto.port, "triage/v1/#")
     t0 = time.monotonic()
-    agent = agent_process(conf, {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "5000000"})
+    agent = agent_process(
+        conf, {"NOTIFY_SOCKET": recorder.listener.address, "WATCHDOG_USEC": "5000000"}
+    )
     ready_s = recorder.wait_for(lambda m: "READY=1" in m, timeout=60) - t0
     c.wait_for(
         lambda ms: any(
@@ -491,6 +499,7 @@ def test_read_only_state_directory_at_start_keeps_screening_and_reports(
     mosquitto: Broker,
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
+    watchdog: Recorder,
 ) -> None:
     """The box boots with its state directory read-only (an outbox with unsent events on it): the
     agent starts anyway (no exit 73, no restart loop), screens, sends events straight to the
@@ -506,24 +515,18 @@ def test_read_only_state_directory_at_start_keeps_screening_and_reports(
     }
     db.close()
     subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
-    notify = Listener(str(tmp_path / "notify.sock"))
-    rec = Recorder(notify)
-    try:
-        run = start_on_faulted_storage(
-            tmp_path, state, "read-only", mosquitto, collector_factory, agent_process, rec, notify
-        )
-        c = run.collector
-        c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
-        subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
-        t_fixed = time.monotonic()
-        wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
-        reopened_s = time.monotonic() - t_fixed
-        c.wait_for(lambda ms: set(waiting) <= {d["id"] for d in c_live_docs(c)}, timeout=30)
-        c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
-        assert run.agent.stop() == 0, run.agent.output()
-    finally:
-        rec.close()
-        notify.sock.close()
+    run = start_on_faulted_storage(
+        tmp_path, state, "read-only", mosquitto, collector_factory, agent_process, watchdog
+    )
+    c = run.collector
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
+    subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
+    t_fixed = time.monotonic()
+    wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
+    reopened_s = time.monotonic() - t_fixed
+    c.wait_for(lambda ms: set(waiting) <= {d["id"] for d in c_live_docs(c)}, timeout=30)
+    c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
+    assert run.agent.stop() == 0, run.agent.output()
     out = run.agent.output()
     assert "Traceback" not in out
     assert "outbox writable again" in out
@@ -547,6 +550,7 @@ def test_state_directory_full_at_start_keeps_screening_and_opens_when_space_is_f
     mosquitto: Broker,
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
+    watchdog: Recorder,
 ) -> None:
     """Full to the last byte at start: the agent starts, screens with events straight to the
     broker, and opens (creates) its outbox by itself once space is freed; events are stored
@@ -554,26 +558,20 @@ def test_state_directory_full_at_start_keeps_screening_and_opens_when_space_is_f
     no event lost or duplicated)."""
     state = small_fs("4m")
     filler = fill(state)
-    notify = Listener(str(tmp_path / "notify.sock"))
-    rec = Recorder(notify)
-    try:
-        run = start_on_faulted_storage(
-            tmp_path, state, "disk full", mosquitto, collector_factory, agent_process, rec, notify
-        )
-        c = run.collector
-        c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
-        assert not (state / "outbox.sqlite3").exists()
-        filler.unlink()
-        t_free = time.monotonic()
-        wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
-        reopened_s = time.monotonic() - t_free
-        temps = len(live(c, "temperature"))
-        c.wait_for(lambda ms: len(live(c, "temperature")) >= temps + 1, timeout=60)
-        c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
-        assert run.agent.stop() == 0, run.agent.output()
-    finally:
-        rec.close()
-        notify.sock.close()
+    run = start_on_faulted_storage(
+        tmp_path, state, "disk full", mosquitto, collector_factory, agent_process, watchdog
+    )
+    c = run.collector
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= 2, timeout=60)
+    assert not (state / "outbox.sqlite3").exists()
+    filler.unlink()
+    t_free = time.monotonic()
+    wait_status(run.sock, lambda s: s["outbox"]["storage"] is None, timeout=15)
+    reopened_s = time.monotonic() - t_free
+    temps = len(live(c, "temperature"))
+    c.wait_for(lambda ms: len(live(c, "temperature")) >= temps + 1, timeout=60)
+    c.wait_for(lambda ms: any(stored_health(m) for m in ms), timeout=30)
+    assert run.agent.stop() == 0, run.agent.output()
     out = run.agent.output()
     assert "Traceback" not in out
     assert "was empty although one existed" not in out
