@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from tests import debian_mirror
+from tests.debian_mirror import run_merged
 
 ROOT_KEY = f"{debian_mirror.SUITE}-minbase-python3-v2"  # bump when the recipe below changes
 PYTHON = "/usr/bin/python3.11"
@@ -68,17 +68,6 @@ def qemu() -> str:
     return binary
 
 
-def _run(cmd: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(cmd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-
-
 def root() -> Path:
     """The cached arm64 root (built on first use: needs root privileges and the mirror)."""
     final = cache_dir() / f"arm64-root-{ROOT_KEY}"
@@ -98,7 +87,7 @@ def _bootstrap(final: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="arm64-root.", dir=final.parent))
     try:
         mirror = debian_mirror.mirror()
-        res = _run(
+        res = run_merged(
             [debootstrap, "--foreign", "--arch=arm64", "--variant=minbase", "--include=python3",
              debian_mirror.SUITE, str(work), mirror],
             timeout=1800,
@@ -108,7 +97,7 @@ def _bootstrap(final: Path) -> None:
         # The first stage unpacks only the essential packages; unpack the rest (python3 & co.).
         archives = work / "var" / "cache" / "apt" / "archives"
         for deb in sorted(archives.glob("*.deb")):
-            res = _run(["dpkg-deb", "-x", str(deb), str(work)], timeout=300)
+            res = run_merged(["dpkg-deb", "-x", str(deb), str(work)], timeout=300)
             assert res.returncode == 0, f"dpkg-deb -x {deb.name}: {res.stdout}"
             deb.unlink()
         assert (work / PYTHON.lstrip("/")).is_file(), "python3.11 missing from the arm64 root"
@@ -117,7 +106,7 @@ def _bootstrap(final: Path) -> None:
         # emulated processes run with PYTHONDONTWRITEBYTECODE and need these.
         _write_cpuinfo(work)
         stdlib = work / "usr" / "lib" / "python3.11"
-        res = _run(
+        res = run_merged(
             [qemu(), "-L", str(work), "-cpu", QEMU_CPU, str(work / PYTHON.lstrip("/")),
              "-m", "compileall", "-q", "-j", "0", str(stdlib)],
             timeout=900,

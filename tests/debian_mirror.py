@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,15 @@ def skip_if_offline(res: subprocess.CompletedProcess[str], what: str) -> None:
         m = NETWORK_ERRORS.search(res.stdout)
         if m:
             pytest.skip(f"network unavailable: {what} cannot reach the mirror ({m.group(0)})")
+
+
+def run_merged(cmd: Sequence[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run with stdout and stderr merged (keeps the order of apt's and the scripts' lines)."""
+    return subprocess.run(
+        list(cmd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import debian_mirror
-from tests.debian_mirror import SUITE, skip_if_offline
+from tests.debian_mirror import SUITE, run_merged, skip_if_offline
 
 pytestmark = pytest.mark.slow
 
@@ -37,18 +37,6 @@ def _cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "triage-agent-test"
 
 
-def _run(cmd: Sequence[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run with stdout and stderr merged (keeps the order of apt's and the scripts' lines)."""
-    return subprocess.run(
-        list(cmd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-
-
 def _debootstrap() -> str:
     found = shutil.which("debootstrap") or (
         "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").is_file() else None
@@ -59,21 +47,21 @@ def _debootstrap() -> str:
 
 def _bootstrapped_tarball(work: Path) -> Path:
     """``~/.cache/triage-agent-test/bookworm-minbase-<arch>.tar.gz``; made by debootstrap once."""
-    arch = _run(["dpkg", "--print-architecture"]).stdout.strip()
+    arch = run_merged(["dpkg", "--print-architecture"]).stdout.strip()
     tarball = _cache_dir() / f"{SUITE}-minbase-{arch}.tar.gz"
     if tarball.is_file():
         return tarball
     debootstrap = _debootstrap()
     root = work / "bootstrap"
     mirror = debian_mirror.mirror()
-    res = _run([debootstrap, "--variant=minbase", SUITE, str(root), mirror], timeout=1800)
+    res = run_merged([debootstrap, "--variant=minbase", SUITE, str(root), mirror], timeout=1800)
     skip_if_offline(res, f"debootstrap ({mirror})")
     assert res.returncode == 0, "debootstrap failed:\n" + res.stdout[-3000:]
-    _run(["chroot", str(root), "apt-get", "clean"])
+    run_merged(["chroot", str(root), "apt-get", "clean"])
     tarball.parent.mkdir(parents=True, exist_ok=True)
     partial = tarball.with_suffix(".partial")
     # tar(1), not tarfile: device nodes, owners and hard links of a root file system.
-    res = _run(["tar", "-C", str(root), "--numeric-owner", "-czf", str(partial), "."])
+    res = run_merged(["tar", "-C", str(root), "--numeric-owner", "-czf", str(partial), "."])
     assert res.returncode == 0, res.stdout
     partial.rename(tarball)
     shutil.rmtree(root)
@@ -82,7 +70,7 @@ def _bootstrapped_tarball(work: Path) -> Path:
 
 def _chroot(root: Path, *cmd: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
     spec = [f"--userspec={user}:{user}", f"--groups={user}"] if user else []
-    return _run(["chroot", *spec, str(root), "env", "-i", *_env_args(), *cmd])
+    return run_merged(["chroot", *spec, str(root), "env", "-i", *_env_args(), *cmd])
 
 
 def _env_args() -> list[str]:
@@ -126,7 +114,7 @@ def chroot_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tarball = _bootstrapped_tarball(work)
     root = work / "root"
     root.mkdir()
-    res = _run(["tar", "-C", str(root), "--numeric-owner", "-xzf", str(tarball)])
+    res = run_merged(["tar", "-C", str(root), "--numeric-owner", "-xzf", str(tarball)])
     assert res.returncode == 0, res.stdout
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf", follow_symlinks=True)
     proc = root / "proc"
