@@ -95,9 +95,7 @@ class OnnxSceneAnalyser:
             (f.box, f.mask_prob, at if k is None else since)
             for f, k, since in zip(faces, known, self._since(boxes, at), strict=True)
         ]
-        people = (
-            tuple(self._persons.detect(frame)) if self._persons is not None and persons else None
-        )
+        people = self.persons_in(frame) if persons else None
         return SceneFindings(
             at=at,
             faces=faces,
