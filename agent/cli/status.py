@@ -23,7 +23,15 @@ SERVICE = "triage-agent"
 
 
 class StatusClientError(Exception):
-    """The agent could not be reached; ``str()`` says what to do."""
+    """The agent could not be reached; ``str()`` says what to do.
+
+    ``not_running`` is True when no agent listens (no socket, or nobody behind it); ``denied`` when
+    this user may not open the socket (not in the group)."""
+
+    def __init__(self, message: str, *, not_running: bool = False, denied: bool = False) -> None:
+        super().__init__(message)
+        self.not_running = not_running
+        self.denied = denied
 
 
 def _connect(path: Path) -> socket.socket:
@@ -38,20 +46,23 @@ def _connect(path: Path) -> socket.socket:
             f"  start it:        sudo systemctl start {SERVICE}\n"
             f"  see why it stopped: systemctl status {SERVICE}; "
             f"journalctl -u {SERVICE} -n 50\n"
-            f"  check the setup: {SERVICE} diag"
+            f"  check the setup: {SERVICE} diag",
+            not_running=True,
         ) from None
     except PermissionError:
         sock.close()
         raise StatusClientError(
             f"not allowed to open {path}.\n"
             f"  run with sudo, or add your user to the group: sudo adduser $USER {SERVICE} "
-            f"(then log out and in again)"
+            f"(then log out and in again)",
+            denied=True,
         ) from None
     except ConnectionRefusedError:
         sock.close()
         raise StatusClientError(
             f"nothing is listening on {path} (the agent stopped or is restarting).\n"
-            f"  check: systemctl status {SERVICE}; journalctl -u {SERVICE} -n 50"
+            f"  check: systemctl status {SERVICE}; journalctl -u {SERVICE} -n 50",
+            not_running=True,
         ) from None
     except TimeoutError:
         sock.close()
@@ -77,8 +88,9 @@ def _lines(sock: socket.socket) -> Iterator[dict[str, Any]]:
                     yield doc
 
 
-def _request(sock: socket.socket, cmd: str) -> Iterator[dict[str, Any]]:
-    sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+def _request(sock: socket.socket, cmd: str | Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    doc = {"cmd": cmd} if isinstance(cmd, str) else dict(cmd)
+    sock.sendall(json.dumps(doc).encode() + b"\n")
     lines = _lines(sock)
     first = next(lines, None)
     if first is None:
@@ -103,6 +115,18 @@ def fetch_status(path: Path) -> dict[str, Any]:
     if not isinstance(status, dict):
         raise StatusClientError("the agent sent an unexpected answer; check the versions match")
     return status
+
+
+def converse(path: Path, request: Mapping[str, Any], timeout_s: float) -> Iterator[dict[str, Any]]:
+    """Send ``request`` to the running agent; yield its answer lines (the first has ``ok``).
+
+    Raises :class:`StatusClientError` (``not_running`` when no agent listens) and
+    :class:`TimeoutError` when a line takes longer than ``timeout_s``.
+    """
+    sock = _connect(path)
+    with sock:
+        sock.settimeout(timeout_s)
+        yield from _request(sock, request)
 
 
 def follow_events(path: Path) -> Iterator[dict[str, Any]]:
@@ -170,6 +194,7 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
         )
     else:
         out.append("  temperature  none measured yet")
+    out += _calibration_lines(snap.get("calibration"), colour)
     box = snap.get("outbox") or {}
     out.append(
         f"  outbox       {box.get('depth', 0)} waiting, oldest {duration(box.get('oldest_s'))}"
@@ -194,6 +219,27 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
     if snap.get("last_error"):
         out.append(f"  last error   {paint(str(snap['last_error']), 'red', colour)}")
     return "\n".join(out)
+
+
+def _calibration_lines(cal: object, colour: bool) -> list[str]:
+    """The offset in force, where it comes from, and a calibration file the agent cannot use."""
+    if not isinstance(cal, dict):
+        return []
+    offset = cal.get("offset_c")
+    value = f"{offset:+.2f} °C" if isinstance(offset, int | float) else "?"
+    if cal.get("source") == "calibration file":
+        when = f", {cal.get('method', '?')} {local_time(cal.get('at'))}" if cal.get("at") else ""
+        where = f"from {cal.get('file')}{when}"
+    else:
+        where = "screening.site_offset_c (no calibration file)"
+    if cal.get("problem"):
+        return [
+            f"  calibration  offset {value} ({cal.get('source')}) "
+            + paint(f"FILE UNUSABLE: {cal['problem']}", "red", colour),
+            f"               fix: {cal.get('advice')}",
+        ]
+    waiting = "; a calibration is waiting for a presentation" if cal.get("waiting") else ""
+    return [f"  calibration  offset {value} {where}{waiting}"]
 
 
 def render_event(doc: Mapping[str, Any]) -> str:

@@ -37,8 +37,10 @@ from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
 from agent.flow.summary import SummaryTally
 from agent.service.alert_store import AlertFile
+from agent.service.calibration import calibrate_command
 from agent.service.notify import Notifier
 from agent.service.status_server import StatusServer, StatusServerError
+from agent.thermometer.live_calibration import CalibratedScreening
 from agent.vision.manifest import ModelError
 from agent.wire.contract import Identity, PayloadTooLargeError, WireMessage, encode
 from agent.wire.discovery import Discovery, Entities
@@ -421,6 +423,13 @@ class Pipeline:
                 return a
         return None
 
+    def calibration(self) -> CalibratedScreening | None:
+        """The screening analyser that owns the offset in force (None without a thermometer)."""
+        for a in self.analysers:
+            if isinstance(a, CalibratedScreening):
+                return a
+        return None
+
     def status_line(self, now: float) -> str:
         """One line for systemd's STATUS= and `systemctl status`."""
         broker = "broker ?"
@@ -436,6 +445,12 @@ class Pipeline:
             parts.append(f"STUCK {' '.join(self._stuck)}")
         if self.outbox.fault is not None:
             parts.append(f"outbox FAILING: {self.outbox.fault}, {self.kept} in memory")
+        calibration = self.calibration()
+        if calibration is not None and calibration.problem is not None:
+            parts.append(
+                f"calibration file UNUSABLE, offset {calibration.offset_c:+.2f} °C "
+                f"({calibration.source})"
+            )
         return ", ".join(parts)
 
     def snapshot(self) -> dict[str, Any]:
@@ -454,6 +469,7 @@ class Pipeline:
             }
         errors = [s.heartbeat.last_error for s in self.sources if s.heartbeat.last_error]
         integrity = self._integrity()
+        calibration = self.calibration()
         return {
             "device": self.identity.device,
             "version": __version__,
@@ -481,6 +497,7 @@ class Pipeline:
                 else self.last_error or (errors[-1] if errors else None)
             ),
             "integrity": integrity.integrity_status() if integrity is not None else None,
+            "calibration": dict(calibration.status()) if calibration is not None else None,
         }
 
     def shutdown(self, flush_timeout_s: float = 5.0) -> None:
@@ -576,7 +593,10 @@ def run(cfg: AgentConfig) -> int:
     signal.signal(signal.SIGINT, on_signal)
     pipeline.start()
     status_server = StatusServer(
-        cfg.runtime.status_socket, pipeline.snapshot, pipeline.identity.topic
+        cfg.runtime.status_socket,
+        pipeline.snapshot,
+        pipeline.identity.topic,
+        commands={"calibrate": calibrate_command(pipeline.calibration(), pipeline.engine.offer)},
     )
     try:
         status_server.start()

@@ -7,6 +7,8 @@ Nothing is reachable from the network. The protocol is one JSON object per line:
     request  {"cmd": "status"}  ->  {"ok": true, "status": {...snapshot...}}
     request  {"cmd": "tail"}    ->  {"ok": true, "tail": true}, then one {"event": {...}} per event,
                                     and {"dropped": n} when a slow reader missed n events
+    request  {"cmd": <command>, ...}  ->  whatever the registered :data:`Command` answers
+                                    (``calibrate``: :mod:`agent.service.calibration`)
     anything else               ->  {"ok": false, "error": "..."}
 
 Events reach tail readers through :meth:`StatusServer.publish`, called by the main loop for every event
@@ -41,6 +43,25 @@ REQUEST_TIMEOUT_S = 5.0
 MAX_REQUEST_BYTES = 1024
 
 Snapshot = Callable[[], Mapping[str, Any]]
+
+
+class Conversation:
+    """One client connection as a registered :data:`Command` sees it."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+
+    def send(self, doc: Mapping[str, Any]) -> None:
+        """One JSON line to the client (raises OSError when it left)."""
+        _send_line(self._conn, doc)
+
+    def closed(self) -> bool:
+        """True once the client hung up (Ctrl-C on the command)."""
+        return _closed_by_peer(self._conn)
+
+
+Command = Callable[[Mapping[str, Any], Conversation], None]
+"""Serves one request (the parsed JSON line) on its connection, in the client's thread."""
 
 
 class StatusServerError(Exception):
@@ -85,10 +106,12 @@ class StatusServer:
         path: Path,
         snapshot: Snapshot,
         topic_of: Callable[[str], str] | None = None,
+        commands: Mapping[str, Command] | None = None,
     ) -> None:
         self.path = Path(path)
         self._snapshot = snapshot
         self._topic_of = topic_of
+        self._commands = dict(commands or {})
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.loop = LoopStamp("status-server")
@@ -206,10 +229,11 @@ class StatusServer:
                     _send_line(conn, {"ok": True, "status": dict(self._snapshot())})
                 elif cmd == "tail":
                     self._tail(conn)
+                elif isinstance(cmd, str) and cmd in self._commands:
+                    self._commands[cmd](request, Conversation(conn))
                 else:
-                    _send_line(
-                        conn, {"ok": False, "error": f"unknown cmd {cmd!r}; use status|tail"}
-                    )
+                    known = "|".join(["status", "tail", *self._commands])
+                    _send_line(conn, {"ok": False, "error": f"unknown cmd {cmd!r}; use {known}"})
         except OSError:
             pass  # client went away
         except Exception:

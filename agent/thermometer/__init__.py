@@ -5,7 +5,8 @@
 decoder, start bytes, baud rates, emulator encoder), :mod:`.link` (one open port speaking one
 protocol), :mod:`.serial_source` (port, reconnects, readings), :mod:`.reading` (the observation),
 :mod:`.screening` (one result per person), :mod:`.calibration` (the site offset file),
-:mod:`.simulated_port` (the emulator behind ``port = "simulated"``).
+:mod:`.live_calibration` (the offset in force: the file watched, calibration through the running
+agent), :mod:`.simulated_port` (the emulator behind ``port = "simulated"``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.flow.ports import Analyser, Source
-from agent.thermometer.calibration import effective_offset
+from agent.thermometer.calibration import calibration_path
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
+from agent.thermometer.live_calibration import CalibratedScreening
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.thermometer.serial_source import SerialThermometer
 from agent.thermometer.simulated_port import SimulatedPort
@@ -27,11 +29,17 @@ def build(
 ) -> tuple[list[Source], list[Analyser]]:
     """The thermometer source and screening analyser (empty when disabled).
 
-    Raises :class:`agent.flow.settings.ConfigError` when the calibration file exists but is unusable.
+    The analyser takes its offset from the calibration file and watches it
+    (:class:`.live_calibration.CalibratedScreening`); a file it cannot use is a degraded state, never
+    an error here.
     """
     if not thermometer.enabled:
         return [], []
-    analyser = ScreeningAnalyser(screening, offset_c=effective_offset(screening, state_dir))
+    analyser = CalibratedScreening(
+        ScreeningAnalyser(screening),
+        calibration_path(screening, state_dir),
+        screening.site_offset_c,
+    )
     return [build_source(thermometer)], [analyser]
 
 
