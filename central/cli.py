@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,18 @@ def _broker_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cert-file", type=Path, default=env("MQTT_CERT_FILE"))
     g.add_argument("--key-file", type=Path, default=env("MQTT_KEY_FILE"))
     g.add_argument("--insecure-skip-verify", action="store_true")
+    g.add_argument(
+        "--max-payload",
+        type=int,
+        default=int(env("MAX_PAYLOAD", "4096") or 4096),
+        help="largest payload stored, bytes (bigger ones are refused before parsing)",
+    )
+    g.add_argument(
+        "--quarantine-keep",
+        type=int,
+        default=int(env("QUARANTINE_KEEP", "10000") or 10000),
+        help="refused messages kept in the quarantine table (the newest)",
+    )
 
 
 def _desks(path: Path | None) -> tuple[tuple[str, str], ...]:
@@ -112,6 +125,8 @@ def broker_settings(a: argparse.Namespace) -> BrokerSettings:
         "session_expiry_s": a.session_expiry,
         "exact_status": a.exact_status,
         "desks": _desks(a.desks_file),
+        "max_payload": a.max_payload,
+        "quarantine_keep": a.quarantine_keep,
         "tls": TlsSettings(
             enabled=a.tls or a.ca_file is not None,
             ca_file=a.ca_file,
@@ -156,6 +171,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+EX_SOFTWARE = 70
+"""Exit status when the collector's writer stopped on an error it cannot handle."""
+
+
 def _run_collect(a: argparse.Namespace, settings: CentralSettings) -> int:
     engine = open_db(settings.db)
     collector = Collector(settings.broker, engine)
@@ -170,20 +189,23 @@ def _run_collect(a: argparse.Namespace, settings: CentralSettings) -> int:
     log.info(
         "collecting %s into %s", ", ".join(_subs(settings.broker)), engine.url.render_as_string()
     )
-    while not done.wait(60):
-        st = collector.stats
-        log.info(
-            "received %d, stored %d, duplicates %d, not events %d",
-            st.received,
-            st.stored,
-            st.duplicates,
-            st.not_events,
-        )
+    last = time.monotonic()
+    while not done.wait(1.0) and collector.failed is None:
+        if time.monotonic() - last >= 60:
+            last = time.monotonic()
+            log.info("%s", collector.stats.summary())
+    failed = collector.failed
     collector.stop()
-    st = collector.stats
-    log.info(
-        "stopped: received %d, stored %d, duplicates %d", st.received, st.stored, st.duplicates
-    )
+    log.info("stopped: %s", collector.stats.summary())
+    if failed is not None:
+        log.error(
+            "exiting with status %d: the writer stopped (%s: %s); the broker keeps what was not "
+            "acknowledged for the next start",
+            EX_SOFTWARE,
+            type(failed).__name__,
+            failed,
+        )
+        return EX_SOFTWARE
     return 0
 
 

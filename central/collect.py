@@ -12,6 +12,17 @@
   collector also subscribes (unshared) to the retained ``status`` topics: each status then reaches
   every collector and is stored once. (``health`` is periodic and not worth the triple delivery.)
 
+Untrusted input (central/store/records.py): every message is checked before it is stored. A refused
+one is counted by reason, logged at most once a minute per reason, kept in the bounded
+``quarantine`` table and **acknowledged**, so the broker does not redeliver it for ever; the next
+good event is stored at once. Payloads over ``max_payload`` are refused before parsing (only their
+first bytes are kept), and with MQTT 5 the collector tells the broker it takes no packet over
+:data:`MAX_PACKET` at all. The database refusing a value quarantines that row only
+(central/store/writer.py); a lost database connection is retried every :data:`RETRY_S`.
+
+The writer cannot die silently: anything else it cannot handle sets :attr:`Collector.failed`, and
+``triage-central collect`` then exits non-zero (systemd restarts it; nothing unacknowledged is lost).
+
 Threads: paho's network thread receives into a queue; one writer thread commits batches and acks.
 """
 
@@ -23,7 +34,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -32,18 +43,29 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    TimeoutError,
+)
 
 from central.config import BrokerSettings
-from central.store.records import NotAnEventError, Row, to_row
+from central.lograte import RateLimitedLog
+from central.seqgaps import SeqGaps
+from central.store.records import HEAD_BYTES, NotAnEventError, Reason, Refused, Row, to_row
 from central.store.tables import events
-from central.store.writer import store
+from central.store.writer import store_isolating
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
 BATCH_WAIT_S = 0.05
 RETRY_S = 2.0
+MAX_PACKET = 1024 * 1024
+"""The MQTT 5 Maximum Packet Size the collector announces: a broker drops bigger messages for it
+instead of sending them (set ``message_size_limit`` on the broker too: docs/CENTRAL.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +74,8 @@ class Incoming:
 
     topic: str
     payload: bytes
+    """The payload, or only its first bytes when it is over the size limit (see ``size``)."""
+    size: int
     mid: int
     qos: int
     generation: int
@@ -65,9 +89,29 @@ class CollectorStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
-    not_events: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    """Messages not stored, by :class:`Reason` (``ignored``: diag messages, by design)."""
+    quarantined: int = 0
     connects: int = 0
     db_errors: int = 0
+    gaps: SeqGaps = field(default_factory=SeqGaps)
+
+    @property
+    def not_events(self) -> int:
+        """Every message not stored as an event (refused or ignored)."""
+        return sum(self.refused.values())
+
+    def summary(self) -> str:
+        """One line for the log: what came in and where it went."""
+        refused = ", ".join(f"{k} {v}" for k, v in sorted(self.refused.items())) or "none"
+        gaps = self.gaps.desks_with_gaps()
+        return (
+            f"received {self.received}, stored {self.stored}, duplicates {self.duplicates}, "
+            f"refused {self.not_events} ({refused}), quarantined {self.quarantined}, "
+            f"sequence numbers missing {self.gaps.missing} on {len(gaps)} desks"
+            + (f" (most: {gaps[0][0]}/{gaps[0][1]} {gaps[0][2]})" if gaps else "")
+            + f", database errors {self.db_errors}"
+        )
 
 
 def subscriptions(cfg: BrokerSettings, known: Iterable[tuple[str, str]] = ()) -> list[str]:
@@ -102,6 +146,11 @@ def _tls_context(cfg: BrokerSettings) -> ssl.SSLContext:
     return ctx
 
 
+def _transient(exc: SQLAlchemyError) -> bool:
+    """A lost or busy database (retry), as opposed to a broken schema or a bug (stop)."""
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | TimeoutError)
+
+
 class Collector:
     """Runs until :meth:`stop`; :meth:`start` connects (with automatic reconnects)."""
 
@@ -110,6 +159,9 @@ class Collector:
         self.engine = engine
         self.stats = CollectorStats()
         self.subscribed = threading.Event()
+        self.failed: BaseException | None = None
+        """Set when the writer stopped on an error it cannot handle (the process must exit)."""
+        self._refusals = RateLimitedLog(log)
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._generation = 0
         self._stopping = threading.Event()
@@ -155,7 +207,11 @@ class Collector:
         )
         known: list[tuple[str, str]] = []
         if self.cfg.exact_status:
-            known = [*known_desks(self.engine), *self.cfg.desks]
+            try:
+                known = [*known_desks(self.engine), *self.cfg.desks]
+            except SQLAlchemyError as exc:
+                log.error("cannot read the known desks (%s); subscribing to the inventory", exc)
+                known = list(self.cfg.desks)
         client.subscribe([(t, 1) for t in subscriptions(self.cfg, known)])
 
     def _on_disconnect(
@@ -173,8 +229,14 @@ class Collector:
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers check topics are UTF-8; this one did not
+            topic = bytes(msg._topic).decode("utf-8", "backslashreplace")
+        size = len(msg.payload)
+        payload = bytes(msg.payload if size <= self.cfg.max_payload else msg.payload[:HEAD_BYTES])
         self._queue.put(
-            Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, time.time())
+            Incoming(topic, payload, size, msg.mid, msg.qos, self._generation, time.time())
         )
 
     # --- writer thread -------------------------------------------------------------------------
@@ -195,45 +257,89 @@ class Collector:
                 break
         return batch
 
-    def _rows(self, batch: list[Incoming]) -> list[Row]:
+    def _refuse(self, m: Incoming, exc: NotAnEventError) -> Refused | None:
+        """Count ``exc``, log it (rate-limited) and return the quarantine row (None: ignored)."""
+        reason = str(exc.reason)
+        self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
+        if exc.reason is Reason.IGNORED:
+            return None
+        self._refusals.warning(reason, "refused (%s): %s", reason, exc.detail)
+        return Refused.of(m.topic, m.payload, m.size, exc, m.received)
+
+    def _rows(self, batch: list[Incoming]) -> tuple[list[Row], list[Refused]]:
         rows: list[Row] = []
+        refused: list[Refused] = []
         for m in batch:
             try:
-                rows.append(to_row(self.cfg.topic_prefix, m.topic, m.payload, m.received))
+                if m.size > self.cfg.max_payload:  # refused on its size, before any parsing
+                    raise NotAnEventError(
+                        Reason.OVERSIZE,
+                        f"{m.topic[:120]!r}: payload of {m.size} bytes "
+                        f"(limit {self.cfg.max_payload})",
+                    )
+                rows.append(
+                    to_row(
+                        self.cfg.topic_prefix, m.topic, m.payload, m.received, self.cfg.max_payload
+                    )
+                )
             except NotAnEventError as exc:
-                self.stats.not_events += 1
-                log.warning("not stored: %s", exc)
-        return rows
+                q = self._refuse(m, exc)
+                if q is not None:
+                    refused.append(q)
+        return rows, refused
 
-    def _commit(self, rows: list[Row]) -> int:
-        """Store ``rows``, retrying until it works or the collector stops (then raises)."""
+    def _commit(self, rows: list[Row], refused: list[Refused]) -> frozenset[str]:
+        """Store ``rows`` and ``refused``, retrying a lost database until it works or the
+        collector stops (then raises); rows the database refuses are quarantined."""
         while True:
             try:
-                return store(self.engine, rows)
+                done = store_isolating(self.engine, rows, refused, self.cfg.quarantine_keep)
             except SQLAlchemyError as exc:
+                if not _transient(exc):
+                    raise
                 self.stats.db_errors += 1
-                log.error("database write failed (%s); retrying in %.0f s", exc, RETRY_S)
+                self._refusals.warning(
+                    "db", "database write failed (%s); retrying every %.0f s", exc, RETRY_S
+                )
                 if self._stopping.wait(RETRY_S):
                     raise
+                continue
+            for q in done.refused:
+                self.stats.refused[q.reason] = self.stats.refused.get(q.reason, 0) + 1
+                self._refusals.warning(q.reason, "refused (%s): %s", q.reason, q.detail)
+            self.stats.quarantined += len(refused) + len(done.refused)
+            return done.new
 
     def _write_loop(self) -> None:
+        try:
+            self._write_batches()
+        except BaseException as exc:
+            self.failed = exc
+            if self._stopping.is_set() and isinstance(exc, SQLAlchemyError):
+                log.error("stopping with messages unstored; the broker will redeliver them")
+            else:
+                log.critical(
+                    "the writer stopped: %s: %s; nothing unstored was acknowledged",
+                    type(exc).__name__,
+                    exc,
+                    exc_info=exc,
+                )
+
+    def _write_batches(self) -> None:
         while True:
             batch = self._next_batch()
             if not batch:
                 if self._stopping.is_set():
                     return
                 continue
-            rows = self._rows(batch)
-            try:
-                new = self._commit(rows)
-            except SQLAlchemyError:
-                log.error(
-                    "stopping with %d messages unstored; the broker will redeliver", len(batch)
-                )
-                return
+            rows, refused = self._rows(batch)
+            new = self._commit(rows, refused)
             self.stats.received += len(batch)
-            self.stats.stored += new
-            self.stats.duplicates += len(rows) - new
+            self.stats.stored += len(new)
+            self.stats.duplicates += len(rows) - len(new)
+            for r in rows:
+                if r.event_id in new:
+                    self.stats.gaps.add(r.site, r.desk, r.device, r.seq)
             generation = self._generation
             for m in batch:
                 # An ack on a newer connection could hit a reused packet id: the broker resends
@@ -250,6 +356,7 @@ class Collector:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.cfg.session_expiry_s
             props.ReceiveMaximum = self.cfg.receive_maximum
+            props.MaximumPacketSize = MAX_PACKET
             self.client.connect_async(
                 self.cfg.host,
                 self.cfg.port,

@@ -90,6 +90,15 @@ class BrokerSettings(_Model):
     receive_maximum: int = Field(
         default=1000, ge=1, le=65535, description="Unacknowledged QoS 1 messages in flight (v5)."
     )
+    max_payload: int = Field(
+        default=4096,
+        ge=512,
+        le=1024 * 1024,
+        description="Largest payload stored, bytes; bigger ones are refused before parsing.",
+    )
+    quarantine_keep: int = Field(
+        default=10_000, ge=100, le=10_000_000, description="Refused messages the quarantine keeps."
+    )
 
 
 def zone(name: str) -> ZoneInfo:

@@ -42,6 +42,10 @@ def today(tz: ZoneInfo, now: float | None = None) -> date:
     return (datetime.now(tz) if now is None else datetime.fromtimestamp(now, tz)).date()
 
 
+FIRST_YEAR, LAST_YEAR = 2020, 2099
+"""Days and weeks a report can be asked for (no event is stored outside them)."""
+
+
 def parse_date(text: str, tz: ZoneInfo) -> date:
     """``YYYY-MM-DD``, ``today`` or ``yesterday``; :class:`ConfigError` otherwise."""
     if text == "today":
@@ -49,9 +53,14 @@ def parse_date(text: str, tz: ZoneInfo) -> date:
     if text == "yesterday":
         return today(tz) - timedelta(days=1)
     try:
-        return date.fromisoformat(text)
+        d = date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"date: {text!r} is not YYYY-MM-DD, 'today' or 'yesterday'") from None
+        raise ConfigError(
+            f"date: {text[:40]!r} is not YYYY-MM-DD, 'today' or 'yesterday'"
+        ) from None
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise ConfigError(f"date: {d.isoformat()} is outside {FIRST_YEAR}..{LAST_YEAR}")
+    return d
 
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -65,8 +74,10 @@ def parse_week(text: str, tz: ZoneInfo) -> tuple[int, int]:
         return iso.year, iso.week
     m = _WEEK.match(text)
     if m is None:
-        raise ConfigError(f"week: {text!r} is not an ISO week such as 2026-W48")
+        raise ConfigError(f"week: {text[:40]!r} is not an ISO week such as 2026-W48")
     year, week = int(m.group(1)), int(m.group(2))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ConfigError(f"week: {year} is outside {FIRST_YEAR}..{LAST_YEAR}")
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError:

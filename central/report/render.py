@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -17,6 +15,7 @@ from central.report.rows import (
     problem_rows,
     status_text,
 )
+from central.report.safe import csv_text, terminal
 from central.report.weekly import WeekReport
 
 _env = Environment(
@@ -80,7 +79,7 @@ def day_table(report: DayReport) -> str:
             out.append(f"    check: {check_text(d)}")
             if minutes_text(d):
                 out.append(f"    the box reported: {minutes_text(d)}")
-    return "\n".join(out) + "\n"
+    return terminal("\n".join(out) + "\n")
 
 
 DAY_CSV_HEADER = [
@@ -91,23 +90,19 @@ DAY_CSV_HEADER = [
 
 def day_csv(report: DayReport) -> str:
     """One ``counts`` row per desk, then one ``problem`` row per problem or offline period."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(DAY_CSV_HEADER)
+    return csv_text(DAY_CSV_HEADER, _day_rows(report))
+
+
+def _day_rows(report: DayReport) -> Iterator[list[object]]:
     day = report.day.isoformat()
     for d in report.desks:
         c = d.counts
-        w.writerow(
-            [day, d.site, d.desk, "counts", "", "", "", "", "", "online" if d.online else
-             "offline" if d.online is False else "", c.screened, c.fevers, c.invalid,
-             c.arrivals, c.peak, check_text(d)]
-        )  # fmt: skip
+        yield [day, d.site, d.desk, "counts", "", "", "", "", "", "online" if d.online else
+               "offline" if d.online is False else "", c.screened, c.fevers, c.invalid,
+               c.arrivals, c.peak, check_text(d)]  # fmt: skip
         for r in problem_rows(report, d):
-            w.writerow(
-                [day, d.site, d.desk, "problem", r.what, r.raised, r.cleared, r.duration_min,
-                 r.value, r.status, "", "", "", "", "", r.note]
-            )  # fmt: skip
-    return buf.getvalue()
+            yield [day, d.site, d.desk, "problem", r.what, r.raised, r.cleared, r.duration_min,
+                   r.value, r.status, "", "", "", "", "", r.note]  # fmt: skip
 
 
 def day_html(report: DayReport, standalone: bool = True, **page: object) -> str:
@@ -146,16 +141,14 @@ def week_table(report: WeekReport) -> str:
                 indent="  ",
             )
         )
-    return "\n".join(out) + "\n"
+    return terminal("\n".join(out) + "\n")
 
 
 def week_csv(report: WeekReport) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["week", "site", "metric", "this_week", "last_week", "change"])
-    for ln in report.lines:
-        w.writerow([report.title, ln.site, ln.metric, ln.this, ln.last, ln.change])
-    return buf.getvalue()
+    return csv_text(
+        ["week", "site", "metric", "this_week", "last_week", "change"],
+        ([report.title, ln.site, ln.metric, ln.this, ln.last, ln.change] for ln in report.lines),
+    )
 
 
 def week_html(report: WeekReport, standalone: bool = True, **page: object) -> str:

@@ -20,7 +20,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
+
+from central.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(db: str) -> Engine:
     """An engine for ``--db`` (not migrated: see :func:`open_db`)."""
     url = database_url(db)
+    make_url(url)  # ArgumentError for a URL that does not parse
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -88,7 +92,34 @@ def migrate(engine: Engine) -> None:
 
 
 def open_db(db: str) -> Engine:
-    """An engine for ``--db``, migrated to the newest schema."""
-    engine = make_engine(db)
-    migrate(engine)
+    """An engine for ``--db``, migrated to the newest schema; a URL that does not parse, names no
+    known database or cannot be reached is a :class:`ConfigError` naming the setting."""
+    shown = _shown(db)
+    try:
+        engine = make_engine(db)
+    except OSError as exc:
+        raise ConfigError(f"db: cannot create the folder of {shown!r} ({exc.strerror})") from None
+    except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as exc:
+        raise ConfigError(
+            f"db: {shown!r} is not a database URL ({exc}); use a file path for SQLite or "
+            "postgresql+psycopg://user:password@host:5432/name"
+        ) from None
+    try:
+        migrate(engine)
+    except (OperationalError, InterfaceError) as exc:
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"db: cannot open {engine.url.render_as_string()} ({first}); check the host, port, "
+            "user, password and database name, and that the server runs"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"db: cannot open {shown!r} ({exc})") from None
     return engine
+
+
+def _shown(db: str) -> str:
+    """``db`` with any password hidden, for messages."""
+    try:
+        return make_url(db).render_as_string() if "://" in db else db
+    except (ArgumentError, ValueError):
+        return db.rsplit("@", maxsplit=1)[-1] if "@" in db else db

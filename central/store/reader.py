@@ -1,15 +1,26 @@
-"""Reading stored events back: typed rows with their payload parsed, by window, desk and kind."""
+"""Reading stored events back: typed rows with their payload parsed, by window, desk and kind.
+
+Values are checked where they are read, because the table may hold rows stored before the
+collector checked everything (central/store/records.py): a payload that is not strict JSON reads as
+an empty document, a number that is not finite or not plausible reads as absent, and rows dated
+outside 2020..2100 are not read at all. No stored value can make a page or report fail.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, select
 
+from central.store.records import TS_MAX, TS_MIN, strict_json
 from central.store.tables import events
+
+PLAUSIBLE = 1e12
+"""Numbers read from a payload beyond this (either sign) read as absent: no count, temperature,
+duration or sequence number in the contract comes near it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +43,9 @@ class Stored:
         return (self.site, self.desk)
 
     def number(self, name: str) -> float | None:
-        """A numeric payload field, or None when absent or not a number (read defensively)."""
-        v = self.doc.get(name)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            return None
-        return float(v)
+        """A numeric payload field, or None when absent, not a number, not finite or beyond
+        :data:`PLAUSIBLE` (read defensively)."""
+        return plausible(self.doc.get(name))
 
     def integer(self, name: str) -> int:
         """An integer payload field, 0 when absent."""
@@ -58,18 +67,33 @@ _COLUMNS = (
 )
 
 
+def plausible(v: object) -> float | None:
+    """``v`` as a float when it is a finite number within :data:`PLAUSIBLE`, else None."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if isinstance(v, int) and abs(v) > PLAUSIBLE:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) and abs(f) <= PLAUSIBLE else None
+
+
 def _load(doc: str) -> dict[str, Any]:
     try:
-        out = json.loads(doc)
-    except json.JSONDecodeError:
+        out = strict_json(doc)
+    except Exception:  # not strict JSON (NaN, huge numbers, too deep, garbage): read as empty
         return {}
     return out if isinstance(out, dict) else {}
+
+
+_SANE = events.c.ts.between(TS_MIN, TS_MAX)
+"""Rows dated where no event can be (stored before the collector checked ``ts``) are not read."""
 
 
 def _rows(engine: Engine, stmt: Select[Any]) -> Iterator[Stored]:
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=2000).execute(stmt):
-            yield Stored(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _load(r[9]))
+            seq = r[3] if isinstance(r[3], int) and 0 < r[3] <= PLAUSIBLE else None
+            yield Stored(r[0], r[1], r[2], seq, r[4], r[5], r[6], r[7], r[8], _load(r[9]))
 
 
 def query(
@@ -82,7 +106,7 @@ def query(
     alert_ids: Iterable[str] | None = None,
 ) -> Iterator[Stored]:
     """Events with ``start <= ts < end`` (either bound optional), ordered by ts."""
-    cond = []
+    cond: list[ColumnElement[bool]] = [_SANE]
     if start is not None:
         cond.append(events.c.ts >= start)
     if end is not None:
@@ -112,13 +136,17 @@ class DeskSeen:
 
 def desks(engine: Engine, site: str | None = None) -> list[DeskSeen]:
     """Every (site, desk) with its newest event time, sorted by site then desk."""
-    stmt = select(
-        events.c.site,
-        events.c.desk,
-        func.max(events.c.ts),
-        func.max(events.c.received),
-        func.count(),
-    ).group_by(events.c.site, events.c.desk)
+    stmt = (
+        select(
+            events.c.site,
+            events.c.desk,
+            func.max(events.c.ts),
+            func.max(events.c.received),
+            func.count(),
+        )
+        .where(_SANE)
+        .group_by(events.c.site, events.c.desk)
+    )
     if site is not None:
         stmt = stmt.where(events.c.site == site)
     with engine.connect() as conn:
@@ -130,7 +158,7 @@ def latest(engine: Engine, kind: str, site: str | None = None) -> dict[tuple[str
     """The most recently received event of ``kind`` per desk (for status: the retained state)."""
     newest = (
         select(events.c.site, events.c.desk, func.max(events.c.pk).label("pk"))
-        .where(events.c.kind == kind)
+        .where(events.c.kind == kind, _SANE)
         .group_by(events.c.site, events.c.desk)
     )
     if site is not None:

@@ -5,6 +5,10 @@ the envelope (event id, seq, ts, device), a few indexed columns lifted from the 
 state, alert id) and the full payload JSON, so fields added to the contract later are kept even
 before a column exists for them. ``event_id`` is unique: a redelivered message is ignored.
 Times are POSIX seconds (UTC) as double precision numbers, the same on SQLite and PostgreSQL.
+
+``quarantine`` keeps what was refused (central/store/records.py says why a message is refused): the
+reason, a one-line detail, the topic and the first bytes of the payload made printable, so a
+technician can see what a box sent. It is bounded: the collector keeps the newest rows only.
 """
 
 from __future__ import annotations
@@ -48,3 +52,17 @@ events = Table(
 Index("ix_events_site_desk_ts", events.c.site, events.c.desk, events.c.ts)
 Index("ix_events_kind_ts", events.c.kind, events.c.ts)
 Index("ix_events_alert_id", events.c.alert_id)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("pk", _BigId, primary_key=True, autoincrement=True),
+    Column("received", Float(precision=53), nullable=False, comment="Received at, POSIX s UTC."),
+    Column("reason", String(16), nullable=False, comment="records.Reason value."),
+    Column("detail", String(200), nullable=False, comment="Why, in one line."),
+    Column("topic", String(200), nullable=False, comment="The topic, printable, cut."),
+    Column("size", BigInteger, nullable=False, comment="Payload size in bytes."),
+    Column("head", Text, nullable=False, comment="First bytes of the payload, printable."),
+)
+
+Index("ix_quarantine_received", quarantine.c.received)

@@ -41,6 +41,7 @@ from central.report.rows import check_text, minutes_text, problem_rows, status_t
 from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
+from central.store.records import NAME
 from central.web.fleet import fleet
 from central.web.timeline import svg
 
@@ -108,6 +109,8 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
 
     def clinic_page(request: Request) -> Response:
         site = request.path_params["site"]
+        if not NAME.match(site):
+            return PlainTextResponse("no such clinic\n", status_code=404)
         day = day_of(request)
         report = daily_report(engine, day, tz, site)
         charts = {}

@@ -166,7 +166,7 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         link = browser.find_element(By.LINK_TEXT, "Download CSV").get_attribute("href")
         assert link is not None
         with urllib.request.urlopen(link) as resp:
-            rows = list(csv.DictReader(io.StringIO(resp.read().decode())))
+            rows = list(csv.DictReader(io.StringIO(resp.read().decode("utf-8-sig"))))
         counts = [r for r in rows if r["record"] == "counts"]
         assert [(r["site"], r["desk"]) for r in counts] == [
             ("clinic-042", "desk-1"),
@@ -205,7 +205,7 @@ def test_a_token_is_asked_for_and_accepted(collected: tuple[Engine, AgentProcess
             url + "/day.csv", headers={"Authorization": "Bearer s3cret-district"}
         )
         with urllib.request.urlopen(req) as resp:
-            assert resp.read().decode().startswith("date,site,desk,record")
+            assert resp.read().decode().startswith("\ufeffdate,site,desk,record")
 
 
 def test_serve_refuses_other_addresses_without_a_token(tmp_path: Path) -> None:

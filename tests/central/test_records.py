@@ -25,7 +25,7 @@ def test_fields_added_to_the_contract_later_are_kept() -> None:
         "kind": "alert", "alert": "camera_covered", "state": "raised", "alert_id": "12345678",
         "message": "Camera covered", "zone": "queue", "family": "setup",
     }  # fmt: skip
-    row = to_row("triage/v1", "triage/v1/s/d/alert", json.dumps(doc).encode(), 0.0)
+    row = to_row("triage/v1", "triage/v1/s/d/alert", json.dumps(doc).encode(), 1_796_000_000.0)
     assert row.alert == "camera_covered"
     assert json.loads(row.payload)["zone"] == "queue"
 
@@ -36,7 +36,7 @@ def test_fields_added_to_the_contract_later_are_kept() -> None:
         ("triage/v1/s/d/diag", b'{"kind":"diag"}', "not events"),
         ("other/v1/s/d/alert", b"{}", "not under"),
         ("triage/v1/s/alert", b"{}", "not <prefix>/<site>/<desk>/<kind>"),
-        ("triage/v1/s/d/alert", b"\xff", "not JSON"),
+        ("triage/v1/s/d/alert", b"\xff", "not UTF-8"),
         ("triage/v1/s/d/alert", b"[1]", "not a JSON object"),
         (
             "triage/v1/s/d/alert",
@@ -55,7 +55,7 @@ def test_what_is_not_an_event_is_refused_with_the_reason(
     topic: str, payload: bytes, reason: str
 ) -> None:
     with pytest.raises(NotAnEventError, match=reason):
-        to_row("triage/v1", topic, payload, 0.0)
+        to_row("triage/v1", topic, payload, 1_796_000_000.0)
 
 
 def test_a_longer_prefix() -> None:

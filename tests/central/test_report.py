@@ -10,6 +10,7 @@ from pathlib import Path
 
 from central.report.daily import daily_report
 from central.report.render import day_csv, day_html, day_table, week_csv, week_table
+from central.report.safe import BOM
 from central.report.weekly import weekly_report
 from central.store.db import open_db
 from central.web.fleet import fleet
@@ -73,7 +74,9 @@ def test_daily_csv_and_html_carry_the_same_rows(db_url: str) -> None:
     engine = open_db(db_url)
     store_day(engine)
     report = daily_report(engine, DAY, TZ, now=at(18, 0))
-    rows = list(csv.DictReader(io.StringIO(day_csv(report))))
+    text = day_csv(report)
+    assert text.startswith(BOM)  # spreadsheet programs in a Chinese locale read it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM))))
     problems = [r for r in rows if r["record"] == "problem"]
     assert [(r["desk"], r["what"], r["raised"], r["cleared"], r["duration_min"], r["status"]) for r in problems if r["site"] == "clinic-001"] == [
         ("desk-1", "Fever", "09:10", "09:11", "1", "put right"),
@@ -103,7 +106,7 @@ def test_weekly_counts_per_clinic_with_the_change(db_url: str) -> None:
     assert got[("clinic-002", "screened")] == (3, 1, "+2 (+200%)")
     assert got[("clinic-002", "fevers")] == (0, 1, "-1 (-100%)")
     assert "Weekly counts 2026-W48 (2026-11-23 to 2026-11-29, Africa/Nairobi)" in week_table(report)
-    rows = list(csv.DictReader(io.StringIO(week_csv(report))))
+    rows = list(csv.DictReader(io.StringIO(week_csv(report).removeprefix(BOM))))
     assert {
         "week": "2026-W48",
         "site": "clinic-001",
