@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from central.store.records import NotAnEventError, split_topic, to_row
+from central.store.records import NotAnEventError, Refused, split_topic, to_row
+from tests.central.hostile import TOPIC, Bad, bad_messages, good_doc
 from tests.central.wire import alert, encoded, identity
 
 
@@ -62,3 +64,38 @@ def test_a_longer_prefix() -> None:
     assert split_topic("district/a/triage/v1", "district/a/triage/v1/s-1/d_2/status") == (
         "s-1", "d_2", "status"
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", bad_messages(), ids=lambda b: b.name)
+def test_every_hostile_message_is_refused_for_its_reason(bad: Bad) -> None:
+    with pytest.raises(NotAnEventError) as err:
+        to_row("triage/v1", bad.topic, bad.payload, time.time())
+    assert err.value.reason is bad.reason, err.value.detail
+
+
+def test_the_largest_legal_values_are_stored() -> None:
+    doc = good_doc(2**63 - 1)
+    doc["ts"] = "2020-01-01T00:00:00.000Z"
+    row = to_row("triage/v1", TOPIC, json.dumps(doc).encode(), time.time())
+    assert row.seq == 2**63 - 1
+    big = good_doc(1)
+    big["extra"] = "x" * (4096 - len(json.dumps(big)) - 13)
+    payload = json.dumps(big).encode()
+    assert len(payload) == 4096
+    assert to_row("triage/v1", TOPIC, payload, time.time()).kind == "temperature"
+    with pytest.raises(NotAnEventError, match="4097 bytes"):
+        to_row("triage/v1", TOPIC, payload + b" ", time.time())
+    assert to_row("triage/v1", TOPIC, payload + b" ", time.time(), max_payload=8192)
+
+
+def test_refused_payloads_are_kept_printable_and_short() -> None:
+    raw = b"\x1b[2J\x00\xff" + b"A" * 5000
+    try:
+        to_row("triage/v1", TOPIC, raw, time.time())
+    except NotAnEventError as exc:
+        q = Refused.of(TOPIC, raw, len(raw), exc, 1.0)
+    assert q.reason == "oversize"
+    assert q.size == 5006
+    assert q.head.startswith("\\x1b[2J\\x00\\xff")
+    assert len(q.head) < 600
+    assert not any(ord(c) < 32 for c in q.head)
