@@ -4,6 +4,7 @@
     triage-central report --date 2026-11-23 [--format table|csv|html] [--site S]
     triage-central report --week 2026-W48 [--format table|csv|html]
     triage-central serve [--bind 127.0.0.1 --port 8080] [--token T]
+    triage-central quarantine [--limit 20] [--reason R]
     triage-central migrate
 
 Every flag also reads ``TRIAGE_CENTRAL_<FLAG>`` from the environment (see central/config.py).
@@ -17,10 +18,12 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from central.collect import Collector, subscriptions
 from central.config import (
@@ -32,9 +35,12 @@ from central.config import (
     TlsSettings,
     default_tz,
     env,
+    zone,
 )
 from central.report.cli import run_report
+from central.report.safe import terminal
 from central.store.db import open_db
+from central.store.tables import quarantine
 from central.web.server import run_server
 
 log = logging.getLogger("central")
@@ -166,6 +172,10 @@ def parser() -> argparse.ArgumentParser:
         default=env("TOKEN"),
         help="access token (required to bind beyond localhost); better: TRIAGE_CENTRAL_TOKEN",
     )
+    q = sub.add_parser("quarantine", help="the newest messages the collector refused, and why")
+    _common(q)
+    q.add_argument("--limit", type=int, default=20, help="how many (newest first)")
+    q.add_argument("--reason", help="only this reason (topic, oversize, json, number, ...)")
     m = sub.add_parser("migrate", help="create or upgrade the database schema and exit")
     _common(m)
     return p
@@ -221,6 +231,24 @@ def _run_serve(a: argparse.Namespace, settings: CentralSettings) -> int:
     return run_server(settings, a.bind, a.http_port, a.token)
 
 
+def _run_quarantine(a: argparse.Namespace, settings: CentralSettings) -> int:
+    engine = open_db(settings.db)
+    tz = zone(settings.tz)
+    stmt = select(quarantine).order_by(quarantine.c.pk.desc()).limit(max(1, a.limit))
+    if a.reason:
+        stmt = stmt.where(quarantine.c.reason == a.reason)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    lines = [f"{len(rows)} refused messages, newest first ({tz.key})"]
+    for r in rows:
+        when = datetime.fromtimestamp(r["received"], tz).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{when}  {r['reason']:<9} {r['topic']}  {r['size']} bytes")
+        lines.append(f"    why:  {r['detail']}")
+        lines.append(f"    head: {r['head'][:160]}")
+    sys.stdout.write(terminal("\n".join(lines) + "\n"))
+    return 0
+
+
 def _run_migrate(a: argparse.Namespace, settings: CentralSettings) -> int:
     engine = open_db(settings.db)
     print(f"database {engine.url.render_as_string()} is at the newest schema")
@@ -250,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _run_report,
         "serve": _run_serve,
         "migrate": _run_migrate,
+        "quarantine": _run_quarantine,
     }
     try:
         return runners[a.command](a, settings)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, select
 
 from central.store.records import TS_MAX, TS_MIN, strict_json
-from central.store.tables import events
+from central.store.tables import events, quarantine
 
 PLAUSIBLE = 1e12
 """Numbers read from a payload beyond this (either sign) read as absent: no count, temperature,
@@ -166,3 +166,43 @@ def latest(engine: Engine, kind: str, site: str | None = None) -> dict[tuple[str
     sub = newest.subquery()
     stmt = select(*_COLUMNS).join(sub, events.c.pk == sub.c.pk)
     return {s.key: s for s in _rows(engine, stmt)}
+
+
+def missing_seq(
+    engine: Engine, start: float, end: float, site: str | None = None
+) -> dict[tuple[str, str], int]:
+    """Sequence numbers missing per desk among the events dated in ``[start, end)``: per device,
+    highest - lowest + 1 - distinct numbers (events a box numbered that never arrived)."""
+    per_device = (
+        select(
+            events.c.site,
+            events.c.desk,
+            (
+                func.max(events.c.seq)
+                - func.min(events.c.seq)
+                + 1
+                - func.count(events.c.seq.distinct())
+            ).label("missing"),
+        )
+        .where(events.c.ts >= start, events.c.ts < end, events.c.seq.is_not(None), _SANE)
+        .group_by(events.c.site, events.c.desk, events.c.device)
+    )
+    if site is not None:
+        per_device = per_device.where(events.c.site == site)
+    out: dict[tuple[str, str], int] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(per_device):
+            if r[2]:
+                out[(r[0], r[1])] = out.get((r[0], r[1]), 0) + int(r[2])
+    return out
+
+
+def quarantined(engine: Engine, since: float) -> dict[str, int]:
+    """Messages refused since ``since``, by reason (central/store/records.py)."""
+    stmt = (
+        select(quarantine.c.reason, func.count())
+        .where(quarantine.c.received >= since)
+        .group_by(quarantine.c.reason)
+    )
+    with engine.connect() as conn:
+        return {str(r[0]): int(r[1]) for r in conn.execute(stmt)}

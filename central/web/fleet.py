@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -50,6 +50,8 @@ class DeskState:
     outbox_depth: int | None
     silent_s: float | None = None
     """Seconds without any event while the status says online (past :data:`SILENT_AFTER_S`)."""
+    missing_seq: int = 0
+    """Sequence numbers missing among today's events: events lost between the box and here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,16 @@ class Fleet:
     window: Window
     generated: float
     desks: tuple[DeskState, ...]
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Messages refused in the last 24 hours, by reason."""
+
+    @property
+    def missing_seq(self) -> int:
+        return sum(d.missing_seq for d in self.desks)
+
+    @property
+    def desks_missing(self) -> int:
+        return sum(1 for d in self.desks if d.missing_seq)
 
     @property
     def open_problems(self) -> list[Problem]:
@@ -95,6 +107,7 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
     for e in reader.query(engine, now - LOOKBACK_S, None, ["alert"], site):
         alerts.setdefault(e.key, []).append(e)
     everything = Window(window.first, window.last, now - LOOKBACK_S, now + 86400)
+    missing = reader.missing_seq(engine, window.start, window.end, site)
     desks = []
     for seen in reader.desks(engine, site):
         key = (seen.site, seen.desk)
@@ -114,6 +127,8 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
                 sources=_sources(h.doc) if h is not None else (),
                 outbox_depth=depth if isinstance(depth, int) else None,
                 silent_s=None if st is None else silent_for(st, h, seen.last_received, now),
+                missing_seq=missing.get(key, 0),
             )
         )
-    return Fleet(window, now, tuple(desks))
+    refused = reader.quarantined(engine, now - 86400) if site is None else {}
+    return Fleet(window, now, tuple(desks), refused)
