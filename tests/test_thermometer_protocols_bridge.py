@@ -12,9 +12,12 @@ from agent.thermometer.protocols.bridge import BridgeDecoder
 from agent.thermometer.records import WireError, WireHello, WireReading
 from firmware_bridge import framing
 
-temps_cc = st.integers(min_value=-4000, max_value=32767)
+# What the sensor can measure (object -70..380 °C, ambient -40..125 °C), without 0x7FFF (no
+# reading): agent/thermometer/plausibility.py. Values outside are dropped frames (tested below).
+objects_cc = st.integers(min_value=-7000, max_value=32766)
+ambients_cc = st.integers(min_value=-4000, max_value=12500)
 readings = st.tuples(
-    st.integers(0, 255), st.integers(0, 0x7F), temps_cc, temps_cc
+    st.integers(0, 255), st.integers(0, 0x7F), objects_cc, ambients_cc
 )  # sensor id, flags (no RESTARTED), object, ambient
 
 

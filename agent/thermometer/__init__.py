@@ -35,12 +35,14 @@ def build(
     """
     if not thermometer.enabled:
         return [], []
+    source = build_source(thermometer)
+    # Presentations that are no body temperature count among the thermometer's rejected inputs.
     analyser = CalibratedScreening(
-        ScreeningAnalyser(screening),
+        ScreeningAnalyser(screening, rejected=source.heartbeat.error),
         calibration_path(screening, state_dir),
         screening.site_offset_c,
     )
-    return [build_source(thermometer)], [analyser]
+    return [source], [analyser]
 
 
 def build_source(t: ThermometerConfig) -> SerialThermometer:

@@ -14,27 +14,40 @@ Algorithm (docs/SCREENING.md has the rationale):
    free of the tail of the rise); ambient: the median over the window.
    ``estimate = object + offset + ambient correction``, where the correction is
    ``ambient_coefficient * (ambient_reference_c - ambient)`` when ``ambient_correction`` is on.
-4. **Classification**: outside ``[min_valid_c, max_valid_c]`` is ``invalid`` (re-measure), at or
-   above ``fever_threshold_c`` is ``fever``, otherwise ``normal``. A presentation that never
-   reaches a plateau (left too early, or ``presentation_timeout_s`` passed) is ``invalid`` too.
+4. **Classification**: an estimate outside the body window (:data:`.plausibility.BODY_RANGE_C`,
+   25-45 °C: a hot drink, a lamp, glitches) is **no result at all**: nothing is published, it is
+   counted in :attr:`ScreeningAnalyser.not_a_body` (and handed to ``rejected``, the thermometer's
+   rejected inputs), logged at most once a minute, and the presentation goes on looking for a
+   plateau (someone may take the object's place). Otherwise outside ``[min_valid_c, max_valid_c]``
+   is ``invalid`` (re-measure), at or above ``fever_threshold_c`` is ``fever``, otherwise
+   ``normal``. A presentation that never reaches a plateau (left too early, or
+   ``presentation_timeout_s`` passed) is ``invalid`` too, unless its readings are outside the body
+   window.
 5. One :class:`TemperatureEvent` per presentation, as soon as the plateau is found; a fever also
    raises an ``AlertEvent`` (a clinical thermometer must confirm), cleared when the person leaves.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from agent.flow.alerts import AlertLatch
 from agent.flow.events import Event, TemperatureEvent, TemperatureResult
 from agent.thermometer.config import ScreeningConfig
+from agent.thermometer.plausibility import body_problem
 from agent.thermometer.reading import ThermoReading
+
+log = logging.getLogger(__name__)
 
 ENTER_SAMPLES = 3
 LEAVE_SAMPLES = 3
 MIN_SAMPLES = 5
 LOST_AFTER_S = 3.0
+LOG_EVERY_S = 60.0
+"""Presentations outside the body window are all counted, but logged at most once a minute."""
 
 
 class ScreeningAnalyser:
@@ -42,8 +55,16 @@ class ScreeningAnalyser:
 
     name = "screening"
 
-    def __init__(self, cfg: ScreeningConfig, offset_c: float | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ScreeningConfig,
+        offset_c: float | None = None,
+        rejected: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.rejected = rejected
+        """Told why, once per presentation that is not a body temperature (the thermometer's
+        heartbeat ``error``: its rejected inputs in ``status`` and health ``rejected``)."""
         self.offset_c = cfg.site_offset_c if offset_c is None else offset_c
         """Site offset in force: the calibration file's when present, else ``site_offset_c``."""
         self._candidates: list[ThermoReading] = []
@@ -55,6 +76,11 @@ class ScreeningAnalyser:
         self._fever = AlertLatch("fever")
         self._fever_value: float | None = None
         self.presentations = 0
+        self.not_a_body = 0
+        """Presentations whose estimate was outside the body window (no result published)."""
+        self._not_a_body_seen = False
+        self._logged = -LOG_EVERY_S
+        self._since_log = 0
 
     # -- Analyser protocol -------------------------------------------------------------------
     def feed(self, observation: object) -> Sequence[Event]:
@@ -140,12 +166,16 @@ class ScreeningAnalyser:
         return "fever" if estimate_c >= self.cfg.fever_threshold_c else "normal"
 
     def _report(self, now: float, window: Sequence[ThermoReading], plateau: bool) -> list[Event]:
-        self._reported = True
         # The later half is the most settled part of the plateau (no tail of the rise in it).
         settled = window[len(window) // 2 :] if plateau else window
         raw = statistics.median(s.object_c for s in settled)
         ambient = statistics.median(s.ambient_c for s in window)
         est = self.estimate(raw, ambient)
+        problem = body_problem(est)
+        if problem is not None:
+            self._not_a_body_now(f"{problem}, raw {raw:.2f} °C: not a screening result")
+            return []
+        self._reported = True
         result: TemperatureResult = self.classify(est) if plateau else "invalid"
         events: list[Event] = [
             TemperatureEvent(
@@ -173,6 +203,28 @@ class ScreeningAnalyser:
             )
         return events
 
+    def _not_a_body_now(self, why: str) -> None:
+        """Count (once per presentation) and log (once a minute); look for a plateau afresh."""
+        self._samples = []
+        if self._not_a_body_seen:
+            return
+        self._not_a_body_seen = True
+        self.not_a_body += 1
+        self._since_log += 1
+        if self.rejected is not None:
+            self.rejected(f"screening: {why}")
+        mono = time.monotonic()
+        if mono - self._logged >= LOG_EVERY_S:
+            log.warning(
+                "screening: %s (%d such presentation(s) since the last such line, %d in all; "
+                "at most one line a minute)",
+                why,
+                self._since_log,
+                self.not_a_body,
+            )
+            self._logged = mono
+            self._since_log = 0
+
     def _leave(self, now: float) -> list[Event]:
         events: list[Event] = []
         if self._present and not self._reported and self._samples:
@@ -184,6 +236,7 @@ class ScreeningAnalyser:
             )
         self._present = False
         self._reported = False
+        self._not_a_body_seen = False
         self._samples = []
         self._candidates.clear()
         self._below = 0

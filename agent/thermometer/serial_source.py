@@ -8,7 +8,8 @@ and writes time out (:mod:`.link`), so the loop turns several times a second wha
 does (a device that accepts no bytes is treated as lost); the heartbeat shows ``disconnected`` and
 since when, ``stale`` while the port is
 open but no valid frame has arrived, ``ok`` once readings flow. Readings the device itself flags
-invalid and frames dropped by the decoder count as heartbeat errors, never reach the pipeline.
+invalid and frames dropped by the decoder (bad checksum; 'no reading' codes and values outside the
+sensor's range, :mod:`.plausibility`) count as heartbeat errors, never reach the pipeline.
 The protocol comes from the registry (:mod:`.protocols`): its decoder, and its start bytes sent on
 every open and repeated while the device stays silent (the GY-MCU90614 forgets its start command on
 a power cycle), all through a :class:`.link.Link`.
@@ -35,7 +36,8 @@ from agent.thermometer.records import WireError, WireHello, WireReading
 log = logging.getLogger(__name__)
 
 BAD_FRAME_LOG_EVERY_S = 60.0
-"""Bad frames are all counted (health ``rejected``), but logged at most once a minute."""
+"""Bad frames are all counted (health ``rejected``), but logged at most once a minute: bad frames
+(checksum, version, type) and impossible readings (:mod:`.plausibility`) each have their own line."""
 
 
 class PortProvider(Protocol):
@@ -78,8 +80,14 @@ class SerialThermometer(ThreadedSource):
         self.opens = 0
         self.lost_frames = 0
         self.bad_frames = 0
-        self._bad_logged = -BAD_FRAME_LOG_EVERY_S
-        self._bad_since_log = 0
+        """Frames dropped by the decoder: bad checksum, version, type, and :attr:`impossible`."""
+        self.impossible = 0
+        """Of those, frames whose value is no reading (0x7FFF) or outside the sensor's range."""
+        self._logged: dict[bool, float] = {
+            False: -BAD_FRAME_LOG_EVERY_S,
+            True: -BAD_FRAME_LOG_EVERY_S,
+        }
+        self._since_log: dict[bool, int] = {False: 0, True: 0}
         self.device_errors = 0
 
     def start(self, emit: Emit | None = None) -> None:
@@ -184,16 +192,25 @@ class SerialThermometer(ThreadedSource):
             log.debug("thermometer: %s", rec.detail)
             return
         self.bad_frames += 1
+        impossible = rec.kind == "range"
+        if impossible:
+            self.impossible += 1
         self.heartbeat.error(rec.detail)
+        # One rate limit per family, so a stream of bad checksums does not hide impossible values.
         now = time.monotonic()
-        self._bad_since_log += 1
-        if now - self._bad_logged >= BAD_FRAME_LOG_EVERY_S:
-            log.warning(
-                "thermometer: %s (%d bad frame(s) since the last such line, %d in all; "
-                "at most one line a minute)",
-                rec.detail,
-                self._bad_since_log,
-                self.bad_frames,
-            )
-            self._bad_logged = now
-            self._bad_since_log = 0
+        self._since_log[impossible] += 1
+        if now - self._logged[impossible] < BAD_FRAME_LOG_EVERY_S:
+            return
+        count, total = (
+            (f"{self._since_log[True]} impossible reading(s)", self.impossible)
+            if impossible
+            else (f"{self._since_log[False]} bad frame(s)", self.bad_frames - self.impossible)
+        )
+        log.warning(
+            "thermometer: %s (%s since the last such line, %d in all; at most one line a minute)",
+            rec.detail,
+            count,
+            total,
+        )
+        self._logged[impossible] = now
+        self._since_log[impossible] = 0

@@ -9,13 +9,17 @@ Frame (15 bytes): ``AA 55 | VER | TYPE | SEQ u16 BE | LEN=6 | PAYLOAD 6 | CRC-16
 over VER..PAYLOAD. Because every frame has the same length, a false start inside garbage always
 fails before a real frame that follows it is complete, so resynchronising (skip one byte, search
 again) never loses a valid frame. Sequence numbers reveal lost frames; a HELLO with sequence 0 or a
-READING with the RESTARTED flag marks a firmware restart rather than a loss.
+READING with the RESTARTED flag marks a firmware restart rather than a loss. A READING whose
+unflagged value is the 'no reading' code 0x7FFF or outside what the sensor can measure
+(:mod:`agent.thermometer.plausibility`) is a dropped frame (``range``), never a temperature; its
+sequence number still counts as received.
 """
 
 from __future__ import annotations
 
 import binascii
 
+from agent.thermometer.plausibility import Quantity, raw_problem, signed_centi
 from agent.thermometer.protocols.spec import ThermometerProtocol
 from agent.thermometer.records import WireError, WireHello, WireReading, WireRecord
 from firmware_bridge import framing
@@ -36,9 +40,22 @@ def _temp(hi: int, lo: int, invalid: bool) -> float | None:
     raw = (hi << 8) | lo
     if invalid or raw == 0x8000:
         return None
-    if raw & 0x8000:
-        raw -= 0x10000
-    return raw / 100.0
+    return signed_centi(raw)
+
+
+def _implausible(p: bytes | bytearray, flags: int) -> str | None:
+    """Why a READING's unflagged values are not readings (:mod:`..plausibility`), or None."""
+    fields: tuple[tuple[Quantity, int, int], ...] = (
+        ("object", (p[2] << 8) | p[3], FLAG_OBJECT_INVALID),
+        ("ambient", (p[4] << 8) | p[5], FLAG_AMBIENT_INVALID),
+    )
+    for quantity, raw, flag in fields:
+        if flags & flag or raw == 0x8000:
+            continue  # flagged by the firmware: a WireReading with None says so
+        problem = raw_problem(quantity, raw)
+        if problem is not None:
+            return f"bridge frame with {problem} dropped"
+    return None
 
 
 class BridgeDecoder:
@@ -69,6 +86,11 @@ class BridgeDecoder:
         if frame_type == TYPE_READING:
             flags = p[1]
             self._sequence(seq, bool(flags & FLAG_RESTARTED), out)
+            implausible = _implausible(p, flags)
+            if implausible is not None:
+                self.bad_frames += 1
+                out.append(WireError("range", implausible))
+                return
             out.append(
                 WireReading(
                     object_c=_temp(p[2], p[3], bool(flags & FLAG_OBJECT_INVALID)),

@@ -12,6 +12,7 @@ while the module is silent (:data:`PROTOCOL`). :class:`GyModule` is the emulator
 
 from __future__ import annotations
 
+from agent.thermometer.plausibility import Quantity, raw_problem, signed_centi
 from agent.thermometer.protocols.spec import ThermometerProtocol
 from agent.thermometer.records import WireError, WireReading, WireRecord
 
@@ -21,34 +22,17 @@ START_CONTINUOUS = b"\xa5\x45\xea"
 QUERY_ONCE = b"\xa5\x15\xba"
 
 
-NO_READING = 0x7FFF
-"""The raw value the module sends when the sensor gives no reading (327.67 °C is not a temperature)."""
-OBJECT_RANGE_C = (-70.0, 380.0)
-AMBIENT_RANGE_C = (-40.0, 125.0)
-"""The MLX90614's measurement ranges (datasheet); values outside are not readings."""
-
-
 def _plausible(f: bytes | bytearray) -> str | None:
-    """Why a checksum-valid frame is still not a reading, or None."""
-    for name, hi, lo, (low, high) in (
-        ("object", f[4], f[5], OBJECT_RANGE_C),
-        ("ambient", f[6], f[7], AMBIENT_RANGE_C),
-    ):
-        if (hi << 8) | lo == NO_READING:
-            return f"GY-MCU90614 frame with {name} = 0x7FFF (no reading) dropped"
-        value = _signed(hi, lo)
-        if not low <= value <= high:
-            return (
-                f"GY-MCU90614 frame with {name} {value:.2f} °C (outside the sensor's range) dropped"
-            )
+    """Why a checksum-valid frame is still not a reading (:mod:`..plausibility`), or None."""
+    fields: tuple[tuple[Quantity, int], ...] = (
+        ("object", (f[4] << 8) | f[5]),
+        ("ambient", (f[6] << 8) | f[7]),
+    )
+    for quantity, raw in fields:
+        problem = raw_problem(quantity, raw)
+        if problem is not None:
+            return f"GY-MCU90614 frame with {problem} dropped"
     return None
-
-
-def _signed(hi: int, lo: int) -> float:
-    raw = (hi << 8) | lo
-    if raw & 0x8000:
-        raw -= 0x10000
-    return raw / 100.0
 
 
 class GyDecoder:
@@ -96,7 +80,12 @@ class GyDecoder:
                 self.bad_frames += 1
                 out.append(WireError("range", implausible))
                 continue
-            out.append(WireReading(object_c=_signed(f[4], f[5]), ambient_c=_signed(f[6], f[7])))
+            out.append(
+                WireReading(
+                    object_c=signed_centi((f[4] << 8) | f[5]),
+                    ambient_c=signed_centi((f[6] << 8) | f[7]),
+                )
+            )
             self.frames += 1
         del buf[:i]
         return out
