@@ -74,6 +74,8 @@ fi
 for doc in OPERATIONS.md PACKAGING.md CONFIG.md EVENTS.md; do
   [ -f "$REPO/docs/$doc" ] && cp "$REPO/docs/$doc" "$STAGE/share/doc/"
 done
+# The pristine example beside the docs: config errors point at it to start a file again.
+install -m 0644 "$HERE/config.example.toml" "$STAGE/share/doc/config.example.toml"
 install -D -m 0644 "$HERE/triage-agent.service" "$ROOT/lib/systemd/system/triage-agent.service"
 install -D -m 0644 "$HERE/99-triage-thermometer.rules" "$ROOT/lib/udev/rules.d/99-triage-thermometer.rules"
 install -D -m 0640 "$HERE/config.example.toml" "$ROOT/etc/triage-agent/config.toml"

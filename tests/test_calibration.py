@@ -24,6 +24,7 @@ def _config_file(tmp_path: Path, port: str = "simulated") -> Path:
     f = tmp_path / "config.toml"
     f.write_text(
         f'[thermometer]\nport = "{port}"\nprotocol = "bridge"\n'
+        '[camera]\nsource = "simulated"\n'  # a file names its camera: the simulated one here
         f'[runtime]\nstate_dir = "{tmp_path / "state"}"\n',
         encoding="utf-8",
     )

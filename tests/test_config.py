@@ -111,7 +111,11 @@ def test_config_check_command_exit_codes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = tmp_path / "good.toml"
-    good.write_text('[device]\nsite = "c1"\n')
+    good.write_text(
+        '[device]\nsite = "c1"\n'
+        '[thermometer]\nport = "simulated"\n'  # the simulated devices are asked for explicitly
+        f'[camera]\nsource = "simulated"\n[vision]\nmodels_dir = "{REPO / "models"}"\n'
+    )
     assert main(["config", "check", str(good)]) == 0
     bad = tmp_path / "bad.toml"
     bad.write_text("[camera]\nmax_fps = -1\n")

@@ -126,7 +126,15 @@ def test_config_errors_never_echo_secrets() -> None:
 
 
 def test_private_config_gives_no_warning(tmp_path: Path) -> None:
-    conf = write_config(tmp_path / "c.toml", {"mqtt": {"username": "u", "password": PASSWORD}})
+    conf = write_config(
+        tmp_path / "c.toml",
+        {
+            "mqtt": {"username": "u", "password": PASSWORD},
+            # a file names its devices: here the simulated ones, explicitly
+            "thermometer": {"port": "simulated"},
+            "camera": {"source": "simulated"},
+        },
+    )
     conf.chmod(0o640)
     assert "readable by every user" not in cli("config", "check", str(conf))
     conf.chmod(0o644)

@@ -17,15 +17,25 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from agent.config import ENV_OVERRIDES, AgentConfig
+from agent.config import ENV_OVERRIDES, REQUIRED_IN_FILE, AgentConfig
 
 HEADER = """# Configuration reference
 
 One TOML file, `/etc/triage-agent/config.toml` on an installed box (`--config FILE` elsewhere). A
-commented example is `packaging/config.example.toml`. Check a file with
-`triage-agent config check FILE`: an invalid file prints the file, the field path, the bad value and
-what is allowed, and exits with status 78 (`triage-agent run` does the same, and systemd then does
-not restart it in a loop). Unknown keys are rejected, so a misspelt key is never silently ignored.
+commented example is `packaging/config.example.toml` in the source tree; the package installs it as
+`/etc/triage-agent/config.toml` and keeps a copy, with this page, in `/opt/triage-agent/share/doc/`.
+Check a file with `triage-agent config check FILE`: an invalid file prints the file, the field path,
+the bad value and what is allowed, and exits with status 78 (`triage-agent run` does the same, and
+systemd then does not restart it in a loop). Unknown keys are rejected, so a misspelt key is never
+silently ignored. UTF-8, with or without a byte-order mark.
+
+The file must say which devices it reads: `thermometer.port` and `camera.source` are required while
+the device is enabled. `"simulated"` (the built-in emulator, a rendered scene: made-up data for demos
+and tests) must be written out to be used, so an empty or half-written file is refused rather than
+run on made-up temperatures. `config check` then also checks what the file names the way `run` uses
+it: the models (folder, manifest, names, files, checksums, tasks, loaded), the camera source's kind,
+the calibration file, and folders or files that are the wrong kind of thing, each naming its field;
+an unplugged device, a folder still to be created or a simulated device is a warning.
 
 Secrets can stay out of the file: {env}.
 
@@ -55,7 +65,9 @@ def _type_name(annotation: Any) -> str:
     return names.get(name, name)
 
 
-def _default(field: FieldInfo) -> str:
+def _default(field: FieldInfo, required_in_file: bool = False) -> str:
+    if required_in_file:
+        return "(required when enabled)"
     if field.default is PydanticUndefined and field.default_factory is None:
         return "(required)"
     value = field.get_default(call_default_factory=True)
@@ -118,7 +130,8 @@ def render() -> str:
             if (isinstance(ann, type) and issubclass(ann, BaseModel)) or _item_model(ann):
                 continue
             desc = (field.description or "").replace("|", "\\|")
-            parts.append(f"| `{name}` | {_type_name(ann)} | {_default(field)} | {desc} |")
+            default = _default(field, (path, name) in REQUIRED_IN_FILE)
+            parts.append(f"| `{name}` | {_type_name(ann)} | {default} | {desc} |")
     return "\n".join(parts) + "\n"
 
 

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from agent import __version__
-from agent.config import EX_CONFIG, ConfigError, exposed_secrets_warning, load_config
+from agent.config import (
+    EX_CONFIG,
+    ConfigError,
+    exposed_secrets_warning,
+    load_config,
+    simulation_warnings,
+)
+from agent.config.preflight import check_ready
 
 DEFAULT_CONFIG = "/etc/triage-agent/config.toml"
 
@@ -34,14 +41,17 @@ def _add_config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
+    """The file as ``run`` loads it, then what it names on disk as ``run`` would use it (models,
+    camera source, calibration file, folders): exit 78 naming every field ``run`` would refuse."""
     try:
         cfg = load_config(args.file)
+        warnings = check_ready(cfg, str(args.file))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_CONFIG
     exposed = exposed_secrets_warning(args.file, cfg)
-    if exposed:
-        print(f"warning: {exposed}", file=sys.stderr)
+    for warning in [*simulation_warnings(cfg), *warnings, *([exposed] if exposed else [])]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{args.file}: OK (device {cfg.device.device_id}, broker {cfg.mqtt.host}:{cfg.mqtt.port})"
     )

@@ -8,8 +8,15 @@ secrets may be supplied through environment variables so they need not sit in th
 - ``TRIAGE_MQTT_USERNAME`` overrides ``mqtt.username``
 - ``TRIAGE_MQTT_PASSWORD`` overrides ``mqtt.password``
 
+A file must say which devices it reads: ``thermometer.port`` and ``camera.source`` are required
+in the file while the device is enabled (``"simulated"`` has to be named to get the emulators), so
+an empty or half-written file never runs a clinic's box on made-up temperatures. The embedded
+defaults (``AgentConfig()``) stay the simulated devices, for tests and ``make run``.
+
 A bad file raises :class:`ConfigError`, whose message names the file, the field path, the bad value
-and what is allowed; the CLI turns it into exit status 78 (``EX_CONFIG``).
+and what is allowed; the CLI turns it into exit status 78 (``EX_CONFIG``). What the file names on
+disk (models, folders, the calibration file) is checked by :mod:`agent.config.preflight`, which
+``triage-agent config check`` runs as well.
 """
 
 from __future__ import annotations
@@ -25,23 +32,27 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from agent.flow.redact import redact
-from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section
+from agent.flow.settings import EX_CONFIG, ConfigError, Seconds, Section, where
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.vision.config import CameraConfig, VisionConfig
 from agent.wire.config import DeviceConfig, HomeAssistantConfig, MqttConfig, OutboxConfig
 from agent.zones.config import ClinicConfig, Zones
 
 __all__ = [
+    "DAY_S",
     "ENV_OVERRIDES",
     "EX_CONFIG",
+    "REQUIRED_IN_FILE",
     "AgentConfig",
     "ConfigError",
     "ReportingConfig",
     "RuntimeConfig",
     "exposed_secrets_warning",
     "load_config",
+    "missing_sources",
     "parse_config",
     "secrets_of",
+    "simulation_warnings",
 ]
 
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
@@ -50,16 +61,38 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
 }
 """Environment variables that override a config field: name -> (section, key)."""
 
+REQUIRED_IN_FILE: Mapping[tuple[str, str], str] = {
+    ("thermometer", "port"): (
+        'name the serial port ("/dev/triage-thermometer" on a box), or "simulated" for the '
+        "built-in emulator (demos and tests only: it makes up temperatures), or set "
+        "thermometer.enabled = false"
+    ),
+    ("camera", "source"): (
+        'name the camera ("/dev/video0", an rtsp:// address, a video file, an image folder), '
+        'or "simulated" for a rendered scene (demos and tests only), or set camera.enabled = false'
+    ),
+}
+"""Fields a file must give while their section is enabled: (section, key) -> what to write.
+Their model defaults ('simulated') serve the embedded defaults only, never a file."""
+
+DAY_S = 86_400
+"""Seconds in a (civil) day: ``reporting.summary_interval_s`` must divide it."""
+_DAY_DIVISORS = tuple(d for d in range(1, DAY_S + 1) if DAY_S % d == 0)
+
 
 class ReportingConfig(Section):
     """Periodic health and summary events, and alerts across restarts."""
 
-    health_interval_s: Seconds = Field(default=60.0, description="Seconds between health events.")
+    health_interval_s: Seconds = Field(
+        default=60.0, ge=1.0, le=3600.0, description="Seconds between health events, 1 to 3600."
+    )
     summary_interval_s: Seconds = Field(
         default=900.0,
         description=(
             "Length of the aligned summary periods, seconds: counted from local midnight in "
-            "device.timezone (900 = :00/:15/:30/:45); a day summary is sent at midnight too."
+            "device.timezone (900 = :00/:15/:30/:45); a day summary is sent at midnight too. A "
+            "whole number of seconds from 1 to 86400 that divides the day (86400 s) exactly, so "
+            "every period of a day is as long: 60, 300, 600, 900, 1800, 3600, 86400..."
         ),
     )
     restored_alert_grace_s: Seconds = Field(
@@ -70,6 +103,19 @@ class ReportingConfig(Section):
             "('agent restarted; condition not confirmed')."
         ),
     )
+
+    @field_validator("summary_interval_s")
+    @classmethod
+    def _divides_the_day(cls, interval: float) -> float:
+        if interval.is_integer() and interval <= DAY_S and DAY_S % int(interval) == 0:
+            return interval
+        near = [d for d in _DAY_DIVISORS if d < interval][-1:]
+        near += [d for d in _DAY_DIVISORS if d > interval][:1]
+        raise ValueError(
+            f"must be a whole number of seconds that divides the day ({DAY_S} s) into equal "
+            f"periods, e.g. 300, 900 or 3600; the nearest that do: "
+            f"{' or '.join(str(d) for d in near)}"
+        )
 
 
 MAX_FILE_BYTES = 256 * 1024
@@ -97,6 +143,8 @@ class RuntimeConfig(Section):
     @field_validator("status_socket")
     @classmethod
     def _fits_sun_path(cls, path: Path) -> Path:
+        if path.name in ("", ".", ".."):
+            raise ValueError("give the path of the socket file, e.g. /run/triage-agent/status.sock")
         if len(os.fsencode(path)) > SUN_PATH_MAX:
             raise ValueError(
                 f"a Unix socket path holds at most {SUN_PATH_MAX} bytes; choose a shorter one"
@@ -173,15 +221,33 @@ def _shown(path: str, value: Any) -> str | None:
 _SECRET_FIELDS = ("password", "secret", "token")
 
 
+def missing_sources(raw: Mapping[str, Any]) -> list[str]:
+    """One problem line per device source the file must name and does not
+    (:data:`REQUIRED_IN_FILE`): the device's section is enabled (or absent) without its key."""
+    lines: list[str] = []
+    for (section, key), advice in REQUIRED_IN_FILE.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):  # the section itself is wrong: validation reports it
+            continue
+        if table.get("enabled", True) is False or key in table:
+            continue
+        lines.append(f"  {section}.{key}: not set; {advice}")
+    return lines
+
+
 def _describe(
-    err: ValidationError, source: str, raw: Mapping[str, Any], secrets: list[str | None]
+    err: ValidationError | None,
+    source: str,
+    raw: Mapping[str, Any],
+    secrets: list[str | None],
+    extra: list[str],
 ) -> str:
     lines = [f"invalid configuration in {source}:"]
-    for e in err.errors():
+    for e in err.errors() if err is not None else []:
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         path += _zone_label(e["loc"], raw)
         if e["type"] == "extra_forbidden":
-            lines.append(f"  {path}: unknown key; check the spelling against docs/CONFIG.md")
+            lines.append(f"  {path}: unknown key; check the spelling against {where('config-doc')}")
             continue
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
@@ -189,14 +255,23 @@ def _describe(
             continue
         shown = _shown(path, e.get("input"))
         lines.append(f"  {path} = {shown}: {msg}" if shown is not None else f"  {path}: {msg}")
-    lines.append("fix the field(s) above; every key is documented in docs/CONFIG.md")
+    lines += extra
+    lines.append(f"fix the field(s) above; every key is documented in {where('config-doc')}")
     return redact("\n".join(lines), secrets)
 
 
 def parse_config(
-    raw: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    source: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_sources: bool = False,
 ) -> AgentConfig:
-    """Validate an already-parsed TOML document (plus environment overrides)."""
+    """Validate an already-parsed TOML document (plus environment overrides).
+
+    ``require_sources`` applies the rule for files (:func:`load_config` sets it): the enabled
+    devices' sources must be named (:data:`REQUIRED_IN_FILE`); a dict built in code may rely on the
+    embedded, simulated defaults."""
     data = _apply_env(
         {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()},
         os.environ if environ is None else environ,
@@ -204,10 +279,34 @@ def parse_config(
     mqtt = data.get("mqtt")
     secret = mqtt.get("password") if isinstance(mqtt, dict) else None
     secrets = [secret if isinstance(secret, str) else None]
+    extra = missing_sources(data) if require_sources else []
+    if require_sources and not raw:
+        extra.append(
+            f"the file holds no settings: start from the commented example {where('example')}"
+        )
     try:
-        return AgentConfig.model_validate(data)
+        cfg = AgentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source, data, secrets)) from None
+        raise ConfigError(_describe(err, source, data, secrets, extra)) from None
+    if extra:
+        raise ConfigError(_describe(None, source, data, secrets, extra))
+    return cfg
+
+
+def simulation_warnings(cfg: AgentConfig) -> list[str]:
+    """Warnings for a config that asks for the simulated devices (made-up data)."""
+    out: list[str] = []
+    if cfg.thermometer.enabled and cfg.thermometer.port == "simulated":
+        out.append(
+            "thermometer.port = 'simulated': temperatures come from the built-in emulator "
+            "(made up); never on a box in a clinic"
+        )
+    if cfg.camera.enabled and cfg.camera.source == "simulated":
+        out.append(
+            "camera.source = 'simulated': frames are a rendered scene, not a camera; never on a "
+            "box in a clinic"
+        )
+    return out
 
 
 def secrets_of(cfg: AgentConfig) -> list[str | None]:
@@ -248,31 +347,54 @@ def exposed_secrets_warning(path: Path | str, cfg: AgentConfig) -> str | None:
     return None
 
 
-def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> AgentConfig:
-    """Read, parse and validate the TOML file at ``path``."""
-    p = Path(path)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _read_text(p: Path) -> str:
+    """The file's text: at most :data:`MAX_FILE_BYTES`, UTF-8 with or without a byte-order mark
+    (Windows editors write one); ConfigError saying what to do otherwise."""
     try:
-        data = p.read_bytes()[: MAX_FILE_BYTES + 1]
-        if len(data) > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"config file {p} is larger than {MAX_FILE_BYTES // 1024} KiB; it cannot be "
-                "a triage-agent config (see packaging/config.example.toml)"
-            )
-        text = data.decode("utf-8")
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {p} not found; copy the commented example {where('example')} there "
+            "and edit it"
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"cannot read config file {p}: permission denied; run the command with sudo, or add "
+            "your login to the triage-agent group (`sudo adduser $USER triage-agent`, then log in "
+            "again)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"config file {p} is larger than {MAX_FILE_BYTES // 1024} KiB; it cannot be "
+            f"a triage-agent config (see the example {where('example')})"
+        )
+    if data.startswith(_UTF16_BOMS):
+        raise ConfigError(
+            f"config file {p} is UTF-16 text (it starts with a UTF-16 byte-order mark); save it "
+            "as UTF-8"
+        )
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # a UTF-8 byte-order mark is fine
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {p} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
         ) from None
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file {p} not found; copy packaging/config.example.toml there and edit it"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+
+
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read, parse and validate the TOML file at ``path`` (devices named: :data:`REQUIRED_IN_FILE`)."""
+    p = Path(path)
+    text = _read_text(p)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {p}: {exc}; fix the syntax at that line") from None
     except RecursionError:
         raise ConfigError(f"invalid TOML in {p}: tables or arrays nested too deeply") from None
-    return parse_config(raw, str(p), environ)
+    return parse_config(raw, str(p), environ, require_sources=True)

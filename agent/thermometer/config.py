@@ -27,7 +27,9 @@ class ThermometerConfig(Section):
         min_length=1,
         description=(
             "Serial device path (/dev/triage-thermometer), a pty path, any pyserial URL "
-            "(loop://, spy://, rfc2217://), or 'simulated' for the built-in emulator."
+            "(loop://, spy://, rfc2217://), or 'simulated' for the built-in emulator (demos and "
+            "tests: it makes up temperatures). Must be given in the file while enabled: a file "
+            "without it is refused, never run on the emulator."
         ),
     )
     protocol: str = Field(

@@ -19,7 +19,9 @@ class CameraConfig(Section):
         min_length=1,
         description=(
             "V4L2 index or /dev/videoN, rtsp:// or http:// URL, a video file, an image folder, "
-            "or 'simulated' (a synthetic scene rendered in process)."
+            "or 'simulated' (a synthetic scene rendered in process: demos and tests). Must be "
+            "given in the file while enabled: a file without it is refused, never run on the "
+            "simulated scene."
         ),
     )
     width: int = Field(default=640, ge=64, le=4096, description="Requested frame width.")
@@ -236,7 +238,12 @@ class VisionConfig(Section):
         default=30.0, description="Raise a 'crowding' alert after crowding lasts this long."
     )
     compliance_window_s: Seconds = Field(
-        default=60.0, description="Period of the mask compliance and occupancy maximum events."
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description=(
+            "Period of the mask compliance and occupancy maximum events, 1 to 3600 seconds."
+        ),
     )
     reentry_grace_s: float = Field(
         default=10.0,

@@ -26,6 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.flow.settings import models_advice
+
 Family = Literal["centerface", "blazeface", "ultraface", "nanodet", "aizoo", "mask-classifier"]
 Task = Literal["face", "face_mask", "person", "mask"]
 Optimisation = Literal["all", "extended", "basic", "none"]
@@ -98,9 +100,13 @@ def load_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelError(f"model manifest {path} not found; run `make models`") from None
+        raise ModelError(f"model manifest {path} not found; {models_advice()}") from None
     except json.JSONDecodeError as exc:
         raise ModelError(f"model manifest {path} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"model manifest {path} is not UTF-8 text; {models_advice()}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model manifest {path}: {exc.strerror or exc}") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
@@ -120,9 +126,12 @@ def resolve(
             file = models_dir / spec.file
             if not file.is_file():
                 raise ModelError(
-                    f"model file {file} (model {name!r}) is missing; run `make models`"
+                    f"model file {file} (model {name!r}) is missing; {models_advice()}"
                 )
-            digest = sha256_file(file)
+            try:
+                digest = sha256_file(file)
+            except OSError as exc:
+                raise ModelError(f"cannot read model file {file}: {exc.strerror or exc}") from None
             if digest != spec.sha256:
                 raise ModelError(
                     f"model file {file} has sha256 {digest[:12]}..., manifest says "

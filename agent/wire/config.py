@@ -4,13 +4,46 @@ from __future__ import annotations
 
 import re
 import ssl
+from functools import cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent.flow.settings import Seconds, Section, Slug
+
+
+@cache
+def known_zones() -> frozenset[str]:
+    """IANA zone names of this machine and of the tzdata package (a dependency), without
+    ``localtime`` (whatever the machine is set to, not the clinic's zone)."""
+    return frozenset(available_timezones() - {"localtime", "posixrules"})
+
+
+def check_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone; ValueError saying what to give otherwise.
+
+    Only names from :func:`known_zones` are accepted, never opened as a path: a region folder
+    ("Europe") or a path ("../../etc/passwd") is refused with advice, not an OSError."""
+    if name in known_zones():
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"time zone {name!r} cannot be loaded ({exc})") from None
+        return name
+    if not name.strip():
+        raise ValueError("empty; give an IANA time zone such as 'Asia/Shanghai' or 'UTC'")
+    inside = sorted(z for z in known_zones() if z.startswith(name.rstrip("/") + "/"))
+    if inside:
+        shown = ", ".join(repr(z) for z in inside[:3])
+        raise ValueError(f"{name!r} is a region, not a time zone; give a city zone such as {shown}")
+    similar = sorted(z for z in known_zones() if z.lower() == name.strip().lower())
+    hint = f" (did you mean {similar[0]!r}?)" if similar else ""
+    raise ValueError(
+        f"unknown time zone{hint}; use an IANA name such as 'Asia/Shanghai', 'Europe/Paris' "
+        "or 'UTC' (list: `timedatectl list-timezones`)"
+    )
 
 
 class DeviceConfig(Section):
@@ -39,13 +72,7 @@ class DeviceConfig(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'"
-            ) from None
-        return value
+        return check_zone(value)
 
     @model_validator(mode="after")
     def _device_id_fits(self) -> DeviceConfig:

@@ -7,13 +7,15 @@ role. Every problem is a config error naming the zone: fewer than 3 points, a co
 bytes, together with the 16-character names).
 
 ``[clinic]``: opening hours per weekday in the device's time zone (``device.timezone``) and the
-delays of the ``desk_unattended`` alert.
+delays of the ``desk_unattended`` alert. A day's ranges must not repeat or overlap (a config error
+naming the day and both ranges).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -82,7 +84,7 @@ class ZoneConfig(Section):
         for i, (x, y) in enumerate(self.polygon):
             if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
                 raise ValueError(
-                    f"{label}: point {i} [{x}, {y}] is outside the picture; coordinates are "
+                    f"{label}: polygon point {i} [{x}, {y}] is outside the picture; coordinates are "
                     "fractions of the width and height, 0..1"
                 )
         crossing = self_intersection(self.polygon)
@@ -138,16 +140,29 @@ def parse_range(text: str) -> tuple[int, int]:
     return start, end
 
 
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def _ranges(value: list[str]) -> list[str]:
-    for text in value:
-        parse_range(text)
+    """Each range well-formed; no range listed twice, no two overlapping (sharing an end is fine:
+    '08:00-12:00' then '12:00-17:00')."""
+    spans = sorted((parse_range(text), text) for text in value)
+    for ((start, end), text), ((nxt_start, nxt_end), nxt) in pairwise(spans):
+        if (start, end) == (nxt_start, nxt_end):
+            raise ValueError(f"{text!r} is listed twice; list each opening period once")
+        if nxt_start < end:
+            merged = f"{_hhmm(start)}-{_hhmm(max(end, nxt_end))}"
+            raise ValueError(
+                f"{text!r} and {nxt!r} overlap; give one range such as '{merged}' instead"
+            )
     return value
 
 
 DayHours = Annotated[list[str], AfterValidator(_ranges)]
 _DAY = (
     "Opening hours on {day} in device.timezone, as 'HH:MM-HH:MM' ranges (e.g. "
-    "['08:00-12:00', '13:00-17:00']); empty = closed all day."
+    "['08:00-12:00', '13:00-17:00']), none repeated or overlapping; empty = closed all day."
 )
 
 
