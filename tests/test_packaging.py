@@ -163,6 +163,37 @@ def test_deb_contents_modes_and_conffile(deb: Path, installed: Path) -> None:
     assert (installed / "opt/triage-agent/models/cards/person-detector.md").is_file()
 
 
+TECHNICIAN_DOCS = ("OPERATIONS.md", "CONFIG.md", "ZONES.md", "SCREENING.md", "RELIABILITY.md")
+"""What a technician needs on the box (issue 19): installed in /usr/share/doc/triage-agent/."""
+
+
+@pytest.mark.slow
+def test_deb_ships_the_technician_docs(deb: Path, installed: Path) -> None:
+    modes = _archive_modes(deb)
+    docdir = installed / "usr/share/doc/triage-agent"
+    operations = (docdir / "OPERATIONS.md").read_text()
+    # Every document OPERATIONS.md sends the technician to is installed beside it, as in docs/.
+    named = set(re.findall(r"`([A-Z]+\.md)`", operations))
+    assert set(TECHNICIAN_DOCS) <= named | {"OPERATIONS.md"}, named
+    for doc in sorted(set(TECHNICIAN_DOCS) | named):
+        assert modes[f"/usr/share/doc/triage-agent/{doc}"][0] == "-rw-r--r--", doc
+        assert (docdir / doc).read_text() == (ROOT / "docs" / doc).read_text(), doc
+    # The unit's Documentation= is one of them.
+    unit = (installed / "lib/systemd/system/triage-agent.service").read_text()
+    assert "Documentation=file:///usr/share/doc/triage-agent/OPERATIONS.md" in unit
+    # Setting up a box: zones, opening hours and the time zone are walked through.
+    for needed in (
+        "device.timezone",
+        "[device]",
+        "timezone = ",
+        "[clinic]",
+        "[[zones]]",
+        "triage-agent preview",
+        "triage-agent calibrate --reference",
+    ):
+        assert needed in operations, needed
+
+
 @pytest.mark.slow
 def test_deb_environment_runs_the_cli(installed: Path) -> None:
     venv = installed / "opt/triage-agent"

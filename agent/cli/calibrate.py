@@ -123,28 +123,41 @@ def measure(
         source.stop()
 
 
-def _holders(port: str) -> list[str]:
-    """``pid (command)`` of the other processes that have ``port`` open (those this user may see)."""
-    try:
-        real = os.path.realpath(port)
-    except OSError:
-        return []
+def _pts_index(path: str) -> int | None:
+    name = path.removeprefix("/dev/pts/")
+    return int(name) if path.startswith("/dev/pts/") and name.isdigit() else None
+
+
+def _is_master_of(proc: Path, fd: Path, index: int | None) -> bool:
+    """``fd`` of ``proc`` is the master side of pty ``index`` (the device, e.g. an emulator)."""
+    if index is None or os.readlink(fd) not in ("/dev/ptmx", "/dev/pts/ptmx"):
+        return False
+    info = (proc / "fdinfo" / fd.name).read_text()
+    return f"tty-index:\t{index}\n" in info
+
+
+def holders(port: str) -> list[str]:
+    """``pid N (command)`` of the other processes that have ``port`` open, those this user may
+    see; the process on the device side of a pseudo-terminal (an emulator) does not count."""
+    real = os.path.realpath(port)
+    index = _pts_index(real)
     found: list[str] = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
+        holds = device_side = False
         try:
-            fds = list((proc / "fd").iterdir())
+            for fd in (proc / "fd").iterdir():
+                try:
+                    holds = holds or os.readlink(fd) == real
+                    device_side = device_side or _is_master_of(proc, fd, index)
+                except OSError:
+                    continue
+            if holds and not device_side:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"pid {proc.name} ({cmd.strip()[:80] or '?'})")
         except OSError:
             continue
-        for fd in fds:
-            try:
-                if os.readlink(fd) == real:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-                    found.append(f"pid {proc.name} ({cmd[:60] or '?'})")
-                    break
-            except OSError:
-                continue
     return found
 
 
@@ -152,14 +165,6 @@ def port_problem(t: ThermometerConfig) -> tuple[str, int] | None:
     """Why the thermometer port cannot be used by this command, at once (message, exit status)."""
     if t.port == SIMULATED or "://" in t.port:
         return None
-    held = _holders(t.port)
-    if held:
-        return (
-            f"the thermometer port {t.port} is busy: {', '.join(held)} holds it. If that is the "
-            f"agent, its status socket did not answer: `systemctl status {SERVICE}`; otherwise "
-            "close that program and try again. Nothing measured, nothing stored",
-            EX_TEMPFAIL,
-        )
     try:
         ser = serial.serial_for_url(t.port, baudrate=t.baudrate, timeout=0.2, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as exc:
@@ -172,11 +177,7 @@ def port_problem(t: ThermometerConfig) -> tuple[str, int] | None:
                 EX_NOPERM,
             )
         if code in (errno.EAGAIN, errno.EBUSY):
-            return (
-                f"the thermometer port {t.port} is busy (another program holds it: "
-                f"`sudo fuser -v {t.port}`); close it and try again. Nothing measured",
-                EX_TEMPFAIL,
-            )
+            return _busy(t.port, holders(t.port))
         if code == errno.ENOENT:
             return (
                 f"no device at {t.port}: plug the thermometer in (`ls -l /dev/serial/by-id/`) or "
@@ -188,7 +189,18 @@ def port_problem(t: ThermometerConfig) -> tuple[str, int] | None:
             EX_UNAVAILABLE,
         )
     ser.close()
-    return None
+    held = holders(t.port)  # the agent does not lock the port: look for readers
+    return None if not held else _busy(t.port, held)
+
+
+def _busy(port: str, held: list[str]) -> tuple[str, int]:
+    who = ", ".join(held) if held else f"another program (`sudo fuser -v {port}`)"
+    return (
+        f"the thermometer port {port} is busy: {who} holds it. If that is the agent, calibrate "
+        f"cannot reach it through its status socket: `systemctl status {SERVICE}`; otherwise "
+        "close that program and try again. Nothing measured, nothing stored",
+        EX_TEMPFAIL,
+    )
 
 
 def write_problem(path: Path) -> str | None:

@@ -56,8 +56,13 @@ class Conversation:
         _send_line(self._conn, doc)
 
     def closed(self) -> bool:
-        """True once the client hung up (Ctrl-C on the command)."""
-        return _closed_by_peer(self._conn)
+        """True once the client hung up (Ctrl-C on the command); never waits."""
+        timeout = self._conn.gettimeout()
+        self._conn.settimeout(0.0)  # a socket with a timeout would wait that long for the peek
+        try:
+            return _closed_by_peer(self._conn)
+        finally:
+            self._conn.settimeout(timeout)
 
 
 Command = Callable[[Mapping[str, Any], Conversation], None]
