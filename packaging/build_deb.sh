@@ -6,6 +6,7 @@
 #   /usr/bin/triage-agent           -> /opt/triage-agent/bin/triage-agent (technician CLI)
 #   /lib/systemd/system/triage-agent.service, /lib/udev/rules.d/99-triage-thermometer.rules
 #   /etc/triage-agent/config.toml   conffile, 0640 root:triage-agent (group set by postinst)
+#   /usr/share/doc/triage-agent/    the technician's documents (OPERATIONS.md first), uncompressed
 # Needs: dpkg-deb, python3 (the target's Python: /usr/bin/python3 >= 3.11), network access to PyPI
 # for the dependencies (or a pip cache/wheelhouse via PIP_FIND_LINKS).
 #
@@ -23,6 +24,7 @@ OUT="${1:-$REPO/dist}"
 PYTHON="${DEB_PYTHON:-/usr/bin/python3}"
 PREFIX=/opt/triage-agent
 PKG=triage-agent
+TECHNICIAN_DOCS="OPERATIONS.md CONFIG.md ZONES.md SCREENING.md RELIABILITY.md INTEGRITY.md EVENTS.md PACKAGING.md"
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1)"
 DEBVER="${VERSION}-1"
 HOST_ARCH="$(dpkg --print-architecture)"
@@ -85,6 +87,11 @@ ln -s "$PREFIX/bin/triage-agent" "$ROOT/usr/bin/triage-agent"
 
 DOCDIR="$ROOT/usr/share/doc/$PKG"
 mkdir -p "$DOCDIR"
+# What a technician needs on the box itself (OPERATIONS.md points to the others by these names).
+# Uncompressed, so `less` and a browser open them as they are; every one must exist.
+for doc in $TECHNICIAN_DOCS; do
+  install -m 0644 "$REPO/docs/$doc" "$DOCDIR/$doc"
+done
 cat > "$DOCDIR/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: triage-agent
