@@ -66,3 +66,14 @@ def make_pki(d: Path) -> dict[str, Path]:
             *(["-extfile", str(p["ext"])] if name == "srv" else []),
         )
     return p
+
+
+def client_cert(d: Path, ca_key: Path, ca_pem: Path, cn: str) -> tuple[Path, Path]:
+    """A client certificate (2 days) with common name ``cn``, signed by the CA: (key, cert) in
+    ``d`` (mosquitto's ``use_identity_as_username`` takes the CN as the user name)."""
+    key, pem, csr = d / f"{cn}.key", d / f"{cn}.pem", d / f"{cn}.csr"
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", str(key), "-out", str(csr))  # fmt: skip
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-days", "2", "-out", str(pem))  # fmt: skip
+    return key, pem

@@ -21,12 +21,21 @@ REPO = Path(__file__).resolve().parents[2]
 T0 = 1_795_000_000.0
 
 
+def fenced(doc: str, heading: str, lang: str) -> list[str]:
+    """The ``lang`` code blocks, as written, of the section of ``docs/<doc>`` whose heading starts
+    with ``heading`` (up to the next heading of the same level): the tests run the doc's own text."""
+    text = (REPO / "docs" / doc).read_text()
+    level = heading.split(" ", 1)[0]
+    parts = text.split("\n" + heading, 1)
+    assert len(parts) == 2, f"{doc} has no section {heading!r}"
+    section = parts[1].split("\n" + level + " ", 1)[0]
+    blocks = re.findall(rf"^```{re.escape(lang)}\n(.*?)^```$", section, re.S | re.M)
+    assert blocks, f"{doc}, {heading!r}: no {lang} block"
+    return blocks
+
+
 def _example() -> str:
-    text = (REPO / "docs" / "INTEGRATION.md").read_text()
-    section = text.split("## A minimal subscriber", 1)[1]
-    m = re.search(r"```python\n(.*?)```", section, re.S)
-    assert m is not None
-    return m.group(1)
+    return fenced("INTEGRATION.md", "## A minimal subscriber", "python")[0]
 
 
 def _rows(db: Path) -> int:
