@@ -76,8 +76,6 @@ fi
 for doc in OPERATIONS.md PACKAGING.md CONFIG.md EVENTS.md; do
   [ -f "$REPO/docs/$doc" ] && cp "$REPO/docs/$doc" "$STAGE/share/doc/"
 done
-# The pristine example beside the docs: config errors point at it to start a file again.
-install -m 0644 "$HERE/config.example.toml" "$STAGE/share/doc/config.example.toml"
 install -D -m 0644 "$HERE/triage-agent.service" "$ROOT/lib/systemd/system/triage-agent.service"
 install -D -m 0644 "$HERE/99-triage-thermometer.rules" "$ROOT/lib/udev/rules.d/99-triage-thermometer.rules"
 install -D -m 0640 "$HERE/config.example.toml" "$ROOT/etc/triage-agent/config.toml"
@@ -92,6 +90,8 @@ mkdir -p "$DOCDIR"
 for doc in $TECHNICIAN_DOCS; do
   install -m 0644 "$REPO/docs/$doc" "$DOCDIR/$doc"
 done
+# A pristine copy of the shipped config: config errors point at it to start a file again.
+install -m 0644 "$HERE/config.example.toml" "$DOCDIR/config.example.toml"
 cat > "$DOCDIR/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: triage-agent

@@ -21,21 +21,23 @@ from agent.config import ENV_OVERRIDES, REQUIRED_IN_FILE, AgentConfig
 
 HEADER = """# Configuration reference
 
-One TOML file, `/etc/triage-agent/config.toml` on an installed box (`--config FILE` elsewhere). A
-commented example is `packaging/config.example.toml` in the source tree; the package installs it as
-`/etc/triage-agent/config.toml` and keeps a copy, with this page, in `/opt/triage-agent/share/doc/`.
-Check a file with `triage-agent config check FILE`: an invalid file prints the file, the field path,
-the bad value and what is allowed, and exits with status 78 (`triage-agent run` does the same, and
-systemd then does not restart it in a loop). Unknown keys are rejected, so a misspelt key is never
-silently ignored. UTF-8, with or without a byte-order mark.
+One TOML file, `/etc/triage-agent/config.toml` on an installed box (`--config FILE` elsewhere),
+UTF-8 with or without a byte-order mark. The commented example is `packaging/config.example.toml` in
+the source tree; the package installs it as `/etc/triage-agent/config.toml` and keeps a pristine
+copy, with this page, in `/usr/share/doc/triage-agent/`. Check a file with
+`triage-agent config check FILE`: an invalid file prints the file, the field path, the bad value and
+what is allowed, and exits with status 78 (`triage-agent run` does the same, and systemd then does
+not restart it in a loop). Unknown keys are rejected, so a misspelt key is never silently ignored.
 
 The file must say which devices it reads: `thermometer.port` and `camera.source` are required while
 the device is enabled. `"simulated"` (the built-in emulator, a rendered scene: made-up data for demos
-and tests) must be written out to be used, so an empty or half-written file is refused rather than
-run on made-up temperatures. `config check` then also checks what the file names the way `run` uses
-it: the models (folder, manifest, names, files, checksums, tasks, loaded), the camera source's kind,
-the calibration file, and folders or files that are the wrong kind of thing, each naming its field;
-an unplugged device, a folder still to be created or a simulated device is a warning.
+and tests) is used only when written out, so an empty or half-written file is refused rather than
+run on made-up temperatures. `config check` then checks what the file names the way `run` uses it,
+each problem naming its field: the models (folder, manifest, names, files, checksums, tasks, loaded
+into onnxruntime), the camera source's kind, and folders or files of the wrong kind (a state folder
+that is a file, an outbox path or socket path that is a folder). An unplugged device, a folder still
+to be created, a calibration file the agent cannot use (it runs on with the last good offset) and a
+simulated device are warnings.
 
 Secrets can stay out of the file: {env}.
 

@@ -83,7 +83,7 @@ _DAY_DIVISORS = tuple(d for d in range(1, DAY_S + 1) if DAY_S % d == 0)
 class ReportingConfig(Section):
     """Periodic health and summary events, and alerts across restarts."""
 
-    health_interval_s: Seconds = Field(
+    health_interval_s: float = Field(
         default=60.0, ge=1.0, le=3600.0, description="Seconds between health events, 1 to 3600."
     )
     summary_interval_s: Seconds = Field(
@@ -139,6 +139,13 @@ class RuntimeConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
+
+    @field_validator("status_socket", mode="before")
+    @classmethod
+    def _not_a_folder(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.endswith("/"):
+            raise ValueError("ends with '/': give the path of the socket file, not of a folder")
+        return value
 
     @field_validator("status_socket")
     @classmethod

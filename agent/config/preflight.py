@@ -7,16 +7,15 @@ checked here the way ``run`` uses it, and each problem names its field:
   enabled): the folder, its manifest, each name in it, the file and its sha256, the task, and the
   model loaded into onnxruntime exactly as ``run`` loads it (``run`` exits 78 on any of these);
 - ``camera.source``: the kind of source (an unsupported URL scheme makes ``run`` exit 78);
-- the calibration file (``screening.calibration_file``, else ``<runtime.state_dir>/calibration.json``;
-  thermometer enabled): unreadable or invalid makes ``run`` exit 78;
-- folders and files that are the wrong kind of thing (``run`` would start degraded or write its
-  state somewhere else): ``runtime.state_dir`` not a folder, ``outbox.path`` or
-  ``runtime.status_socket`` a folder or a plain file where the socket goes, a parent that is a file,
-  ``vision.integrity.reference_file`` a folder.
+- folders and files that are the wrong kind of thing (``run`` would start degraded, or never be
+  able to write there): ``runtime.state_dir`` not a folder, ``outbox.path``,
+  ``screening.calibration_file`` or ``vision.integrity.reference_file`` a folder or a device,
+  ``runtime.status_socket`` a folder or a plain file where the socket goes, a parent that is a file.
 
 What may legitimately be absent when the check runs (an unplugged camera or thermometer, a state
 folder the package or systemd creates) gives a warning, not a refusal; so does what this user may not
-read (the service runs as ``triage-agent``).
+read (the service runs as ``triage-agent``) and a calibration file that cannot be used (the running
+agent treats it as a degraded state and goes on with the last good offset).
 """
 
 from __future__ import annotations
@@ -211,24 +210,20 @@ def _thermometer(f: Findings, cfg: AgentConfig) -> None:
             f"thermometer.port = '{port}' does not exist now (thermometer unplugged?): `run` "
             "starts and waits for it"
         )
+    explicit = cfg.screening.calibration_file
+    if explicit is not None:  # a folder or a device there can never hold a calibration
+        _file(f, "screening.calibration_file", explicit, ("file",), "the calibration file")
     path = calibration_path(cfg.screening, cfg.runtime.state_dir)
-    name = (
-        "screening.calibration_file"
-        if cfg.screening.calibration_file is not None
-        else "runtime.state_dir (its calibration.json)"
-    )
-    kind = _kind(path)
-    if kind == "denied" or (kind == "file" and not os.access(path, os.R_OK)):
-        f.warnings.append(f"{name}: {path} cannot be read by this user; check with sudo")
-        return
-    if kind == "under-file":
-        if cfg.screening.calibration_file is not None:  # else runtime.state_dir is reported
-            f.problems.append(f"{name} = '{path}': a part of the path is a file, not a folder")
+    if _kind(path) != "file":
         return
     try:
         load_calibration(path)
-    except ConfigError as exc:
-        f.problems.append(f"{name}: {exc}")
+    except ConfigError as exc:  # the agent runs on: a degraded state, not a refusal
+        name = "screening.calibration_file" if explicit is not None else "runtime.state_dir"
+        f.warnings.append(
+            f"{name}: {exc} (the agent screens with the last good offset, "
+            "screening.site_offset_c at start, until it is fixed)"
+        )
 
 
 def preflight(cfg: AgentConfig) -> Findings:

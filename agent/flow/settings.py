@@ -106,52 +106,54 @@ class Section(BaseModel):
 
 
 INSTALL_PREFIX = Path("/opt/triage-agent")
-"""Where the Debian package installs the agent (packaging/build_deb.sh); its documents are in
-``share/doc/`` below it, with the commented example config."""
+"""Where the Debian package installs the agent, its models in ``models/`` (packaging/build_deb.sh)."""
+DEBIAN_DOC_DIR = Path("/usr/share/doc/triage-agent")
+"""Where the package installs the technician's documents and a pristine copy of the example config
+(``config.example.toml``); ``<sys.prefix>/share/doc/`` is looked at too (older packages)."""
 SOURCE_TREE = Path(__file__).resolve().parents[2]
 """The repository root when the agent runs from a checkout (``docs/``, ``packaging/`` beside it)."""
-INSTALLED_CONFIG = Path("/etc/triage-agent/config.toml")
+
+_IN_SOURCE = {"config-doc": "docs/CONFIG.md", "example": "packaging/config.example.toml"}
+_INSTALLED = {"config-doc": "CONFIG.md", "example": "config.example.toml"}
+
+
+def _installed(document: str) -> list[Path]:
+    name = _INSTALLED[document]
+    return [DEBIAN_DOC_DIR / name, Path(sys.prefix) / "share" / "doc" / name]
 
 
 @cache
-def layout(prefix: Path | None = None, source: Path | None = None) -> str:
-    """``"source"`` when running from a checkout (docs/CONFIG.md beside the package), ``"installed"``
-    when running from the package (``<sys.prefix>/share/doc/CONFIG.md``), else ``"unknown"``."""
-    source = SOURCE_TREE if source is None else source
-    prefix = Path(sys.prefix) if prefix is None else prefix
-    if (source / "docs" / "CONFIG.md").is_file() and (source / "packaging").is_dir():
+def layout() -> str:
+    """``"source"`` when running from a checkout (docs/ and packaging/ beside the package),
+    ``"installed"`` when running from the package (its CONFIG.md installed), else ``"unknown"``."""
+    if (SOURCE_TREE / _IN_SOURCE["config-doc"]).is_file() and (SOURCE_TREE / "packaging").is_dir():
         return "source"
-    if (prefix / "share" / "doc" / "CONFIG.md").is_file():
+    if any(p.is_file() for p in _installed("config-doc")):
         return "installed"
     return "unknown"
 
 
-def where(document: str, kind: str | None = None) -> str:
+def where(document: str) -> str:
     """Where a technician finds ``document`` on this machine: ``"config-doc"`` (the configuration
-    reference) or ``"example"`` (the commented example config). Both places when unknown."""
-    kind = layout() if kind is None else kind
-    installed_doc = Path(sys.prefix) if kind == "installed" else INSTALL_PREFIX
-    installed = {
-        "config-doc": installed_doc / "share" / "doc" / "CONFIG.md",
-        "example": installed_doc / "share" / "doc" / "config.example.toml",
-    }[document]
-    source = {
-        "config-doc": SOURCE_TREE / "docs" / "CONFIG.md",
-        "example": SOURCE_TREE / "packaging" / "config.example.toml",
-    }[document]
-    if kind == "installed":
-        return str(installed)
+    reference) or ``"example"`` (the commented example config); both places when unsure."""
+    kind = layout()
     if kind == "source":
-        return str(source)
-    relative = source.relative_to(SOURCE_TREE)
-    return f"{installed} (in the source tree: {relative})"
+        return str(SOURCE_TREE / _IN_SOURCE[document])
+    if kind == "installed":
+        candidates = _installed(document)
+        return str(next((p for p in candidates if p.is_file()), candidates[0]))
+    installed = DEBIAN_DOC_DIR / _INSTALLED[document]
+    return f"{installed} (in the source tree: {_IN_SOURCE[document]})"
 
 
-def models_advice(kind: str | None = None) -> str:
+def models_advice() -> str:
     """What to do about missing or damaged shipped model files."""
-    kind = layout() if kind is None else kind
+    kind = layout()
     if kind == "installed":
         return f"reinstall the package (the models ship in {Path(sys.prefix) / 'models'})"
     if kind == "source":
         return "run `make models` in the source tree"
-    return f"reinstall the package (models ship in {INSTALL_PREFIX / 'models'}); from a checkout: `make models`"
+    return (
+        f"reinstall the package (the models ship in {INSTALL_PREFIX / 'models'}); "
+        "in the source tree: `make models`"
+    )

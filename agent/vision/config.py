@@ -237,7 +237,7 @@ class VisionConfig(Section):
     crowd_after_s: Seconds = Field(
         default=30.0, description="Raise a 'crowding' alert after crowding lasts this long."
     )
-    compliance_window_s: Seconds = Field(
+    compliance_window_s: float = Field(
         default=60.0,
         ge=1.0,
         le=3600.0,

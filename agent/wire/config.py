@@ -231,6 +231,13 @@ class OutboxConfig(Section):
         default=7 * 24 * 3600.0, description="Messages older than this are evicted unsent."
     )
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _not_a_folder(cls, value: object) -> object:
+        if isinstance(value, str) and value.endswith("/"):
+            raise ValueError("ends with '/': give the path of a file, not of a folder")
+        return value
+
     @field_validator("path")
     @classmethod
     def _a_file(cls, path: Path) -> Path:
