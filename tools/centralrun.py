@@ -1,6 +1,7 @@
 """``make central``: the whole chain on one machine, on embedded defaults.
 
-A private ``mosquitto`` (as ``make run``), ``triage-agent run`` on the simulated thermometer and
+A private ``mosquitto`` (as ``make run``, with the district queue settings of docs/CENTRAL.md and
+its database in the run folder), ``triage-agent run`` on the simulated thermometer and
 camera, ``triage-central collect`` into SQLite (``.run-central/central.sqlite3``) and
 ``triage-central serve`` on a free local port, each a child process with its log in the run folder.
 Prints the dashboard URL. Ctrl-C (or ``--duration``) stops the agent first (its ``stopping`` status
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,15 +22,58 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tools.devrun import CONFIG, SCENES_DIR, start_broker
+from tools.devrun import CONFIG, SCENES_DIR
 
 RUN_DIR = Path(".run-central")
+
+DISTRICT_BROKER_SETTINGS = """\
+# Queues and limits for 2,000 desks: docs/CENTRAL.md, "Broker settings for a district"
+max_queued_messages 6000000
+max_queued_bytes 2000000000
+max_inflight_messages 1000
+message_size_limit 4096
+persistence true
+autosave_interval 300
+persistent_client_expiration 7d
+"""
+"""The mosquitto settings docs/CENTRAL.md gives for a district, word for word (a test keeps the two
+equal): the private broker of ``make central`` runs with them."""
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_broker(run: Path, port: int) -> subprocess.Popen[bytes]:
+    """A private mosquitto on 127.0.0.1:``port`` (anonymous, as ``make run``) with
+    :data:`DISTRICT_BROKER_SETTINGS`, its database and log in ``run``; exits the program with advice
+    when it cannot start."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        sys.exit("mosquitto is not installed: run `make central` (it installs it)")
+    conf, log = run / "mosquitto.conf", run.resolve() / "mosquitto.log"
+    user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch to 'mosquitto'
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {user}\nlog_dest file {log}\n"
+        f"persistence_location {run.resolve()}/\n{DISTRICT_BROKER_SETTINGS}"
+    )
+    out = log.open("ab")
+    # Own session: Ctrl-C reaches only this runner, which then stops the agent before the broker.
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
+    )
+    for _ in range(100):
+        if proc.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit(f"mosquitto did not start; see {log}")
 
 
 def _child(run: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
