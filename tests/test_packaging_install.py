@@ -522,8 +522,18 @@ def test_root_only_calibration_file_never_stops_the_service(
         assert ev["offset_c"] == 0.4
         assert ev["estimate_c"] == pytest.approx(plateau + 0.4, abs=0.1)
         assert service.stop() == 0
-        # The agent stopped: `sudo triage-agent calibrate` measures itself and writes the file
-        # owned by the service user.
+        # The agent stopped, the technician without sudo: told at once (no minute of port
+        # retries blaming the thermometer), with the two ways out.
+        started = time.monotonic()
+        res = _as_technician(root, "triage-agent", "calibrate", "--reference", "36.9")
+        took = time.monotonic() - started
+        assert res.returncode == 77, res.stdout
+        assert "permission denied" in res.stdout, res.stdout
+        assert "sudo systemctl start triage-agent" in res.stdout, res.stdout
+        assert took < 10, took
+        print(f"technician, agent stopped: refused in {took:.1f} s")
+        # `sudo triage-agent calibrate` measures itself and writes the file owned by the service
+        # user.
         res = _chroot(root, "triage-agent", "calibrate", "--reference", "36.9")
         assert res.returncode == 0, res.stdout
         assert "the agent is not running" in res.stdout
