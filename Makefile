@@ -8,7 +8,7 @@ APT_PACKAGES := mosquitto mosquitto-clients rabbitmq-server libsystemd-dev pkg-c
 	systemd dpkg-dev debootstrap qemu-user-static lintian postgresql chromium chromium-driver
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint bench bench-smoke deb eval-mask models clean
+.PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint check bench bench-smoke deb eval-mask models clean
 
 all: test
 
@@ -83,6 +83,11 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# make check: lint plus the fast tests (no broker, no model, nothing slow, no package build); the
+# loop to run before every commit, a few minutes. `make test` runs everything.
+check: lint
+	$(BIN)/python -m pytest -q -m 'not broker and not model and not slow and not reliability' $(PYTEST_ARGS)
 
 # make bench: every figure of docs/PERFORMANCE.md (about 10 minutes); one table, bench/out/results.json.
 bench: setup
