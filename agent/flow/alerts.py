@@ -38,8 +38,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from agent.flow.alert_kinds import alert_kind, is_alert
 from agent.flow.debounce import Latch
-from agent.flow.events import ALERT_FAMILIES, AlertEvent, AlertState, AlertType, Event
+from agent.flow.events import AlertEvent, AlertState, AlertType, Event
 
 SETTLE_S = 30.0
 """After a start, how long a restored alert's absent condition is not taken as a verdict (the
@@ -116,6 +117,7 @@ class AlertLatch:
         key: str | None = None,
         book: AlertBook | None = None,
     ) -> None:
+        alert_kind(alert)  # an undeclared name fails here, when the analyser is built
         self.alert: AlertType = alert
         self.key = key
         """What the alert is about within its type (a zone name), None for a single alert."""
@@ -230,6 +232,7 @@ class AlertLatches(Generic[K]):
         ids: Callable[[], str] = new_alert_id,
         book: AlertBook | None = None,
     ) -> None:
+        alert_kind(alert)
         self.alert: AlertType = alert
         self._delays = (raise_after_s, clear_after_s)
         self._ids = ids
@@ -306,7 +309,7 @@ class AlertBook:
         """Restored alerts without a verdict yet: the latch carrying each, None before one claims."""
         self._superseded: list[OpenAlert] = []
         for a in store.load():
-            if a.alert in ALERT_FAMILIES:
+            if is_alert(a.alert):
                 self._open[(a.alert, a.key)] = a
                 self._waiting[(a.alert, a.key)] = None
 

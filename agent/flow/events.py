@@ -11,44 +11,18 @@ box. Only counts, states, temperatures and durations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
+
+from agent.flow.alert_kinds import AlertFamily, alert_kind
 
 StatusState = Literal["online", "offline", "stopping"]
 StatusReason = Literal["stopped", "lost"]
 TemperatureResult = Literal["normal", "fever", "invalid"]
 MaskState = Literal["masked", "unmasked", "no_face"]
-AlertType = Literal[
-    "fever",
-    "unmasked",
-    "crowding",
-    "staff_unmasked",
-    "desk_unattended",
-    "camera_covered",
-    "camera_dark",
-    "camera_blurred",
-    "camera_moved",
-    "camera_lost",
-    "thermometer_lost",
-]
-AlertFamily = Literal["screening", "mask", "occupancy", "setup"]
-ALERT_FAMILIES: Mapping[AlertType, AlertFamily] = {
-    "fever": "screening",
-    "unmasked": "mask",
-    "crowding": "occupancy",
-    "staff_unmasked": "mask",
-    "desk_unattended": "setup",
-    "camera_covered": "setup",
-    "camera_dark": "setup",
-    "camera_blurred": "setup",
-    "camera_moved": "setup",
-    "camera_lost": "setup",
-    "thermometer_lost": "setup",
-}
-"""Which family each alert belongs to; ``setup`` alerts say the triage point is not set up, not
-staffed or cannot be trusted (desk unattended; camera covered, too dark, out of focus, moved; camera
-or thermometer lost while open), not that a patient needs attention."""
+AlertType = str
+"""An alert name declared in :data:`agent.flow.alert_kinds.ALERTS` (the one place alerts are
+declared: family, counted or timed, value unit, label); latches refuse undeclared names."""
 AlertState = Literal["raised", "cleared"]
 SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled", "error"]
 
@@ -185,8 +159,9 @@ class AlertEvent:
 
     @property
     def family(self) -> AlertFamily:
-        """The alert's family (:data:`ALERT_FAMILIES`); on the wire as ``family``."""
-        return ALERT_FAMILIES[self.alert]
+        """The alert's family (its declaration in :mod:`agent.flow.alert_kinds`); on the wire as
+        ``family``."""
+        return alert_kind(self.alert).family
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent.flow import alert_kinds
 from agent.flow.events import (
-    ALERT_FAMILIES,
     AlertEvent,
     AlertType,
     Event,
@@ -46,24 +46,20 @@ from agent.flow.events import (
 
 STATE_VERSION = 1
 DAY = "day"
-GROUPS = ("desk", "crowding", "setup", "offline")
+GROUPS = alert_kinds.MINUTES_GROUPS
 """The ``minutes`` keys, in wire order."""
 
 
 def group_of(alert: AlertType) -> str | None:
-    """Which ``minutes`` figure an open alert adds to (None: counted, not timed)."""
-    if alert == "desk_unattended":
-        return "desk"
-    if alert == "crowding":
-        return "crowding"
-    if ALERT_FAMILIES[alert] == "setup":
-        return "setup"
-    return None
+    """Which ``minutes`` figure an open alert adds to (None: not timed); its declaration's
+    ``minutes`` (:mod:`agent.flow.alert_kinds`). An undeclared name is not timed."""
+    return alert_kinds.ALERTS[alert].minutes if alert_kinds.is_alert(alert) else None
 
 
 def counted_alert(alert: AlertType) -> bool:
-    """Whether raises of ``alert`` are counted in the summary's ``alerts`` map."""
-    return ALERT_FAMILIES[alert] != "setup"
+    """Whether raises of ``alert`` are counted in the summary's ``alerts`` map (its declaration's
+    ``counted``; an undeclared name is not counted)."""
+    return alert_kinds.is_alert(alert) and alert_kinds.ALERTS[alert].counted
 
 
 def period_label(interval_s: float) -> str:

@@ -14,10 +14,9 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
 
+from agent.flow.alert_kinds import is_alert
 from agent.flow.alerts import OpenAlert
-from agent.flow.events import AlertType
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class AlertFile:
             return []
         try:
             doc = json.loads(text)
-            names = set(get_args(AlertType))
             return [
                 OpenAlert(
                     alert=a["alert"],
@@ -55,7 +53,7 @@ class AlertFile:
                     raised_at=float(a["raised_at"]),
                 )
                 for a in doc["open"]
-                if a["alert"] in names
+                if is_alert(a["alert"])
             ]
         except (ValueError, KeyError, TypeError) as exc:
             log.error(

@@ -9,8 +9,9 @@ Topic: ``<prefix>/<site>/<desk>/<kind>``. Payload: a compact JSON object with th
 
 Site and desk are in the topic only, which keeps every payload within the 512-byte bound.
 followed by the kind's own fields (an ``alert`` also carries its ``family``). Fields whose value is
-None are left out. Every payload is at most :data:`MAX_PAYLOAD_BYTES` (optional fields a kind lists
-in ``shed`` are left out, in order, to stay within it) and is described by
+None are left out. Every payload is at most :data:`MAX_PAYLOAD_BYTES`, a ``summary`` at most
+:data:`SUMMARY_MAX_PAYLOAD_BYTES` (:func:`payload_bound`; optional fields a kind lists in ``shed``
+are left out, in order, to stay within it) and is described by
 ``agent/wire/schemas/<kind>.json`` (documented in docs/EVENTS.md).
 """
 
@@ -30,6 +31,15 @@ from agent.wire.config import DeviceConfig, MqttConfig
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 512
+"""The bound of every payload but the summary's."""
+SUMMARY_MAX_PAYLOAD_BYTES = 1024
+"""The summary's bound: its ``alerts`` map grows with every counted alert declared
+(:mod:`agent.flow.alert_kinds`). The worst case with today's alerts is 501 bytes; each counted
+alert adds at most its name plus 9 bytes (``,"name":99999``), so 1024 leaves room for 12 more
+alerts of the longest names allowed (32 characters); 8 more of those make 829 bytes (docs/EVENTS.md,
+tests/test_contract.py). Within what the district side takes: the collector's ``--max-payload`` (4096 by default) and the broker's
+``message_size_limit`` (4096, docs/CENTRAL.md)."""
+PAYLOAD_BOUNDS: dict[str, int] = {"summary": SUMMARY_MAX_PAYLOAD_BYTES}
 QOS = 1
 
 
@@ -115,19 +125,23 @@ def envelope(
     }
 
 
+def payload_bound(kind: str) -> int:
+    """The largest payload of ``kind``, bytes."""
+    return PAYLOAD_BOUNDS.get(kind, MAX_PAYLOAD_BYTES)
+
+
 def encode(event: Event, identity: Identity, seq: int, event_id: str | None = None) -> WireMessage:
     """Event -> MQTT message. Raises :class:`PayloadTooLargeError` past the payload bound."""
     doc = envelope(event, identity, seq, event_id)
+    bound = payload_bound(event.kind)
     payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     for name in getattr(event, "shed", ()):  # optional fields, least useful first
-        if len(payload) <= MAX_PAYLOAD_BYTES:
+        if len(payload) <= bound:
             break
         doc.pop(name, None)
         payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLargeError(
-            f"{event.kind} payload is {len(payload)} bytes (max {MAX_PAYLOAD_BYTES})"
-        )
+    if len(payload) > bound:
+        raise PayloadTooLargeError(f"{event.kind} payload is {len(payload)} bytes (max {bound})")
     return WireMessage(identity.topic(event.kind), payload, event.retain)
 
 

@@ -54,7 +54,7 @@ def alert(
 ) -> AlertEvent:
     return AlertEvent(
         at=at,
-        alert=name,  # type: ignore[arg-type]
+        alert=name,
         state=state,  # type: ignore[arg-type]
         alert_id=alert_id,
         message=f"{name} {state}",
