@@ -5,13 +5,15 @@ a thread (the serial thermometer, the frame grabber, the vision worker). It owns
 stop flag, a bounded join (a thread that does not end within ``JOIN_TIMEOUT_S`` is logged and left
 behind: it is a daemon), the loop's :class:`~agent.flow.liveness.LoopStamp`, and :meth:`wait`, the
 only way its loop should sleep (it keeps the stamp turning while it waits). :class:`Backoff` is the
-one reconnect backoff. The device IO itself stays in the subclasses: they implement :meth:`run`,
+one reconnect backoff of a box's own devices; :class:`JitteredBackoff` its variant for a server that
+a whole fleet of boxes reconnects to at once. The device IO itself stays in the subclasses: they implement :meth:`run`,
 turn ``self.loop`` once per iteration and bound every blocking call.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 
@@ -44,6 +46,33 @@ class Backoff:
     def reset(self) -> None:
         """Back to ``min_s`` after a success."""
         self._next = self.min_s
+
+
+class JitteredBackoff:
+    """Decorrelated jitter: each delay is uniform between ``min_s`` and three times the previous
+    one, capped at ``max_s``; reset on success.
+
+    Never shorter than ``min_s`` (no tight loop against a dead server), never longer than ``max_s``
+    (so a returning server is retried within ``max_s``), and each box's schedule drifts apart
+    from the others': boxes that lost the same server at the same instant do not come back in the
+    same second (AWS Architecture Blog, "Exponential Backoff And Jitter", 2015).
+    """
+
+    def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self.min_s = min_s
+        self.max_s = max(min_s, max_s)
+        self._rng = rng or random.Random()
+        self._last = min_s
+
+    def next_delay(self) -> float:
+        """The delay to wait now."""
+        delay = min(self.max_s, self._rng.uniform(self.min_s, 3 * self._last))
+        self._last = delay
+        return delay
+
+    def reset(self) -> None:
+        """Back to the shortest delays after a success."""
+        self._last = self.min_s
 
 
 def _nowhere(observation: object) -> None:

@@ -4,8 +4,9 @@ Threads, both watched by the service's watchdog through their loop stamps (:meth
 
 - ``mqtt-network`` (:meth:`Publisher._network`, in place of paho's ``loop_start``): paho's network
   loop one bounded turn at a time (``client.loop``, at most :data:`TURN_S`), connection attempts
-  (the first at once, then :class:`~agent.flow.threaded.Backoff` from ``mqtt.reconnect_min_s`` to
-  ``reconnect_max_s``, reset by a CONNACK), and every paho callback. It turns its stamp every turn,
+  (the first at once, then :func:`reconnect_backoff`: jittered delays from ``mqtt.reconnect_min_s``
+  to ``reconnect_max_s`` but never above :data:`RECONNECT_CAP_S`, reset by a CONNACK; timed on the
+  monotonic clock), and every paho callback. It turns its stamp every turn,
   connected, reconnecting or waiting, so a broker that is down or silent is a degraded state; a
   callback or call that never returns stops the stamp and so the pets. A connection attempt may
   hold the loop longer (DNS has only the system resolver's timeouts): :data:`CONNECT_STUCK_AFTER_S`.
@@ -20,10 +21,19 @@ reconnecting (QoS 1 DUP); a killed process replays them from the outbox. Deliver
 at-least-once: subscribers drop duplicates by event ``id``.
 
 Availability (the rule is in docs/EVENTS.md: the retained ``status`` is authoritative): before every
-connection attempt the Will is set to a retained ``offline``/``lost`` with fresh sequence numbers,
-the ``online`` birth published once connected taking the number just before the Will's; a clean
-stop publishes ``stopping``, flushes the outbox for a bounded time, then a retained
-``offline``/``stopped`` acknowledged by the broker before disconnecting (so the Will is not sent).
+connection attempt the Will is set to a retained ``offline``/``lost``, the ``online`` birth
+published once connected taking the number just before the Will's; a clean stop publishes
+``stopping``, flushes the outbox for a bounded time, then a retained ``offline``/``stopped``
+acknowledged by the broker before disconnecting (so the Will is not sent).
+
+Sequence numbers and failed attempts: the birth's and the Will's numbers are reserved (persisted
+by the outbox) once, then reused by every attempt until one is answered with a CONNACK, so a broker
+outage of any length costs two numbers, not two per attempt. They are given up (fresh ones taken
+for the next attempt) only when the broker may have started a session with them: a CONNACK
+(connected), or a connection closed after the CONNECT went out without an answer (the broker
+could have accepted it and may publish that Will). An attempt that never reached the broker (refused,
+DNS, timeout, TLS) or that the broker refused with a reason code cannot have published anything.
+A restart never reuses one: the outbox persisted them, and continues above.
 
 Home Assistant discovery (:mod:`agent.wire.discovery`), when given: its configs (or removals) are
 published directly, retained, after every birth and whenever Home Assistant's own birth topic says
@@ -33,6 +43,7 @@ published directly, retained, after every birth and whenever Home Assistant's ow
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import threading
 import time
@@ -45,7 +56,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import StatusEvent, StatusReason, StatusState
 from agent.flow.liveness import LoopStamp
-from agent.flow.threaded import Backoff
+from agent.flow.threaded import JitteredBackoff
 from agent.wire.config import MqttConfig, tls_context
 from agent.wire.connect_errors import describe_closed, describe_exception, describe_refusal
 from agent.wire.contract import Identity, WireMessage, encode
@@ -63,6 +74,12 @@ ACK_FLUSH_S = 0.05
 LOG_EVERY_S = 60.0
 TURN_S = 0.5
 """Longest wait for network traffic (or for the next connection attempt) in one network turn."""
+RECONNECT_CAP_S = 8.0
+"""Longest delay between two connection attempts, whatever ``mqtt.reconnect_max_s`` says: a box is
+back within 10 s of its broker's return (this, the TCP and TLS handshakes and the CONNACK), however
+long the outage. The jitter (:class:`~agent.flow.threaded.JitteredBackoff`) spreads a fleet's
+attempts over these 8 s (tests/test_publisher_reconnect.py: 2,000 boxes, at most about a fifth of
+them in any one second)."""
 CONNECT_STUCK_AFTER_S = 60.0
 """A connection attempt may hold the network loop this long before it counts as stuck: the DNS
 lookup is bounded only by the system resolver (resolv.conf ``timeout`` x ``attempts`` per name
@@ -79,11 +96,20 @@ class ConnectionState:
     last_error: str | None
     rejected: int
     """Messages the broker refused (MQTT 5 PUBACK reason code >= 0x80), dropped after logging."""
+    failed_attempts: int = 0
+    """Connection attempts that failed since start (none of them took a sequence number)."""
 
 
 def build_tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     """An SSLContext from ``mqtt.tls``: verification on unless ``insecure_skip_verify``."""
     return tls_context(cfg.tls)
+
+
+def reconnect_backoff(cfg: MqttConfig, rng: random.Random | None = None) -> JitteredBackoff:
+    """The delays between connection attempts: jittered, ``mqtt.reconnect_min_s`` to
+    ``reconnect_max_s``, capped at :data:`RECONNECT_CAP_S`."""
+    cap = min(cfg.reconnect_max_s, RECONNECT_CAP_S)
+    return JitteredBackoff(min(cfg.reconnect_min_s, cap), cap, rng)
 
 
 def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
@@ -146,10 +172,12 @@ class Publisher:
         self.network = LoopStamp("mqtt-network")
         """The network loop's liveness: it turns at least every :data:`TURN_S`, linked or not."""
         self._closing = threading.Event()
-        self._backoff = Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self._backoff = reconnect_backoff(cfg)
         self._next_attempt = 0.0
         self._health_every_s = max(1, round(health_every_s))
         self._online_seq = 0
+        self._reserved: tuple[int, int] | None = None
+        """The birth's and the Will's numbers, kept across failed attempts (module docstring)."""
         self._failures = 0
         self.acknowledged = 0
         """Outbox messages the broker acknowledged since start."""
@@ -191,6 +219,7 @@ class Publisher:
                 self._connects,
                 self._last_error,
                 self._rejected,
+                self._failures,
             )
 
     def stop(self, flush_timeout_s: float = 5.0) -> None:
@@ -239,12 +268,15 @@ class Publisher:
         return encode(event, self._identity, seq)
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
-        """Before each connection attempt: fresh numbers for the birth and the Will (Will last)."""
+        """Before each connection attempt: the birth's and the Will's numbers (Will last), reserved
+        now or kept from failed attempts; the Will's ``ts`` is this attempt's."""
         self._answered = False
         self._socket_error = None
         try:
-            self._online_seq = self._outbox.reserve_seq()
-            will = self._status("offline", self._outbox.reserve_seq(), reason="lost")
+            if self._reserved is None:
+                self._reserved = (self._outbox.reserve_seq(), self._outbox.reserve_seq())
+            self._online_seq, will_seq = self._reserved
+            will = self._status("offline", will_seq, reason="lost")
             client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
         except Exception as exc:  # paho's network thread must never die in a callback
             self._thread_failed("setting the Will", exc)
@@ -342,6 +374,7 @@ class Publisher:
                 self._cfg.port,
             )
         log.info("connected to broker %s:%s", self._cfg.host, self._cfg.port)
+        self._reserved = None  # this connection's: the next one takes fresh numbers
         self._publish_direct(
             self._status("online", self._online_seq, health_every_s=self._health_every_s)
         )
@@ -401,6 +434,10 @@ class Publisher:
             log.warning("lost the broker connection (%s); events stay in the outbox", reason_code)
         elif not self._answered and not self._stop.is_set():
             reason = describe_closed(self._socket_error)
+            if not reason.startswith("TLS"):
+                # The CONNECT went out unanswered: the broker may have accepted it (and so may
+                # publish that Will). A TLS failure means it never read the CONNECT.
+                self._reserved = None
             self._failed_attempt(reason)
             self._maybe_fall_back(client, reason)
 
