@@ -157,6 +157,16 @@ def render_status(snap: Mapping[str, Any], colour: bool = False) -> str:
         err = broker.get("last_error")
         out.append(f"  broker       {b} {broker.get('host', '')}" + (f" ({err})" if err else ""))
         out.append("               events wait in the outbox; run `triage-agent diag` to see why")
+    clock = snap.get("clock") or {}
+    if clock and (clock.get("state") != "synced" or clock.get("steps")):
+        state = str(clock.get("state"))
+        words = "synchronised" if state == "synced" else f"NOT synchronised ({state})"
+        line = f"  clock        {paint(words, 'green' if state == 'synced' else 'yellow', colour)}"
+        if clock.get("steps"):
+            line += f"; stepped {clock['steps']}x, last {clock.get('last_step_s'):+} s"
+        if clock.get("summaries") != "on":
+            line += f"; summaries {clock.get('summaries')}"
+        out.append(line)
     for name, src in (snap.get("sources") or {}).items():
         state = str(src.get("state", "?"))
         st = paint(f"{state:<12}", _STATE_COLOUR.get(state, "yellow"), colour)

@@ -79,6 +79,9 @@ class HealthEvent:
     ``corrupt``), None when it works."""
     outbox_resets: int | None = None
     """Outboxes found corrupt, empty or missing and replaced by a fresh one (None when none)."""
+    clock: Literal["unsynced"] | None = None
+    """``unsynced`` while the system clock is not synchronised (``ts`` may be hours or days off);
+    None when it is."""
     shed: ClassVar[tuple[str, ...]] = ("inference_ms", "outbox_oldest_s")
     """Optional fields the wire leaves out, in this order, if the payload would exceed its bound."""
 

@@ -1,7 +1,8 @@
 """Liveness of one pipeline stage: its state, since when, when it last delivered data, its rate.
 
 Each source and worker owns one :class:`Heartbeat` and calls :meth:`beat` whenever it delivers valid
-data. The main loop reads them (thread-safe snapshots) to build ``health`` events and ``status``. A
+data; times are agent times (:func:`agent.flow.clock.agent_now`: monotonic, so a wall-clock step
+never makes a stage look stale or fresh). The main loop reads them (thread-safe snapshots) to build ``health`` events and ``status``. A
 stage without data is a degraded state, not a hung one: the watchdog looks at thread loops
 (:mod:`agent.flow.liveness`), not at heartbeats. The rate (``fps``) is reported only while the stage
 is ``ok``, over beats since data last resumed, so an outage never shows a stale rate.
@@ -13,6 +14,7 @@ import threading
 import time
 from collections import deque
 
+from agent.flow.clock import agent_now
 from agent.flow.events import SourceHealth, SourceStateName
 
 
@@ -24,7 +26,7 @@ class Heartbeat:
         self.stale_after_s = stale_after_s
         self._lock = threading.Lock()
         self._state: SourceStateName = "starting"
-        self._since = time.time()
+        self._since = agent_now()
         self._last_data: float | None = None
         self._errors = 0
         self._beats: deque[float] = deque(maxlen=64)
@@ -35,7 +37,7 @@ class Heartbeat:
         with self._lock:
             if state != self._state:
                 self._state = state
-                self._since = time.time()
+                self._since = agent_now()
                 if state != "ok":
                     self._beats.clear()  # a rate across an outage would be wrong
             if error is not None:
@@ -43,7 +45,7 @@ class Heartbeat:
 
     def beat(self, now: float | None = None) -> None:
         """The stage delivered valid data just now."""
-        t = time.time() if now is None else now
+        t = agent_now() if now is None else now
         mono = time.monotonic()
         with self._lock:
             if self._beats and mono - self._beats[-1] > self.stale_after_s:
@@ -63,13 +65,13 @@ class Heartbeat:
 
     def fresh(self, now: float | None = None) -> bool:
         """True when the stage delivered data within ``stale_after_s``."""
-        t = time.time() if now is None else now
+        t = agent_now() if now is None else now
         with self._lock:
             return self._last_data is not None and t - self._last_data <= self.stale_after_s
 
     def snapshot(self, now: float | None = None) -> SourceHealth:
         """A frozen view for health events; marks the stage stale when data stopped."""
-        t = time.time() if now is None else now
+        t = agent_now() if now is None else now
         with self._lock:
             state = self._state
             age = None if self._last_data is None else max(0.0, t - self._last_data)

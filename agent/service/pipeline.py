@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from types import FrameType
 from typing import Any, Protocol, runtime_checkable
@@ -30,14 +30,32 @@ from typing import Any, Protocol, runtime_checkable
 from agent import __version__, thermometer, vision
 from agent.config import EX_CONFIG, AgentConfig
 from agent.flow.alerts import AlertBook, using_book
+from agent.flow.clock import (
+    STEP_TOLERANCE_S,
+    ClockState,
+    StepWatch,
+    agent_now,
+    made_under_a_wrong_clock,
+    rebase_tally,
+    wall_of,
+)
 from agent.flow.engine import Engine
-from agent.flow.events import AlertType, Event, HealthEvent, SummaryEvent, TemperatureEvent
+from agent.flow.events import (
+    AlertEvent,
+    AlertType,
+    Event,
+    HealthEvent,
+    OccupancyEvent,
+    SummaryEvent,
+    TemperatureEvent,
+)
 from agent.flow.liveness import LoopStamp, stuck_loops
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
-from agent.flow.summary import SummaryTally
+from agent.flow.summary import ClinicClock, SummaryTally
 from agent.service.alert_store import AlertFile
 from agent.service.calibration import calibrate_command
+from agent.service.clock_sync import ClockSync
 from agent.service.notify import Notifier
 from agent.service.status_server import StatusServer, StatusServerError
 from agent.thermometer.live_calibration import CalibratedScreening
@@ -61,6 +79,11 @@ ALIVE_EVERY_S = 10.0
 precision of the ``offline`` minutes a restart reports."""
 SUMMARY_STATE = "summary"
 """The outbox state key of the summary tally."""
+CLOCK_TRUST_AFTER_S = 900.0
+"""How long the summaries wait for an NTP client that runs but has not synchronised the clock
+(after a boot without a clock battery); then the clock is taken as it is."""
+PENDING_MAX = 20000
+"""Counted events kept (in memory) for the summaries while they wait for a synchronised clock."""
 
 EventListener = Callable[[Event], None]
 Clock = Callable[[], float]
@@ -82,6 +105,11 @@ class ReportsInference(Protocol):
 
     def inference_ms(self) -> float | None:
         """Recent median inference time per frame, or None."""
+
+
+def counted(event: Event) -> bool:
+    """Whether the summaries count ``event`` (:meth:`SummaryTally.counts`, without a tally)."""
+    return isinstance(event, TemperatureEvent | OccupancyEvent | AlertEvent)
 
 
 def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
@@ -131,7 +159,9 @@ def opening_hours(cfg: AgentConfig) -> Callable[[float], bool]:
     """Whether the clinic is open at an instant (``[clinic]`` in ``device.timezone``): when the
     ``setup`` alerts are watched. Always, when no opening hours are configured."""
     hours = OpeningHours(cfg.clinic, cfg.device.timezone)
-    return hours.is_open if hours.ever_open else always_open
+    if not hours.ever_open:
+        return always_open
+    return lambda at: hours.is_open(wall_of(at))  # analysers run on agent time
 
 
 class Pipeline:
@@ -146,9 +176,20 @@ class Pipeline:
         publisher: Publisher | None,
         notifier: Notifier | None = None,
         clock: Clock = time.time,
+        agent_clock: Clock | None = None,
+        clock_state: Callable[[], ClockState] | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
+        """The wall clock: labels (``ts``) and the clinic's periods only."""
+        self._scripted = agent_clock is None and clock is not time.time
+        """A test's scripted clock: one time line, so wall and agent time are the same."""
+        self.agent_clock: Clock = agent_clock or (clock if self._scripted else agent_now)
+        """Agent time (:mod:`agent.flow.clock`): durations, health periods, uptime, analysers."""
+        self.clock_state = clock_state
+        """Whether the system clock is synchronised (None: trusted as it is)."""
+        self._clock: ClockState = clock_state() if clock_state is not None else "synced"
+        self._steps = StepWatch()
         self.identity = Identity.of(cfg.device, cfg.mqtt)
         self.sources = list(sources)
         self.analysers = list(analysers)
@@ -156,13 +197,16 @@ class Pipeline:
         self.publisher = publisher
         self.notifier = notifier or Notifier()
         self.started = clock()
-        self.engine = Engine(self.analysers, self.emit)
-        self._summary = SummaryTally.resume(
-            cfg.reporting.summary_interval_s,
-            cfg.device.timezone,
-            self.started,
-            self._saved_tally(),
-        )
+        self.started_agent = self.agent_clock()
+        self._shift = self.started - self.started_agent
+        """Wall minus agent time: the clock's steps since the start."""
+        self.engine = Engine(self.analysers, self._from_analysers)
+        self._summary: SummaryTally | None = None
+        """None while the summaries wait for a synchronised clock (:meth:`_update_clock`)."""
+        self._pending: deque[tuple[Event, float]] = deque(maxlen=PENDING_MAX)
+        """Counted events (and the wall-agent shift then) waiting for the summaries."""
+        if self._clock != "unsynced":
+            self._start_tally(self.started)
         self._next_alive = 0.0
         self._next_health = 0.0
         self._next_status = 0.0
@@ -206,11 +250,15 @@ class Pipeline:
         order, up to :data:`KEPT_MAX` (beyond, the oldest are dropped and counted) until the broker
         or the outbox takes them. Never raises for a storage fault.
         """
-        if not isinstance(event, SummaryEvent):
-            self.close_periods(event.at)
+        if self._summary is None:
+            if counted(event):
+                self._pending.append((event, self._shift))
+        else:
+            if not isinstance(event, SummaryEvent):
+                self.close_periods(event.at)
+            self._summary.record(event)
         if isinstance(event, TemperatureEvent):
             self.last_temperature = event
-        self._summary.record(event)
         for listener in self._listeners:
             listener(event)
         self._kept.append(event)
@@ -219,6 +267,71 @@ class Pipeline:
             self.engine.count_drop()
             self._log_kept("outbox still failing: dropped the oldest event kept in memory")
         self.store_kept()
+
+    def _from_analysers(self, event: Event) -> None:
+        """The engine's sink: an analyser's event (agent time) labelled with the wall clock."""
+        if self._shift != 0.0:
+            event = replace(event, at=event.at + self._shift)
+        self.emit(event)
+
+    # -- the clock -------------------------------------------------------------------------------
+    def _start_tally(self, now: float) -> None:
+        """Start the summaries once the wall clock is trusted: resume the saved tally at the true
+        start time (``now`` when the clock was trusted from the start), then count the events kept
+        meanwhile at their corrected times."""
+        start = self.started_agent + self._shift
+        self._summary = SummaryTally.resume(
+            self.cfg.reporting.summary_interval_s,
+            self.cfg.device.timezone,
+            start,
+            self._saved_tally(start),
+        )
+        pending, self._pending = list(self._pending), deque(maxlen=PENDING_MAX)
+        if pending:
+            log.info(
+                "summaries: counting %d event(s) kept while the clock was unsynchronised",
+                len(pending),
+            )
+        for event, shift in pending:
+            moved = replace(event, at=event.at - shift + self._shift)
+            self.close_periods(moved.at)
+            self._summary.record(moved)
+        if pending and self.outbox.fault is None:
+            self._save_tally()
+
+    def _update_clock(self, agent: float) -> None:
+        """Ask whether the clock is synchronised; start the summaries when it can be trusted."""
+        if self.clock_state is not None:
+            state = self.clock_state()
+            if state != self._clock:
+                log.warning("system clock: %s (was %s)", state, self._clock)
+                self._clock = state
+        if self._summary is None:
+            waited = agent - self.started_agent
+            if self._clock != "unsynced" or waited >= CLOCK_TRUST_AFTER_S:
+                if self._clock == "unsynced":
+                    log.warning(
+                        "system clock still not synchronised after %.0f s: summaries go on with "
+                        "the clock as it is (health says clock unsynced)",
+                        waited,
+                    )
+                self._start_tally(self.started_agent + self._shift)
+
+    def _clock_stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped by ``step`` s: durations do not notice (agent time); the open
+        summary periods carry on in the periods of the corrected clock."""
+        log.warning(
+            "system clock stepped by %+.0f s (now %s); health, uptime and alert delays run on "
+            "the monotonic clock, open summary periods carry on under the corrected clock",
+            step,
+            time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
+        )
+        if self._summary is None:
+            return
+        c = self._summary.clock
+        self._summary.load(rebase_tally(self._summary.to_state(), now, c.slot(now), c.day(now)))
+        if self.outbox.fault is None:
+            self._save_tally()
 
     def store_kept(self) -> None:
         """Store the events kept in memory, oldest first, until one fails."""
@@ -262,19 +375,21 @@ class Pipeline:
     def close_periods(self, now: float) -> None:
         """Emit the summary of every period that ended by ``now``; each is stored with the tally
         that no longer holds it, so a restart neither repeats nor loses it."""
-        while (summary := self._summary.due(now)) is not None:
+        while self._summary is not None and (summary := self._summary.due(now)) is not None:
             self.emit(summary)
 
     def _state_for(self, event: Event) -> dict[str, str] | None:
         """The tally's state to store with ``event`` when the event changed it."""
+        if self._summary is None:
+            return None
         if isinstance(event, SummaryEvent) or self._summary.counts(event):
-            return {SUMMARY_STATE: self._tally_state()}
+            return {SUMMARY_STATE: self._tally_state(self._summary)}
         return None
 
-    def _tally_state(self) -> str:
-        return json.dumps(self._summary.to_state(), separators=(",", ":"))
+    def _tally_state(self, tally: SummaryTally) -> str:
+        return json.dumps(tally.to_state(), separators=(",", ":"))
 
-    def _saved_tally(self) -> dict[str, Any] | None:
+    def _saved_tally(self, now: float) -> dict[str, Any] | None:
         text = self.outbox.load_state(SUMMARY_STATE)
         if text is None:
             return None
@@ -283,10 +398,21 @@ class Pipeline:
         except ValueError:
             log.warning("saved summary tally unreadable; counting from now")
             return None
-        return state if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            return None
+        if made_under_a_wrong_clock(state, now, STEP_TOLERANCE_S):
+            log.warning(
+                "saved summary tally is from the future (saved %+.0f s from now, under a clock "
+                "since stepped back): its counts carry on in the current periods",
+                float(state["alive"]) - now,
+            )
+            c = ClinicClock(self.cfg.device.timezone, self.cfg.reporting.summary_interval_s)
+            return rebase_tally(state, now, c.slot(now), c.day(now))
+        return dict(state)
 
     def _save_tally(self) -> None:
-        self.outbox.save_state({SUMMARY_STATE: self._tally_state()})
+        if self._summary is not None:
+            self.outbox.save_state({SUMMARY_STATE: self._tally_state(self._summary)})
 
     def _encode(self, event: Event, seq: int) -> WireMessage:
         return encode(event, self.identity, seq)
@@ -335,26 +461,34 @@ class Pipeline:
     def tick(self, now: float) -> None:
         """Time-driven work: summaries of ended periods (before the analysers' events of ``now``,
         which belong to the next period), analyser timeouts, the tally's last-alive stamp, health,
-        systemd status and watchdog."""
-        self._summary.alive(now)
+        systemd status and watchdog. ``now`` is the wall clock; every schedule here runs on agent
+        time (:mod:`agent.flow.clock`), so a step of the wall clock neither stalls nor hurries it."""
+        agent = now if self._scripted else self.agent_clock()
+        step = self._steps.check(now, agent)
+        self._shift = now - agent
+        if step:
+            self._clock_stepped(now, step)
+        self._update_clock(agent)
+        if self._summary is not None:
+            self._summary.alive(now)
         self.close_periods(now)
-        self.engine.tick(now)
-        if now >= self._next_alive and self.outbox.fault is None:
+        self.engine.tick(agent)
+        if agent >= self._next_alive and self.outbox.fault is None:
             self._save_tally()
-            self._next_alive = now + ALIVE_EVERY_S
+            self._next_alive = agent + ALIVE_EVERY_S
         self.outbox.retry()
         self.store_kept()
-        if now >= self._next_health:
+        if agent >= self._next_health:
             self.outbox.evict_expired(now)
-            self._next_health = now + self.cfg.reporting.health_interval_s
-            health = self.health(now)
+            self._next_health = agent + self.cfg.reporting.health_interval_s
+            health = self.health(now, agent)
             if self.outbox.fault is None:
                 self.emit(health)
             else:
                 self.publish_health_directly(health)
-        if now >= self._next_status:
-            self.notifier.status(self.status_line(now))
-            self._next_status = now + STATUS_EVERY_S
+        if agent >= self._next_status:
+            self.notifier.status(self.status_line(agent))
+            self._next_status = agent + STATUS_EVERY_S
         if not self.stuck_threads():
             self.notifier.watchdog()
 
@@ -398,13 +532,18 @@ class Pipeline:
                 return s.inference_ms()
         return None
 
-    def health(self, now: float) -> HealthEvent:
-        """The health event for ``now``."""
+    def health(self, now: float, agent: float | None = None) -> HealthEvent:
+        """The health event for wall time ``now`` (``agent``: the same instant in agent time)."""
+        a = now if agent is None else agent
         oldest = self.outbox.oldest_age_s(now)
-        sources = {s.name: s.heartbeat.snapshot(now) for s in self.sources}
+        sources = {
+            s.name: replace(snap, since=snap.since + now - a)
+            for s in self.sources
+            for snap in [s.heartbeat.snapshot(a)]
+        }
         return HealthEvent(
             at=now,
-            uptime_s=int(now - self.started),
+            uptime_s=int(self.uptime(a)),
             version=__version__,
             sources=sources,
             outbox_depth=self.outbox.depth(),
@@ -415,7 +554,22 @@ class Pipeline:
             inference_ms=self.inference_ms(),
             storage=self.outbox.fault,
             outbox_resets=self.outbox.resets or None,
+            clock=None if self._clock == "synced" else "unsynced",
         )
+
+    def uptime(self, agent: float) -> float:
+        """Seconds since the start, on the monotonic clock (agent time ``agent``)."""
+        return max(0.0, agent - self.started_agent)
+
+    def clock_status(self) -> dict[str, Any]:
+        """The clock as ``status`` shows it."""
+        return {
+            "state": self._clock,
+            "steps": self._steps.steps,
+            "last_step_s": None if self._steps.last_step is None else round(self._steps.last_step),
+            "summaries": "waiting for a synchronised clock" if self._summary is None else "on",
+            "kept_for_summaries": len(self._pending),
+        }
 
     def _integrity(self) -> ReportsIntegrity | None:
         for a in self.analysers:
@@ -456,6 +610,7 @@ class Pipeline:
     def snapshot(self) -> dict[str, Any]:
         """Live state for `triage-agent status` (no images, no boxes)."""
         now = self.clock()
+        agent = now if self._scripted else self.agent_clock()
         broker: dict[str, Any] = {"connected": False}
         if self.publisher is not None:
             st = self.publisher.state()
@@ -473,8 +628,12 @@ class Pipeline:
         return {
             "device": self.identity.device,
             "version": __version__,
-            "uptime_s": round(now - self.started, 1),
-            "sources": {s.name: asdict(s.heartbeat.snapshot(now)) for s in self.sources},
+            "uptime_s": round(self.uptime(agent), 1),
+            "sources": {
+                s.name: asdict(replace(snap, since=snap.since + now - agent))
+                for s in self.sources
+                for snap in [s.heartbeat.snapshot(agent)]
+            },
             "inference_ms": self.inference_ms(),
             "last_temperature": asdict(self.last_temperature) if self.last_temperature else None,
             "outbox": {
@@ -498,6 +657,7 @@ class Pipeline:
             ),
             "integrity": integrity.integrity_status() if integrity is not None else None,
             "calibration": dict(calibration.status()) if calibration is not None else None,
+            "clock": self.clock_status(),
         }
 
     def shutdown(self, flush_timeout_s: float = 5.0) -> None:
@@ -510,7 +670,8 @@ class Pipeline:
                 log.exception("source %s failed to stop", source.name)
         self.engine.drain()  # observations still queued from sources
         self.store_kept()
-        self._summary.alive(self.clock())
+        if self._summary is not None:
+            self._summary.alive(self.clock())
         self._save_tally()
         if self._kept:
             log.error(
@@ -564,7 +725,7 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
     cannot be opened does not stop it: it starts faulted, as after a failed write (:class:`Outbox`),
     so screening runs while events go straight to the broker."""
     outbox = Outbox(cfg.outbox.path, cfg.outbox.max_messages, cfg.outbox.max_age_s)
-    sources, analysers = build_stages_keeping_alerts(cfg, time.time())
+    sources, analysers = build_stages_keeping_alerts(cfg, agent_now())
     identity = Identity.of(cfg.device, cfg.mqtt)
     discovery = Discovery(
         cfg.home_assistant, identity, entities(cfg), __version__, cfg.runtime.state_dir
@@ -572,7 +733,7 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
     publisher = Publisher(
         cfg.mqtt, identity, outbox, cfg.reporting.health_interval_s, discovery=discovery
     )
-    return Pipeline(cfg, sources, analysers, outbox, publisher, notifier)
+    return Pipeline(cfg, sources, analysers, outbox, publisher, notifier, clock_state=ClockSync())
 
 
 def run(cfg: AgentConfig) -> int:

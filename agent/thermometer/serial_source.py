@@ -25,6 +25,7 @@ from typing import Protocol
 
 import serial
 
+from agent.flow.clock import agent_now
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import Backoff, ThreadedSource
@@ -63,7 +64,7 @@ class SerialThermometer(ThreadedSource):
         stale_after_s: float = 10.0,
         name: str = "thermometer",
         provider: PortProvider | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = agent_now,
     ) -> None:
         self._protocol = protocols.get(protocol)  # fails early on an unknown name
         super().__init__(name, Heartbeat(name, stale_after_s), f"source-{name}")

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from agent.flow.clock import agent_now
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import Backoff, ThreadedSource
@@ -172,7 +173,7 @@ class FrameGrabber(ThreadedSource):
                 return got
             if ended:
                 return got
-            now = time.time()
+            now = agent_now()  # agent time: a wall-clock step never skews the analysers
             self.frames += 1
             got += 1
             if got == 1:
