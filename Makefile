@@ -53,7 +53,7 @@ central: setup
 # test's timeout) and rebuilt only when a tracked file changed.
 TEST_DEB_DIR := build/test-deb
 TEST_DEB_STAMP := $(TEST_DEB_DIR)/.path
-$(TEST_DEB_STAMP): $(shell git ls-files agent firmware_bridge models packaging pyproject.toml 2>/dev/null) | sysdeps
+$(TEST_DEB_STAMP): $(shell git ls-files agent firmware_bridge models packaging docs pyproject.toml 2>/dev/null) | sysdeps
 	rm -rf $(TEST_DEB_DIR) && mkdir -p $(TEST_DEB_DIR)
 	packaging/build_deb.sh $(TEST_DEB_DIR) > $(TEST_DEB_STAMP).out
 	tail -n 1 $(TEST_DEB_STAMP).out > $(TEST_DEB_STAMP)
@@ -63,7 +63,7 @@ test-deb: $(TEST_DEB_STAMP)
 # The arm64 package tests/test_arm64.py runs under qemu, built the same way (`make deb ARCH=arm64`).
 TEST_DEB_ARM64_DIR := build/test-deb-arm64
 TEST_DEB_ARM64_STAMP := $(TEST_DEB_ARM64_DIR)/.path
-$(TEST_DEB_ARM64_STAMP): $(shell git ls-files agent firmware_bridge models packaging pyproject.toml 2>/dev/null) | sysdeps
+$(TEST_DEB_ARM64_STAMP): $(shell git ls-files agent firmware_bridge models packaging docs pyproject.toml 2>/dev/null) | sysdeps
 	rm -rf $(TEST_DEB_ARM64_DIR) && mkdir -p $(TEST_DEB_ARM64_DIR)
 	DEB_ARCH=arm64 packaging/build_deb.sh $(TEST_DEB_ARM64_DIR) > $(TEST_DEB_ARM64_STAMP).out
 	tail -n 1 $(TEST_DEB_ARM64_STAMP).out > $(TEST_DEB_ARM64_STAMP)

@@ -194,9 +194,17 @@ class MqttConfig(Section):
         default=30, ge=5, le=3600, description="MQTT keepalive interval in seconds."
     )
     reconnect_min_s: Seconds = Field(
-        default=1.0, description="First reconnect delay; doubles on each failure."
+        default=1.0,
+        description="First reconnect delay; later ones are jittered up to reconnect_max_s.",
     )
-    reconnect_max_s: Seconds = Field(default=60.0, description="Longest reconnect delay.")
+    reconnect_max_s: Seconds = Field(
+        default=8.0,
+        description=(
+            "Longest delay between connection attempts; capped at 8 s whatever is set here, so a "
+            "box is back within 8 s of the broker's return (the jitter spreads a district's "
+            "boxes over those seconds)."
+        ),
+    )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
 
     @field_validator("host")
