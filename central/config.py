@@ -92,9 +92,10 @@ class BrokerSettings(_Model):
     )
     max_payload: int = Field(
         default=4096,
-        ge=512,
+        ge=1024,
         le=1024 * 1024,
-        description="Largest payload stored, bytes; bigger ones are refused before parsing.",
+        description="Largest payload stored, bytes; bigger ones are refused before parsing "
+        "(at least 1024: a box's summary may be that long).",
     )
     quarantine_keep: int = Field(
         default=10_000, ge=100, le=10_000_000, description="Refused messages the quarantine keeps."

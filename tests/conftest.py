@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import tomli_w
 
-from agent.wire.contract import MAX_PAYLOAD_BYTES, schema
+from agent.wire.contract import payload_bound, schema
 from tests.broker import Broker, Collector, Received
 from tests.deb_build import BUILD_TIMEOUT_S, build_deb, prebuilt_env
 
@@ -140,9 +140,9 @@ def write_config(path: Path, cfg: dict[str, Any]) -> Path:
 
 def validate_message(msg: Received) -> dict[str, Any]:
     """Check one published message against the contract; return its JSON."""
-    assert len(msg.payload) <= MAX_PAYLOAD_BYTES, f"{msg.topic}: {len(msg.payload)} bytes"
-    doc = msg.json()
     kind = msg.topic.rsplit("/", 1)[-1]
+    assert len(msg.payload) <= payload_bound(kind), f"{msg.topic}: {len(msg.payload)} bytes"
+    doc = msg.json()
     assert doc["kind"] == kind
     jsonschema.validate(doc, schema(kind))
     return doc

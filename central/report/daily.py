@@ -243,11 +243,19 @@ def _box_numbers(s: Stored) -> dict[str, int]:
 
 SETUP_ALERT_PREFIXES = ("camera_", "thermometer_", "desk_")
 """Setup-family alerts (the event's ``family``): boxes since issue 11 report them as minutes, not
-in the summary's ``alerts`` counts."""
+in the summary's ``alerts`` counts. The names of boxes that sent no ``family``; otherwise the
+family of the stored alert events says it (a new setup alert of any name)."""
 
 
-def _timed_not_counted(name: str) -> bool:
-    return name.startswith(SETUP_ALERT_PREFIXES)
+def _timed_not_counted(name: str, setup: frozenset[str] = frozenset()) -> bool:
+    return name in setup or name.startswith(SETUP_ALERT_PREFIXES)
+
+
+def _setup_names(counted: Iterable[Stored]) -> frozenset[str]:
+    """Alert names whose stored events carry ``family`` ``setup``."""
+    return frozenset(
+        e.alert for e in counted if e.kind == "alert" and e.alert and _text(e, "family") == "setup"
+    )
 
 
 def _stored_numbers(c: Counts) -> dict[str, int]:
@@ -339,8 +347,9 @@ def check(
             box[k] = max(box[k], v) if k == "peak" else box[k] + v
     differences: list[str] = []
     clock_aligned = any("period" in s.doc for s in chosen)
+    setup = _setup_names(counted)
     for k in sorted(set(box) | set(stored)):
-        if clock_aligned and k.startswith("raised:") and _timed_not_counted(k[7:]):
+        if clock_aligned and k.startswith("raised:") and _timed_not_counted(k[7:], setup):
             continue  # the box reports setup alerts as minutes, not counts
         b, st = box.get(k, 0), stored.get(k, 0)
         if k == "screened" and b in (st, st + stored.get("invalid", 0)):

@@ -37,7 +37,8 @@ IGNORED_KINDS = frozenset({"diag"})
 """Topic levels that are not events (``triage-agent diag``'s test publish): counted, not kept."""
 
 DEFAULT_MAX_PAYLOAD = 4096
-"""Bytes; the contract bounds every event at 512 (agent/wire/contract.py), this leaves room to grow."""
+"""Bytes; the contract bounds every event at 512, a summary at 1024 (agent/wire/contract.py); this
+leaves room to grow."""
 MAX_DEPTH = 8
 """Objects and arrays inside each other; the deepest event today (health ``sources``) has 3."""
 MAX_ABS_FLOAT = 1e15
