@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agent.cli.diag.broker import probe_broker
-from tests.broker import Broker, free_port
+from tests.broker import Broker, Collector, free_port
+from tests.conftest import AgentProcess, base_config, write_config
 from tests.diag_helpers import cfg_for
 
 
@@ -99,3 +103,41 @@ def test_broker_missing_or_rejected_client_certificate_is_named(
     rejected = probe_broker(cfg_for(tmp_path, tls_port, mqtt={**mqtt, "tls": stranger}))
     assert rejected[-1].name == "broker tls"
     assert "client certificate rejected" in rejected[-1].detail
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_diag_on_a_running_box_never_replaces_its_connection(
+    tmp_path: Path,
+    broker_factory: Callable[..., Broker],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """With client ids tied to user names (docs/INTEGRATION.md), a second login with the box's
+    credentials would become the agent's own client id, cut it off and publish its Will. diag on
+    a running box reports the agent's own connection instead of logging in again."""
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "box", "s3cret"], check=True)
+    subprocess.run(["mosquitto_passwd", "-b", str(pw), "watch", "w4tch"], check=True)
+    broker = broker_factory(
+        extra=["allow_anonymous false", f"password_file {pw}", "use_username_as_clientid true"]
+    )
+    watcher = Collector(broker.port, "triage/v1/+/+/status", auth=("watch", "w4tch"))
+    raw = base_config(tmp_path, broker.port, mqtt={"username": "box", "password": "s3cret"})
+    config = write_config(tmp_path / "config.toml", raw)
+    agent = agent_process(config)
+    watcher.wait_for(lambda ms: any(b'"online"' in m.payload for m in ms), timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "diag", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["broker login"]["verdict"] == "PASS", checks["broker login"]
+    assert "the running agent is connected" in checks["broker login"]["detail"]
+    assert "broker publish" not in checks
+    time.sleep(3.0)
+    states = [json.loads(m.payload)["state"] for m in watcher.messages]
+    assert "offline" not in states, states
+    assert agent.proc.poll() is None
+    watcher.close()

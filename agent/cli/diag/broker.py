@@ -4,8 +4,12 @@ Each step is tried only if the previous one passed, and each yields one :class:`
 to try when it fails: DNS name resolution, TCP connection, TLS handshake (certificate checked as the
 agent checks it), MQTT CONNECT (credentials: CONNACK reason code), and a QoS 1 test publish to the
 device's own ``<prefix>/<site>/<desk>/diag`` topic (MQTT 5 brokers answer a refused publish with a
-PUBACK reason code such as 0x87 Not authorized). Uses a separate client id (``<device>-diag``) so the
-running agent's session is not taken over. The client and TLS context are the publisher's own
+PUBACK reason code such as 0x87 Not authorized). Uses a separate client id (``<device>-diag``).
+
+While the agent runs, the login and publish steps are not tried: the agent's own connection answers
+them (its live state: connected since, or its last error). A broker that ties client ids to user
+names (``use_username_as_clientid``, docs/INTEGRATION.md) would turn ``<device>-diag`` into
+``<device>`` and a second login would replace the agent's connection and publish its Will. The client and TLS context are the publisher's own
 (:func:`agent.wire.publisher.make_client`, :func:`~agent.wire.publisher.build_tls_context`).
 """
 
@@ -232,8 +236,9 @@ def _mqtt(cfg: AgentConfig) -> list[Check]:
     return probes
 
 
-def probe_broker(cfg: AgentConfig) -> list[Check]:
-    """DNS, TCP, TLS, login and publish permission, stopping at the first failing step."""
+def probe_broker(cfg: AgentConfig, login: bool = True) -> list[Check]:
+    """DNS, TCP, TLS, login and publish permission, stopping at the first failing step (without
+    ``login``, the network path only)."""
     host, port = cfg.mqtt.host, cfg.mqtt.port
     dns, _ = _dns(host, port)
     if dns.verdict == "FAIL":
@@ -243,11 +248,45 @@ def probe_broker(cfg: AgentConfig) -> list[Check]:
         return [dns, tcp]
     tls = _tls(cfg, sock)
     sock.close()
-    if tls.verdict == "FAIL":
+    if tls.verdict == "FAIL" or not login:
         return [dns, tcp, tls]
     return [dns, tcp, tls, *_mqtt(cfg)]
 
 
+def live_connection(cfg: AgentConfig, broker: Any) -> Check:
+    """The running agent's own MQTT connection, from its status snapshot."""
+    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
+    if not isinstance(broker, dict):
+        return Check("broker login", "WARN", "the running agent did not say", "")
+    if broker.get("connected"):
+        rejected = broker.get("rejected") or 0
+        detail = f"the running agent is connected to {where}"
+        if rejected:
+            return Check(
+                "broker login",
+                "WARN",
+                f"{detail}; the broker refused {rejected} of its messages",
+                "check the broker's ACL allows this box's topics (docs/INTEGRATION.md)",
+            )
+        return Check("broker login", "PASS", detail + " (not tried again: it would replace it)")
+    error = broker.get("last_error") or "no reason given yet"
+    return Check(
+        "broker login",
+        "FAIL",
+        f"the running agent is not connected to {where}: {error}",
+        "fix what the reason names (the steps above test the network path); the agent retries "
+        "on its own every few seconds",
+    )
+
+
 def check(ctx: Context) -> list[Check]:
-    """Registry entry: every step, or none with ``--no-broker``."""
-    return probe_broker(ctx.cfg) if ctx.broker else []
+    """Registry entry: every step, or none with ``--no-broker``; with the agent running, its own
+    connection stands for the login and publish steps."""
+    if not ctx.broker:
+        return []
+    if ctx.live is None:
+        return probe_broker(ctx.cfg)
+    path = probe_broker(ctx.cfg, login=False)
+    if any(c.verdict == "FAIL" for c in path):
+        return path
+    return [*path, live_connection(ctx.cfg, ctx.live.get("broker"))]
