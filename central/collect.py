@@ -339,7 +339,8 @@ class Collector:
             self.stats.duplicates += len(rows) - len(new)
             for r in rows:
                 if r.event_id in new:
-                    self.stats.gaps.add(r.site, r.desk, r.device, r.seq)
+                    online = r.kind == "status" and r.state == "online"
+                    self.stats.gaps.add(r.site, r.desk, r.device, r.seq, online)
             generation = self._generation
             for m in batch:
                 # An ack on a newer connection could hit a reused packet id: the broker resends

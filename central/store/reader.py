@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, exists, func, select
 
 from central.store.records import TS_MAX, TS_MIN, strict_json
 from central.store.tables import events, quarantine
@@ -172,8 +172,13 @@ def missing_seq(
     engine: Engine, start: float, end: float, site: str | None = None
 ) -> dict[tuple[str, str], int]:
     """Sequence numbers missing per desk among the events dated in ``[start, end)``: per device,
-    highest - lowest + 1 - distinct numbers (events a box numbered that never arrived)."""
-    per_device = (
+    highest - lowest + 1 - distinct numbers (events a box numbered that never arrived), less the
+    number after each ``online`` status that never arrived (that connection's Will, published only
+    if the connection is lost: docs/EVENTS.md)."""
+    in_window = and_(events.c.ts >= start, events.c.ts < end, events.c.seq.is_not(None), _SANE)
+    if site is not None:
+        in_window = and_(in_window, events.c.site == site)
+    span = (
         select(
             events.c.site,
             events.c.desk,
@@ -184,17 +189,44 @@ def missing_seq(
                 - func.count(events.c.seq.distinct())
             ).label("missing"),
         )
-        .where(events.c.ts >= start, events.c.ts < end, events.c.seq.is_not(None), _SANE)
+        .where(in_window)
         .group_by(events.c.site, events.c.desk, events.c.device)
     )
-    if site is not None:
-        per_device = per_device.where(events.c.site == site)
+    later = events.alias("later")
+    unpublished_wills = (
+        select(events.c.site, events.c.desk, func.count().label("wills"))
+        .where(
+            in_window,
+            events.c.kind == "status",
+            events.c.state == "online",
+            ~exists().where(
+                later.c.site == events.c.site,
+                later.c.desk == events.c.desk,
+                later.c.device == events.c.device,
+                later.c.seq == events.c.seq + 1,
+            ),
+            # Only inside the span: the Will of the newest connection is not a gap yet.
+            exists().where(
+                later.c.site == events.c.site,
+                later.c.desk == events.c.desk,
+                later.c.device == events.c.device,
+                later.c.seq > events.c.seq + 1,
+                later.c.ts >= start,
+                later.c.ts < end,
+            ),
+        )
+        .group_by(events.c.site, events.c.desk)
+    )
     out: dict[tuple[str, str], int] = {}
     with engine.connect() as conn:
-        for r in conn.execute(per_device):
+        for r in conn.execute(span):
             if r[2]:
                 out[(r[0], r[1])] = out.get((r[0], r[1]), 0) + int(r[2])
-    return out
+        for r in conn.execute(unpublished_wills):
+            key = (r[0], r[1])
+            if key in out:
+                out[key] = max(0, out[key] - int(r[2]))
+    return {k: v for k, v in out.items() if v}
 
 
 def quarantined(engine: Engine, since: float) -> dict[str, int]:
