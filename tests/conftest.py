@@ -39,11 +39,26 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+FIXTURE_MARKERS = {
+    "mosquitto": "broker",
+    "broker_factory": "broker",
+    "deb": "slow",
+    "deb_arm64": "slow",
+    "agent_process": "slow",
+}
+"""A test that takes one of these fixtures carries the marker, whether or not it says so: `make
+check` (``-m 'not broker and not slow ...'``) then never starts a broker or builds a package."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``shared`` skip, with the reason, when ../shared is not beside the project
+    """Markers follow :data:`FIXTURE_MARKERS`. Tests marked ``shared`` skip, with the reason, when
+    ../shared is not beside the project
     (under ``TRIAGE_REQUIRE_SHARED=1`` they run and fail instead). Tests that may build a .deb
     themselves (no ``TRIAGE_DEB`` / ``TRIAGE_DEB_ARM64``) get the build's own time budget on top of
     their timeout."""
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & set(FIXTURE_MARKERS):
+            item.add_marker(getattr(pytest.mark, FIXTURE_MARKERS[fixture]))
     build_here = {
         fixture
         for fixture, arch in (("deb", None), ("deb_arm64", "arm64"))
