@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.config import exposed_secrets_warning, load_config, secrets_of
+from agent.config import exposed_secrets_warning, load_config, secrets_of, simulation_warnings
 from agent.flow.redact import remember
 from agent.service.logs import setup_logging
 from agent.service.pipeline import run
@@ -23,8 +23,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     remember(secrets_of(cfg))
     setup_logging(cfg.runtime.log_level)
     exposed = exposed_secrets_warning(args.config, cfg)
-    if exposed:
-        log.warning("%s", exposed)
+    for warning in [*simulation_warnings(cfg), *([exposed] if exposed else [])]:
+        log.warning("%s", warning)
     return exit_past_stuck_threads(run(cfg))
 
 
