@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.wire import outbox as outbox_module
+from agent.wire import outbox_faults as outbox_module
 from agent.wire.contract import WireMessage
 from agent.wire.outbox import Outbox, StorageError
 from agent.wire.storage import SEQ_BLOCK, Sidecar, cause_of
@@ -165,8 +165,8 @@ def test_unopenable_outbox_starts_faulted_naming_the_cause_and_opens_later(
     assert [box.reserve_seq(), box.reserve_seq()] == [1, 2]
     assert box.peek() == []
     assert box.depth() == 0
-    assert box.load_state("summary") is None
-    assert not box.save_state({"summary": "{}"})
+    assert box.state.load("summary") is None
+    assert not box.state.save({"summary": "{}"})
     box.ack_many([1])  # never raises
     box.retry()
     assert box.fault == "cannot open"

@@ -390,7 +390,7 @@ class Pipeline:
         return json.dumps(tally.to_state(), separators=(",", ":"))
 
     def _saved_tally(self, now: float) -> dict[str, Any] | None:
-        text = self.outbox.load_state(SUMMARY_STATE)
+        text = self.outbox.state.load(SUMMARY_STATE)
         if text is None:
             return None
         try:
@@ -412,7 +412,7 @@ class Pipeline:
 
     def _save_tally(self) -> None:
         if self._summary is not None:
-            self.outbox.save_state({SUMMARY_STATE: self._tally_state(self._summary)})
+            self.outbox.state.save({SUMMARY_STATE: self._tally_state(self._summary)})
 
     def _encode(self, event: Event, seq: int) -> WireMessage:
         return encode(event, self.identity, seq)
