@@ -6,6 +6,8 @@
     triage-central serve [--bind 127.0.0.1 --port 8080] [--token T]
     triage-central quarantine [--limit 20] [--reason R]
     triage-central migrate
+    triage-central maintain [--retention-days 90] [--ahead-days 7]
+    triage-central reconcile (--date D | --since D) [--retz]
 
 Every flag also reads ``TRIAGE_CENTRAL_<FLAG>`` from the environment (see central/config.py).
 """
@@ -18,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,13 @@ from central.config import (
     zone,
 )
 from central.report.cli import run_report
+from central.report.days import parse_date, today
 from central.report.safe import terminal
 from central.store.db import open_db
+from central.store.partitions import AHEAD_DAYS, RETENTION_DAYS, apply_retention, ensure_partitions
+from central.store.rollups import reconcile, retz
 from central.store.tables import quarantine
+from central.store.writer import upkeep
 from central.web.server import run_server
 
 log = logging.getLogger("central")
@@ -178,6 +184,35 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--reason", help="only this reason (topic, oversize, json, number, ...)")
     m = sub.add_parser("migrate", help="create or upgrade the database schema and exit")
     _common(m)
+    k = sub.add_parser(
+        "maintain", help="create the day partitions ahead and drop raw events past the retention"
+    )
+    _common(k)
+    k.add_argument(
+        "--retention-days",
+        type=int,
+        default=int(env("RETENTION_DAYS", str(RETENTION_DAYS)) or RETENTION_DAYS),
+        help=f"days of raw events kept (default {RETENTION_DAYS}); rollups are kept",
+    )
+    k.add_argument(
+        "--ahead-days",
+        type=int,
+        default=AHEAD_DAYS,
+        help=f"day partitions created ahead (PostgreSQL; default {AHEAD_DAYS})",
+    )
+    rc = sub.add_parser(
+        "reconcile", help="rebuild the daily rollups from the raw events; exit 1 if they differed"
+    )
+    _common(rc)
+    days = rc.add_mutually_exclusive_group(required=True)
+    days.add_argument("--date", help="one local day, YYYY-MM-DD (or 'today', 'yesterday')")
+    days.add_argument("--since", help="every local day from this one to today")
+    rc.add_argument(
+        "--retz",
+        action="store_true",
+        help="the rollups were kept in another time zone: forget them all and keep them in --tz "
+        "from now on (then rebuild the days given)",
+    )
     return p
 
 
@@ -187,7 +222,8 @@ EX_SOFTWARE = 70
 
 def _run_collect(a: argparse.Namespace, settings: CentralSettings) -> int:
     engine = open_db(settings.db)
-    collector = Collector(settings.broker, engine)
+    upkeep(engine, settings.tz, force=True)  # partitions ahead; the rollups' time zone
+    collector = Collector(settings.broker, engine, tz=settings.tz)
     done = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -255,6 +291,45 @@ def _run_migrate(a: argparse.Namespace, settings: CentralSettings) -> int:
     return 0
 
 
+def _run_maintain(a: argparse.Namespace, settings: CentralSettings) -> int:
+    if a.retention_days < 1 or a.ahead_days < 1:
+        raise ConfigError("retention_days and ahead_days must be at least 1")
+    engine = open_db(settings.db)
+    created = ensure_partitions(engine, a.ahead_days)
+    pruned = apply_retention(engine, a.retention_days)
+    horizon = datetime.fromtimestamp(pruned.horizon, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"partitions created: {len(created)}"
+        + (f" ({created[0]} to {created[-1]})" if created else "")
+        + f"; raw events kept from {horizon} ({a.retention_days} days): "
+        f"{len(pruned.partitions_dropped)} day partitions dropped, {pruned.rows_deleted} rows "
+        f"deleted, {pruned.ids_pruned} event ids pruned"
+    )
+    return 0
+
+
+def _run_reconcile(a: argparse.Namespace, settings: CentralSettings) -> int:
+    engine = open_db(settings.db)
+    tz = zone(settings.tz)
+    if a.retz:
+        retz(engine, settings.tz)
+    first = parse_date(a.date or a.since, tz)
+    last = first if a.date else max(first, today(tz))
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    done = reconcile(engine, days, settings.tz)
+    span = f"{first}" if first == last else f"{first} to {last}"
+    if done.matched:
+        print(f"rollups of {span} ({tz.key}) match the raw events ({done.desk_days} desk-days)")
+        return 0
+    print(
+        f"rollups of {span} ({tz.key}) DIFFERED from the raw events on {len(done.differences)} "
+        f"desk-days (stored/rebuilt), now rebuilt:"
+    )
+    for line in done.differences:
+        print(f"  {line}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     logging.basicConfig(
@@ -279,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _run_serve,
         "migrate": _run_migrate,
         "quarantine": _run_quarantine,
+        "maintain": _run_maintain,
+        "reconcile": _run_reconcile,
     }
     try:
         return runners[a.command](a, settings)

@@ -154,9 +154,11 @@ def _transient(exc: SQLAlchemyError) -> bool:
 class Collector:
     """Runs until :meth:`stop`; :meth:`start` connects (with automatic reconnects)."""
 
-    def __init__(self, cfg: BrokerSettings, engine: Engine) -> None:
+    def __init__(self, cfg: BrokerSettings, engine: Engine, tz: str | None = None) -> None:
         self.cfg = cfg
         self.engine = engine
+        self.tz = tz
+        """The district time zone of the daily rollups (None: the one the database records)."""
         self.stats = CollectorStats()
         self.subscribed = threading.Event()
         self.failed: BaseException | None = None
@@ -293,7 +295,9 @@ class Collector:
         collector stops (then raises); rows the database refuses are quarantined."""
         while True:
             try:
-                done = store_isolating(self.engine, rows, refused, self.cfg.quarantine_keep)
+                done = store_isolating(
+                    self.engine, rows, refused, self.cfg.quarantine_keep, tz=self.tz
+                )
             except SQLAlchemyError as exc:
                 if not _transient(exc):
                     raise

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, and_, exists, func, select
 
-from central.store.records import TS_MAX, TS_MIN, strict_json
+from central.store.records import TS_MAX, TS_MIN, Row, strict_json
 from central.store.tables import events, quarantine
 
 PLAUSIBLE = 1e12
@@ -94,6 +94,13 @@ def _rows(engine: Engine, stmt: Select[Any]) -> Iterator[Stored]:
         for r in conn.execution_options(yield_per=2000).execute(stmt):
             seq = r[3] if isinstance(r[3], int) and 0 < r[3] <= PLAUSIBLE else None
             yield Stored(r[0], r[1], r[2], seq, r[4], r[5], r[6], r[7], r[8], _load(r[9]))
+
+
+def from_row(row: Row) -> Stored:
+    """A row about to be stored, as it will read back."""
+    seq = row.seq if row.seq is not None and 0 < row.seq <= PLAUSIBLE else None
+    return Stored(row.site, row.desk, row.kind, seq, row.ts, row.received, row.alert, row.state,
+                  row.alert_id, _load(row.payload))  # fmt: skip
 
 
 def query(

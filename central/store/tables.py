@@ -9,6 +9,21 @@ Times are POSIX seconds (UTC) as double precision numbers, the same on SQLite an
 ``quarantine`` keeps what was refused (central/store/records.py says why a message is refused): the
 reason, a one-line detail, the topic and the first bytes of the payload made printable, so a
 technician can see what a box sent. It is bounded: the collector keeps the newest rows only.
+
+Storage for a district (docs/CENTRAL.md, "Storage: partitions, retention, rollups"):
+
+- On PostgreSQL ``events`` is partitioned by range of ``ts``, one partition per UTC day
+  (``events_pYYYYMMDD``) plus ``events_default`` for rows no day partition takes; its primary key
+  is ``(pk, ts)`` and ``event_id`` is not unique there (a unique constraint on a partitioned table
+  must include the partition key). On SQLite it is one table and keeps ``uq_events_event_id``.
+- ``event_ids`` is what makes each event stored once on both: one row per event id ever stored
+  (with its ``ts``, pruned with the raw events by the retention). The writer inserts the batch's
+  ids there first (insert-or-ignore) and stores only the events whose id was new.
+- ``rollup_days`` and ``rollup_alerts``: per desk and local day (the district time zone recorded in
+  ``central_meta`` as ``rollup_tz``), the day's counts and the alerts raised by name, written by the
+  collector in the same transaction as the new events (central/store/rollups.py).
+- ``central_meta``: small settings the database must keep consistent across processes
+  (``rollup_tz``, ``retention_days``, ``horizon``: events dated before it are no longer kept).
 """
 
 from __future__ import annotations
@@ -16,6 +31,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     Float,
     Index,
     Integer,
@@ -25,6 +41,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 
 metadata = MetaData()
 
@@ -66,3 +83,56 @@ quarantine = Table(
 )
 
 Index("ix_quarantine_received", quarantine.c.received)
+
+EventId = String(32).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
+"""32 hex digits; a ``uuid`` on PostgreSQL (16 bytes instead of 33: ~80 bytes less per event with
+its index). PostgreSQL reads it back with hyphens: compare ``str(v).replace("-", "")``."""
+
+event_ids = Table(
+    "event_ids",
+    metadata,
+    Column("event_id", EventId, primary_key=True, comment="Envelope id of a stored event."),
+    Column("ts", Float(precision=53), nullable=False, comment="Its ts (pruned with retention)."),
+)
+
+Index("ix_event_ids_ts", event_ids.c.ts)
+
+_Count = BigInteger().with_variant(Integer(), "sqlite")
+
+rollup_days = Table(
+    "rollup_days",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("desk", String(64), primary_key=True),
+    Column("day", Date, primary_key=True, comment="Local date in central_meta.rollup_tz."),
+    Column("events", _Count, nullable=False, comment="Events stored, every kind."),
+    Column("screened", _Count, nullable=False, comment="Valid results: normal + fever."),
+    Column("fevers", _Count, nullable=False),
+    Column("invalid", _Count, nullable=False, comment="Invalid readings (re-measure asked)."),
+    Column("arrivals", _Count, nullable=False, comment="Sum of people in periodic occupancy."),
+    Column("peak", _Count, nullable=False, comment="Highest occupancy count/max."),
+    Column("last_status", String(16), nullable=True, comment="State of the day's last status."),
+    Column("last_status_at", Float(precision=53), nullable=True, comment="When it took effect."),
+    Column("last_health", Float(precision=53), nullable=True, comment="ts of the last health."),
+)
+
+Index("ix_rollup_days_day", rollup_days.c.day)
+
+rollup_alerts = Table(
+    "rollup_alerts",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("desk", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("alert", String(48), primary_key=True, comment="Alert name."),
+    Column("raised", _Count, nullable=False, comment="Times raised that day."),
+)
+
+Index("ix_rollup_alerts_day", rollup_alerts.c.day)
+
+central_meta = Table(
+    "central_meta",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String(200), nullable=False),
+)

@@ -1,9 +1,13 @@
-"""Writing rows: one transaction per batch, insert-or-ignore on the unique event id, refused
-messages into the bounded quarantine in the same transaction.
+"""Writing rows: one transaction per batch, insert-or-ignore on the unique event id, the rollups
+of the new events and refused messages into the bounded quarantine in the same transaction.
 
-:func:`store` returns how many rows were new, so the collector can count duplicates. Works on
-SQLite and PostgreSQL with the same statement (``INSERT ... ON CONFLICT (event_id) DO NOTHING
-RETURNING``). :func:`store_isolating` is what the collector calls: when the database refuses a
+:func:`store` returns how many rows were new, so the collector can count duplicates. Each event is
+stored once on SQLite and on a partitioned PostgreSQL alike: the batch's ids go into ``event_ids``
+first (``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING``, in id order), and only the rows
+whose id was new go into ``events`` and into the rollups (central/store/rollups.py). Events dated
+before the retention's horizon are not stored (central/store/partitions.py). Once an hour (and at
+the first write) the writer creates the day partitions ahead and reads the horizon and the
+rollups' time zone again. :func:`store_isolating` is what the collector calls: when the database refuses a
 batch for its data (a value it cannot hold), the rows are written one by one and the ones it
 refuses go to the quarantine with reason ``database``, so one bad row never blocks the others. A
 lost connection is not the data's fault: it is raised for the caller to retry.
@@ -11,26 +15,65 @@ lost connection is not the data's fault: it is raised for the caller to retry.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Insert, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from central.config import zone
+from central.store import partitions, rollups
+from central.store.reader import from_row
 from central.store.records import NotAnEventError, Reason, Refused, Row
-from central.store.tables import events, quarantine
+from central.store.tables import event_ids, events, quarantine
 
 QUARANTINE_KEEP = 10_000
 """Rows the quarantine keeps (the newest); older ones are deleted as new ones arrive."""
+UPKEEP_S = 3600.0
+"""How often the writer creates partitions ahead and reads the horizon again."""
 
 
-def _insert(engine: Engine) -> Insert:
+def _insert_ids(engine: Engine) -> Insert:
     if engine.dialect.name == "postgresql":
-        return postgresql.insert(events).on_conflict_do_nothing(index_elements=["event_id"])
+        return postgresql.insert(event_ids).on_conflict_do_nothing(index_elements=["event_id"])
     if engine.dialect.name == "sqlite":
-        return sqlite.insert(events).on_conflict_do_nothing(index_elements=["event_id"])
+        return sqlite.insert(event_ids).on_conflict_do_nothing(index_elements=["event_id"])
     raise ValueError(f"unsupported database {engine.dialect.name!r} (use SQLite or PostgreSQL)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Upkept:
+    due: float
+    """time.monotonic() of the next upkeep."""
+    tz: str
+    zone: ZoneInfo
+    horizon: float
+
+
+_upkept: weakref.WeakKeyDictionary[Engine, _Upkept] = weakref.WeakKeyDictionary()
+_upkeep_lock = threading.Lock()
+
+
+def upkeep(engine: Engine, tz: str | None = None, force: bool = False) -> _Upkept:
+    """At most once an hour per engine (or when ``force``): create the day partitions ahead, read
+    the retention's horizon, check ``tz`` against the rollups' time zone (None: the recorded one,
+    UTC when none is)."""
+    with _upkeep_lock:
+        done = _upkept.get(engine)
+        if done is not None and not force and time.monotonic() < done.due and tz in (None, done.tz):
+            return done
+        partitions.ensure_partitions(engine)
+        if tz is None:
+            tz = rollups.kept_tz(engine) or "UTC"
+        rollups.ensure_tz(engine, tz)
+        done = _Upkept(time.monotonic() + UPKEEP_S, tz, zone(tz), partitions.horizon(engine))
+        _upkept[engine] = done
+        return done
 
 
 def store(
@@ -38,23 +81,39 @@ def store(
     rows: Sequence[Row],
     refused: Sequence[Refused] = (),
     keep: int = QUARANTINE_KEEP,
+    tz: str | None = None,
 ) -> int:
     """Insert ``rows`` and ``refused`` in one committed transaction; return how many rows were new
-    (not duplicates)."""
-    return len(_write(engine, rows, refused, keep))
+    (not duplicates). ``tz``: the district time zone of the rollups (None: the one the database
+    records)."""
+    return len(_write(engine, rows, refused, keep, tz))
 
 
-def _write(engine: Engine, rows: Sequence[Row], refused: Sequence[Refused], keep: int) -> set[str]:
+def _write(
+    engine: Engine,
+    rows: Sequence[Row],
+    refused: Sequence[Refused],
+    keep: int,
+    tz: str | None = None,
+) -> set[str]:
     """:func:`store`, returning the ids of the new rows."""
     if not rows and not refused:
         return set()
     new: set[str] = set()
+    state = upkeep(engine, tz) if rows else None
     with engine.begin() as conn:
-        if rows:
+        if rows and state is not None:
             # Duplicates inside one batch (the same message twice in flight) are dropped here too.
-            unique = list({r.event_id: r for r in rows}.values())
-            stmt = _insert(engine).returning(events.c.event_id)
-            new = {str(r[0]) for r in conn.execute(stmt, [r.as_dict() for r in unique])}
+            unique = {r.event_id: r for r in rows if r.ts >= state.horizon}
+            ids = [{"event_id": i, "ts": unique[i].ts} for i in sorted(unique)]
+            if ids:
+                stmt = _insert_ids(engine).returning(event_ids.c.event_id)
+                new = {str(r[0]).replace("-", "") for r in conn.execute(stmt, ids)}
+            fresh = [r for r in unique.values() if r.event_id in new]
+            if fresh:
+                conn.execute(events.insert(), [r.as_dict() for r in fresh])
+                day_rollups = rollups.compute((from_row(r) for r in fresh), state.zone)
+                rollups.add(conn, list(day_rollups.values()))
         if refused:
             conn.execute(quarantine.insert(), [q.as_dict() for q in refused])
             newest = conn.execute(select(func.max(quarantine.c.pk))).scalar_one()
@@ -87,10 +146,11 @@ def store_isolating(
     rows: Sequence[Row],
     refused: Sequence[Refused] = (),
     keep: int = QUARANTINE_KEEP,
+    tz: str | None = None,
 ) -> Stored:
     """:func:`store`, and when the database refuses the batch's data, row by row (see module)."""
     try:
-        return Stored(frozenset(_write(engine, rows, refused, keep)), ())
+        return Stored(frozenset(_write(engine, rows, refused, keep, tz)), ())
     except Exception as exc:
         if not is_data_error(exc):
             raise
@@ -98,7 +158,7 @@ def store_isolating(
     bad: list[Refused] = []
     for row in rows:
         try:
-            new |= _write(engine, [row], (), keep)
+            new |= _write(engine, [row], (), keep, tz)
         except Exception as exc:
             if not is_data_error(exc):
                 raise
