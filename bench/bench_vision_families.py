@@ -18,10 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision.families.aizoo import AizooDetector
-from agent.vision.families.nanodet import NanodetDetector
-from agent.vision.families.ultraface import UltrafaceDetector
 from agent.vision.findings import Frame, PersonDetector
+from agent.vision.inference.families.aizoo import AizooDetector
+from agent.vision.inference.families.nanodet import NanodetDetector
+from agent.vision.inference.families.ultraface import UltrafaceDetector
 from agent.vision.manifest import ModelSpec, load_manifest
 
 REPO = Path(__file__).resolve().parent.parent

@@ -24,12 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision import families
 from agent.vision.config import VisionConfig
-from agent.vision.families.mask_classifier import crop_face
 from agent.vision.findings import Frame
+from agent.vision.inference import families
+from agent.vision.inference.families.mask_classifier import crop_face
+from agent.vision.inference.scene import load_scene_analyser
 from agent.vision.manifest import resolve
-from agent.vision.scene import load_scene_analyser
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

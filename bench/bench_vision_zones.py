@@ -30,12 +30,13 @@ import cv2
 import numpy as np
 
 from agent.config import AgentConfig, parse_config
-from agent.vision import families, people_analysers
+from agent.vision import people_analysers
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame, SceneFindings
+from agent.vision.inference import families
+from agent.vision.inference.scene import load_scene_analyser
 from agent.vision.manifest import resolve
 from agent.vision.people import people_in
-from agent.vision.scene import load_scene_analyser
 from agent.zones.config import MAX_ZONES, ClinicConfig
 from agent.zones.map import ZoneMap
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision.families.centerface import CenterFaceDetector
+from agent.vision.capture.frames import fit
 from agent.vision.findings import Box, Frame
-from agent.vision.frames import fit
+from agent.vision.geometry import iou
+from agent.vision.inference.families.centerface import CenterFaceDetector
 from agent.vision.manifest import resolve
-from agent.vision.tracker import iou
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from agent.vision.capture.frames import fit
 from agent.vision.findings import Box, Frame
-from agent.vision.frames import fit
 from tools.datasplit import list_images
 
 REPO = Path(__file__).resolve().parent.parent

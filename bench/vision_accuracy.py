@@ -22,8 +22,8 @@ import numpy as np
 
 from agent.vision import gate_settings
 from agent.vision.findings import SceneFindings
-from agent.vision.gate import DetectionGate, GateSettings
-from agent.vision.tracker import iou
+from agent.vision.geometry import iou
+from agent.vision.inference.gate import DetectionGate, GateSettings
 from bench import videos
 from bench.vision_run import analyser_for, vision_config
 

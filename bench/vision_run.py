@@ -34,12 +34,13 @@ import cv2
 import numpy as np
 
 from agent.vision import build, load_analyser
+from agent.vision.capture.grabber import FrameGrabber
 from agent.vision.config import CameraConfig, VisionConfig
-from agent.vision.families.aizoo import AizooDetector
 from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
-from agent.vision.grabber import FrameGrabber, LatestFrame
+from agent.vision.inference.families.aizoo import AizooDetector
+from agent.vision.inference.worker import VisionWorker
 from agent.vision.manifest import Optimisation, load_manifest
-from agent.vision.worker import VisionWorker
+from agent.vision.slot import LatestFrame
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

@@ -36,9 +36,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agent.vision.families.centerface import fit as centerface_fit  # noqa: E402
-from agent.vision.families.preprocess import to_tensor  # noqa: E402
-from agent.vision.frames import fit  # noqa: E402
+from agent.vision.capture.frames import fit  # noqa: E402
+from agent.vision.inference.families.centerface import fit as centerface_fit  # noqa: E402
+from agent.vision.inference.families.preprocess import to_tensor  # noqa: E402
 from agent.vision.manifest import ModelSpec, resolve  # noqa: E402
 from tools.datasplit import list_images  # noqa: E402
 

@@ -52,9 +52,9 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.vision import families  # noqa: E402
-from agent.vision.families.mask_classifier import crop_face  # noqa: E402
 from agent.vision.findings import FaceDetector  # noqa: E402
+from agent.vision.inference import families  # noqa: E402
+from agent.vision.inference.families.mask_classifier import crop_face  # noqa: E402
 from agent.vision.manifest import resolve  # noqa: E402
 from tools.datasplit import CLASSES, LabelledImage, list_images  # noqa: E402
 

@@ -7,7 +7,7 @@ this file as a script with the arm64 package's Python under qemu::
 
 ``INPUTS.npz`` holds one tensor per model name (made once, on x86, so both sides see identical
 bytes); ``OUTPUTS.npz`` gets ``<model>/<index>`` for each output. Models load through the product's
-own session code (``agent.vision.families.session``: CPU provider, 1 intra-op thread). As a script it
+own session code (``agent.vision.inference.families.session``: CPU provider, 1 intra-op thread). As a script it
 imports only the package (agent, numpy, onnxruntime), nothing from the test suite.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from agent.vision.families.session import OnnxModel
+from agent.vision.inference.families.session import OnnxModel
 from agent.vision.manifest import load_manifest
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from agent.vision.families.preprocess import prepare
+from agent.vision.inference.families.preprocess import prepare
 from agent.vision.manifest import load_manifest
 from tests import arm64
 from tests.broker import Broker, Collector, Received

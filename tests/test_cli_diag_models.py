@@ -15,7 +15,7 @@ import pytest
 from agent.cli.diag.models import check_models
 from agent.config import EX_CONFIG
 from agent.service.pipeline import run
-from agent.vision import families
+from agent.vision.inference import families
 from tests.conftest import REPO, base_config, write_config
 from tests.diag_helpers import cfg_for
 

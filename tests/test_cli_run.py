@@ -23,7 +23,7 @@ import sys, threading, time, logging
 from pathlib import Path
 import numpy as np
 from agent.cli.run import exit_past_stuck_threads
-from agent.vision.families.session import OnnxModel
+from agent.vision.inference.families.session import OnnxModel
 from agent.vision.manifest import load_manifest
 logging.basicConfig()
 models = Path("models")

@@ -29,9 +29,15 @@ from agent.service.pipeline import Pipeline
 from agent.thermometer.reading import ThermoReading
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.vision import people_analysers
-from agent.vision.findings import Box, FaceFinding, SceneFindings
-from agent.vision.integrity import CHECKS, IntegrityFindings, IntegrityVerdict
-from agent.vision.integrity_alerts import IntegrityAnalyser
+from agent.vision.analysers.integrity_alerts import IntegrityAnalyser
+from agent.vision.findings import (
+    CHECKS,
+    Box,
+    FaceFinding,
+    IntegrityFindings,
+    IntegrityVerdict,
+    SceneFindings,
+)
 from agent.wire.contract import Identity
 from agent.wire.outbox import Outbox
 from agent.wire.publisher import Publisher

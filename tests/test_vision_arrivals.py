@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.flow.events import OccupancyEvent
+from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, SceneFindings
-from agent.vision.occupancy import OccupancyAnalyser
 from agent.zones.config import ZoneConfig
 from agent.zones.map import ZoneMap
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from agent.flow.events import AlertEvent, Event, MaskEvent
-from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.analysers.compliance import ComplianceAnalyser
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, SceneFindings
 

@@ -17,14 +17,15 @@ import numpy as np
 import pytest
 
 from agent.vision.config import VisionConfig
-from agent.vision.families import make_face_detector, make_person_detector
-from agent.vision.families.aizoo import AizooDetector, anchors, decode
-from agent.vision.families.nanodet import NanodetDetector, distribution_to_distance
-from agent.vision.families.nms import nms_indices, select
-from agent.vision.families.preprocess import FrameError, prepare, resize, to_tensor
-from agent.vision.families.session import LEVELS, OnnxModel
-from agent.vision.families.ultraface import UltrafaceDetector
 from agent.vision.findings import Box, FaceDetector, Frame
+from agent.vision.inference.families import make_face_detector, make_person_detector
+from agent.vision.inference.families.aizoo import AizooDetector, anchors, decode
+from agent.vision.inference.families.nanodet import NanodetDetector, distribution_to_distance
+from agent.vision.inference.families.nms import nms_indices, select
+from agent.vision.inference.families.preprocess import FrameError, prepare, resize, to_tensor
+from agent.vision.inference.families.session import LEVELS, OnnxModel
+from agent.vision.inference.families.ultraface import UltrafaceDetector
+from agent.vision.inference.scene import load_scene_analyser
 from agent.vision.manifest import (
     InputSpec,
     ModelError,
@@ -33,7 +34,6 @@ from agent.vision.manifest import (
     load_manifest,
     resolve,
 )
-from agent.vision.scene import load_scene_analyser
 from tests.conftest import REPO, shared_path
 
 BYOM = REPO / "docs" / "byom"
@@ -420,7 +420,7 @@ def test_byo_manifest_resolves_every_example(tmp_path: Path) -> None:
         assert path == folder / spec.file
         build = make_person_detector if spec.task == "person" else make_face_detector
         detector = build(spec, path, threads=1)
-        assert type(detector).__module__ == f"agent.vision.families.{spec.family}"
+        assert type(detector).__module__ == f"agent.vision.inference.families.{spec.family}"
         assert len(detector.detect(frame)) == 5, spec.name
 
 

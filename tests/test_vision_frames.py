@@ -16,9 +16,7 @@ import numpy as np
 import pytest
 
 from agent.config import ConfigError
-from agent.vision.config import CameraConfig
-from agent.vision.findings import Frame
-from agent.vision.frames import (
+from agent.vision.capture.frames import (
     SIMULATED_HOLD_S,
     CaptureSource,
     FolderSource,
@@ -29,7 +27,10 @@ from agent.vision.frames import (
     parse_source,
     redact,
 )
-from agent.vision.grabber import CapturedFrame, FrameGrabber, LatestFrame
+from agent.vision.capture.grabber import FrameGrabber
+from agent.vision.config import CameraConfig
+from agent.vision.findings import Frame
+from agent.vision.slot import CapturedFrame, LatestFrame
 from tests.conftest import shared_path
 from tests.vision_media import scene, write_video
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from agent.vision import gate_settings
+from agent.vision.capture.frames import fit
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, Frame, SceneAnalyser, SceneFindings
-from agent.vision.frames import fit
-from agent.vision.gate import FAST_EVERY, DetectionGate, GateSettings, PartialAnalyser
-from agent.vision.motion import Region
-from agent.vision.scene import load_scene_analyser
+from agent.vision.inference.gate import FAST_EVERY, DetectionGate, GateSettings, PartialAnalyser
+from agent.vision.inference.motion import Region
+from agent.vision.inference.scene import load_scene_analyser
 from tests.conftest import REPO
 from tests.vision_media import mask_faces
 

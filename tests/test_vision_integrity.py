@@ -1,4 +1,4 @@
-"""Camera integrity checks (agent.vision.integrity) on real frames made from the scene photos.
+"""Camera integrity checks (agent.vision.inference.integrity) on real frames made from the scene photos.
 
 Every tampered view must fail exactly its own check, and a busy scene (people walking across the
 fixed view, hiding about 45% of it on average) must fail none, with and without a reference.
@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.vision.findings import Frame
-from agent.vision.integrity import (
+from agent.vision.findings import Frame, IntegrityFindings
+from agent.vision.inference.integrity import (
     GRID_COLS,
     GRID_ROWS,
     IntegrityChecker,
-    IntegrityFindings,
     IntegrityThresholds,
     Reference,
     ReferenceFileError,

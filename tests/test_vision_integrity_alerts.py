@@ -1,4 +1,4 @@
-"""Integrity alerts (agent.vision.integrity_alerts): verdicts -> latched ``setup`` alerts."""
+"""Integrity alerts (agent.vision.analysers.integrity_alerts): verdicts -> latched ``setup`` alerts."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import jsonschema
 import pytest
 
 from agent.flow.events import AlertEvent, Event
+from agent.vision.analysers.integrity_alerts import IntegrityAnalyser
 from agent.vision.config import IntegrityConfig
-from agent.vision.integrity import (
+from agent.vision.findings import (
     CHECKS,
     IntegrityCheck,
-    IntegrityChecker,
     IntegrityFindings,
     IntegrityVerdict,
     Outcome,
 )
-from agent.vision.integrity_alerts import IntegrityAnalyser, thresholds
+from agent.vision.inference.integrity import IntegrityChecker, thresholds
 from agent.wire.contract import Identity, encode, schema
 from tests import integrity_media as media
 

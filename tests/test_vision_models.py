@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision import families
 from agent.vision.config import VisionConfig
-from agent.vision.families.centerface import decode_maps, fit
-from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, Frame
+from agent.vision.inference import families
+from agent.vision.inference.families.centerface import decode_maps, fit
+from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
+from agent.vision.inference.scene import OnnxSceneAnalyser, load_scene_analyser
 from agent.vision.manifest import ModelError, load_manifest, resolve
-from agent.vision.scene import OnnxSceneAnalyser, load_scene_analyser
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from agent.vision.findings import Frame
-from agent.vision.motion import MotionDetector, align, area, grow, merge, overlap, union
+from agent.vision.inference.motion import MotionDetector, align, area, grow, merge, overlap, union
 
 
 def noisy(rng: np.random.Generator, level: int = 120) -> Frame:

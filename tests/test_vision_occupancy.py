@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.flow.events import AlertEvent, Event, OccupancyEvent
+from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, SceneFindings
-from agent.vision.occupancy import OccupancyAnalyser
 
 FPS = 5
 T0 = 1_700_000_000.0

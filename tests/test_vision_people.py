@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.vision import families
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, SceneFindings
+from agent.vision.inference import families
 from agent.vision.manifest import load_manifest, resolve
 from agent.vision.people import attach, people_in
 from tests.conftest import REPO

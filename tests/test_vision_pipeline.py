@@ -17,10 +17,11 @@ import pytest
 from agent import vision
 from agent.config import AgentConfig
 from agent.flow.events import AlertEvent, Event, MaskEvent, OccupancyEvent
+from agent.vision.capture.grabber import FrameGrabber
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame, SceneFindings
-from agent.vision.grabber import FrameGrabber, LatestFrame
-from agent.vision.worker import VisionWorker
+from agent.vision.inference.worker import VisionWorker
+from agent.vision.slot import LatestFrame
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
 from tests.vision_media import desk, mask_faces, scene_analyser, write_video
@@ -90,7 +91,7 @@ def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
     got: list[object] = []
     worker.start(got.append)
     try:
-        from agent.vision.grabber import CapturedFrame
+        from agent.vision.slot import CapturedFrame
 
         for i in range(1, 4):
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.vision.analysers.tracker import MaskVote, Tracker
 from agent.vision.findings import Box
-from agent.vision.tracker import MaskVote, Tracker, iou
+from agent.vision.geometry import iou
 from tests.vision_media import scene, scene_analyser
 
 

@@ -13,12 +13,17 @@ from collections.abc import Sequence
 from agent.config import parse_config
 from agent.flow.events import AlertEvent, Event, MaskEvent, OccupancyEvent
 from agent.vision import people_analysers
-from agent.vision.compliance import ComplianceAnalyser
+from agent.vision.analysers.compliance import ComplianceAnalyser
+from agent.vision.analysers.desk import DeskAnalyser
+from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.config import VisionConfig
-from agent.vision.desk import DeskAnalyser
-from agent.vision.findings import Box, FaceFinding, SceneFindings
-from agent.vision.integrity import IntegrityFindings, IntegrityVerdict
-from agent.vision.occupancy import OccupancyAnalyser
+from agent.vision.findings import (
+    Box,
+    FaceFinding,
+    IntegrityFindings,
+    IntegrityVerdict,
+    SceneFindings,
+)
 from agent.zones.config import ClinicConfig
 from agent.zones.hours import OpeningHours
 from agent.zones.map import ZoneMap

@@ -35,11 +35,11 @@ import cv2
 import numpy as np
 
 from agent.flow.events import OccupancyEvent
+from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
-from agent.vision.occupancy import OccupancyAnalyser
+from agent.vision.inference.scene import load_scene_analyser
 from agent.vision.people import people_in
-from agent.vision.scene import load_scene_analyser
 from agent.zones.map import ZoneMap
 from tools.eval_people import HEIGHT, REPO, SHARED, WIDTH, letterbox, read_labels
 

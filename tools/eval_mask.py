@@ -38,11 +38,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from agent.vision import families
 from agent.vision.config import VisionConfig
-from agent.vision.families.aizoo import AizooDetector
-from agent.vision.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.findings import Box, FaceDetector, Frame
+from agent.vision.inference import families
+from agent.vision.inference.families.aizoo import AizooDetector
+from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
 from tools.datasplit import CLASSES, Split, list_images
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame
+from agent.vision.inference.scene import load_scene_analyser
 from agent.vision.people import people_in
-from agent.vision.scene import load_scene_analyser
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

@@ -23,8 +23,8 @@ import numpy as np
 
 from agent.config import AgentConfig, load_config
 from agent.vision import load_analyser
+from agent.vision.capture.frames import SourceUnavailableError, open_source
 from agent.vision.findings import Frame, SceneFindings
-from agent.vision.frames import SourceUnavailableError, open_source
 from agent.vision.manifest import ModelError
 from agent.vision.people import people_in
 from agent.zones.map import ZoneMap

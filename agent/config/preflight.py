@@ -30,9 +30,9 @@ from pathlib import Path
 from agent.config import AgentConfig, ConfigError
 from agent.flow.settings import models_advice, where
 from agent.thermometer.calibration import calibration_path, load_calibration
-from agent.vision import families
+from agent.vision.capture.frames import parse_source
 from agent.vision.config import VisionConfig
-from agent.vision.frames import parse_source
+from agent.vision.inference import families
 from agent.vision.manifest import ModelError, ModelSpec, load_manifest, resolve
 
 __all__ = ["Findings", "check_ready", "preflight"]

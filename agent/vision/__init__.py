@@ -1,14 +1,26 @@
 """On-device vision: camera frames -> face, mask and occupancy findings -> mask/occupancy/alert events.
 
-:func:`build` is the pipeline's plug-in point. It returns two sources, the frame grabber (stage
-``camera``, :mod:`agent.vision.grabber`) and the inference worker (stage ``vision``,
-:mod:`agent.vision.worker`), and the analysers :mod:`agent.vision.compliance` (``mask`` events,
-``unmasked`` and ``staff_unmasked`` alerts), :mod:`agent.vision.occupancy` (``occupancy`` events,
-``crowding`` alerts per zone), when a staff zone and opening hours are configured
-:mod:`agent.vision.desk` (``desk_unattended``), and, unless disabled,
-:mod:`agent.vision.integrity_alerts` (``setup`` alerts: camera covered, dark, blurred, moved; the
-checks themselves are :mod:`agent.vision.integrity`). Zones (:mod:`agent.zones`) place each person.
-Frames, crops and face boxes never leave this package's threads.
+One subpackage per thread, independent of each other (import-linter's ``vision`` contract):
+
+- :mod:`agent.vision.capture` (the **camera grabber** thread): frame sources and the grabber;
+- :mod:`agent.vision.inference` (the **vision worker** thread): the worker, its detection gate and
+  motion check, the ONNX scene analyser and model families, the camera integrity measurements;
+- :mod:`agent.vision.analysers` (the **main loop**): findings -> events and alerts.
+
+What they share sits below them: :mod:`agent.vision.people`, :mod:`agent.vision.geometry` and
+:mod:`agent.vision.slot` (the latest-frame slot between grabber and worker), and under those
+:mod:`agent.vision.findings`, :mod:`agent.vision.config` and :mod:`agent.vision.manifest`.
+
+:func:`build` is the pipeline's plug-in point, the only module that sees all three. It returns two
+sources, the frame grabber (stage ``camera``, :mod:`agent.vision.capture.grabber`) and the inference
+worker (stage ``vision``, :mod:`agent.vision.inference.worker`), and the analysers
+:mod:`agent.vision.analysers.compliance` (``mask`` events, ``unmasked`` and ``staff_unmasked``
+alerts), :mod:`agent.vision.analysers.occupancy` (``occupancy`` events, ``crowding`` alerts per
+zone), when a staff zone and opening hours are configured :mod:`agent.vision.analysers.desk`
+(``desk_unattended``), and, unless disabled, :mod:`agent.vision.analysers.integrity_alerts`
+(``setup`` alerts: camera covered, dark, blurred, moved; the checks themselves are
+:mod:`agent.vision.inference.integrity`). Zones (:mod:`agent.zones`) place each person. Frames,
+crops and face boxes never leave this package's threads.
 """
 
 from __future__ import annotations
@@ -20,20 +32,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from agent.flow.lost import always_open
-from agent.vision.compliance import ComplianceAnalyser
-from agent.vision.desk import DeskAnalyser
-from agent.vision.gate import BUFFER_FRAMES, GateSettings
-from agent.vision.grabber import FrameGrabber
-from agent.vision.integrity import (
+from agent.vision.analysers.compliance import ComplianceAnalyser
+from agent.vision.analysers.desk import DeskAnalyser
+from agent.vision.analysers.integrity_alerts import IntegrityAnalyser
+from agent.vision.analysers.occupancy import OccupancyAnalyser
+from agent.vision.capture.grabber import FrameGrabber
+from agent.vision.inference.gate import BUFFER_FRAMES, GateSettings
+from agent.vision.inference.integrity import (
     REFERENCE_NAME,
     IntegrityChecker,
     Reference,
     ReferenceFileError,
     load_reference,
+    thresholds,
 )
-from agent.vision.integrity_alerts import IntegrityAnalyser, thresholds
-from agent.vision.occupancy import OccupancyAnalyser
-from agent.vision.worker import VisionWorker
+from agent.vision.inference.worker import VisionWorker
 from agent.zones.config import ClinicConfig, ZoneConfig
 from agent.zones.hours import OpeningHours
 from agent.zones.map import ZoneMap
@@ -51,13 +64,13 @@ class _LoadSceneAnalyser(Protocol):
 
 
 def load_analyser(vision: VisionConfig) -> SceneAnalyser:
-    """The configured models as one scene analyser (``agent.vision.scene.load_scene_analyser``)."""
-    loader: _LoadSceneAnalyser = import_module("agent.vision.scene").load_scene_analyser
+    """The configured models as one scene analyser (``agent.vision.inference.scene.load_scene_analyser``)."""
+    loader: _LoadSceneAnalyser = import_module("agent.vision.inference.scene").load_scene_analyser
     return loader(vision)
 
 
 def gate_settings(vision: VisionConfig) -> GateSettings:
-    """The detection gate's schedule from the ``vision`` section (:mod:`agent.vision.gate`)."""
+    """The detection gate's schedule from the ``vision`` section (:mod:`agent.vision.inference.gate`)."""
     return GateSettings(
         motion=vision.motion_gating,
         detect_fps=vision.detect_fps,

@@ -8,12 +8,18 @@ are never put into an event, a log line or a diagnostic (see docs/PRIVACY in doc
 - :class:`MaskClassifier` turns a face crop into P(masked).
 - :class:`PersonDetector` plugins turn a frame into person boxes (for occupancy).
 - :class:`SceneAnalyser` combines them: ``analyse(frame) -> SceneFindings``.
+- :class:`IntegrityFindings` are the camera tamper checks' verdicts (numbers only), made by the
+  worker's :class:`~agent.vision.inference.integrity.IntegrityChecker` and consumed by the
+  analysers.
+
+Both kinds of findings are what the vision worker emits and the analysers consume, so they sit
+below :mod:`agent.vision.inference` and :mod:`agent.vision.analysers`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -96,3 +102,49 @@ class SceneAnalyser(Protocol):
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
         """Run the models on one frame captured at ``at``."""
+
+
+# -- camera integrity: what the worker's tamper checks found (numbers only, never a frame) ---------
+IntegrityCheck = Literal["covered", "dark", "blurred", "moved"]
+CHECKS: tuple[IntegrityCheck, ...] = ("covered", "dark", "blurred", "moved")
+Outcome = Literal["ok", "failed", "unknown"]
+Basis = Literal["reference", "absolute"]
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityVerdict:
+    """One check's decision on the recent frames, with the measured value behind it."""
+
+    check: IntegrityCheck
+    outcome: Outcome
+    value: float | None
+    """covered: featureless share (0..1); dark: mean brightness (0..255); blurred: sharpness
+    (share of the commissioned, or absolute Laplacian energy, see ``basis``); moved: share of
+    landmarks in place (0..1). None when not measurable."""
+    limit: float
+    """The threshold ``value`` is compared with."""
+    basis: Basis
+    """Judged against the commissioned reference or against an absolute threshold."""
+    why_unknown: str | None = None
+    """When ``outcome`` is unknown: why the check could not be judged."""
+    shift: float | None = None
+    """moved only: displacement of the view (share of the frame width) when measurable."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityFindings:
+    """The integrity verdicts for one checked frame (the observation the analyser consumes)."""
+
+    at: float
+    """POSIX time the frame was captured."""
+    verdicts: tuple[IntegrityVerdict, ...]
+    commissioned: bool
+    """A usable reference was loaded (``moved`` can be judged)."""
+    check_ms: float
+    """Time this check took."""
+
+    def verdict(self, check: IntegrityCheck) -> IntegrityVerdict:
+        for v in self.verdicts:
+            if v.check == check:
+                return v
+        raise KeyError(check)

@@ -1,6 +1,6 @@
 """The ``camera`` check: the camera opens and delivers frames at (most of) ``camera.max_fps``.
 
-It opens the source with :func:`agent.vision.frames.open_source`, the function the grabber uses, so a
+It opens the source with :func:`agent.vision.capture.frames.open_source`, the function the grabber uses, so a
 ``camera.source`` that ``run`` rejects (exit 78) FAILs here too. While the agent runs it owns the
 camera, so its live state is reported instead (opening it twice would steal frames). No frame is
 written anywhere.
@@ -15,7 +15,7 @@ from typing import Any
 from agent.cli.diag.check import Check, Context
 from agent.cli.diag.status import live_source
 from agent.config import AgentConfig, ConfigError
-from agent.vision.frames import SourceUnavailableError, open_source
+from agent.vision.capture.frames import SourceUnavailableError, open_source
 
 LISTEN_S = 3.0
 

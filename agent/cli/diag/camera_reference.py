@@ -1,6 +1,6 @@
 """The ``camera reference`` check: the reference view the tamper checks judge a moved camera by.
 
-It reads the file ``triage-agent commission`` wrote (:func:`agent.vision.integrity.load_reference`,
+It reads the file ``triage-agent commission`` wrote (:func:`agent.vision.inference.integrity.load_reference`,
 as ``run`` loads it) and, while the agent runs, its open camera alerts. WARN when not commissioned
 (a moved camera cannot be detected), FAIL while a camera alert is open. It takes no frame.
 """
@@ -14,7 +14,12 @@ from typing import Any
 from agent.cli.diag.check import Check, Context
 from agent.config import AgentConfig
 from agent.vision import reference_path
-from agent.vision.integrity import MIN_LANDMARKS, REFERENCE_NAME, ReferenceFileError, load_reference
+from agent.vision.inference.integrity import (
+    MIN_LANDMARKS,
+    REFERENCE_NAME,
+    ReferenceFileError,
+    load_reference,
+)
 
 _COMMISSION_FIX = (
     "aim the camera as intended, then: sudo systemctl stop triage-agent; "

@@ -36,13 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from agent.vision.findings import Frame
+from agent.vision.config import IntegrityConfig
+from agent.vision.findings import Basis, Frame, IntegrityFindings, IntegrityVerdict
 
 ANALYSIS_WIDTH = 320
 """Frames are checked at this width (aspect kept)."""
@@ -74,10 +74,6 @@ REFERENCE_FORMAT = 1
 REFERENCE_NAME = "camera-reference.npz"
 """File name of the reference in the state directory."""
 
-IntegrityCheck = Literal["covered", "dark", "blurred", "moved"]
-CHECKS: tuple[IntegrityCheck, ...] = ("covered", "dark", "blurred", "moved")
-Outcome = Literal["ok", "failed", "unknown"]
-Basis = Literal["reference", "absolute"]
 Gray = npt.NDArray[np.uint8]
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -111,6 +107,21 @@ class IntegrityThresholds:
     moved_window: int = 30
     """A landmark counts as in place when found in any of this many recent checks (people walking
     through hide different landmarks from one check to the next; a moved camera loses them all)."""
+
+
+def thresholds(cfg: IntegrityConfig) -> IntegrityThresholds:
+    """The detector thresholds of the integrity config."""
+    return IntegrityThresholds(
+        covered_share=cfg.covered_share,
+        covered_share_uncommissioned=cfg.covered_share_uncommissioned,
+        dark_luma=cfg.dark_luma,
+        blur_ratio=cfg.blur_ratio,
+        blur_min_sharpness=cfg.blur_min_sharpness,
+        moved_min_match=cfg.moved_min_match,
+        moved_min_shift=cfg.moved_min_shift,
+        window=cfg.window,
+        moved_window=cfg.moved_window,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,45 +177,6 @@ class Measurement:
     def view_match(self) -> float | None:
         """Share of the reference landmarks found in place in this frame alone."""
         return None if self.found is None else float(self.found.mean())
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrityVerdict:
-    """One check's decision on the recent frames, with the measured value behind it."""
-
-    check: IntegrityCheck
-    outcome: Outcome
-    value: float | None
-    """covered: featureless share (0..1); dark: mean brightness (0..255); blurred: sharpness
-    (share of the commissioned, or absolute Laplacian energy, see ``basis``); moved: share of
-    landmarks in place (0..1). None when not measurable."""
-    limit: float
-    """The threshold ``value`` is compared with."""
-    basis: Basis
-    """Judged against the commissioned reference or against an absolute threshold."""
-    why_unknown: str | None = None
-    """When ``outcome`` is unknown: why the check could not be judged."""
-    shift: float | None = None
-    """moved only: displacement of the view (share of the frame width) when measurable."""
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrityFindings:
-    """The integrity verdicts for one checked frame (the observation the analyser consumes)."""
-
-    at: float
-    """POSIX time the frame was captured."""
-    verdicts: tuple[IntegrityVerdict, ...]
-    commissioned: bool
-    """A usable reference was loaded (``moved`` can be judged)."""
-    check_ms: float
-    """Time this check took."""
-
-    def verdict(self, check: IntegrityCheck) -> IntegrityVerdict:
-        for v in self.verdicts:
-            if v.check == check:
-                return v
-        raise KeyError(check)
 
 
 # -- image measures --------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision.families.preprocess import check_frame, to_tensor
-from agent.vision.families.session import FloatArray, OnnxModel
 from agent.vision.findings import Box, Frame
+from agent.vision.inference.families.preprocess import check_frame, to_tensor
+from agent.vision.inference.families.session import FloatArray, OnnxModel
 from agent.vision.manifest import ModelError, ModelSpec
 
 MASKED_LABEL = "with_mask"

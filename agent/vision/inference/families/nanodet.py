@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.vision.families.nms import select
-from agent.vision.families.preprocess import prepare
-from agent.vision.families.session import FloatArray, OnnxModel
 from agent.vision.findings import Box, Frame
+from agent.vision.inference.families.nms import select
+from agent.vision.inference.families.preprocess import prepare
+from agent.vision.inference.families.session import FloatArray, OnnxModel
 from agent.vision.manifest import ModelError, ModelSpec
 
 STRIDES = (8, 16, 32)

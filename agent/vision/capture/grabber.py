@@ -1,11 +1,11 @@
 """The frame grabber: one thread reading a :class:`FrameSource` into a single latest-frame slot.
 
-The slot holds at most ``buffer_frames`` frames (:class:`LatestFrame`): with 1, the latest frame
+The slot holds at most ``buffer_frames`` frames (:class:`~agent.vision.slot.LatestFrame`): with 1, the latest frame
 wins; with a few (the gated vision path), the worker sees every frame in order and catches up after
 a slow detection. When the slot is full the oldest frame gives way (counted in
 ``LatestFrame.replaced``), so the backlog is bounded however slow inference is. While the scene is
 idle the worker asks for every Nth frame only (``LatestFrame.keep_every``): the others are passed
-over with :meth:`~agent.vision.frames.FrameSource.skip` (no decode to BGR where the source allows:
+over with :meth:`~agent.vision.capture.frames.FrameSource.skip` (no decode to BGR where the source allows:
 ``VideoCapture.grab`` without ``retrieve``). When the camera
 vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
 exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``, 5 s by
@@ -19,75 +19,22 @@ Frames stay in process memory.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 
 from agent.flow.clock import agent_now
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import Backoff, ThreadedSource
+from agent.vision.capture.frames import FrameSource, SourceUnavailableError, open_source
 from agent.vision.config import CameraConfig
-from agent.vision.findings import Frame
-from agent.vision.frames import FrameSource, SourceUnavailableError, open_source
+from agent.vision.slot import CapturedFrame, LatestFrame
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class CapturedFrame:
-    """One frame and when it was captured."""
-
-    image: Frame
-    at: float
-    """POSIX time of capture."""
-    index: int
-    """Sequence number since the grabber started (1, 2, ...)."""
-
-
-class LatestFrame:
-    """A small frame slot shared by the grabber (writer) and the worker (reader).
-
-    With ``capacity`` 1 (the default) the newest frame wins: a new frame replaces one not yet
-    taken. With a larger capacity the worker gets every frame in order while it keeps up on
-    average (a slow detection is caught up on by the cheap motion checks of the next frames); only
-    when ``capacity`` frames are waiting does the oldest give way. Either way memory is bounded.
-    """
-
-    def __init__(self, capacity: int = 1) -> None:
-        self._cond = threading.Condition()
-        self._frames: deque[CapturedFrame] = deque()
-        self.capacity = max(1, capacity)
-        self.replaced = 0
-        """Frames dropped before anyone took them (the price of a bounded slot)."""
-        self.keep_every = 1
-        """The reader wants every Nth frame only (set by the worker while the scene is idle); the
-        grabber passes over the others without decoding them (:meth:`FrameSource.skip`)."""
-
-    def wanted(self, index: int) -> bool:
-        """Whether frame number ``index`` should be decoded and stored."""
-        return index % max(1, self.keep_every) == 0
-
-    def put(self, frame: CapturedFrame) -> None:
-        """Store ``frame``; when the slot is full, the oldest frame not yet taken is dropped."""
-        with self._cond:
-            if len(self._frames) >= self.capacity:
-                self._frames.popleft()
-                self.replaced += 1
-            self._frames.append(frame)
-            self._cond.notify_all()
-
-    def take(self, timeout: float) -> CapturedFrame | None:
-        """The oldest frame not taken before, waiting up to ``timeout`` s; None if none came."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._frames), timeout):
-                return None
-            return self._frames.popleft()
-
-
 class FrameGrabber(ThreadedSource):
-    """A :class:`~agent.flow.ports.Source` (stage ``camera``) that fills a :class:`LatestFrame`.
+    """A :class:`~agent.flow.ports.Source` (stage ``camera``) that fills a
+    :class:`~agent.vision.slot.LatestFrame`.
 
     It emits nothing itself; the vision worker takes frames from :attr:`latest`.
     """

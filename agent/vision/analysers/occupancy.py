@@ -2,7 +2,7 @@
 
 An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. People are
 the person boxes plus the faces no person box claims (:func:`agent.vision.people.people_in`); they
-are tracked (:mod:`agent.vision.tracker`) so that a person standing at the desk for a minute is one
+are tracked (:mod:`agent.vision.analysers.tracker`) so that a person standing at the desk for a minute is one
 person, and each track is in the zone its feet stood in on its latest frame
 (:class:`~agent.zones.map.ZoneMap`).
 
@@ -10,7 +10,7 @@ The count of confirmed tracks seen within the last ``visible_s`` seconds, and wi
 the count per zone, is published (``OccupancyEvent``, ``window_s`` None, ``zones`` name -> count)
 only after new counts held for ``hold_s`` seconds. Every ``vision.compliance_window_s`` a periodic
 ``OccupancyEvent`` reports the highest published count in the window (per zone too) and
-``people``: the arrivals in it (:mod:`agent.vision.arrivals`: people entering the view, or passing
+``people``: the arrivals in it (:mod:`agent.vision.analysers.arrivals`: people entering the view, or passing
 an ``entrance`` zone when one is configured; a person lost for up to ``vision.reentry_grace_s`` and
 seen again near where they were is not counted twice).
 
@@ -29,11 +29,11 @@ from agent.flow.alerts import AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event, OccupancyEvent
 from agent.flow.window import PeriodicWindow
-from agent.vision.arrivals import ArrivalCounter
+from agent.vision.analysers.arrivals import ArrivalCounter
+from agent.vision.analysers.tracker import Track, Tracker
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.people import people_in
-from agent.vision.tracker import Track, Tracker
 from agent.zones.map import Zone, ZoneMap
 
 Counts = tuple[int, tuple[int, ...]]

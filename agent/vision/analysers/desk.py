@@ -26,8 +26,7 @@ from collections.abc import Sequence
 from agent.flow.alerts import AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event
-from agent.vision.findings import SceneFindings
-from agent.vision.integrity import IntegrityCheck, IntegrityFindings
+from agent.vision.findings import IntegrityCheck, IntegrityFindings, SceneFindings
 from agent.vision.people import people_in
 from agent.zones.config import ClinicConfig
 from agent.zones.hours import OpeningHours

@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision.families.nms import select
-from agent.vision.families.preprocess import Letterbox, check_frame, to_tensor
-from agent.vision.families.session import FloatArray, OnnxModel
 from agent.vision.findings import Box, Frame
+from agent.vision.inference.families.nms import select
+from agent.vision.inference.families.preprocess import Letterbox, check_frame, to_tensor
+from agent.vision.inference.families.session import FloatArray, OnnxModel
 from agent.vision.manifest import ModelError, ModelSpec
 
 STRIDE = 4

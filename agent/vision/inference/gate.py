@@ -1,7 +1,7 @@
 """The detection gate: which frames the detectors see, and where, so a Pi-class core keeps up.
 
 Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap motion check
-(:mod:`agent.vision.motion`, well under a millisecond), then one of
+(:mod:`agent.vision.inference.motion`, well under a millisecond), then one of
 
 - **full** detection (every detector on the whole frame): on the first frame, when the picture
   changed as a whole (light, exposure), and at least every ``full_every_s`` seconds even without
@@ -19,7 +19,7 @@ Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap
   looked at after :data:`FAST_EVERY` frames instead of waiting for ``detect_fps``; when such a look finds
   nobody new, early looks pause for :data:`FAST_HOLD_S`;
 - **carried**: no detector is run. The last findings are re-emitted (with the new capture time) every
-  ``keepalive_s`` so that the analysers' trackers (:mod:`agent.vision.tracker`, which bridge
+  ``keepalive_s`` so that the analysers' trackers (:mod:`agent.vision.analysers.tracker`, which bridge
   missed frames) keep the people in view, and nothing at all is emitted while the scene is empty
   and static.
 
@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from agent.vision.findings import Box, Frame, SceneAnalyser, SceneFindings
-from agent.vision.motion import MotionDetector, Region, align, area, grow, merge, overlap
+from agent.vision.inference.motion import MotionDetector, Region, align, area, grow, merge, overlap
 from agent.vision.people import people_in
 
 REGION_MARGIN = 0.15

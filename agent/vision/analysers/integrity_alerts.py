@@ -1,7 +1,7 @@
 """Camera integrity alerts: the ``setup`` family alerts from the integrity verdicts.
 
-An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.integrity.IntegrityFindings` (made in the
-vision worker thread by :class:`~agent.vision.integrity.IntegrityChecker`; no frame gets here). Per
+An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.IntegrityFindings` (made in the
+vision worker thread by :class:`~agent.vision.inference.integrity.IntegrityChecker`; no frame gets here). Per
 check a :class:`~agent.flow.alerts.AlertLatch` raises ``camera_covered`` / ``camera_dark`` / ``camera_blurred`` / ``camera_moved``
 once the check failed continuously for its ``vision.integrity.*_after_s`` and clears it once it
 passed for ``clear_after_s``. Like every ``setup`` alert they are watched only while the clinic is open
@@ -19,13 +19,7 @@ from agent.flow.alerts import AlertLatch
 from agent.flow.events import AlertType, Event
 from agent.flow.lost import always_open
 from agent.vision.config import IntegrityConfig
-from agent.vision.integrity import (
-    CHECKS,
-    IntegrityCheck,
-    IntegrityFindings,
-    IntegrityThresholds,
-    IntegrityVerdict,
-)
+from agent.vision.findings import CHECKS, IntegrityCheck, IntegrityFindings, IntegrityVerdict
 
 ALERTS: dict[IntegrityCheck, AlertType] = {
     "covered": "camera_covered",
@@ -33,21 +27,6 @@ ALERTS: dict[IntegrityCheck, AlertType] = {
     "blurred": "camera_blurred",
     "moved": "camera_moved",
 }
-
-
-def thresholds(cfg: IntegrityConfig) -> IntegrityThresholds:
-    """The detector thresholds of the integrity config."""
-    return IntegrityThresholds(
-        covered_share=cfg.covered_share,
-        covered_share_uncommissioned=cfg.covered_share_uncommissioned,
-        dark_luma=cfg.dark_luma,
-        blur_ratio=cfg.blur_ratio,
-        blur_min_sharpness=cfg.blur_min_sharpness,
-        moved_min_match=cfg.moved_min_match,
-        moved_min_shift=cfg.moved_min_shift,
-        window=cfg.window,
-        moved_window=cfg.moved_window,
-    )
 
 
 def _pct(x: float | None) -> str:

@@ -1,6 +1,6 @@
 """Arrivals: how many distinct people came into view (or through the entrance zone).
 
-The occupancy tracker (:mod:`agent.vision.tracker`) gives a person one id while they stay in view
+The occupancy tracker (:mod:`agent.vision.analysers.tracker`) gives a person one id while they stay in view
 and forgets them ``forget_after_s`` (2 s) after their last detection. Counting ids would count a
 person again after every longer miss: someone hidden behind another for a few seconds, a detector
 that loses a seated person for a moment, a hand over the lens. An :class:`ArrivalCounter` counts a
@@ -21,8 +21,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.vision.analysers.tracker import Track
 from agent.vision.findings import Box
-from agent.vision.tracker import Track, shift
+from agent.vision.geometry import shift
 
 REENTRY_MAX_SHIFT = 1.5
 """How far (in box sizes) from a lost person's last place a new track may start to be them."""

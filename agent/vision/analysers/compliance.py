@@ -3,7 +3,7 @@
 An :class:`~agent.flow.ports.Analyser` fed :class:`~agent.vision.findings.SceneFindings`. Each face
 belongs to a person (:mod:`agent.vision.people`); a person whose feet stand in a ``staff`` zone
 (:class:`~agent.zones.map.ZoneMap`) is staff, anyone else a patient or visitor. Faces are tracked
-(:mod:`agent.vision.tracker`) and each track's mask state is smoothed with hysteresis; a track's
+(:mod:`agent.vision.analysers.tracker`) and each track's mask state is smoothed with hysteresis; a track's
 role is the one of its latest frame.
 
 Patients: the scene state is ``unmasked`` when any patient face seen within ``visible_s`` is
@@ -31,10 +31,10 @@ from agent.flow.alerts import AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event, MaskEvent, MaskState
 from agent.flow.window import PeriodicWindow
+from agent.vision.analysers.tracker import Settled, Track, Tracker
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.people import people_in
-from agent.vision.tracker import Settled, Track, Tracker
 from agent.zones.map import ZoneMap
 
 

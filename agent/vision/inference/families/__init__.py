@@ -31,11 +31,13 @@ def _lazy(module: str, cls: str) -> ModelFactory:
 
 
 FAMILIES: dict[str, ModelFactory] = {
-    "centerface": _lazy("agent.vision.families.centerface", "CenterFaceDetector"),
-    "mask-classifier": _lazy("agent.vision.families.mask_classifier", "OnnxMaskClassifier"),
-    "aizoo": _lazy("agent.vision.families.aizoo", "AizooDetector"),
-    "ultraface": _lazy("agent.vision.families.ultraface", "UltrafaceDetector"),
-    "nanodet": _lazy("agent.vision.families.nanodet", "NanodetDetector"),
+    "centerface": _lazy("agent.vision.inference.families.centerface", "CenterFaceDetector"),
+    "mask-classifier": _lazy(
+        "agent.vision.inference.families.mask_classifier", "OnnxMaskClassifier"
+    ),
+    "aizoo": _lazy("agent.vision.inference.families.aizoo", "AizooDetector"),
+    "ultraface": _lazy("agent.vision.inference.families.ultraface", "UltrafaceDetector"),
+    "nanodet": _lazy("agent.vision.inference.families.nanodet", "NanodetDetector"),
 }
 
 FACE_TASKS = frozenset({"face", "face_mask"})

@@ -17,9 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agent.vision import families
 from agent.vision.config import VisionConfig
-from agent.vision.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
 from agent.vision.findings import (
     Box,
     FaceDetector,
@@ -29,9 +27,11 @@ from agent.vision.findings import (
     PersonDetector,
     SceneFindings,
 )
+from agent.vision.geometry import iou
+from agent.vision.inference import families
+from agent.vision.inference.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
+from agent.vision.inference.motion import Region
 from agent.vision.manifest import resolve
-from agent.vision.motion import Region
-from agent.vision.tracker import iou
 
 MASK_REUSE_S = 1.0
 """A face found again at nearly the same place within this long keeps its mask probability
@@ -68,7 +68,7 @@ class OnnxSceneAnalyser:
     ) -> SceneFindings:
         """Faces found within ``regions`` (the whole frame when None), in frame pixels, with
         P(masked) from crops of the whole frame; person boxes only when ``persons`` (and a person
-        detector is configured), else None. See :mod:`agent.vision.gate`."""
+        detector is configured), else None. See :mod:`agent.vision.inference.gate`."""
         started = time.perf_counter()
         boxes: list[Box] = [
             b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score

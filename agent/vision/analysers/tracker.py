@@ -14,33 +14,14 @@ Boxes stay in process memory: nothing here is ever published.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.vision.findings import Box
+from agent.vision.geometry import iou, shift
 
 Settled = Literal["masked", "unmasked"]
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes (0 when disjoint)."""
-    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
-    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
-
-
-def shift(a: Box, b: Box) -> float:
-    """Centroid distance between two boxes in units of ``a``'s size."""
-    dx = (a.x1 + a.x2 - b.x1 - b.x2) / 2
-    dy = (a.y1 + a.y2 - b.y1 - b.y2) / 2
-    size = max(1.0, math.sqrt(max(a.width * a.height, 1.0)))
-    return math.hypot(dx, dy) / size
 
 
 @dataclass(slots=True)

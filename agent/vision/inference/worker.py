@@ -1,17 +1,17 @@
 """The vision worker: the inference thread between the frame grabber and the pipeline.
 
 At most ``camera.max_fps`` times a second it takes the newest frame from the grabber's
-:class:`~agent.vision.grabber.LatestFrame` and passes it through the
-:class:`~agent.vision.gate.DetectionGate`, which checks it for motion and runs the
+:class:`~agent.vision.slot.LatestFrame` and passes it through the
+:class:`~agent.vision.inference.gate.DetectionGate`, which checks it for motion and runs the
 :class:`~agent.vision.findings.SceneAnalyser` only when and where that can change the findings (see
-:mod:`agent.vision.gate`); it emits the frozen :class:`~agent.vision.findings.SceneFindings` the gate
+:mod:`agent.vision.inference.gate`); it emits the frozen :class:`~agent.vision.findings.SceneFindings` the gate
 returns (the observation the vision analysers consume). The frame itself is dropped right after:
 it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
 processed; :meth:`inference_ms` is the median model time over recent detections (for health
 events), None while no frame is being processed. Without a gate (``gate=None``) every frame taken is analysed in full. With an
-:class:`~agent.vision.integrity.IntegrityChecker`, every ``integrity_every_s`` the frame taken is
+:class:`~agent.vision.inference.integrity.IntegrityChecker`, every ``integrity_every_s`` the frame taken is
 also checked for tampering, before and regardless of the gate (a covered camera shows no motion),
-and the :class:`~agent.vision.integrity.IntegrityFindings` (numbers only) are emitted too.
+and the :class:`~agent.vision.findings.IntegrityFindings` (numbers only) are emitted too.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import ThreadedSource
 from agent.vision.findings import Frame, SceneAnalyser
-from agent.vision.gate import IDLE_STRIDE, DetectionGate, GateSettings
-from agent.vision.grabber import LatestFrame
-from agent.vision.integrity import IntegrityChecker
+from agent.vision.inference.gate import IDLE_STRIDE, DetectionGate, GateSettings
+from agent.vision.inference.integrity import IntegrityChecker
+from agent.vision.slot import LatestFrame
 
 log = logging.getLogger(__name__)
 
