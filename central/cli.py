@@ -317,6 +317,15 @@ def _run_reconcile(a: argparse.Namespace, settings: CentralSettings) -> int:
     last = first if a.date else max(first, today(tz))
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     done = reconcile(engine, days, settings.tz)
+    if done.skipped:
+        print(
+            f"{len(done.skipped)} days before the retention's horizon skipped "
+            f"({done.skipped[0]} to {done.skipped[-1]}): their raw events are gone, their rollups "
+            "are kept"
+        )
+    if not done.days:
+        return 0
+    first, last = done.days[0], done.days[-1]
     span = f"{first}" if first == last else f"{first} to {last}"
     if done.matched:
         print(f"rollups of {span} ({tz.key}) match the raw events ({done.desk_days} desk-days)")

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from central.config import ConfigError, zone
 from central.store import reader
-from central.store.partitions import get_meta
+from central.store.partitions import get_meta, horizon
 from central.store.reader import Stored
 from central.store.tables import central_meta, rollup_alerts, rollup_days
 
@@ -312,6 +312,8 @@ class Reconciled:
     """Desk-days rebuilt (with at least one event)."""
     differences: tuple[str, ...]
     """``<day> <site>/<desk>: <name> stored X/rebuilt Y``, one per desk-day that differed."""
+    skipped: tuple[date, ...] = ()
+    """Days before the retention's horizon: their raw events are gone, their rollups are kept."""
 
     @property
     def matched(self) -> bool:
@@ -326,8 +328,12 @@ def reconcile(engine: Engine, days: Sequence[date], tz: str) -> Reconciled:
     zi = zone(tz)
     differences: list[str] = []
     rebuilt_rows = 0
+    kept_from = horizon(engine)
+    skipped = tuple(d for d in days if day_bounds(d, zi)[0] < kept_from)
     for day in days:
         start, end = day_bounds(day, zi)
+        if start < kept_from:
+            continue  # its raw events are (partly) gone with the retention: the rollup stays
         with engine.begin() as conn:
             check_tz(conn, tz)
             if conn.dialect.name == "postgresql":
@@ -348,7 +354,9 @@ def reconcile(engine: Engine, days: Sequence[date], tz: str) -> Reconciled:
                     differences.append(f"{day} {key[0]}/{key[1]}: " + ", ".join(diff))
             add(conn, list(rebuilt.values()))
             rebuilt_rows += len(rebuilt)
-    return Reconciled(tuple(days), rebuilt_rows, tuple(differences))
+    return Reconciled(
+        tuple(d for d in days if d not in skipped), rebuilt_rows, tuple(differences), skipped
+    )
 
 
 def retz(engine: Engine, tz: str) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select, text, update
 
 from agent.flow.events import Event
 from agent.wire.contract import Identity
+from central.cli import main
 from central.collect import Collector
 from central.config import BrokerSettings, ConfigError
 from central.report.counts import per_desk
@@ -181,7 +182,12 @@ def test_partitions_ahead_retention_and_no_second_copy_after_it(db_url: str) -> 
     upkeep(engine, force=True)
     assert store(engine, rows) == 0
     assert count(engine) == 1
-    # The rollups outlive the raw events.
+    # The rollups outlive the raw events, and reconcile leaves the days before the horizon alone.
+    assert read(engine, date(2020, 1, 1), today + timedelta(days=1)) == old_day
+    gone = [utc_day(rows[2].ts), utc_day(rows[1].ts)]
+    done = reconcile(engine, [*gone, today], "UTC")
+    assert done.skipped == tuple(gone)
+    assert done.matched, done.differences
     assert read(engine, date(2020, 1, 1), today + timedelta(days=1)) == old_day
 
 
@@ -305,3 +311,17 @@ def test_a_partition_waits_for_a_long_report_at_most_its_lock_timeout(postgres: 
         assert time.monotonic() - t0 < 5
         report.rollback()
     assert len(ensure_partitions(engine, now=later)) == 9
+
+
+def test_maintain_creates_partitions_and_applies_the_retention(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = open_db(db_url)
+    box = identity("clinic-010", "desk-1")
+    rows = [_row(box, temperature(time.time() - d * 86400), d + 1) for d in (0, 40)]
+    assert store(engine, rows) == 2
+    assert main(["maintain", "--db", db_url, "--retention-days", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "(30 days)" in out
+    assert count(engine) == count(engine, event_ids) == 1
+    assert main(["maintain", "--db", db_url, "--retention-days", "0"]) == 78
