@@ -41,6 +41,8 @@ DELETE_BATCH = 10_000
 _LOCK = 0x7472696168  # pg_advisory_xact_lock key: partition upkeep, one process at a time
 _NAME = re.compile(r"^events_p(\d{8})$")
 DAY_S = 86400
+IDS_GRACE_S = DAY_S
+"""How much longer than the raw events ``event_ids`` keeps its ids."""
 LOCK_TIMEOUT_S = 10
 """How long creating a partition waits for the lock on ``events`` (long reports hold it)."""
 
@@ -195,7 +197,9 @@ def apply_retention(engine: Engine, days: int = RETENTION_DAYS, now: float | Non
         deleted = _delete_batches(engine, table, "pk", horizon)
     else:
         deleted = _delete_batches(engine, "events", "pk", horizon)
-    pruned = _delete_batches(engine, "event_ids", "event_id", horizon)
+    # Ids are kept a day longer than their events: a running writer reads the new horizon within
+    # the hour, and meanwhile a redelivered event of the removed day is still a duplicate.
+    pruned = _delete_batches(engine, "event_ids", "event_id", horizon - IDS_GRACE_S)
     return Pruned(horizon, tuple(dropped), deleted, pruned)
 
 
