@@ -139,7 +139,7 @@ def keys(summaries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 def counted(p: Pipeline, summaries: list[dict[str, Any]]) -> int:
     """Results in the 15-min summaries plus those still in the open period."""
-    slot, _ = p._summary.periods if p._summary is not None else (None, None)
+    slot, _ = p.summaries.tally.periods if p.summaries.tally is not None else (None, None)
     open_now = 0 if slot is None else sum(slot.results.values())
     closed = sum(
         int(s["screened"]) + int(s["invalid"]) for s in summaries if s["period"] == "15min"
@@ -194,9 +194,9 @@ def test_clock_stepped_forward_a_day_while_running(tmp_path: Path) -> None:
     health = of(p, "health")
     assert len(health) == 1 + 1400 // 60
     assert health[-1]["uptime_s"] == 1381  # not a day
-    assert p._summary is not None
-    assert p._summary.periods[1].date == "2026-11-24"
-    assert sum(p._summary.periods[1].results.values()) == 24  # the day holds every count
+    assert p.summaries.tally is not None
+    assert p.summaries.tally.periods[1].date == "2026-11-24"
+    assert sum(p.summaries.tally.periods[1].results.values()) == 24  # the day holds every count
 
 
 def test_restart_after_the_clock_was_corrected_back_does_not_stall(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from agent.flow.alerts import AlertBook, OpenAlert
 from agent.flow.events import AlertEvent
 from agent.flow.lost import SourceLostAnalyser
 from agent.service.alert_store import AlertFile
-from agent.service.pipeline import build_stages_keeping_alerts
+from agent.service.stages import build_stages_keeping_alerts
 
 T0 = 1_795_435_200.0
 

@@ -17,7 +17,7 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.flow.lost import SourceLostAnalyser
-from agent.service.pipeline import build_stages, lost_alerts
+from agent.service.stages import build_stages, lost_alerts
 from agent.thermometer.simulated_port import emulator
 from agent.zones.config import ClinicConfig
 from firmware_bridge.emulator import PtyEmulator

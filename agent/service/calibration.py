@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agent.flow.ports import Analyser
 from agent.service.status_server import Command, Conversation
 from agent.thermometer.live_calibration import MAX_WAIT_S, CalibratedScreening, CalibrationRequest
 
@@ -112,3 +113,11 @@ def calibrate_command(
                 return
 
     return handle
+
+
+def screening_of(analysers: Sequence[Analyser]) -> CalibratedScreening | None:
+    """The screening analyser that owns the offset in force (None without a thermometer)."""
+    for a in analysers:
+        if isinstance(a, CalibratedScreening):
+            return a
+    return None

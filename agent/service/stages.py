@@ -1,0 +1,89 @@
+"""The stages the config enables: sources and analysers, lost-device alerts, the alert book.
+
+Each domain builds its own stages (:func:`agent.thermometer.build`, :func:`agent.vision.build`);
+this module adds the ``thermometer_lost`` / ``camera_lost`` analyser for the enabled devices and the
+book that keeps open alerts across restarts (``state_dir/alerts.json``, :mod:`.alert_store`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from agent import thermometer, vision
+from agent.config import AgentConfig
+from agent.flow.alerts import AlertBook, using_book
+from agent.flow.clock import wall_of
+from agent.flow.events import AlertType
+from agent.flow.lost import SourceLostAnalyser, Watched, always_open
+from agent.flow.ports import Analyser, Source
+from agent.service.alert_store import AlertFile
+from agent.zones.hours import OpeningHours
+
+
+def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
+    """Sources and analysers for the enabled parts of the config."""
+    sources: list[Source] = []
+    analysers: list[Analyser] = []
+    is_open = opening_hours(cfg)
+    for s, a in (
+        thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
+        vision.build(
+            cfg.camera,
+            cfg.vision,
+            state_dir=cfg.runtime.state_dir,
+            is_open=is_open,
+            zones=cfg.zones,
+            clinic=cfg.clinic,
+            timezone=cfg.device.timezone,
+        ),
+    ):
+        sources += s
+        analysers += a
+    lost = lost_alerts(cfg, sources)
+    if lost is not None:
+        analysers.append(lost)
+    return sources, analysers
+
+
+def lost_alerts(cfg: AgentConfig, sources: Sequence[Source]) -> SourceLostAnalyser | None:
+    """``thermometer_lost`` / ``camera_lost`` for the enabled devices, while the clinic is open
+    (``[clinic]`` hours in ``device.timezone``; always when no hours are configured)."""
+    after: dict[str, tuple[AlertType, float]] = {
+        "thermometer": ("thermometer_lost", cfg.thermometer.lost_alert_after_s),
+        "camera": ("camera_lost", cfg.camera.lost_alert_after_s),
+    }
+    watched = [
+        Watched(s.name, alert, s.heartbeat, after_s)
+        for s in sources
+        if s.name in after
+        for alert, after_s in [after[s.name]]
+    ]
+    if not watched:
+        return None
+    return SourceLostAnalyser(watched, opening_hours(cfg))
+
+
+def opening_hours(cfg: AgentConfig) -> Callable[[float], bool]:
+    """Whether the clinic is open at an instant (``[clinic]`` in ``device.timezone``): when the
+    ``setup`` alerts are watched. Always, when no opening hours are configured."""
+    hours = OpeningHours(cfg.clinic, cfg.device.timezone)
+    if not hours.ever_open:
+        return always_open
+    return lambda at: hours.is_open(wall_of(at))  # analysers run on agent time
+
+
+def alert_book(cfg: AgentConfig, started: float) -> AlertBook:
+    """The open alerts kept in ``runtime.state_dir`` across restarts."""
+    store = AlertFile.in_state_dir(cfg.runtime.state_dir)
+    return AlertBook(store, started, cfg.reporting.restored_alert_grace_s)
+
+
+def build_stages_keeping_alerts(
+    cfg: AgentConfig, started: float
+) -> tuple[list[Source], list[Analyser]]:
+    """:func:`build_stages` with every alert latch reporting to the state directory's book (the
+    book itself is the last analyser: it clears restored alerts nobody confirmed)."""
+    book = alert_book(cfg, started)
+    with using_book(book):
+        sources, analysers = build_stages(cfg)
+    return sources, [*analysers, book]
