@@ -11,7 +11,6 @@ from agent.flow.alerts import (
     AlertBook,
     AlertLatch,
     AlertLatches,
-    using_book,
 )
 from agent.flow.events import AlertEvent
 from agent.service.alert_store import AlertFile
@@ -27,16 +26,14 @@ def test_an_alert_still_present_after_a_restart_keeps_its_id_and_is_not_raised_a
     tmp_path: Path,
 ) -> None:
     before = book(tmp_path, T0)
-    with using_book(before):
-        latch = AlertLatch("camera_covered", raise_after_s=30, clear_after_s=10)
+    latch = AlertLatch("camera_covered", raise_after_s=30, clear_after_s=10, book=before)
     assert latch.update(True, T0) is None
     raised = latch.update(True, T0 + 30)
     assert raised is not None
     assert raised.raised
     # the process stops here; a new one starts from the same state directory
     after = book(tmp_path, T0 + 100)
-    with using_book(after):
-        again = AlertLatch("camera_covered", raise_after_s=30, clear_after_s=10)
+    again = AlertLatch("camera_covered", raise_after_s=30, clear_after_s=10, book=after)
     assert again.raised
     assert again.update(True, T0 + 101) is None  # still covered: no second raise
     assert after.tick(T0 + 1000) == []  # confirmed: the grace does not clear it
@@ -51,12 +48,10 @@ def test_an_alert_still_present_after_a_restart_keeps_its_id_and_is_not_raised_a
 def test_an_alert_gone_at_the_first_verdict_is_cleared_at_once_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    with using_book(book(tmp_path, T0)):
-        latch = AlertLatch("desk_unattended", clear_after_s=3)
+    latch = AlertLatch("desk_unattended", clear_after_s=3, book=book(tmp_path, T0))
     raised = latch.raise_now(T0)
     assert raised is not None
-    with using_book(book(tmp_path, T0 + 50)):
-        again = AlertLatch("desk_unattended", clear_after_s=3)
+    again = AlertLatch("desk_unattended", clear_after_s=3, book=book(tmp_path, T0 + 50))
     # while the sources start up, "nobody seen" is no verdict yet
     assert again.update(False, T0 + 51) is None
     assert again.raised
@@ -75,16 +70,14 @@ def test_without_a_verdict_alerts_are_cleared_after_the_grace_whoever_owned_them
     tmp_path: Path,
 ) -> None:
     first = book(tmp_path, T0)
-    with using_book(first):
-        crowd = AlertLatches[str]("crowding", raise_after_s=0)
-        fever = AlertLatch("fever")
+    crowd = AlertLatches[str]("crowding", raise_after_s=0, book=first)
+    fever = AlertLatch("fever", book=first)
     zone_raise = crowd.update("queue", True, T0)
     fever_raise = fever.raise_now(T0)
     assert zone_raise is not None
     assert fever_raise is not None
     second = book(tmp_path, T0 + 10, grace_s=60)
-    with using_book(second):
-        fever_again = AlertLatch("fever")  # the crowding analyser is no longer configured
+    fever_again = AlertLatch("fever", book=second)  # the crowding analyser is no longer configured
     assert fever_again.raised
     assert second.tick(T0 + 69) == []
     events = second.tick(T0 + 70)
@@ -100,13 +93,11 @@ def test_without_a_verdict_alerts_are_cleared_after_the_grace_whoever_owned_them
 
 
 def test_a_new_fact_replaces_a_restored_fact_alert(tmp_path: Path) -> None:
-    with using_book(book(tmp_path, T0)):
-        fever = AlertLatch("fever")
+    fever = AlertLatch("fever", book=book(tmp_path, T0))
     old = fever.raise_now(T0)
     assert old is not None
     again_book = book(tmp_path, T0 + 10)
-    with using_book(again_book):
-        fever_again = AlertLatch("fever")
+    fever_again = AlertLatch("fever", book=again_book)
     new = fever_again.raise_now(T0 + 11)  # a new person with a fever
     assert new is not None
     assert new.alert_id != old.alert_id
@@ -124,8 +115,7 @@ def test_a_new_fact_replaces_a_restored_fact_alert(tmp_path: Path) -> None:
 def test_an_unreadable_file_means_no_open_alerts(tmp_path: Path) -> None:
     (tmp_path / "alerts.json").write_text('{"open": [{"alert": "fever"')
     assert AlertFile.in_state_dir(tmp_path).load() == []
-    with using_book(book(tmp_path, T0)):
-        latch = AlertLatch("fever")
+    latch = AlertLatch("fever", book=book(tmp_path, T0))
     assert not latch.raised
     assert latch.raise_now(T0) is not None
     assert len(AlertFile.in_state_dir(tmp_path).load()) == 1

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.config import AgentConfig, parse_config
-from agent.flow.alerts import AlertBook, using_book
+from agent.flow.alerts import AlertBook
 from agent.flow.ports import Analyser
 from agent.service.alert_store import AlertFile
 from agent.service.pipeline import Pipeline
@@ -256,12 +256,13 @@ def box(cfg: AgentConfig, clock: ScriptClock) -> Pipeline:
         cfg.reporting.restored_alert_grace_s,
     )
     hours = OpeningHours(cfg.clinic, cfg.device.timezone)
-    with using_book(book):
-        analysers: list[Analyser] = [
-            ScreeningAnalyser(cfg.screening),
-            *people_analysers(cfg.vision, cfg.zones, cfg.clinic, cfg.device.timezone),
-            IntegrityAnalyser(cfg.vision.integrity, commissioned=True, is_open=hours.is_open),
-        ]
+    analysers: list[Analyser] = [
+        ScreeningAnalyser(cfg.screening, book=book),
+        *people_analysers(cfg.vision, cfg.zones, cfg.clinic, cfg.device.timezone, book),
+        IntegrityAnalyser(
+            cfg.vision.integrity, commissioned=True, is_open=hours.is_open, book=book
+        ),
+    ]
     outbox = Outbox(cfg.outbox.path)
     publisher = Publisher(
         cfg.mqtt, Identity.of(cfg.device, cfg.mqtt), outbox, cfg.reporting.health_interval_s

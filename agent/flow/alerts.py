@@ -6,7 +6,7 @@ frame), and gives the raise and its clear the same ``alert_id`` (32 hex digits, 
 ``^[0-9a-f]{8,32}$`` wants). Each transition comes back as an :class:`AlertChange`; the analyser only
 words it::
 
-    self._crowd = AlertLatch("crowding", raise_after_s=30, clear_after_s=5)
+    self._crowd = AlertLatch("crowding", raise_after_s=30, clear_after_s=5, book=book)
     ...
     change = self._crowd.update(count > limit, at)
     if change is not None:
@@ -17,10 +17,10 @@ person leaves) use :meth:`AlertLatch.raise_now` and :meth:`AlertLatch.clear_now`
 (a zone, a desk) is :class:`AlertLatches`: a latch per key, created on first use.
 
 Alerts survive restarts through an :class:`AlertBook`, built by the service around an
-:class:`AlertStore` (the file in the state directory) and made current while the analysers are
-built (:func:`using_book`): every latch then reports its raises and clears to the book, which saves
-the open alerts. After a restart a latch created for an alert that was open (same type and key)
-carries it on, and its analyser's first verdict decides: the condition still holds -> it stays open
+:class:`AlertStore` (the file in the state directory) and handed to each analyser, which hands it to
+its latches (``book=``): every latch then reports its raises and clears to the book, which saves
+the open alerts (a latch without a book keeps nothing across restarts). After a restart a latch
+created for an alert that was open (same type and key) carries it on, and its analyser's first verdict decides: the condition still holds -> it stays open
 with the same ``alert_id`` and no second raise; it no longer holds -> it is cleared at once with
 the message :data:`RESTART_CLEARED`. "No longer holds" is believed only after :data:`SETTLE_S`
 from the start (an analyser ticked before its camera delivered a frame sees nobody). The book is also an analyser (added last): on its ticks it
@@ -31,10 +31,8 @@ end was not seen). No alert stays raised because the process stopped.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -124,7 +122,8 @@ class AlertLatch:
         self._latch = Latch(raise_after_s, clear_after_s)
         self._ids = ids
         self._active: ActiveAlert | None = None
-        self._book = book if book is not None else current_book()
+        self._book = book
+        """Where the alert is kept across restarts (None: not kept)."""
         self._restored = False
         """Carried on from before a restart, waiting for the analyser's first verdict."""
         if self._book is not None:
@@ -236,8 +235,8 @@ class AlertLatches(Generic[K]):
         self.alert: AlertType = alert
         self._delays = (raise_after_s, clear_after_s)
         self._ids = ids
-        self._book = book if book is not None else current_book()
-        """Taken when the set is built: its latches are created later, on first use."""
+        self._book = book
+        """Handed to its latches, created later, on first use."""
         self._latches: dict[K, AlertLatch] = {}
 
     def __getitem__(self, key: K) -> AlertLatch:
@@ -384,21 +383,3 @@ class AlertBook:
                     )
             self._save()
         return events
-
-
-_BOOK: ContextVar[AlertBook | None] = ContextVar("alert_book", default=None)
-
-
-def current_book() -> AlertBook | None:
-    """The book latches created now report to (None: alerts are not kept across restarts)."""
-    return _BOOK.get()
-
-
-@contextlib.contextmanager
-def using_book(book: AlertBook | None) -> Iterator[None]:
-    """Latches created inside the block report to ``book``."""
-    token = _BOOK.set(book)
-    try:
-        yield
-    finally:
-        _BOOK.reset(token)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.events import AlertType, Event
 from agent.flow.heartbeat import Heartbeat
 
@@ -51,11 +51,14 @@ class SourceLostAnalyser:
         *,
         name: str = "setup",
         clear_after_s: float = CLEAR_AFTER_S,
+        book: AlertBook | None = None,
     ) -> None:
         self.name = name
         self.watched = list(watched)
         self.is_open = is_open
-        self.latches = {w.alert: AlertLatch(w.alert, w.after_s, clear_after_s) for w in watched}
+        self.latches = {
+            w.alert: AlertLatch(w.alert, w.after_s, clear_after_s, book=book) for w in watched
+        }
         """One latch per watched source (the seam for carrying alerts over a restart)."""
 
     def feed(self, observation: object) -> Sequence[Event]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from agent import thermometer, vision
 from agent.config import AgentConfig
-from agent.flow.alerts import AlertBook, using_book
+from agent.flow.alerts import AlertBook
 from agent.flow.clock import wall_of
 from agent.flow.events import AlertType
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
@@ -20,13 +20,16 @@ from agent.service.alert_store import AlertFile
 from agent.zones.hours import OpeningHours
 
 
-def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
-    """Sources and analysers for the enabled parts of the config."""
+def build_stages(
+    cfg: AgentConfig, book: AlertBook | None = None
+) -> tuple[list[Source], list[Analyser]]:
+    """Sources and analysers for the enabled parts of the config; their alert latches report to
+    ``book`` (None: alerts are not kept across restarts)."""
     sources: list[Source] = []
     analysers: list[Analyser] = []
     is_open = opening_hours(cfg)
     for s, a in (
-        thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir),
+        thermometer.build(cfg.thermometer, cfg.screening, cfg.runtime.state_dir, book),
         vision.build(
             cfg.camera,
             cfg.vision,
@@ -35,17 +38,20 @@ def build_stages(cfg: AgentConfig) -> tuple[list[Source], list[Analyser]]:
             zones=cfg.zones,
             clinic=cfg.clinic,
             timezone=cfg.device.timezone,
+            book=book,
         ),
     ):
         sources += s
         analysers += a
-    lost = lost_alerts(cfg, sources)
+    lost = lost_alerts(cfg, sources, book)
     if lost is not None:
         analysers.append(lost)
     return sources, analysers
 
 
-def lost_alerts(cfg: AgentConfig, sources: Sequence[Source]) -> SourceLostAnalyser | None:
+def lost_alerts(
+    cfg: AgentConfig, sources: Sequence[Source], book: AlertBook | None = None
+) -> SourceLostAnalyser | None:
     """``thermometer_lost`` / ``camera_lost`` for the enabled devices, while the clinic is open
     (``[clinic]`` hours in ``device.timezone``; always when no hours are configured)."""
     after: dict[str, tuple[AlertType, float]] = {
@@ -60,7 +66,7 @@ def lost_alerts(cfg: AgentConfig, sources: Sequence[Source]) -> SourceLostAnalys
     ]
     if not watched:
         return None
-    return SourceLostAnalyser(watched, opening_hours(cfg))
+    return SourceLostAnalyser(watched, opening_hours(cfg), book=book)
 
 
 def opening_hours(cfg: AgentConfig) -> Callable[[float], bool]:
@@ -84,6 +90,5 @@ def build_stages_keeping_alerts(
     """:func:`build_stages` with every alert latch reporting to the state directory's book (the
     book itself is the last analyser: it clears restored alerts nobody confirmed)."""
     book = alert_book(cfg, started)
-    with using_book(book):
-        sources, analysers = build_stages(cfg)
+    sources, analysers = build_stages(cfg, book)
     return sources, [*analysers, book]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.flow.alerts import AlertBook
 from agent.flow.ports import Analyser, Source
 from agent.thermometer.calibration import calibration_path
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
@@ -25,9 +26,13 @@ SIMULATED = "simulated"
 
 
 def build(
-    thermometer: ThermometerConfig, screening: ScreeningConfig, state_dir: Path
+    thermometer: ThermometerConfig,
+    screening: ScreeningConfig,
+    state_dir: Path,
+    book: AlertBook | None = None,
 ) -> tuple[list[Source], list[Analyser]]:
-    """The thermometer source and screening analyser (empty when disabled).
+    """The thermometer source and screening analyser (empty when disabled); its fever alerts are
+    kept in ``book``.
 
     The analyser takes its offset from the calibration file and watches it
     (:class:`.live_calibration.CalibratedScreening`); a file it cannot use is a degraded state, never
@@ -38,7 +43,7 @@ def build(
     source = build_source(thermometer)
     # Presentations that are no body temperature count among the thermometer's rejected inputs.
     analyser = CalibratedScreening(
-        ScreeningAnalyser(screening, rejected=source.heartbeat.error),
+        ScreeningAnalyser(screening, rejected=source.heartbeat.error, book=book),
         calibration_path(screening, state_dir),
         screening.site_offset_c,
     )

@@ -34,7 +34,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.events import Event, TemperatureEvent, TemperatureResult
 from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.plausibility import body_problem
@@ -60,6 +60,7 @@ class ScreeningAnalyser:
         cfg: ScreeningConfig,
         offset_c: float | None = None,
         rejected: Callable[[str], None] | None = None,
+        book: AlertBook | None = None,
     ) -> None:
         self.cfg = cfg
         self.rejected = rejected
@@ -73,7 +74,7 @@ class ScreeningAnalyser:
         self._reported = False
         self._below = 0
         self._last_at: float | None = None
-        self._fever = AlertLatch("fever")
+        self._fever = AlertLatch("fever", book=book)
         self._fever_value: float | None = None
         self.presentations = 0
         self.not_a_body = 0

@@ -31,6 +31,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from agent.flow.alerts import AlertBook
 from agent.flow.lost import always_open
 from agent.vision.analysers.compliance import ComplianceAnalyser
 from agent.vision.analysers.desk import DeskAnalyser
@@ -87,17 +88,18 @@ def people_analysers(
     zones: Sequence[ZoneConfig] = (),
     clinic: ClinicConfig | None = None,
     timezone: str = "UTC",
+    book: AlertBook | None = None,
 ) -> list[Analyser]:
     """The vision analysers for these zones and opening hours (the desk one only when a staff
-    zone and some opening hours are configured)."""
+    zone and some opening hours are configured); their alerts are kept in ``book``."""
     zone_map = ZoneMap(zones)
     out: list[Analyser] = [
-        ComplianceAnalyser(vision, zone_map),
-        OccupancyAnalyser(vision, zone_map),
+        ComplianceAnalyser(vision, zone_map, book=book),
+        OccupancyAnalyser(vision, zone_map, book=book),
     ]
     hours = OpeningHours(clinic, timezone) if clinic is not None else None
     if clinic is not None and hours is not None and hours.ever_open and zone_map.has_staff:
-        out.append(DeskAnalyser(zone_map, clinic, hours))
+        out.append(DeskAnalyser(zone_map, clinic, hours, book=book))
     return out
 
 
@@ -111,11 +113,12 @@ def build(
     zones: Sequence[ZoneConfig] = (),
     clinic: ClinicConfig | None = None,
     timezone: str = "UTC",
+    book: AlertBook | None = None,
 ) -> tuple[list[Source], list[Analyser]]:
     """Camera and vision stages; empty lists when ``camera.enabled`` is false.
 
     The camera reference is read from ``vision.integrity.reference_file`` or ``state_dir``; camera
-    alerts are raised only while ``is_open`` (the clinic's opening hours).
+    alerts are raised only while ``is_open`` (the clinic's opening hours) and kept in ``book``.
 
     Raises :class:`~agent.flow.settings.ConfigError` for an unusable ``camera.source`` and
     :class:`~agent.vision.manifest.ModelError` when the models cannot be loaded.
@@ -126,12 +129,14 @@ def build(
     scene = analyser if analyser is not None else load_analyser(vision)
     integrity = vision.integrity
     checker = None
-    analysers = people_analysers(vision, zones, clinic, timezone)
+    analysers = people_analysers(vision, zones, clinic, timezone, book)
     if integrity.enabled and camera.source != "simulated":  # nothing to tamper with in a demo
         reference = load_commissioned(reference_path(integrity, state_dir))
         checker = IntegrityChecker(thresholds(integrity), reference)
         commissioned = reference is not None and reference.can_judge_moves
-        analysers.append(IntegrityAnalyser(integrity, commissioned=commissioned, is_open=is_open))
+        analysers.append(
+            IntegrityAnalyser(integrity, commissioned=commissioned, is_open=is_open, book=book)
+        )
     worker = VisionWorker(
         grabber.latest,
         scene,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event, MaskEvent, MaskState
 from agent.flow.window import PeriodicWindow
@@ -51,6 +51,7 @@ class ComplianceAnalyser:
         clear_after_s: float = 3.0,
         visible_s: float = 1.0,
         tracker: Tracker | None = None,
+        book: AlertBook | None = None,
     ) -> None:
         self.name = name
         self.visible_s = visible_s
@@ -65,8 +66,8 @@ class ComplianceAnalyser:
         self._staff_zone: str | None = None
         """The zone named by the raised ``staff_unmasked`` alert (its clear names it too)."""
         self._state: Debouncer[MaskState] = Debouncer("no_face", hold_s)
-        self._alert = AlertLatch("unmasked", 0.0, clear_after_s)
-        self._staff_alert = AlertLatch("staff_unmasked", 0.0, clear_after_s)
+        self._alert = AlertLatch("unmasked", 0.0, clear_after_s, book=book)
+        self._staff_alert = AlertLatch("staff_unmasked", 0.0, clear_after_s, book=book)
         self._period = PeriodicWindow(vision.compliance_window_s)
         self._window: dict[int, tuple[bool, Settled | None]] = {}
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event
 from agent.vision.findings import IntegrityCheck, IntegrityFindings, SceneFindings
@@ -49,6 +49,7 @@ class DeskAnalyser:
         visible_s: float = 3.0,
         hold_s: float = 2.0,
         clear_after_s: float = 3.0,
+        book: AlertBook | None = None,
     ) -> None:
         self.name = name
         self.zones = zones
@@ -59,7 +60,7 @@ class DeskAnalyser:
         self._last_staff: float | None = None
         self._empty_since: float | None = None
         self._queue: Debouncer[int] = Debouncer(0, hold_s)
-        self._alert = AlertLatch("desk_unattended", 0.0, clear_after_s)
+        self._alert = AlertLatch("desk_unattended", 0.0, clear_after_s, book=book)
         self.blind = False
         """The latest integrity verdict says the camera sees nothing (the desk is unknown)."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.events import AlertType, Event
 from agent.flow.lost import always_open
 from agent.vision.config import IntegrityConfig
@@ -88,6 +88,7 @@ class IntegrityAnalyser:
         name: str = "integrity",
         commissioned: bool | None = None,
         is_open: Callable[[float], bool] = always_open,
+        book: AlertBook | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -99,7 +100,9 @@ class IntegrityAnalyser:
             "blurred": cfg.blurred_after_s,
             "moved": cfg.moved_after_s,
         }
-        self.latches = {c: AlertLatch(ALERTS[c], after[c], cfg.clear_after_s) for c in CHECKS}
+        self.latches = {
+            c: AlertLatch(ALERTS[c], after[c], cfg.clear_after_s, book=book) for c in CHECKS
+        }
         """One latch per check (the seam for carrying alerts over a restart)."""
         self.commissioned = commissioned
         """A usable reference: as loaded at start, then as the last findings say."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.flow.alerts import AlertLatch
+from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.debounce import Debouncer
 from agent.flow.events import Event, OccupancyEvent
 from agent.flow.window import PeriodicWindow
@@ -53,6 +53,7 @@ class OccupancyAnalyser:
         clear_after_s: float = 5.0,
         visible_s: float = 1.0,
         tracker: Tracker | None = None,
+        book: AlertBook | None = None,
     ) -> None:
         self.name = name
         self.visible_s = visible_s
@@ -72,6 +73,7 @@ class OccupancyAnalyser:
                 z.crowd_after_s if z.crowd_after_s is not None else vision.crowd_after_s,
                 clear_after_s,
                 key=None if self.zones.implicit else z.name,
+                book=book,
             )
             for z in self._crowd_zones
         }
