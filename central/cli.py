@@ -59,6 +59,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="SQLite file path or SQLAlchemy URL (postgresql+psycopg://user@host/db)",
     )
     p.add_argument("--tz", default=default_tz(), help="district time zone (IANA name)")
+    p.add_argument(
+        "--language",
+        default=env("LANGUAGE", "zh_CN"),
+        help="language of pages, reports and notices: zh_CN (default) or en",
+    )
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
 
 
@@ -348,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         broker = broker_settings(a) if a.command == "collect" else BrokerSettings()
-        settings = CentralSettings(db=a.db, tz=a.tz, broker=broker)
+        settings = CentralSettings(db=a.db, tz=a.tz, language=a.language, broker=broker)
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(x) for x in err["loc"])

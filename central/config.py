@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from central.i18n import UnknownLocaleError, check_locale
+
 EX_CONFIG = 78
 DEFAULT_DB = "central.sqlite3"
 
@@ -122,6 +124,10 @@ class CentralSettings(_Model):
 
     db: str = Field(default=DEFAULT_DB, min_length=1, description="SQLite file or SQLAlchemy URL.")
     tz: str = Field(default="UTC", description="District time zone for days and times (IANA).")
+    language: str = Field(
+        default="zh_CN",
+        description="Language of the dashboard, reports and notices: zh_CN or en (central/i18n).",
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings, description="MQTT broker.")
 
     @field_validator("tz")
@@ -129,3 +135,11 @@ class CentralSettings(_Model):
     def _known_tz(cls, v: str) -> str:
         zone(v)
         return v
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        try:
+            return check_locale(v)
+        except UnknownLocaleError as exc:
+            raise ConfigError(f"language: {exc}") from None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from central.i18n import Translator, install, translator
 from central.report.daily import DayReport
 from central.report.rows import (
     check_text,
@@ -18,17 +20,24 @@ from central.report.rows import (
 from central.report.safe import csv_text, terminal
 from central.report.weekly import WeekReport
 
-_env = Environment(
-    loader=PackageLoader("central", "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@cache
+def _environment(t: Translator) -> Environment:
+    env = Environment(
+        loader=PackageLoader("central", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    install(env, t)
+    return env
 
 
-def templates() -> Environment:
-    """The shared Jinja2 environment (reports and dashboard)."""
-    return _env
+def templates(t: Translator | None = None) -> Environment:
+    """The Jinja2 environment of one language (reports, dashboard, notices); English by default.
+    Templates write messages as ``{{ _("...") }}`` (central/i18n)."""
+    return _environment(t or translator("en"))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "    ") -> str:

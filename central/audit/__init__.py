@@ -1,0 +1,1 @@
+"""The audit trail: every change made on the district side, who, when and what; append-only."""

@@ -1,0 +1,1 @@
+"""The clinic registry: clinics by id with their names, places and the four responsible parties."""
