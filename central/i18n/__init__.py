@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+import datetime as dt
 from functools import cache
 from importlib import resources
 from typing import Final
@@ -85,19 +85,19 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self._t.ngettext(singular, plural, n)
 
-    def date(self, d: date | datetime, fmt: str = "medium") -> str:
+    def date(self, d: dt.date | dt.datetime, fmt: str = "medium") -> str:
         """A date as the locale writes it (zh_CN medium: 2026年12月5日)."""
         return format_date(d, format=fmt, locale=self.locale)
 
-    def datetime(self, dt: datetime, fmt: str = "medium") -> str:
+    def datetime(self, when: dt.datetime, fmt: str = "medium") -> str:
         """An aware date and time in its own time zone, as the locale writes it."""
-        return format_datetime(dt, format=fmt, tzinfo=dt.tzinfo, locale=self.locale)
+        return format_datetime(when, format=fmt, tzinfo=when.tzinfo, locale=self.locale)
 
-    def time(self, dt: datetime, fmt: str = "short") -> str:
+    def time(self, when: dt.datetime, fmt: str = "short") -> str:
         """A time of day (short: 16:35)."""
-        return format_time(dt, format=fmt, tzinfo=dt.tzinfo, locale=self.locale)
+        return format_time(when, format=fmt, tzinfo=when.tzinfo, locale=self.locale)
 
-    def weekday(self, d: date | datetime) -> str:
+    def weekday(self, d: dt.date | dt.datetime) -> str:
         """The day of the week (zh_CN: 星期六)."""
         return format_date(d, format="EEEE", locale=self.locale)
 
