@@ -20,9 +20,9 @@ a delivery, a report): one per locale, no global "current language".
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
-import datetime as dt
 from functools import cache
 from importlib import resources
 from typing import Final
