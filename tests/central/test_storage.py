@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, select, text, update
 
 from agent.flow.events import Event
@@ -224,7 +225,8 @@ def test_upgrade_from_0002_with_events_in_it(db_url: str, tmp_path: Path) -> Non
     engine = open_db(db_url)  # migrates to head
     with engine.connect() as conn:
         assert {r[0]: r[1] for r in conn.execute(select(events.c.event_id, events.c.pk))} == pks
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        assert versions == set(ScriptDirectory.from_config(cfg).get_heads())  # every branch
         if engine.dialect.name == "postgresql":
             kind = conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'events'"))
             assert kind.scalar() == "p"
