@@ -4,7 +4,7 @@
   (preprocess + onnxruntime, one intra-op thread + decode + NMS): median and p90 ms per frame;
 - mask classifier (``mask-classifier``): ``classify`` of one crop and of a batch of 8 crops from
   that frame: median ms per face;
-- the whole scene analyser (detect + crops + batched classification) per frame;
+- the whole scene inference (detect + crops + batched classification) per frame;
 - file sizes in KiB.
 
 The process is pinned to one CPU while measuring. Run alone with
@@ -28,7 +28,7 @@ from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame
 from agent.vision.inference import families
 from agent.vision.inference.families.mask_classifier import crop_face
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.manifest import resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def main() -> dict[str, object]:
     mask_spec, mask_path = resolve(MODELS, "mask-classifier")
     faces = families.make_face_detector(face_spec, face_path, 1)
     masks = families.make_mask_classifier(mask_spec, mask_path, 1)
-    analyser = load_scene_analyser(VisionConfig(models_dir=MODELS, threads=1))
+    analyser = load_scene_inference(VisionConfig(models_dir=MODELS, threads=1))
     boxes = faces.detect(frame)
     crops = [crop_face(frame, b, 1.2) for b in boxes[:8]] or [frame]
     pinned = hasattr(os, "sched_setaffinity")

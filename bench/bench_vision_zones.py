@@ -34,7 +34,7 @@ from agent.vision import people_analysers
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame, SceneFindings
 from agent.vision.inference import families
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.manifest import resolve
 from agent.vision.people import people_in
 from agent.zones.config import MAX_ZONES, ClinicConfig
@@ -121,7 +121,7 @@ def main() -> dict[str, object]:
         spec, path = resolve(MODELS, "person-detector")
         detector = families.make_person_detector(spec, path, threads=1)
         person_ms, person_p90 = _stats(lambda: detector.detect(frames["few"]))
-        scene = load_scene_analyser(VisionConfig(models_dir=MODELS, threads=1))
+        scene = load_scene_inference(VisionConfig(models_dir=MODELS, threads=1))
         cfg = parse_config({"zones": _zones(), "vision": {"models_dir": str(MODELS)}})
         days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
         clinic = ClinicConfig.model_validate({d: ["00:00-24:00"] for d in days})

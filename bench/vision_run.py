@@ -33,10 +33,10 @@ from typing import get_args
 import cv2
 import numpy as np
 
-from agent.vision import build, load_analyser
-from agent.vision.capture.grabber import FrameGrabber
+from agent.vision import build, load_inference
+from agent.vision.capture.grabber import CameraReader
 from agent.vision.config import CameraConfig, VisionConfig
-from agent.vision.findings import FaceFinding, Frame, SceneAnalyser, SceneFindings
+from agent.vision.findings import FaceFinding, Frame, SceneFindings, SceneInference
 from agent.vision.inference.families.aizoo import AizooDetector
 from agent.vision.inference.worker import VisionWorker
 from agent.vision.manifest import Optimisation, load_manifest
@@ -63,7 +63,7 @@ class StampedSlot(LatestFrame):
 
 
 class AizooScene:
-    """The AIZOO reference (detection and mask in one SSD pass) as a scene analyser.
+    """The AIZOO reference (detection and mask in one SSD pass) as a scene inference.
 
     The reference runs at its best: each onnxruntime graph optimisation level is timed on
     ``probe`` (CPU time, median of :data:`PROBE_RUNS`) and the fastest is kept; on an AVX-512
@@ -121,9 +121,9 @@ def vision_config(pipeline: str, person: bool, **overrides: object) -> VisionCon
     return VisionConfig(models_dir=REPO / "models", threads=1, motion_gating=False, detect_fps=60.0)
 
 
-def analyser_for(pipeline: str, vision: VisionConfig, probe: Frame) -> SceneAnalyser:
-    """The scene analyser of a benchmark pipeline (``probe``: a frame of the video)."""
-    return load_analyser(vision) if pipeline == "ours" else AizooScene(probe)
+def analyser_for(pipeline: str, vision: VisionConfig, probe: Frame) -> SceneInference:
+    """The scene inference of a benchmark pipeline (``probe``: a frame of the video)."""
+    return load_inference(vision) if pipeline == "ours" else AizooScene(probe)
 
 
 def _first_frame(video: Path) -> Frame:
@@ -171,7 +171,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         sources, analysers = build(camera, vision, analyser, state_dir=Path(state))
     grabber, worker = sources
-    assert isinstance(grabber, FrameGrabber)
+    assert isinstance(grabber, CameraReader)
     assert isinstance(worker, VisionWorker)
     grabber.pace = args.pace
     if args.enter_at is not None:  # note when the first frame with the person is captured

@@ -15,12 +15,13 @@ from agent.flow.events import (
     EVENT_TYPES,
     KINDS,
     AlertEvent,
+    AvailabilityEvent,
+    CoverageEvent,
     Event,
     HealthEvent,
     MaskEvent,
     OccupancyEvent,
     SourceHealth,
-    StatusEvent,
     SummaryEvent,
     TemperatureEvent,
 )
@@ -45,7 +46,7 @@ AT = 1_795_000_000.123456
 LONG = Identity("triage/v1", "s" * 32, "d" * 32, "x" * 32)
 
 EXAMPLES: list[Event] = [
-    StatusEvent(at=AT, state="online"),
+    AvailabilityEvent(at=AT, state="online"),
     HealthEvent(
         at=AT,
         uptime_s=31_536_000,
@@ -172,6 +173,9 @@ EXAMPLES: list[Event] = [
         start="00:00",
         # a 25-hour local day (daylight saving ends), every minute of it a problem
         minutes={g: 1500.0 for g in GROUPS},
+        arrivals_screened=99_999,
+        arrivals_unscreened=99_999,
+        scans=99_999,
     ),
     # the longest aligned period label the schema allows
     SummaryEvent(
@@ -188,6 +192,18 @@ EXAMPLES: list[Event] = [
         date="2026-11-18",
         start="23:59:59",
         minutes={g: 99_999.9 for g in GROUPS},
+        arrivals_screened=99_999,
+        arrivals_unscreened=99_999,
+        scans=99_999,
+    ),
+    # screening coverage and scans over the longest window, counts at their bounds
+    CoverageEvent(
+        at=AT,
+        window_s=31_536_000.0,
+        arrivals_screened=99_999,
+        arrivals_unscreened=99_999,
+        results_unmatched=99_999,
+        scans=99_999,
     ),
 ]
 
@@ -211,8 +227,8 @@ FAULTED_HEALTH = HealthEvent(  # the worst case with a storage fault: optional f
     outbox_resets=1000,
 )
 EXAMPLES.append(FAULTED_HEALTH)
-EXAMPLES.append(StatusEvent(at=AT, state="online", health_every_s=31_536_000))
-EXAMPLES.append(StatusEvent(at=AT, state="offline", reason="stopped"))
+EXAMPLES.append(AvailabilityEvent(at=AT, state="online", health_every_s=31_536_000))
+EXAMPLES.append(AvailabilityEvent(at=AT, state="offline", reason="stopped"))
 
 
 def test_every_kind_has_an_example_and_a_schema() -> None:
@@ -228,8 +244,15 @@ def test_examples_encode_within_bound_and_validate(event: Event, identity: Ident
     assert len(msg.payload) <= payload_bound(event.kind)
     if event.kind != "summary":
         assert len(msg.payload) <= MAX_PAYLOAD_BYTES
-    else:  # a summary with today's alerts still fits the 512 bytes of every other kind
-        assert len(msg.payload) <= 501 < MAX_PAYLOAD_BYTES < SUMMARY_MAX_PAYLOAD_BYTES
+    else:  # a summary with today's alerts still fits the 512 bytes of every other kind, and
+        # with the coverage facts of issue 23 (arrivals screened and unscreened, scans) 570
+        assert isinstance(event, SummaryEvent)
+        bare = dataclasses.replace(
+            event, arrivals_screened=None, arrivals_unscreened=None, scans=None
+        )
+        without = encode(bare, identity, seq=1_000_000_000)
+        assert len(without.payload) <= 501 < MAX_PAYLOAD_BYTES < SUMMARY_MAX_PAYLOAD_BYTES
+        assert len(msg.payload) <= 570
     doc = json.loads(msg.payload)
     jsonschema.validate(doc, schema(event.kind))
     assert msg.topic == f"{identity.prefix}/{identity.site}/{identity.desk}/{event.kind}"
@@ -399,7 +422,7 @@ def test_kind_tables_match_schema_and_dataclass(event_type: type[Event]) -> None
 # Counted alerts coming in later issues, names as long as they might be (the registry allows 32).
 COMING = (
     "mask_worn_incorrectly",
-    "screening_skipped",
+    "screening_refused",
     "scans",
     "queue_long",
     "temperature_not_taken",
@@ -425,7 +448,9 @@ def test_the_summary_has_room_for_eight_more_counted_alerts(
 
     today = {a: 99_999 if a == "fever" else 9_999 for a in ALERTS.counted}
     before = len(encode(worst_summary(today), LONG, seq=1_000_000_000).payload)
-    assert before == 501  # docs/EVENTS.md; once it fit 512 with 11 bytes to spare
+    # docs/EVENTS.md: 501 with the fields of issue 11 (once 11 bytes short of 512); 569 with the
+    # coverage facts of issue 23 (arrivals_screened, arrivals_unscreened, scans)
+    assert before == 569
     registry = ALERTS.extended(*(AlertKind(n, "mask", n, "", counted=True) for n in COMING))
     monkeypatch.setattr(alert_kinds, "ALERTS", registry)
     more = {**today, **dict.fromkeys(COMING, 99_999)}
@@ -436,7 +461,7 @@ def test_the_summary_has_room_for_eight_more_counted_alerts(
     assert MAX_PAYLOAD_BYTES < len(msg.payload) <= SUMMARY_MAX_PAYLOAD_BYTES
     # each counted alert costs at most its name + 9 bytes: 8 of the longest names fit, and more
     assert len(msg.payload) - before <= sum(len(n) + 9 for n in COMING)
-    longest = {f"{i:02d}".rjust(32, "z"): 99_999 for i in range(12)}
+    longest = {f"{i:02d}".rjust(32, "z"): 99_999 for i in range(11)}
     assert len(encode(worst_summary({**today, **longest}), LONG, seq=10**9).payload) <= 1024
     print(f"worst-case summary: {before} bytes today, {len(msg.payload)} with 8 more alerts")
 

@@ -71,7 +71,7 @@ def test_without_notify_socket_everything_is_a_noop() -> None:
     assert n.backend == "none"
     assert n.ready() is False
     assert n.watchdog() is False
-    assert n.status("x") is False
+    assert n.status_line("x") is False
     assert n.stopping() is False
     assert n.watchdog_interval_s() is None
 
@@ -83,7 +83,7 @@ def test_direct_socket_sends_each_message(listener: Listener) -> None:
     assert listener.recv() == "READY=1"
     assert n.watchdog()
     assert listener.recv() == "WATCHDOG=1"
-    assert n.status("thermometer ok,\n camera ok")
+    assert n.status_line("thermometer ok,\n camera ok")
     assert listener.recv() == "STATUS=thermometer ok, camera ok"
     assert n.stopping("flushing outbox")
     assert listener.recv() == "STOPPING=1\nSTATUS=flushing outbox"
@@ -110,9 +110,9 @@ def test_systemd_python_backend_uses_process_environment(
 
 def test_repeated_status_is_sent_once(listener: Listener) -> None:
     n = Notifier(environ={"NOTIFY_SOCKET": listener.address}, prefer_systemd=False)
-    n.status("a")
-    n.status("a")
-    n.status("b")
+    n.status_line("a")
+    n.status_line("a")
+    n.status_line("b")
     assert listener.recv() == "STATUS=a"
     assert listener.recv() == "STATUS=b"
     assert listener.pending() == []
@@ -132,7 +132,7 @@ def test_a_full_manager_queue_never_blocks_the_main_loop(
     def main_loop() -> None:
         for i in range(200):  # far beyond the kernel's datagram queue (net.unix.max_dgram_qlen)
             results.append(n.watchdog())
-            n.status(f"tick {i}")
+            n.status_line(f"tick {i}")
         done.set()
 
     threading.Thread(target=main_loop, daemon=True).start()

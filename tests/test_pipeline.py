@@ -109,8 +109,8 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None
 
 def test_tick_emits_health_summary_and_counts(tmp_path: Path) -> None:
     p, _ = make_pipeline(tmp_path, clock=lambda: T0)
-    p.emit(TemperatureEvent(T0, "fever", 38.0, 24.0, 38.0, 37.3, 1, 9))
-    p.emit(TemperatureEvent(T0, "invalid", 30.0, 24.0, 30.0, 37.3, 1, 9))
+    p.store(TemperatureEvent(T0, "fever", 38.0, 24.0, 38.0, 37.3, 1, 9))
+    p.store(TemperatureEvent(T0, "invalid", 30.0, 24.0, 30.0, 37.3, 1, 9))
     p.tick(T0 + 1)  # health due; the alert of this tick falls in the period 12:00:00-12:00:03
     p.tick(T0 + 3)  # the period ended at T0 + 2: its summary, then this tick's alert
     kinds = [m.message.topic.rsplit("/", 1)[1] for m in p.outbox.peek(limit=10)]
@@ -128,9 +128,9 @@ def test_tick_emits_health_summary_and_counts(tmp_path: Path) -> None:
 
 def test_summary_counts_people_and_max_occupancy(tmp_path: Path) -> None:
     p, _ = make_pipeline(tmp_path, clock=lambda: T0)
-    p.emit(OccupancyEvent(T0, count=3, max=3, limit=5))
-    p.emit(OccupancyEvent(T0 + 0.5, count=1, max=6, limit=5, window_s=60, people=4))
-    p.emit(OccupancyEvent(T0 + 1, count=1, max=2, limit=5, window_s=60, people=2))
+    p.store(OccupancyEvent(T0, count=3, max=3, limit=5))
+    p.store(OccupancyEvent(T0 + 0.5, count=1, max=6, limit=5, window_s=60, people=4))
+    p.store(OccupancyEvent(T0 + 1, count=1, max=2, limit=5, window_s=60, people=2))
     p.tick(T0 + 2)
     summary = [json.loads(m.message.payload) for m in p.outbox.peek(limit=20)]
     s = next(d for d in summary if d["kind"] == "summary")
@@ -248,13 +248,13 @@ def test_run_starts_without_broker_and_delivers_later(
 def test_a_power_cut_mid_period_neither_loses_nor_repeats_counts(tmp_path: Path) -> None:
     now = [T0]
     p, _ = make_pipeline(tmp_path, clock=lambda: now[0], reporting={"summary_interval_s": 900})
-    p.emit(TemperatureEvent(T0, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
+    p.store(TemperatureEvent(T0, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
     p.tick(T0 + 1)
-    p.emit(TemperatureEvent(T0 + 2, "fever", 38.5, 24.0, 38.5, 37.3, 1, 9))
+    p.store(TemperatureEvent(T0 + 2, "fever", 38.5, 24.0, 38.5, 37.3, 1, 9))
     p.outbox.close()  # power cut: no shutdown, no final save
     now[0] = T0 + 600  # back at 12:10:01
     q, _ = make_pipeline(tmp_path, clock=lambda: now[0], reporting={"summary_interval_s": 900})
-    q.emit(TemperatureEvent(T0 + 601, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
+    q.store(TemperatureEvent(T0 + 601, "normal", 36.5, 24.0, 36.5, 37.3, 1, 9))
     q.tick(T0 + 900)  # 12:15:01
     docs = [json.loads(m.message.payload) for m in q.outbox.peek(limit=50)]
     (summary,) = [d for d in docs if d["kind"] == "summary"]

@@ -22,7 +22,7 @@ from agent.cli.status import (
     render_event,
     render_status,
 )
-from agent.flow.events import StatusEvent, TemperatureEvent
+from agent.flow.events import AvailabilityEvent, TemperatureEvent
 from agent.service.status_server import StatusServer, StatusServerError
 
 SNAP: dict[str, Any] = {
@@ -76,7 +76,7 @@ def test_tail_streams_published_events(server: StatusServer) -> None:
                 break
         threading.Event().wait(0.01)
     assert subscribed.is_set()
-    server.publish(StatusEvent(at=1_700_000_000.0, state="online"))
+    server.publish(AvailabilityEvent(at=1_700_000_000.0, state="online"))
     server.publish(
         TemperatureEvent(
             at=1_700_000_001.0,

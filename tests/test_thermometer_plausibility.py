@@ -23,7 +23,7 @@ from agent.flow.events import AlertEvent, Event, TemperatureEvent
 from agent.thermometer import plausibility, protocols
 from agent.thermometer.config import ScreeningConfig
 from agent.thermometer.reading import ThermoReading
-from agent.thermometer.records import WireError, WireReading
+from agent.thermometer.records import WireFault, WireReading
 from agent.thermometer.screening import ScreeningAnalyser
 from agent.thermometer.serial_source import SerialThermometer
 from agent.thermometer.simulated_port import emulator
@@ -76,7 +76,7 @@ def test_every_decoder_drops_impossible_values(name: str, obj: float, amb: float
     data = device.reading(obj, amb) or b""
     data += device.reading(36.6, AMBIENT) or b""
     out = decoder.feed(data)
-    errors = [r for r in out if isinstance(r, WireError)]
+    errors = [r for r in out if isinstance(r, WireFault)]
     readings = [r for r in out if isinstance(r, WireReading)]
     assert [e.kind for e in errors] == ["range"]
     assert "0x7FFF" in errors[0].detail or "outside the sensor's range" in errors[0].detail

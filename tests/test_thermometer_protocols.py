@@ -17,7 +17,7 @@ from agent.thermometer import build_source, protocols
 from agent.thermometer.config import ThermometerConfig
 from agent.thermometer.protocols import PROTOCOLS, ThermometerProtocol
 from agent.thermometer.reading import ThermoReading
-from agent.thermometer.records import WireError, WireReading, WireRecord
+from agent.thermometer.records import WireFault, WireReading, WireRecord
 from agent.thermometer.serial_source import SerialThermometer
 from firmware_bridge.trace import generate
 from tests.conftest import base_config
@@ -89,7 +89,7 @@ class TqDecoder:
             f, self._buf = self._buf[i : i + 7], self._buf[i + 7 :]
             if f[2] ^ f[3] ^ f[4] ^ f[5] != f[6]:
                 self.bad_frames += 1
-                out.append(WireError("checksum", "bad TQ frame"))
+                out.append(WireFault("checksum", "bad TQ frame"))
                 continue
             self.frames += 1
             obj = int.from_bytes(f[2:4], "big", signed=True) / 100

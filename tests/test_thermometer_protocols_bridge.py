@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.thermometer.protocols.bridge import BridgeDecoder
-from agent.thermometer.records import WireError, WireHello, WireReading
+from agent.thermometer.records import WireFault, WireHello, WireReading
 from firmware_bridge import framing
 
 # What the sensor can measure (object -70..380 °C, ambient -40..125 °C), without 0x7FFF (no
@@ -64,15 +64,15 @@ def test_bad_crc_is_counted_and_next_frame_survives() -> None:
     bad[9] ^= 0x10
     dec, out = _decode_all(bytes(bad) + good)
     assert dec.bad_frames == 1
-    assert [type(r) for r in out] == [WireError, WireReading]
-    assert isinstance(out[0], WireError)
+    assert [type(r) for r in out] == [WireFault, WireReading]
+    assert isinstance(out[0], WireFault)
     assert out[0].kind == "checksum"
 
 
 def test_sequence_gap_reports_lost_frames() -> None:
     data = b"".join(framing.encode_reading(s, 0, 0, 3600, 2300) for s in (10, 11, 14))
     dec, out = _decode_all(data)
-    gaps = [r for r in out if isinstance(r, WireError)]
+    gaps = [r for r in out if isinstance(r, WireFault)]
     assert [(g.kind, g.lost) for g in gaps] == [("gap", 2)]
     assert dec.lost_frames == 2
 
@@ -84,7 +84,7 @@ def test_restart_is_not_a_gap() -> None:
     data += framing.encode_reading(1, 0, framing.FLAG_RESTARTED, 3600, 2300)
     dec, out = _decode_all(data)
     assert dec.lost_frames == 0
-    assert not any(isinstance(r, WireError) for r in out)
+    assert not any(isinstance(r, WireFault) for r in out)
 
 
 def test_sequence_wraps_without_gap() -> None:
@@ -98,7 +98,7 @@ def test_unsupported_version_is_reported() -> None:
     crc = framing.crc16_ccitt_false(body)
     dec, out = _decode_all(b"\xaa\x55" + body + bytes((crc >> 8, crc & 0xFF)))
     assert dec.bad_frames == 1
-    assert isinstance(out[0], WireError)
+    assert isinstance(out[0], WireFault)
     assert out[0].kind == "version"
     assert "version 2" in out[0].detail
 

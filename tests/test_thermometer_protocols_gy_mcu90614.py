@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.thermometer.protocols.gy_mcu90614 import GyDecoder, gy_frame
-from agent.thermometer.records import WireError, WireReading
+from agent.thermometer.records import WireFault, WireReading
 
 # What the sensor can measure (object -70..380 °C, ambient -40..125 °C), without 0x7FFF (no reading).
 objects = st.integers(-7000, 32766).map(lambda v: v / 100)
@@ -42,7 +42,7 @@ def test_bad_checksum_counted_and_dropped() -> None:
     bad[8] ^= 1
     dec, out = _decode_all(bytes(bad) + gy_frame(36.6, 23.0))
     assert dec.bad_frames == 1
-    assert isinstance(out[0], WireError)
+    assert isinstance(out[0], WireFault)
     assert out[0].kind == "checksum"
     assert out[1] == WireReading(object_c=36.6, ambient_c=23.0)
 
@@ -101,7 +101,7 @@ def test_no_reading_and_impossible_values_are_rejected_frames(
     )
     frame = body + bytes((sum(body) & 0xFF,))
     dec, out = _decode_all(frame + gy_frame(36.6, 23.0), chunk=4)
-    assert isinstance(out[0], WireError)
+    assert isinstance(out[0], WireFault)
     assert out[0].kind == "range"
     assert why in out[0].detail
     assert out[1] == WireReading(object_c=36.6, ambient_c=23.0)  # the next frame is intact

@@ -25,7 +25,7 @@ from agent.vision.inference.families.nms import nms_indices, select
 from agent.vision.inference.families.preprocess import FrameError, prepare, resize, to_tensor
 from agent.vision.inference.families.session import LEVELS, OnnxModel
 from agent.vision.inference.families.ultraface import UltrafaceDetector
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.manifest import (
     InputSpec,
     ModelError,
@@ -447,7 +447,7 @@ def test_byo_file_that_was_replaced_is_refused(tmp_path: Path) -> None:
 @pytest.mark.model
 @pytest.mark.shared
 def test_config_points_the_agent_at_byo_models(tmp_path: Path) -> None:
-    """vision.models_dir / face_model / person_model select BYO models; the scene analyser uses
+    """vision.models_dir / face_model / person_model select BYO models; the scene inference uses
     the AIZOO model's own mask verdicts and NanoDet's person boxes."""
     shipped = REPO / "models"
     mask = resolve(shipped, VisionConfig().mask_model)  # a missing shipped model fails the test
@@ -455,7 +455,7 @@ def test_config_points_the_agent_at_byo_models(tmp_path: Path) -> None:
     config = VisionConfig(
         models_dir=folder, face_model="byo-face-mask-aizoo", person_model="byo-person-nanodet"
     )
-    findings = load_scene_analyser(config).analyse(scene("masked_img3.jpg"), at=1.0)
+    findings = load_scene_inference(config).analyse(scene("masked_img3.jpg"), at=1.0)
     assert sum(f.masked for f in findings.faces) >= 2, findings.faces
     assert sum(not f.masked for f in findings.faces) >= 2, findings.faces
     assert findings.persons is not None

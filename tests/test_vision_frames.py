@@ -27,7 +27,7 @@ from agent.vision.capture.frames import (
     parse_source,
     redact,
 )
-from agent.vision.capture.grabber import FrameGrabber
+from agent.vision.capture.grabber import CameraReader
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
 from agent.vision.slot import CapturedFrame, LatestFrame
@@ -232,7 +232,7 @@ def test_latest_frame_wins_and_counts_replaced() -> None:
 @pytest.mark.shared
 def test_grabber_passes_over_frames_the_idle_worker_does_not_want(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", [(scene("img3.jpg"), 30)], fps=30)
-    grabber = FrameGrabber(camera(video, loop=False), pace=False, buffer_frames=100)
+    grabber = CameraReader(camera(video, loop=False), pace=False, buffer_frames=100)
     grabber.latest.keep_every = 3
     grabber.start()
     deadline = time.monotonic() + 10
@@ -260,7 +260,7 @@ def test_buffered_slot_hands_over_every_frame_in_order_and_bounds_the_backlog() 
 
 def test_grabber_reconnects_when_file_is_deleted_and_recreated(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"
-    grabber = FrameGrabber(camera(video, loop=False, max_fps=30))
+    grabber = CameraReader(camera(video, loop=False, max_fps=30))
     grabber.start()
     try:
         assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
@@ -289,7 +289,7 @@ def test_grabber_reconnects_when_file_is_deleted_and_recreated(tmp_path: Path) -
 
 
 def test_grabber_on_bogus_url_stays_disconnected_and_stops(tmp_path: Path) -> None:
-    grabber = FrameGrabber(camera("rtsp://user:pw@127.0.0.1:9/none"))
+    grabber = CameraReader(camera("rtsp://user:pw@127.0.0.1:9/none"))
     grabber.start()
     try:
         assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
@@ -302,7 +302,7 @@ def test_grabber_on_bogus_url_stays_disconnected_and_stops(tmp_path: Path) -> No
 
 
 def test_grabber_on_absent_device_reports_disconnected() -> None:
-    grabber = FrameGrabber(camera("/dev/video97"))
+    grabber = CameraReader(camera("/dev/video97"))
     grabber.start()
     try:
         assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
@@ -315,7 +315,7 @@ def test_grabber_on_looping_file_delivers_latest_frames(tmp_path: Path) -> None:
     video = write_video(
         tmp_path / "l.avi", [(drawn(i), 1) for i in range(4)], fps=50, size=(320, 240)
     )
-    grabber = FrameGrabber(camera(video, loop=True))
+    grabber = CameraReader(camera(video, loop=True))
     grabber.start()
     try:
         assert wait_for(lambda: grabber.frames >= 30)

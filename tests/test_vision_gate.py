@@ -8,10 +8,15 @@ import pytest
 from agent.vision import gate_settings
 from agent.vision.capture.frames import fit
 from agent.vision.config import VisionConfig
-from agent.vision.findings import Box, FaceFinding, Frame, SceneAnalyser, SceneFindings
-from agent.vision.inference.gate import FAST_EVERY, DetectionGate, GateSettings, PartialAnalyser
+from agent.vision.findings import Box, FaceFinding, Frame, SceneFindings, SceneInference
+from agent.vision.inference.gate import (
+    FAST_EVERY,
+    DetectionGate,
+    GateSettings,
+    PartialSceneInference,
+)
 from agent.vision.inference.motion import Region
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.inference.scene import load_scene_inference
 from tests.conftest import REPO
 from tests.vision_media import mask_faces
 
@@ -34,9 +39,9 @@ def person_at_desk(rng: np.random.Generator, face: Frame) -> Frame:
 
 
 class WholeFrameOnly:
-    """The product analyser seen through the plain SceneAnalyser interface only."""
+    """The product analyser seen through the plain SceneInference interface only."""
 
-    def __init__(self, inner: SceneAnalyser) -> None:
+    def __init__(self, inner: SceneInference) -> None:
         self._inner = inner
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
@@ -49,8 +54,8 @@ def run(gate: DetectionGate, frames: list[Frame], start: int = 0) -> list[SceneF
 
 def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once() -> None:
     rng = np.random.default_rng(5)
-    analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
-    assert isinstance(analyser, PartialAnalyser)
+    analyser = load_scene_inference(VisionConfig(models_dir=REPO / "models"))
+    assert isinstance(analyser, PartialSceneInference)
     gate = DetectionGate(
         analyser, GateSettings(detect_fps=4.0, full_every_s=2.0, idle_full_every_s=10.0)
     )
@@ -90,7 +95,7 @@ def test_empty_desk_costs_only_the_periodic_check_and_a_person_is_found_at_once(
 
 def test_an_idle_scene_is_checked_whole_every_idle_full_every_s() -> None:
     rng = np.random.default_rng(8)
-    analyser = load_scene_analyser(VisionConfig(models_dir=REPO / "models"))
+    analyser = load_scene_inference(VisionConfig(models_dir=REPO / "models"))
     gate = DetectionGate(
         analyser, GateSettings(detect_fps=4.0, full_every_s=2.0, idle_full_every_s=10.0)
     )
@@ -102,8 +107,8 @@ def test_an_idle_scene_is_checked_whole_every_idle_full_every_s() -> None:
 
 def test_without_motion_the_gate_is_a_frame_stride_for_any_analyser() -> None:
     rng = np.random.default_rng(6)
-    analyser = WholeFrameOnly(load_scene_analyser(VisionConfig(models_dir=REPO / "models")))
-    assert not isinstance(analyser, PartialAnalyser)
+    analyser = WholeFrameOnly(load_scene_inference(VisionConfig(models_dir=REPO / "models")))
+    assert not isinstance(analyser, PartialSceneInference)
     gate = DetectionGate(analyser, GateSettings(motion=False, detect_fps=10.0))
     face = mask_faces("with_mask", 1)[0]
     out = run(gate, [person_at_desk(rng, face) for _ in range(9)])
@@ -134,7 +139,7 @@ def test_gate_settings_follow_the_vision_section() -> None:
 
 
 class Scripted:
-    """A :class:`PartialAnalyser` whose faces and bodies are set by the test; it notes every
+    """A :class:`PartialSceneInference` whose faces and bodies are set by the test; it notes every
     frame the person detector ran on (the gate's person stride is logic, not pixels)."""
 
     def __init__(self) -> None:
@@ -164,7 +169,7 @@ def someone(x: float) -> tuple[FaceFinding, Box]:
 
 def test_person_stride_skips_bodies_but_never_carries_a_wrong_count() -> None:
     analyser = Scripted()
-    assert isinstance(analyser, PartialAnalyser)
+    assert isinstance(analyser, PartialSceneInference)
     gate = DetectionGate(analyser, GateSettings(motion=False, detect_fps=10.0, person_every=2))
     frame = np.zeros((480, 640, 3), dtype=np.uint8)
     face, body = someone(100)

@@ -14,7 +14,7 @@ from agent.vision.findings import Box, Frame
 from agent.vision.inference import families
 from agent.vision.inference.families.centerface import decode_maps, fit
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
-from agent.vision.inference.scene import OnnxSceneAnalyser, load_scene_analyser
+from agent.vision.inference.scene import OnnxSceneInference, load_scene_inference
 from agent.vision.manifest import ModelError, load_manifest, resolve
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
@@ -115,7 +115,7 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
 @pytest.mark.model
 def test_scene_analyser_reports_missing_model_name(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not in"):
-        load_scene_analyser(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
+        load_scene_inference(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
 
 
 # --- real images from ../shared -----------------------------------------------------------------
@@ -167,8 +167,8 @@ def test_mask_images_of_the_held_out_split_are_classified() -> None:
 @pytest.mark.model
 @pytest.mark.shared
 def test_scene_analyser_tells_masked_from_unmasked_in_a_street_photo() -> None:
-    analyser = load_scene_analyser(VisionConfig(models_dir=MODELS))
-    assert isinstance(analyser, OnnxSceneAnalyser)
+    analyser = load_scene_inference(VisionConfig(models_dir=MODELS))
+    assert isinstance(analyser, OnnxSceneInference)
     findings = analyser.analyse(read(shared_path("data", "scenes", "img3.jpg")), at=1000.0)
     assert findings.at == 1000.0
     assert findings.persons is not None

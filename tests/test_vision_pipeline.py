@@ -17,14 +17,14 @@ import pytest
 from agent import vision
 from agent.config import AgentConfig
 from agent.flow.events import AlertEvent, Event, MaskEvent, OccupancyEvent
-from agent.vision.capture.grabber import FrameGrabber
+from agent.vision.capture.grabber import CameraReader
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame, SceneFindings
 from agent.vision.inference.worker import VisionWorker
 from agent.vision.slot import LatestFrame
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
-from tests.vision_media import desk, mask_faces, scene_analyser, write_video
+from tests.vision_media import desk, mask_faces, scene_inference, write_video
 
 FPS = 10
 
@@ -82,7 +82,7 @@ def test_build_rejects_an_unusable_source_as_config_error() -> None:
 
     cfg = AgentConfig.model_validate({"camera": {"source": "ftp://cam/x"}})
     with pytest.raises(ConfigError, match="unsupported URL scheme"):
-        vision.build(cfg.camera, cfg.vision, analyser=_Raising())
+        vision.build(cfg.camera, cfg.vision, inference=_Raising())
 
 
 def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
@@ -111,8 +111,8 @@ def test_worker_survives_a_failing_analyser_and_counts_errors() -> None:
 @pytest.mark.model
 def test_worker_emits_findings_from_real_frames(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", [(desk(mask_faces("without_mask", 2, 1)), 30)], fps=FPS)
-    grabber = FrameGrabber(CameraConfig(source=str(video), loop=True, max_fps=5))
-    worker = VisionWorker(grabber.latest, scene_analyser(), max_fps=5)
+    grabber = CameraReader(CameraConfig(source=str(video), loop=True, max_fps=5))
+    worker = VisionWorker(grabber.latest, scene_inference(), max_fps=5)
     out: queue.Queue[object] = queue.Queue()
     grabber.start()
     worker.start(out.put)
@@ -134,9 +134,9 @@ def test_worker_emits_findings_from_real_frames(tmp_path: Path) -> None:
 
 def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event]:
     """Run vision.build()'s stages like the main loop does until the video ended, then a tail."""
-    sources, analysers = vision.build(cfg.camera, cfg.vision, analyser=scene_analyser(cfg.vision))
+    sources, analysers = vision.build(cfg.camera, cfg.vision, inference=scene_inference(cfg.vision))
     grabber = sources[0]
-    assert isinstance(grabber, FrameGrabber)
+    assert isinstance(grabber, CameraReader)
     obs: queue.Queue[object] = queue.Queue(maxsize=256)
     for s in sources:
         s.start(obs.put)
@@ -204,7 +204,7 @@ def test_run_publishes_valid_mask_occupancy_and_alert_events(
     collector_factory: Callable[..., Collector],
     agent_process: Callable[..., AgentProcess],
 ) -> None:
-    scene_analyser()  # the shipped models load, or the test fails here with the reason
+    scene_inference()  # the shipped models load, or the test fails here with the reason
     video = desk_video(tmp_path / "desk.avi")
     c = collector_factory(mosquitto.port, "triage/v1/#")
     cfg = base_config(

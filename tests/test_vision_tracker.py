@@ -7,7 +7,7 @@ import pytest
 from agent.vision.analysers.tracker import MaskVote, Tracker
 from agent.vision.findings import Box
 from agent.vision.geometry import iou
-from tests.vision_media import scene, scene_analyser
+from tests.vision_media import scene, scene_inference
 
 
 def box(x: float, y: float, w: float = 60, h: float = 80) -> Box:
@@ -90,7 +90,7 @@ def test_tracker_feeds_mask_votes_per_track() -> None:
 @pytest.mark.shared
 @pytest.mark.model
 def test_real_detections_on_a_still_scene_keep_stable_ids() -> None:
-    analyser = scene_analyser()
+    analyser = scene_inference()
     frame = scene("masked_img3.jpg")
     t = Tracker()
     first = None

@@ -2,7 +2,7 @@
 
 Nothing here is committed media: every video is written into the test's ``tmp_path`` with
 ``cv2.VideoWriter`` from ``../shared/data/scenes`` and ``../shared/data/mask`` (tests skip with the
-reason when ../shared is absent). :func:`scene_analyser` is the real product analyser loaded from the
+reason when ../shared is absent). :func:`scene_inference` is the real product analyser loaded from the
 shipped ``models/``; a missing or broken shipped model makes the test fail, never skip, and no
 reference model is ever swapped in for it.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.vision import load_analyser
+from agent.vision import load_inference
 from agent.vision.config import VisionConfig
-from agent.vision.findings import Frame, SceneAnalyser
+from agent.vision.findings import Frame, SceneInference
 from tests.conftest import REPO, shared_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -83,6 +83,6 @@ def write_video(
     return path
 
 
-def scene_analyser(vision: VisionConfig | None = None) -> SceneAnalyser:
-    """The product's scene analyser from the shipped ``models/`` (ModelError fails the test)."""
-    return load_analyser(vision or VisionConfig(models_dir=REPO / "models"))
+def scene_inference(vision: VisionConfig | None = None) -> SceneInference:
+    """The product's scene inference from the shipped ``models/`` (ModelError fails the test)."""
+    return load_inference(vision or VisionConfig(models_dir=REPO / "models"))

@@ -37,8 +37,8 @@ import numpy as np
 from agent.flow.events import OccupancyEvent
 from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.config import VisionConfig
-from agent.vision.findings import Frame, SceneAnalyser, SceneFindings
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.findings import Frame, SceneFindings, SceneInference
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.people import people_in
 from agent.zones.map import ZoneMap
 from tools.eval_people import HEIGHT, REPO, SHARED, WIDTH, letterbox, read_labels
@@ -71,7 +71,7 @@ def write_video(path: Path, photo: Frame, fps: float, seed: int) -> None:
         out.release()
 
 
-def analyse_video(path: Path, fps: float, scene: SceneAnalyser) -> list[SceneFindings]:
+def analyse_video(path: Path, fps: float, scene: SceneInference) -> list[SceneFindings]:
     cap = cv2.VideoCapture(str(path))
     found: list[SceneFindings] = []
     try:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-people", type=int, default=1000, help="skip photos with more people")
     ap.add_argument("--out", type=Path, default=None, help="keep the videos in this folder")
     args = ap.parse_args(argv)
-    scene = load_scene_analyser(VisionConfig(models_dir=args.models_dir))
+    scene = load_scene_inference(VisionConfig(models_dir=args.models_dir))
     rows: list[dict[str, Any]] = []
     print(f"{'scene':24} {'truth':>5} {'seen':>5} {'ids':>5} {'arrivals':>8}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,7 @@ import numpy as np
 
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Frame
-from agent.vision.inference.scene import load_scene_analyser
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.people import people_in
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models-dir", type=Path, default=REPO / "models")
     ap.add_argument("--scenes", type=Path, default=SHARED / "data" / "scenes")
     args = ap.parse_args(argv)
-    analyser = load_scene_analyser(VisionConfig(models_dir=args.models_dir))
+    analyser = load_scene_inference(VisionConfig(models_dir=args.models_dir))
     rows: list[dict[str, Any]] = []
     print(f"{'scene':24} {'kind':9} {'truth':>5} {'faces':>5} {'persons':>7} {'people':>6}")
     for scene, truth, kind in read_labels(args.labels):

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from agent.config import AgentConfig, load_config
-from agent.vision import load_analyser
+from agent.vision import load_inference
 from agent.vision.capture.frames import SourceUnavailableError, open_source
 from agent.vision.findings import Frame, SceneFindings
 from agent.vision.manifest import ModelError
@@ -133,7 +133,7 @@ def draw_people(image: Frame, findings: SceneFindings, zones: ZoneMap) -> str:
 def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
     """Grab, analyse, annotate and write one frame; returns a one-line summary."""
     try:
-        analyser = load_analyser(cfg.vision)
+        analyser = load_inference(cfg.vision)
     except ModelError as exc:
         raise PreviewError(
             f"{exc}; no preview written, because faces could not be blurred"

@@ -177,6 +177,13 @@ ALERTS = AlertRegistry(
             counted=False,
             minutes="setup",
         ),
+        AlertKind(
+            "screening_skipped",
+            "setup",
+            "People entering unscreened",
+            "arrivals unscreened",
+            counted=False,
+        ),
     )
 )
 """Every alert the agent raises. Adding one: docs/ARCHITECTURE.md, "How to add... an alert"."""

@@ -2,6 +2,7 @@
 
     sources (threads) --offer--> bounded queue --> step(): analysers.feed --> sink(event)
                                                     tick(now): analysers.tick --> sink(event)
+                                 every event --> analysers with ``hears_facts`` --> sink(event)
 
 Sources never block: when the queue is full an observation is dropped and counted. Analysers run
 only on the thread that calls :meth:`Engine.step` and :meth:`Engine.tick`, so they need no locks.
@@ -36,6 +37,8 @@ class Engine:
         self, analysers: Sequence[Analyser], sink: Sink, queue_size: int = QUEUE_SIZE
     ) -> None:
         self.analysers = list(analysers)
+        self._hearing = [a for a in self.analysers if getattr(a, "hears_facts", False)]
+        """Analysers also fed the events the others produce."""
         self._sink = sink
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._dropped = 0
@@ -85,8 +88,7 @@ class Engine:
             except Exception:
                 log.exception("analyser %s failed on %s", analyser.name, type(observation).__name__)
                 continue
-            for event in events:
-                self._sink(event)
+            self._out(events, analyser)
 
     def tick(self, now: float) -> None:
         """Time-driven work of every analyser (timeouts, periodic figures)."""
@@ -96,5 +98,21 @@ class Engine:
             except Exception:
                 log.exception("analyser %s failed on tick", analyser.name)
                 continue
-            for event in events:
-                self._sink(event)
+            self._out(events, analyser)
+
+    def _out(self, events: Sequence[Event], origin: Analyser) -> None:
+        """Each event to the sink, then to the analysers that hear facts (``hears_facts``: e.g.
+        screening coverage hears the temperature results); what they return goes to the sink
+        only (one level, so no loop)."""
+        for event in events:
+            self._sink(event)
+            for listener in self._hearing:
+                if listener is origin:
+                    continue
+                try:
+                    more = listener.feed(event)
+                except Exception:
+                    log.exception("analyser %s failed on %s", listener.name, type(event).__name__)
+                    continue
+                for e in more:
+                    self._sink(e)

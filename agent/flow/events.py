@@ -16,8 +16,8 @@ from typing import ClassVar, Literal
 
 from agent.flow.alert_kinds import AlertFamily, alert_kind
 
-StatusState = Literal["online", "offline", "stopping"]
-StatusReason = Literal["stopped", "lost"]
+AvailabilityState = Literal["online", "offline", "stopping"]
+AvailabilityReason = Literal["stopped", "lost"]
 TemperatureResult = Literal["normal", "fever", "invalid"]
 MaskState = Literal["masked", "unmasked", "no_face"]
 AlertType = str
@@ -28,14 +28,16 @@ SourceStateName = Literal["starting", "ok", "stale", "disconnected", "disabled",
 
 
 @dataclass(frozen=True, slots=True)
-class StatusEvent:
-    """Availability of the agent. Retained; ``offline`` is also the MQTT Will."""
+class AvailabilityEvent:
+    """Availability of the agent: the wire's ``status`` kind and topic (a v1 name, kept).
+    Retained; ``offline`` is also the MQTT Will. Not to be confused with ``triage-agent status``
+    (the local snapshot, :mod:`agent.service.snapshot`) or systemd's ``STATUS=`` line."""
 
     kind: ClassVar[str] = "status"
     retain: ClassVar[bool] = True
     at: float
-    state: StatusState
-    reason: StatusReason | None = None
+    state: AvailabilityState
+    reason: AvailabilityReason | None = None
     """For ``offline``: ``stopped`` (a clean stop) or ``lost`` (the Will: the connection ended
     any other way; then ``at`` is when that connection began, the loss came later)."""
     health_every_s: int | None = None
@@ -197,24 +199,52 @@ class SummaryEvent:
     minutes: dict[str, float] | None = None
     """Minutes of problems in the period: ``desk`` (unattended), ``crowding``, ``setup`` (camera or
     thermometer not usable) and ``offline`` (the agent was not running)."""
+    arrivals_screened: int | None = None
+    """Arrivals matched to a valid temperature result (sum of the ``coverage`` events); None when
+    the period had no ``coverage`` figures (no camera or thermometer, nothing judged)."""
+    arrivals_unscreened: int | None = None
+    """Arrivals with no valid temperature result within ``screening.coverage_match_s``."""
+    scans: int | None = None
+    """Registration scans counted (None: no scanner, or no ``coverage`` figures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageEvent:
+    """Screening coverage and registration scans over a window (see :mod:`agent.flow.coverage`):
+    arrivals judged screened or not in the window, results that matched no arrival, scans."""
+
+    kind: ClassVar[str] = "coverage"
+    retain: ClassVar[bool] = False
+    at: float
+    window_s: float
+    arrivals_screened: int | None = None
+    """Arrivals matched to a valid temperature result (None: no camera or no thermometer)."""
+    arrivals_unscreened: int | None = None
+    """Arrivals with no valid result within the matching time."""
+    results_unmatched: int | None = None
+    """Valid temperature results that matched no arrival (staff, re-measures, missed people)."""
+    scans: int | None = None
+    """Registration scans counted (None: no scanner configured)."""
 
 
 Event = (
-    StatusEvent
+    AvailabilityEvent
     | HealthEvent
     | TemperatureEvent
     | MaskEvent
     | OccupancyEvent
     | AlertEvent
     | SummaryEvent
+    | CoverageEvent
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
-    StatusEvent,
+    AvailabilityEvent,
     HealthEvent,
     TemperatureEvent,
     MaskEvent,
     OccupancyEvent,
     AlertEvent,
     SummaryEvent,
+    CoverageEvent,
 )
 KINDS: tuple[str, ...] = tuple(t.kind for t in EVENT_TYPES)

@@ -36,7 +36,10 @@ class Source(Protocol):
 
 
 class Analyser(Protocol):
-    """Turns observations into events. Called from the engine's thread only."""
+    """Turns observations into events. Called from the engine's thread only.
+
+    An analyser with a true class attribute ``hears_facts`` is also fed the events the other
+    analysers produce (:meth:`agent.flow.engine.Engine.feed`), as observations."""
 
     name: str
 

@@ -13,6 +13,8 @@ The tally sees every event the service stores (:meth:`SummaryTally.record`):
 - ``mask_violations``: ``unmasked`` alerts raised; ``alerts``: alerts raised by type, for the
   screening, mask and occupancy families (``setup`` alerts are reported as minutes);
 - ``max_occupancy``: the highest occupancy count or window maximum reported;
+- ``arrivals_screened``, ``arrivals_unscreened``, ``scans``: the sums of the ``coverage`` events
+  (screening coverage and registration scans, :mod:`agent.flow.coverage`), when there were any;
 - ``minutes``: how long problems lasted in the period, as far as the box knows: ``desk`` (a
   ``desk_unattended`` alert open), ``crowding`` (any ``crowding`` alert open), ``setup`` (any other
   ``setup`` alert open: camera covered, dark, blurred, moved, lost; thermometer lost) and
@@ -38,6 +40,7 @@ from agent.flow import alert_kinds
 from agent.flow.events import (
     AlertEvent,
     AlertType,
+    CoverageEvent,
     Event,
     OccupancyEvent,
     SummaryEvent,
@@ -48,6 +51,9 @@ STATE_VERSION = 1
 DAY = "day"
 GROUPS = alert_kinds.MINUTES_GROUPS
 """The ``minutes`` keys, in wire order."""
+COVERAGE_FACTS = ("arrivals_screened", "arrivals_unscreened", "scans")
+"""The ``coverage`` events' counts the summary adds up (same names in both); each is in a summary
+only when the period had a ``coverage`` event carrying it (:mod:`agent.flow.coverage`)."""
 
 
 def group_of(alert: AlertType) -> str | None:
@@ -110,6 +116,8 @@ class Period:
     people: int = 0
     max_occupancy: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    facts: Counter[str] = field(default_factory=Counter)
+    """Counted facts of the ``coverage`` events, by their summary name (only those reported)."""
 
     def record(self, event: Event) -> None:
         if isinstance(event, TemperatureEvent):
@@ -120,6 +128,11 @@ class Period:
         elif isinstance(event, OccupancyEvent):
             self.max_occupancy = max(self.max_occupancy, event.count, event.max)
             self.people += event.people or 0
+        elif isinstance(event, CoverageEvent):
+            for name in COVERAGE_FACTS:
+                n = getattr(event, name)
+                if n is not None:
+                    self.facts[name] += n
 
     def add_time(self, group: str, since: float, until: float) -> None:
         """Credit ``group`` with the part of ``[since, until)`` inside this period."""
@@ -142,7 +155,13 @@ class Period:
             date=self.date,
             start=clock.hhmm(self.start),
             minutes={g: round(self.seconds.get(g, 0.0) / 60.0, 1) for g in GROUPS},
+            arrivals_screened=self._fact("arrivals_screened"),
+            arrivals_unscreened=self._fact("arrivals_unscreened"),
+            scans=self._fact("scans"),
         )
+
+    def _fact(self, name: str) -> int | None:
+        return self.facts.get(name)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -155,6 +174,7 @@ class Period:
             "people": self.people,
             "max_occupancy": self.max_occupancy,
             "seconds": dict(self.seconds),
+            "facts": dict(self.facts),
         }
 
     @classmethod
@@ -169,6 +189,7 @@ class Period:
             people=int(s["people"]),
             max_occupancy=int(s["max_occupancy"]),
             seconds={str(k): float(v) for k, v in s["seconds"].items()},
+            facts=Counter({str(k): int(v) for k, v in s.get("facts", {}).items()}),
         )
 
 
@@ -209,7 +230,7 @@ class SummaryTally:
     # -- counting --------------------------------------------------------------------------------
     def counts(self, event: Event) -> bool:
         """Whether recording ``event`` changes the tally (so it must be persisted with it)."""
-        if isinstance(event, TemperatureEvent | OccupancyEvent):
+        if isinstance(event, TemperatureEvent | OccupancyEvent | CoverageEvent):
             return True
         return isinstance(event, AlertEvent)
 

@@ -76,8 +76,8 @@ class Clocks:
         """Seconds since the start, on the monotonic clock (agent time ``agent``)."""
         return max(0.0, agent - self.started_agent)
 
-    def status(self) -> dict[str, Any]:
-        """The clock as ``status`` shows it (the summaries add theirs)."""
+    def snapshot(self) -> dict[str, Any]:
+        """The clock as ``triage-agent status`` shows it (the summaries add theirs)."""
         last = self._steps.last_step
         return {
             "state": self.state,

@@ -134,7 +134,7 @@ class Notifier:
         """Pet the watchdog (``WATCHDOG=1``); call only while no thread is stuck. Never blocks."""
         return self.send_nowait("WATCHDOG=1")
 
-    def status(self, text: str) -> bool:
+    def status_line(self, text: str) -> bool:
         """One-line ``STATUS=`` shown by ``systemctl status``; repeated identical text is skipped."""
         line = " ".join(text.split())
         if line == self._last_status:

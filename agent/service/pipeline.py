@@ -55,7 +55,7 @@ from agent.wire.publisher import Publisher
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
-STATUS_EVERY_S = 5.0
+STATUS_LINE_EVERY_S = 5.0
 
 EventListener = Callable[[Event], None]
 
@@ -92,7 +92,7 @@ class Pipeline:
             self.clocks,
             r.summary_interval_s,
             cfg.device.timezone,
-            self.emit,
+            self.store,
         )
         self.sink = EventSink(
             outbox,
@@ -107,7 +107,7 @@ class Pipeline:
             self.watchdog.watch(publisher.loops)
         self._next_alive = 0.0
         self._next_health = 0.0
-        self._next_status = 0.0
+        self._next_status_line = 0.0
         self._listeners: list[EventListener] = []
         self.last_temperature: TemperatureEvent | None = None
         self.last_error: str | None = None
@@ -128,7 +128,7 @@ class Pipeline:
         """Observations and events lost so far (full queue, unstorable event)."""
         return self.engine.dropped
 
-    def emit(self, event: Event) -> None:
+    def store(self, event: Event) -> None:
         """Write one event to the outbox and tell the tally and listeners.
 
         The periods that ended by the event's time are closed first (their summaries go before it);
@@ -146,7 +146,7 @@ class Pipeline:
         """The engine's sink: an analyser's event (agent time) labelled with the wall clock."""
         if self.clocks.shift != 0.0:
             event = replace(event, at=event.at + self.clocks.shift)
-        self.emit(event)
+        self.store(event)
 
     def _error(self, text: str) -> None:
         self.last_error = text
@@ -212,12 +212,12 @@ class Pipeline:
             self._next_health = agent + self.cfg.reporting.health_interval_s
             event = self.health(now, agent)
             if self.outbox.fault is None:
-                self.emit(event)
+                self.store(event)
             else:
                 health.publish_directly(self, event)
-        if agent >= self._next_status:
-            self.notifier.status(self.status_line(agent))
-            self._next_status = agent + STATUS_EVERY_S
+        if agent >= self._next_status_line:
+            self.notifier.status_line(self.status_line(agent))
+            self._next_status_line = agent + STATUS_LINE_EVERY_S
         self.watchdog.pet(self.notifier)
 
     def health(self, now: float, agent: float | None = None) -> HealthEvent:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class ReportsIntegrity(Protocol):
     """An analyser that knows the camera's integrity state (the vision integrity analyser)."""
 
-    def integrity_status(self) -> dict[str, object]:
+    def integrity_snapshot(self) -> dict[str, object]:
         """Commissioned, open camera alerts, last check cost (no images)."""
 
 
@@ -106,7 +106,7 @@ def snapshot(p: Pipeline) -> dict[str, Any]:
             if outbox.fault
             else p.last_error or (errors[-1] if errors else None)
         ),
-        "integrity": integrity.integrity_status() if integrity is not None else None,
-        "calibration": dict(calibration.status()) if calibration is not None else None,
-        "clock": {**p.clocks.status(), **p.summaries.status()},
+        "integrity": integrity.integrity_snapshot() if integrity is not None else None,
+        "calibration": dict(calibration.snapshot()) if calibration is not None else None,
+        "clock": {**p.clocks.snapshot(), **p.summaries.snapshot()},
     }

@@ -1,8 +1,10 @@
-"""The stages the config enables: sources and analysers, lost-device alerts, the alert book.
+"""The stages the config enables: sources and analysers, lost-device alerts, screening coverage,
+the alert book.
 
 Each domain builds its own stages (:func:`agent.thermometer.build`, :func:`agent.vision.build`);
-this module adds the ``thermometer_lost`` / ``camera_lost`` analyser for the enabled devices and the
-book that keeps open alerts across restarts (``state_dir/alerts.json``, :mod:`.alert_store`).
+this module adds the ``thermometer_lost`` / ``camera_lost`` analyser for the enabled devices, the
+screening coverage that puts the camera's arrivals beside the thermometer's results
+(:mod:`agent.flow.coverage`), and the book that keeps open alerts across restarts (``state_dir/alerts.json``, :mod:`.alert_store`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from agent import thermometer, vision
 from agent.config import AgentConfig
 from agent.flow.alerts import AlertBook
 from agent.flow.clock import wall_of
+from agent.flow.coverage import CoverageAnalyser
 from agent.flow.events import AlertType
 from agent.flow.lost import SourceLostAnalyser, Watched, always_open
 from agent.flow.ports import Analyser, Source
 from agent.service.alert_store import AlertFile
+from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.zones.hours import OpeningHours
 
 
@@ -46,7 +50,32 @@ def build_stages(
     lost = lost_alerts(cfg, sources, book)
     if lost is not None:
         analysers.append(lost)
+    coverage = screening_coverage(cfg, analysers, book)
+    if coverage is not None:
+        analysers.append(coverage)
     return sources, analysers
+
+
+def screening_coverage(
+    cfg: AgentConfig, analysers: Sequence[Analyser], book: AlertBook | None = None
+) -> CoverageAnalyser | None:
+    """Arrivals vs temperature results (``coverage`` events, ``screening_skipped``), when the
+    camera counts arrivals and the thermometer screens; None otherwise."""
+    occupancy = next((a for a in analysers if isinstance(a, OccupancyAnalyser)), None)
+    if occupancy is None or not cfg.thermometer.enabled:
+        return None
+    s = cfg.screening
+    coverage = CoverageAnalyser(
+        period_s=cfg.vision.compliance_window_s,
+        match_s=s.coverage_match_s,
+        before_s=s.coverage_before_s,
+        skipped_after=s.skipped_after,
+        skipped_within_s=s.skipped_within_s,
+        is_open=opening_hours(cfg),
+        book=book,
+    )
+    occupancy.arrivals.listeners.append(coverage.arrived)
+    return coverage
 
 
 def lost_alerts(

@@ -36,7 +36,7 @@ def counted(event: Event) -> bool:
 
 
 class Summaries:
-    """The summary tally of the running service; ``emit`` takes the summaries of ended periods."""
+    """The summary tally of the running service; ``store`` takes the summaries of ended periods."""
 
     def __init__(
         self,
@@ -45,14 +45,14 @@ class Summaries:
         clocks: Clocks,
         interval_s: float,
         timezone: str,
-        emit: Callable[[Event], None],
+        store_event: Callable[[Event], None],
     ) -> None:
         self._outbox = outbox
         self._store = store
         self._clocks = clocks
         self._interval_s = interval_s
         self._timezone = timezone
-        self._emit = emit
+        self._store_event = store_event
         self.tally: SummaryTally | None = None
         """None while the summaries wait for a synchronised clock (:meth:`check_clock`)."""
         self._pending: deque[tuple[Event, float]] = deque(maxlen=PENDING_MAX)
@@ -74,7 +74,7 @@ class Summaries:
         """Emit the summary of every period that ended by ``now``; each is stored with the tally
         that no longer holds it, so a restart neither repeats nor loses it."""
         while self.tally is not None and (summary := self.tally.due(now)) is not None:
-            self._emit(summary)
+            self._store_event(summary)
 
     def state_for(self, event: Event) -> dict[str, str] | None:
         """The tally's state to store with ``event`` when the event changed it."""
@@ -133,8 +133,8 @@ class Summaries:
         if self._outbox.fault is None:
             self.save()
 
-    def status(self) -> dict[str, Any]:
-        """The summaries as ``status`` shows them (in its ``clock`` part)."""
+    def snapshot(self) -> dict[str, Any]:
+        """The summaries as ``triage-agent status`` shows them (in its ``clock`` part)."""
         return {
             "summaries": "waiting for a synchronised clock" if self.tally is None else "on",
             "kept_for_summaries": len(self._pending),

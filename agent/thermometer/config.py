@@ -136,6 +136,36 @@ class ScreeningConfig(Section):
         default=10.0,
         description="A person in front of the sensor this long without a plateau gets 'invalid'.",
     )
+    coverage_match_s: Seconds = Field(
+        default=120.0,
+        le=3600.0,
+        description=(
+            "Screening coverage (camera and thermometer): an arrival counts as screened when a "
+            "valid temperature result comes at most this long after it (docs/EVENTS.md, coverage)."
+        ),
+    )
+    coverage_before_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=600.0,
+        description=(
+            "...or at most this long before it (screened at the door before the camera "
+            "confirmed the person)."
+        ),
+    )
+    skipped_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Raise 'screening_skipped' while the clinic is open once this many arrivals in a "
+            "row went unscreened..."
+        ),
+    )
+    skipped_within_s: Seconds = Field(
+        default=600.0,
+        description="...all judged within this many seconds (cleared by the next valid result).",
+    )
 
     @model_validator(mode="after")
     def _valid_range_in_order(self) -> ScreeningConfig:

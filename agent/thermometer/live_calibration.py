@@ -370,8 +370,8 @@ class CalibratedScreening:
         )
 
     # -- reporting -----------------------------------------------------------------------------
-    def status(self) -> Mapping[str, Any]:
-        """For ``status``, ``diag`` and systemd's status line (no secrets, no images)."""
+    def snapshot(self) -> Mapping[str, Any]:
+        """For ``triage-agent status`` and ``diag`` (no secrets, no images)."""
         cal = self.calibration
         return {
             "offset_c": self.offset_c,

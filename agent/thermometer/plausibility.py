@@ -6,7 +6,7 @@ Two levels, declared here once:
    -40 to 125 °C (datasheet). A value outside is not a reading; neither is the raw code
    :data:`NO_READING` (0x7FFF, 327.67 °C in centi-degrees), which modules and bridges send when the
    sensor gave nothing. Every protocol decoder asks :func:`raw_problem` about each value of a
-   checksum-valid frame and drops the frame (a ``range`` :class:`~.records.WireError`, counted by
+   checksum-valid frame and drops the frame (a ``range`` :class:`~.records.WireFault`, counted by
    the serial source in the thermometer's rejected inputs, logged at most once a minute) when it
    answers.
 2. **The body.** A screening estimate (raw plateau + site offset + ambient correction) outside

@@ -1,7 +1,7 @@
 """What the wire decoders produce: frozen records, and the decoder protocol they share.
 
 A decoder turns raw serial bytes into :class:`WireReading`, :class:`WireHello` or
-:class:`WireError` records. Nothing past the serial source sees bytes; nothing past the decoders sees
+:class:`WireFault` records. Nothing past the serial source sees bytes; nothing past the decoders sees
 wire details such as checksums or sync patterns.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-WireErrorKind = Literal["checksum", "version", "type", "gap", "range"]
+WireFaultKind = Literal["checksum", "version", "type", "gap", "range"]
 """``range``: a well-formed frame whose value the sensor uses for 'no reading' (0x7FFF) or that
 lies outside what the sensor can measure."""
 
@@ -41,16 +41,16 @@ class WireHello:
 
 
 @dataclass(frozen=True, slots=True)
-class WireError:
+class WireFault:
     """A frame that was dropped (bad checksum, unsupported version/type) or frames lost (gap)."""
 
-    kind: WireErrorKind
+    kind: WireFaultKind
     detail: str
     lost: int = 0
     """Frames lost, for ``gap``."""
 
 
-WireRecord = WireReading | WireHello | WireError
+WireRecord = WireReading | WireHello | WireFault
 
 
 class Decoder(Protocol):

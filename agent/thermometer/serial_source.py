@@ -32,7 +32,7 @@ from agent.flow.threaded import Backoff, ThreadedSource
 from agent.thermometer import protocols
 from agent.thermometer.link import Link, open_port
 from agent.thermometer.reading import ThermoReading
-from agent.thermometer.records import WireError, WireHello, WireReading
+from agent.thermometer.records import WireFault, WireHello, WireReading
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,11 @@ class SerialThermometer(ThreadedSource):
                             rec.period_ms,
                         )
                     self.firmware = rec.firmware
-                elif isinstance(rec, WireError):
-                    self._wire_error(rec)
+                elif isinstance(rec, WireFault):
+                    self._wire_fault(rec)
         return got_data
 
-    def _wire_error(self, rec: WireError) -> None:
+    def _wire_fault(self, rec: WireFault) -> None:
         if rec.kind == "gap":
             self.lost_frames += rec.lost
             log.debug("thermometer: %s", rec.detail)

@@ -4,7 +4,7 @@ One subpackage per thread, independent of each other (import-linter's ``vision``
 
 - :mod:`agent.vision.capture` (the **camera grabber** thread): frame sources and the grabber;
 - :mod:`agent.vision.inference` (the **vision worker** thread): the worker, its detection gate and
-  motion check, the ONNX scene analyser and model families, the camera integrity measurements;
+  motion check, the ONNX scene inference and model families, the camera integrity measurements;
 - :mod:`agent.vision.analysers` (the **main loop**): findings -> events and alerts.
 
 What they share sits below them: :mod:`agent.vision.people`, :mod:`agent.vision.geometry` and
@@ -37,7 +37,7 @@ from agent.vision.analysers.compliance import ComplianceAnalyser
 from agent.vision.analysers.desk import DeskAnalyser
 from agent.vision.analysers.integrity_alerts import IntegrityAnalyser
 from agent.vision.analysers.occupancy import OccupancyAnalyser
-from agent.vision.capture.grabber import FrameGrabber
+from agent.vision.capture.grabber import CameraReader
 from agent.vision.inference.gate import BUFFER_FRAMES, GateSettings
 from agent.vision.inference.integrity import (
     REFERENCE_NAME,
@@ -55,18 +55,18 @@ from agent.zones.map import ZoneMap
 if TYPE_CHECKING:
     from agent.flow.ports import Analyser, Source
     from agent.vision.config import CameraConfig, IntegrityConfig, VisionConfig
-    from agent.vision.findings import SceneAnalyser
+    from agent.vision.findings import SceneInference
 
 log = logging.getLogger(__name__)
 
 
-class _LoadSceneAnalyser(Protocol):
-    def __call__(self, vision: VisionConfig, /) -> SceneAnalyser: ...
+class _LoadSceneInference(Protocol):
+    def __call__(self, vision: VisionConfig, /) -> SceneInference: ...
 
 
-def load_analyser(vision: VisionConfig) -> SceneAnalyser:
-    """The configured models as one scene analyser (``agent.vision.inference.scene.load_scene_analyser``)."""
-    loader: _LoadSceneAnalyser = import_module("agent.vision.inference.scene").load_scene_analyser
+def load_inference(vision: VisionConfig) -> SceneInference:
+    """The configured models as one scene inference (``agent.vision.inference.scene.load_scene_inference``)."""
+    loader: _LoadSceneInference = import_module("agent.vision.inference.scene").load_scene_inference
     return loader(vision)
 
 
@@ -106,7 +106,7 @@ def people_analysers(
 def build(
     camera: CameraConfig,
     vision: VisionConfig,
-    analyser: SceneAnalyser | None = None,
+    inference: SceneInference | None = None,
     *,
     state_dir: Path | None = None,
     is_open: Callable[[float], bool] = always_open,
@@ -125,8 +125,8 @@ def build(
     """
     if not camera.enabled:
         return [], []
-    grabber = FrameGrabber(camera, buffer_frames=BUFFER_FRAMES)
-    scene = analyser if analyser is not None else load_analyser(vision)
+    grabber = CameraReader(camera, buffer_frames=BUFFER_FRAMES)
+    scene = inference if inference is not None else load_inference(vision)
     integrity = vision.integrity
     checker = None
     analysers = people_analysers(vision, zones, clinic, timezone, book)

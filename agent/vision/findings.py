@@ -7,7 +7,7 @@ are never put into an event, a log line or a diagnostic (see docs/PRIVACY in doc
   optionally with a mask probability when the family classifies masks itself (AIZOO-style SSD).
 - :class:`MaskClassifier` turns a face crop into P(masked).
 - :class:`PersonDetector` plugins turn a frame into person boxes (for occupancy).
-- :class:`SceneAnalyser` combines them: ``analyse(frame) -> SceneFindings``.
+- :class:`SceneInference` combines them: ``analyse(frame) -> SceneFindings``.
 - :class:`IntegrityFindings` are the camera tamper checks' verdicts (numbers only), made by the
   worker's :class:`~agent.vision.inference.integrity.IntegrityChecker` and consumed by the
   analysers.
@@ -97,7 +97,7 @@ class MaskClassifier(Protocol):
         """P(masked) for each BGR face crop."""
 
 
-class SceneAnalyser(Protocol):
+class SceneInference(Protocol):
     """Face detection + mask classification (+ optional person detection) on one frame."""
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:

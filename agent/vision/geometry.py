@@ -1,6 +1,6 @@
 """Box geometry shared by inference and the analysers: overlap (IoU) and centroid distance.
 
-Pure functions of two :class:`~agent.vision.findings.Box` es in frame pixels. The scene analyser
+Pure functions of two :class:`~agent.vision.findings.Box` es in frame pixels. The scene inference
 (:mod:`agent.vision.inference.scene`) reuses a face's mask probability by IoU; the tracker
 (:mod:`agent.vision.analysers.tracker`) and the arrival counter match boxes by IoU and centroid
 distance.

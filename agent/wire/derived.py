@@ -74,7 +74,7 @@ def _summary_column(kind: alert_kinds.AlertKind) -> str:
         parts.append("counted in `alerts`")
     if kind.minutes is not None:
         parts.append(f"`minutes.{kind.minutes}`")
-    return ", ".join(parts)
+    return ", ".join(parts) or "-"
 
 
 def alert_table(alerts: AlertRegistry | None = None) -> str:

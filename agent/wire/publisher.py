@@ -54,7 +54,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.flow.events import StatusEvent, StatusReason, StatusState
+from agent.flow.events import AvailabilityEvent, AvailabilityReason, AvailabilityState
 from agent.flow.liveness import LoopStamp
 from agent.flow.threaded import JitteredBackoff
 from agent.wire.config import MqttConfig, tls_context
@@ -257,12 +257,12 @@ class Publisher:
     # -- internals -------------------------------------------------------------------------------
     def _status(
         self,
-        state: StatusState,
+        state: AvailabilityState,
         seq: int,
-        reason: StatusReason | None = None,
+        reason: AvailabilityReason | None = None,
         health_every_s: int | None = None,
     ) -> WireMessage:
-        event = StatusEvent(
+        event = AvailabilityEvent(
             at=time.time(), state=state, reason=reason, health_every_s=health_every_s
         )
         return encode(event, self._identity, seq)

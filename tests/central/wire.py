@@ -15,9 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.flow.events import (
     AlertEvent,
+    AvailabilityEvent,
     Event,
     OccupancyEvent,
-    StatusEvent,
     SummaryEvent,
     TemperatureEvent,
 )
@@ -69,8 +69,8 @@ def occupancy(at: float, count: int, peak: int, people: int | None = None) -> Oc
 
 def status(
     at: float, state: str, reason: str | None = None, health_every_s: int | None = None
-) -> StatusEvent:
-    return StatusEvent(at=at, state=state, reason=reason, health_every_s=health_every_s)  # type: ignore[arg-type]
+) -> AvailabilityEvent:
+    return AvailabilityEvent(at=at, state=state, reason=reason, health_every_s=health_every_s)  # type: ignore[arg-type]
 
 
 def summary(at: float, window_s: float, **counts: Any) -> SummaryEvent:

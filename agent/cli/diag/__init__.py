@@ -5,7 +5,7 @@ Each check is one module here, reaching the box through the runtime's own code: 
 registry's start bytes and decoder through :mod:`agent.thermometer.link`), ``calibration`` (the
 offset file as ``run`` loads it), ``camera`` (:func:`agent.vision.capture.frames.open_source`), ``camera reference`` (the commissioned
 reference of the tamper checks, as ``run`` loads it, and open camera alerts), ``models``
-(:func:`agent.vision.load_analyser`, so diag FAILs exactly when ``run`` exits 78 on the models),
+(:func:`agent.vision.load_inference`, so diag FAILs exactly when ``run`` exits 78 on the models),
 ``broker`` (the publisher's client and TLS context, step by step), ``outbox``
 (:meth:`agent.wire.outbox.Outbox.inspect`, read-only), ``disk`` and ``clock``. Each says PASS, WARN,
 FAIL or SKIP; the exit status is 1 when anything FAILs (78 when the config itself is invalid).

@@ -1,6 +1,6 @@
 """The ``models`` check: the configured models load exactly as ``run`` loads them.
 
-It calls :func:`agent.vision.load_analyser`, the loader ``run`` uses (through
+It calls :func:`agent.vision.load_inference`, the loader ``run`` uses (through
 :func:`agent.vision.build`): the manifest, sha256, task and family of the face, mask and (when set)
 person model, every family in the registry. So it FAILs exactly when ``run`` would exit 78 on the
 models (a :class:`~agent.vision.manifest.ModelError`), and is skipped when ``run`` would not load
@@ -15,7 +15,7 @@ import numpy as np
 
 from agent.cli.diag.check import Check, Context
 from agent.config import AgentConfig
-from agent.vision import load_analyser
+from agent.vision import load_inference
 from agent.vision.manifest import ModelError
 
 _REINSTALL = "reinstall the package (models ship in /opt/triage-agent/models)"
@@ -28,12 +28,12 @@ def _named(cfg: AgentConfig) -> str:
 
 
 def check_models(cfg: AgentConfig) -> Check:
-    """The scene analyser ``run`` would build, loaded and run once on a blank frame."""
+    """The scene inference ``run`` would build, loaded and run once on a blank frame."""
     if not cfg.camera.enabled:
         return Check("models", "SKIP", "camera disabled: no models needed")
     models_dir = cfg.vision.models_dir
     try:
-        analyser = load_analyser(cfg.vision)
+        analyser = load_inference(cfg.vision)
     except ModelError as exc:
         fix = f"check the vision.*_model names against {models_dir}/manifest.json, or {_REINSTALL}"
         if not models_dir.is_absolute():

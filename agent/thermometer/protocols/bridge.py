@@ -21,7 +21,7 @@ import binascii
 
 from agent.thermometer.plausibility import Quantity, raw_problem, signed_centi
 from agent.thermometer.protocols.spec import ThermometerProtocol
-from agent.thermometer.records import WireError, WireHello, WireReading, WireRecord
+from agent.thermometer.records import WireFault, WireHello, WireReading, WireRecord
 from firmware_bridge import framing
 from firmware_bridge.bridge import FIRMWARE_VERSION
 
@@ -77,7 +77,7 @@ class BridgeDecoder:
         gap = (seq - last - 1) & 0xFFFF
         if 0 < gap < 0x8000:
             self.lost_frames += gap
-            out.append(WireError("gap", f"{gap} frame(s) lost before sequence {seq}", lost=gap))
+            out.append(WireFault("gap", f"{gap} frame(s) lost before sequence {seq}", lost=gap))
 
     def _decode(self, f: bytes | bytearray, out: list[WireRecord]) -> None:
         frame_type = f[3]
@@ -89,7 +89,7 @@ class BridgeDecoder:
             implausible = _implausible(p, flags)
             if implausible is not None:
                 self.bad_frames += 1
-                out.append(WireError("range", implausible))
+                out.append(WireFault("range", implausible))
                 return
             out.append(
                 WireReading(
@@ -141,13 +141,13 @@ class BridgeDecoder:
             crc = (frame[13] << 8) | frame[14]
             if binascii.crc_hqx(frame[2:13], 0xFFFF) != crc:
                 self.bad_frames += 1
-                out.append(WireError("checksum", "bridge frame with a bad CRC dropped"))
+                out.append(WireFault("checksum", "bridge frame with a bad CRC dropped"))
                 i = j + 1
                 continue
             if frame[2] != VERSION:
                 self.bad_frames += 1
                 out.append(
-                    WireError(
+                    WireFault(
                         "version",
                         f"bridge protocol version {frame[2]} not supported (this agent speaks "
                         f"{VERSION}); update the agent or flash matching firmware",
@@ -155,7 +155,7 @@ class BridgeDecoder:
                 )
             elif frame[3] not in (TYPE_READING, TYPE_HELLO):
                 self.bad_frames += 1
-                out.append(WireError("type", f"unknown bridge frame type 0x{frame[3]:02x}"))
+                out.append(WireFault("type", f"unknown bridge frame type 0x{frame[3]:02x}"))
             else:
                 self._decode(frame, out)
             i = j + FRAME_LEN

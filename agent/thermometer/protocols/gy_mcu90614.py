@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from agent.thermometer.plausibility import Quantity, raw_problem, signed_centi
 from agent.thermometer.protocols.spec import ThermometerProtocol
-from agent.thermometer.records import WireError, WireReading, WireRecord
+from agent.thermometer.records import WireFault, WireReading, WireRecord
 
 HEADER = b"\x5a\x5a\x45\x04"
 FRAME_LEN = 9
@@ -70,7 +70,7 @@ class GyDecoder:
             f = buf[j : j + FRAME_LEN]
             if sum(f[:8]) & 0xFF != f[8]:
                 self.bad_frames += 1
-                out.append(WireError("checksum", "GY-MCU90614 frame with a bad checksum dropped"))
+                out.append(WireFault("checksum", "GY-MCU90614 frame with a bad checksum dropped"))
                 self.garbage_bytes += 1
                 i = j + 1
                 continue
@@ -78,7 +78,7 @@ class GyDecoder:
             implausible = _plausible(f)
             if implausible is not None:
                 self.bad_frames += 1
-                out.append(WireError("range", implausible))
+                out.append(WireFault("range", implausible))
                 continue
             out.append(
                 WireReading(

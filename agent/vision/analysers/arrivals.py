@@ -18,6 +18,7 @@ Measured on scene videos (tools/eval_arrivals.py): docs/COUNTS.md.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,6 +64,8 @@ class ArrivalCounter:
         """Arrivals since start."""
         self.reentries = 0
         """Tracks recognised as a lost person seen again, since start."""
+        self.listeners: list[Callable[[float], None]] = []
+        """Called with the instant of each arrival as it is counted (screening coverage)."""
 
     def seen(self, track: Track, at: float, in_entrance: bool = False) -> None:
         """A confirmed track seen in a frame at ``at`` (its feet in an entrance zone or not)."""
@@ -74,6 +77,8 @@ class ArrivalCounter:
             self._state[track.id] = "counted"
             self._new += 1
             self.total += 1
+            for listener in self.listeners:
+                listener(at)
 
     def _judge(self, track: Track, at: float) -> State:
         """First sight of a confirmed track: the state of the lost person it re-enters, if any."""

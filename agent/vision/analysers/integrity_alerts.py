@@ -137,7 +137,7 @@ class IntegrityAnalyser:
             events.append(change.event(message, value(v)))
         return events
 
-    def integrity_status(self) -> dict[str, object]:
+    def integrity_snapshot(self) -> dict[str, object]:
         """For `triage-agent status` and diag: commissioned, open camera alerts, last check cost."""
         last = self.last
         return {

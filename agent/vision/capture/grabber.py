@@ -1,4 +1,5 @@
-"""The frame grabber: one thread reading a :class:`FrameSource` into a single latest-frame slot.
+"""The camera reader: one thread (``camera-grabber``) reading a :class:`FrameSource` into the
+latest-frame slot.
 
 The slot holds at most ``buffer_frames`` frames (:class:`~agent.vision.slot.LatestFrame`): with 1, the latest frame
 wins; with a few (the gated vision path), the worker sees every frame in order and catches up after
@@ -32,11 +33,12 @@ from agent.vision.slot import CapturedFrame, LatestFrame
 log = logging.getLogger(__name__)
 
 
-class FrameGrabber(ThreadedSource):
-    """A :class:`~agent.flow.ports.Source` (stage ``camera``) that fills a
-    :class:`~agent.vision.slot.LatestFrame`.
+class CameraReader(ThreadedSource):
+    """Reads the camera into a :class:`~agent.vision.slot.LatestFrame` (:attr:`latest`), on its own
+    thread, reconnecting with backoff; the vision worker takes frames from there.
 
-    It emits nothing itself; the vision worker takes frames from :attr:`latest`.
+    A :class:`~agent.flow.ports.Source` (stage ``camera``) for its thread, heartbeat and loop stamp
+    only: it sends no observation to the engine (its ``emit`` is never called).
     """
 
     def __init__(

@@ -4,7 +4,7 @@
 stage ``vision``, thread ``vision-worker``) takes frames from the
 :class:`~agent.vision.slot.LatestFrame` the grabber fills, passes them through the detection gate
 (:mod:`~agent.vision.inference.gate`, with the motion check of :mod:`~agent.vision.inference.motion`)
-to the ONNX scene analyser (:mod:`~agent.vision.inference.scene`, the model families of
+to the ONNX scene inference (:mod:`~agent.vision.inference.scene`, the model families of
 :mod:`agent.vision.inference.families`), measures camera integrity
 (:mod:`~agent.vision.inference.integrity`: also the commissioned reference file, written by
 ``triage-agent commission``) and emits :class:`~agent.vision.findings.SceneFindings` and

@@ -34,8 +34,8 @@ carried box never changes a count: when the fresh faces with the carried boxes m
 number of people (:func:`agent.vision.people.people_in`) than the last findings did (someone came,
 left, or moved away from their old body box), the person detector runs on this frame after all.
 
-Applies to any :class:`~agent.vision.findings.SceneAnalyser`: one that also implements
-:class:`PartialAnalyser` (the product's ONNX analyser) gets region crops and the person stride,
+Applies to any :class:`~agent.vision.findings.SceneInference`: one that also implements
+:class:`PartialSceneInference` (the product's ONNX analyser) gets region crops and the person stride,
 any other one gets full-frame detections on the same schedule. With ``motion`` off, the gate is a
 plain rate limit (a full detection at most ``detect_fps`` times a second).
 """
@@ -45,7 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from agent.vision.findings import Box, Frame, SceneAnalyser, SceneFindings
+from agent.vision.findings import Box, Frame, SceneFindings, SceneInference
 from agent.vision.inference.motion import MotionDetector, Region, align, area, grow, merge, overlap
 from agent.vision.people import people_in
 
@@ -80,8 +80,8 @@ caught up on by the next frames' motion checks instead of dropping frames (about
 
 
 @runtime_checkable
-class PartialAnalyser(Protocol):
-    """A scene analyser that can restrict face detection to a region and skip person detection."""
+class PartialSceneInference(Protocol):
+    """A scene inference that can restrict face detection to a region and skip person detection."""
 
     def analyse_part(
         self, frame: Frame, at: float, regions: tuple[Region, ...] | None, persons: bool
@@ -129,14 +129,14 @@ class DetectionGate:
 
     def __init__(
         self,
-        analyser: SceneAnalyser,
+        inference: SceneInference,
         settings: GateSettings | None = None,
         motion: MotionDetector | None = None,
     ) -> None:
         self.settings = settings if settings is not None else GateSettings()
         self.counts = GateCounts()
-        self._analyser = analyser
-        self._partial = analyser if isinstance(analyser, PartialAnalyser) else None
+        self._inference = inference
+        self._partial = inference if isinstance(inference, PartialSceneInference) else None
         self._motion = (
             motion
             if motion is not None
@@ -258,7 +258,7 @@ class DetectionGate:
         if self._partial is not None:
             findings = self._partial.analyse_part(frame, at, region, persons)
         else:
-            findings = self._analyser.analyse(frame, at)
+            findings = self._inference.analyse(frame, at)
             persons = True
         if region is None:
             self._last_full_at = at

@@ -1,7 +1,7 @@
-"""The scene analyser: face detector -> face crops -> batched mask classifier (+ person detector).
+"""Scene inference: face detector -> face crops -> batched mask classifier (+ person detector).
 
-:func:`load_scene_analyser` resolves the configured models through ``models_dir/manifest.json``
-(sha256 checked before onnxruntime sees a file) and builds an :class:`OnnxSceneAnalyser`. Any
+:func:`load_scene_inference` resolves the configured models through ``models_dir/manifest.json``
+(sha256 checked before onnxruntime sees a file) and builds an :class:`OnnxSceneInference`. Any
 problem (missing file, checksum, wrong task, unknown family, unloadable file) is a
 :class:`~agent.vision.manifest.ModelError` whose message says what to do.
 
@@ -40,8 +40,8 @@ MASK_REUSE_IOU = 0.6
 """..."nearly the same place": IoU with the earlier box at least this."""
 
 
-class OnnxSceneAnalyser:
-    """A :class:`~agent.vision.findings.SceneAnalyser` over ONNX models."""
+class OnnxSceneInference:
+    """A :class:`~agent.vision.findings.SceneInference` over ONNX models."""
 
     def __init__(
         self,
@@ -136,7 +136,7 @@ class OnnxSceneAnalyser:
         return found
 
 
-def load_scene_analyser(vision: VisionConfig) -> OnnxSceneAnalyser:
+def load_scene_inference(vision: VisionConfig) -> OnnxSceneInference:
     """The configured face detector, mask classifier and optional person detector."""
     models_dir = Path(vision.models_dir)
     face_spec, face_path = resolve(models_dir, vision.face_model)
@@ -147,7 +147,7 @@ def load_scene_analyser(vision: VisionConfig) -> OnnxSceneAnalyser:
     if vision.person_model is not None:
         person_spec, person_path = resolve(models_dir, vision.person_model)
         persons = families.make_person_detector(person_spec, person_path, vision.threads)
-    return OnnxSceneAnalyser(
+    return OnnxSceneInference(
         faces,
         masks,
         persons,

@@ -3,7 +3,7 @@
 At most ``camera.max_fps`` times a second it takes the newest frame from the grabber's
 :class:`~agent.vision.slot.LatestFrame` and passes it through the
 :class:`~agent.vision.inference.gate.DetectionGate`, which checks it for motion and runs the
-:class:`~agent.vision.findings.SceneAnalyser` only when and where that can change the findings (see
+:class:`~agent.vision.findings.SceneInference` only when and where that can change the findings (see
 :mod:`agent.vision.inference.gate`); it emits the frozen :class:`~agent.vision.findings.SceneFindings` the gate
 returns (the observation the vision analysers consume). The frame itself is dropped right after:
 it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
@@ -25,7 +25,7 @@ from collections import deque
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.ports import Emit
 from agent.flow.threaded import ThreadedSource
-from agent.vision.findings import Frame, SceneAnalyser
+from agent.vision.findings import Frame, SceneInference
 from agent.vision.inference.gate import IDLE_STRIDE, DetectionGate, GateSettings
 from agent.vision.inference.integrity import IntegrityChecker
 from agent.vision.slot import LatestFrame
@@ -39,7 +39,7 @@ class VisionWorker(ThreadedSource):
     def __init__(
         self,
         latest: LatestFrame,
-        analyser: SceneAnalyser,
+        inference: SceneInference,
         max_fps: float,
         *,
         name: str = "vision",
@@ -51,10 +51,10 @@ class VisionWorker(ThreadedSource):
         super().__init__(name, Heartbeat(name, stale_after_s), f"{name}-worker")
         self.analysed = 0
         """Frames processed since start (motion-checked, and analysed when the gate said so)."""
-        self.gate = DetectionGate(analyser, gate) if gate is not None else None
+        self.gate = DetectionGate(inference, gate) if gate is not None else None
         self.latest = latest
         """The slot frames are taken from (shared with the grabber)."""
-        self._analyser = analyser
+        self._inference = inference
         self._period = 1.0 / max_fps
         self._ms: deque[float] = deque(maxlen=32)
         self._integrity = integrity
@@ -91,7 +91,7 @@ class VisionWorker(ThreadedSource):
                 if self.gate is not None:
                     findings = self.gate.process(frame.image, frame.at)
                 else:
-                    findings = self._analyser.analyse(frame.image, frame.at)
+                    findings = self._inference.analyse(frame.image, frame.at)
             except Exception as exc:  # one bad frame must not stop vision
                 self.heartbeat.error(f"inference failed: {exc}")
                 log.exception("vision: inference failed on one frame")
