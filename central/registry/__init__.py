@@ -1,1 +1,8 @@
-"""The clinic registry: clinics by id with their names, places and the four responsible parties."""
+"""The clinic registry: who each clinic (the ``site`` in the boxes' topics) is, where it is, whether
+it is open, and who answers for it (the four parties' named persons) and receives its notices.
+
+- :mod:`central.registry.tables`: the tables (migration branch ``0005_registry``).
+- :mod:`central.registry.clinics`: typed records, reading and saving (every change audited),
+  :func:`~central.registry.clinics.clinic_names` and :func:`~central.registry.clinics.sites_for`.
+- :mod:`central.registry.csvfile`: the CSV import and export (``triage-central registry``).
+"""
