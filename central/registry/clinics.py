@@ -1,5 +1,6 @@
-"""Clinic records: typed, validated, read and saved (every change in the audit trail, in the same
-transaction), and the look-ups other parts use: :func:`clinic_names` (pages, notices),
+"""Clinic records: typed, validated, read and saved (:func:`save` returns what changed: the audited
+edits of central/loop/registry_edits.py record it in the same transaction; the registry sits beside
+the audit trail, not above it), and the look-ups other parts use: :func:`clinic_names` (pages, notices),
 :func:`sites_for` (a party member's scope), :func:`get` / :func:`all_clinics`.
 
 Party names are :data:`PARTIES`, the same words as ``central.accounts.roles.PARTIES`` (accounts sits
@@ -16,7 +17,6 @@ from typing import Final, Literal, get_args
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from central.audit.trail import record
 from central.i18n import LOCALES, N_
 from central.registry.tables import clinic_parties, clinic_recipients, clinics
 from central.store.records import NAME
@@ -284,23 +284,23 @@ def changes(before: Clinic | None, after: Clinic) -> dict[str, object]:
     return {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}
 
 
-def save(
-    conn: Connection,
-    clinic: Clinic,
-    *,
-    actor: str,
-    role: str,
-    action: str = "registry.edited",
-    now: float | None = None,
-    audit: bool = True,
-) -> bool:
-    """Insert or replace ``clinic`` (its parties and recipients too) and record what changed;
-    returns False (and records nothing) when nothing changed."""
+@dataclass(frozen=True)
+class Change:
+    """What :func:`save` changed on one clinic (for the audit trail)."""
+
+    site: str
+    created: bool
+    changes: dict[str, object]
+
+
+def save(conn: Connection, clinic: Clinic, *, now: float | None = None) -> Change | None:
+    """Insert or replace ``clinic`` (its parties and recipients too); returns what changed, or None
+    when nothing did."""
     at = time.time() if now is None else now
     before = get(conn, clinic.site)
     diff = changes(before, clinic)
     if before is not None and not diff:
-        return False
+        return None
     if before is None:
         conn.execute(insert(clinics).values(site=clinic.site, **_row(clinic, at)))
     else:
@@ -313,68 +313,35 @@ def save(
         conn.execute(
             insert(clinic_parties),
             [
-                {
-                    "site": clinic.site,
-                    "party": p.party,
-                    "person": p.person,
-                    "phone": p.phone,
-                    "email": p.email,
-                    "webhook": p.webhook,
-                    "username": p.username,
-                }
+                {"site": clinic.site, "party": p.party, "person": p.person, "phone": p.phone,
+                 "email": p.email, "webhook": p.webhook, "username": p.username}
                 for p in clinic.parties
             ],
-        )
+        )  # fmt: skip
     if clinic.recipients:
         conn.execute(
             insert(clinic_recipients),
             [
-                {
-                    "site": clinic.site,
-                    "position": i,
-                    "channel": r.channel,
-                    "address": r.address,
-                    "language": r.language,
-                }
+                {"site": clinic.site, "position": i, "channel": r.channel, "address": r.address,
+                 "language": r.language}
                 for i, r in enumerate(clinic.recipients)
             ],
-        )
-    if audit:
-        record(
-            conn,
-            actor=actor,
-            role=role,
-            action=action,
-            target_kind="clinic",
-            target_id=clinic.site,
-            site=clinic.site,
-            detail={"created": before is None, "changes": diff},
-            at=at,
-        )
-    return True
+        )  # fmt: skip
+    return Change(clinic.site, before is None, diff)
 
 
 def set_status(
-    conn: Connection, site: str, status: Status, *, actor: str, role: str, now: float | None = None
-) -> None:
-    """Change only the opening status (used by closure orders), audited as a registry edit."""
+    conn: Connection, site: str, status: Status, *, now: float | None = None
+) -> Change | None:
+    """Change only the opening status (closure orders); None when it already was."""
     c = get(conn, site)
     if c is None:
         raise RegistryError("site", f"{site!r} is not in the registry")
     if c.status == status:
-        return
+        return None
     conn.execute(
         update(clinics)
         .where(clinics.c.site == site)
         .values(status=status, updated_at=time.time() if now is None else now)
     )
-    record(
-        conn,
-        actor=actor,
-        role=role,
-        action="registry.edited",
-        target_kind="clinic",
-        target_id=site,
-        site=site,
-        detail={"changes": {"status": {"from": c.status, "to": status}}},
-    )
+    return Change(site, False, {"status": {"from": c.status, "to": status}})

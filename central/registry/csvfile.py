@@ -1,9 +1,9 @@
 """The registry as CSV: one row per clinic, UTF-8 (a byte-order mark is written on export and
 tolerated on import), the columns of :data:`COLUMNS` (docs/CENTRAL.md, "The supervisors' loop").
 
-Import checks every row first and names each bad one with its line and column; only when the whole
-file is good is anything written, in one transaction, each changed clinic audited
-(``registry.imported``). Clinics missing from the file are left as they are.
+:func:`read` checks every row first and names each bad one with its line and column; only when the
+whole file is good does central/loop/registry_edits.py write anything, in one transaction, each
+changed clinic audited (``registry.imported``). Clinics missing from the file are left as they are.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from central.registry.clinics import (
     check_clinic,
     check_recipient,
     check_responsible,
-    save,
 )
 
 PARTY_FIELDS: Final = ("person", "phone", "email", "webhook", "username")
@@ -61,12 +60,6 @@ class ImportRefusedError(ValueError):
         shown = "\n".join(str(e) for e in errors[:50])
         more = f"\n... and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(f"{len(errors)} bad row(s), nothing imported:\n{shown}{more}")
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    rows: int
-    changed: int
 
 
 def parse_recipients(text: str) -> tuple[Recipient, ...]:
@@ -148,13 +141,6 @@ def read(text: str) -> list[Clinic]:
     if errors:
         raise ImportRefusedError(errors)
     return out
-
-
-def import_text(conn: Connection, text: str, *, actor: str, role: str) -> ImportResult:
-    """Check the whole file, then save every clinic in the caller's transaction."""
-    found = read(text)
-    changed = sum(save(conn, c, actor=actor, role=role, action="registry.imported") for c in found)
-    return ImportResult(rows=len(found), changed=changed)
 
 
 def export_text(conn: Connection) -> str:
