@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, exists, func, select
 
 from central.store.records import TS_MAX, TS_MIN, Row, strict_json
 from central.store.tables import events, quarantine
@@ -85,15 +85,24 @@ def _load(doc: str) -> dict[str, Any]:
     return out if isinstance(out, dict) else {}
 
 
+COLUMNS = _COLUMNS
+"""The columns :func:`rows` reads, in its order."""
+
 _SANE = events.c.ts.between(TS_MIN, TS_MAX)
 """Rows dated where no event can be (stored before the collector checked ``ts``) are not read."""
+SANE = _SANE
 
 
 def _rows(engine: Engine, stmt: Select[Any]) -> Iterator[Stored]:
     with engine.connect() as conn:
-        for r in conn.execution_options(yield_per=2000).execute(stmt):
-            seq = r[3] if isinstance(r[3], int) and 0 < r[3] <= PLAUSIBLE else None
-            yield Stored(r[0], r[1], r[2], seq, r[4], r[5], r[6], r[7], r[8], _load(r[9]))
+        yield from rows(conn, stmt)
+
+
+def rows(conn: Connection, stmt: Select[Any]) -> Iterator[Stored]:
+    """The events a select of :data:`COLUMNS` finds, read defensively, streamed."""
+    for r in conn.execution_options(yield_per=2000).execute(stmt):
+        seq = r[3] if isinstance(r[3], int) and 0 < r[3] <= PLAUSIBLE else None
+        yield Stored(r[0], r[1], r[2], seq, r[4], r[5], r[6], r[7], r[8], _load(r[9]))
 
 
 def from_row(row: Row) -> Stored:
