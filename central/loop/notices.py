@@ -92,6 +92,8 @@ class IssuedNotice:
     issued_at: float
     issued_by: str
     dropped: tuple[DroppedProblem, ...] = ()
+    window_days: int = 30
+    """The rolling window's length when issued."""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -303,7 +305,7 @@ def issue(
             insert(notices)
             .values(number=number, site=d.site, clinic_name=d.clinic_name, day=day,
                     deadline=deadline, written_report=written, summoned=summoned,
-                    in_window=count, issued_at=at, issued_by=actor[:64],
+                    in_window=count, window_days=settings.window_days, issued_at=at, issued_by=actor[:64],
                     dropped=json.dumps(dropped, ensure_ascii=False))
             .returning(notices.c.pk)
         ).scalar_one()  # fmt: skip
@@ -398,6 +400,7 @@ def _issued(
                 issued_at=float(r.issued_at),
                 issued_by=r.issued_by,
                 dropped=dropped,
+                window_days=int(r.window_days),
             )
         )
     return out

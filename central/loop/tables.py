@@ -56,6 +56,7 @@ notices = Table(
     Column("written_report", Boolean, nullable=False),
     Column("summoned", Boolean, nullable=False),
     Column("in_window", Integer, nullable=False, comment="Notices of the clinic in the window."),
+    Column("window_days", Integer, nullable=False, comment="The window's length then."),
     Column("issued_at", _Time, nullable=False),
     Column("issued_by", String(64), nullable=False),
     Column("dropped", Text, nullable=False, comment="JSON list of dropped problems, reasons."),

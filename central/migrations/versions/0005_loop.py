@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("written_report", sa.Boolean, nullable=False),
         sa.Column("summoned", sa.Boolean, nullable=False),
         sa.Column("in_window", sa.Integer, nullable=False),
+        sa.Column("window_days", sa.Integer, nullable=False),
         sa.Column("issued_at", _Time, nullable=False),
         sa.Column("issued_by", sa.String(64), nullable=False),
         sa.Column("dropped", sa.Text, nullable=False),
