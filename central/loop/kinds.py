@@ -1,17 +1,16 @@
-"""The supervisor's problem kinds and the problems of a day per clinic.
+"""What a notice lists and asks, per problem kind: the kinds are the district's, declared once in
+central/report/kinds.py (the supervisor's four; fevers are screening results, never problems), and
+the day's problems come from central/report/problems.py. This module adds what the loop needs:
 
-The district checks four problems (the triage point not set up or not staffed; staff without
-protection; crowding; patients indoors without masks) plus "triage point not working" (camera,
-thermometer or the box offline). Fevers are screening results, never clinic problems.
-
-:func:`day_problems` reads them from the daily report (central/report/daily.py): alerts raised
-during the day, and lost connections of at least ``offline_min_s`` (a clean stop at closing time is
-not a problem).
+- which of a day's problems go into a notice (:func:`problems_of_day`): those that began during
+  the day (one still open from an earlier day was in that day's notice), of the four kinds ("other
+  problems", alerts no kind declares, are shown on the pages, not put in a notice), and lost
+  connections of at least ``offline_min_s`` (a clean stop at closing time is no problem);
+- what the clinic must do for each kind (:data:`KIND_ACTIONS`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -20,61 +19,38 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from central.i18n import N_
-from central.report.daily import daily_report
-from central.report.labels import OFFLINE, family_for
-
-KINDS: Final[tuple[str, ...]] = (
-    "not_staffed",
-    "staff_unprotected",
-    "crowding",
-    "patients_unmasked",
-    "not_working",
+from central.report.days import day_window
+from central.report.kinds import (
+    CROWDING,
+    KINDS,
+    NOT_WORKING,
+    OFFLINE,
+    OTHER,
+    STAFF,
+    UNMASKED,
+    kind_of,
 )
+from central.report.problems import day_problems
 
-KIND_LABELS: Final[dict[str, str]] = {
-    "not_staffed": N_("Triage point not set up or not staffed"),
-    "staff_unprotected": N_("Staff without protection"),
-    "crowding": N_("Crowding"),
-    "patients_unmasked": N_("Patients indoors without masks"),
-    "not_working": N_("Triage point not working"),
-}
+__all__ = ["KIND_ACTIONS", "NOTICE_KINDS", "FoundProblem", "kind_of", "problems_of_day"]
+
+NOTICE_KINDS: Final[tuple[str, ...]] = tuple(k.key for k in KINDS if k.key != OTHER)
+"""The kinds a notice lists, in the district's order."""
 
 KIND_ACTIONS: Final[dict[str, str]] = {
-    "not_staffed": N_("Set up the triage point and keep it staffed during all opening hours."),
-    "staff_unprotected": N_("Make every staff member wear a mask and protection at all times."),
-    "crowding": N_("Keep patients apart: limit the number waiting inside and organise the queue."),
-    "patients_unmasked": N_("Make patients wear masks indoors; offer masks at the entrance."),
-    "not_working": N_(
-        "Repair the triage point's equipment (camera, thermometer, network) and keep it running."
+    NOT_WORKING: N_(
+        "Keep the triage point set up, staffed and working (camera, thermometer, network) during "
+        "all opening hours."
     ),
+    STAFF: N_("Make every staff member wear a mask and protection at all times."),
+    CROWDING: N_("Keep patients apart: limit the number waiting inside and organise the queue."),
+    UNMASKED: N_("Make patients wear masks indoors; offer masks at the entrance."),
 }
-
-_BY_ALERT: Final[dict[str, str]] = {
-    "desk_unattended": "not_staffed",
-    "staff_unmasked": "staff_unprotected",
-    "crowding": "crowding",
-    "unmasked": "patients_unmasked",
-    OFFLINE: "not_working",
-}
-
-
-def kind_of(alert: str, wire_family: str | None = None) -> str | None:
-    """The problem kind of an alert name, or None (fevers and unknown alerts are not problems)."""
-    if alert in _BY_ALERT:
-        return _BY_ALERT[alert]
-    if family_for(alert, wire_family) == "setup":
-        return "not_working"
-    return None
-
-
-def alerts_of(kind: str, names: list[str]) -> list[str]:
-    """Which of ``names`` are of ``kind``."""
-    return [n for n in names if kind_of(n) == kind]
 
 
 @dataclass(frozen=True)
 class FoundProblem:
-    """One problem of a day at one desk."""
+    """One problem of a day at one desk, as a notice lists it."""
 
     kind: str
     alert: str
@@ -84,44 +60,32 @@ class FoundProblem:
     duration_s: float | None
     value: float | None
 
-    @property
-    def key(self) -> str:
-        """Stable across redrafts: desk, alert and start."""
-        return f"{self.desk}/{self.alert}/{self.raised if self.raised is not None else '-'}"
 
-
-def day_problems(
+def problems_of_day(
     engine: Engine,
     day: date,
     tz: ZoneInfo,
     offline_min_s: float = 600.0,
     now: float | None = None,
+    sites: frozenset[str] | None = None,
 ) -> dict[str, list[FoundProblem]]:
-    """site -> the day's problems, oldest first (sites without problems are left out)."""
-    report = daily_report(engine, day, tz, now=now)
-    w = report.window
-    end = min(report.generated, w.end)
-    out: dict[str, list[FoundProblem]] = defaultdict(list)
-    for d in report.desks:
-        for p in d.problems:
-            kind = kind_of(p.alert, p.family)
-            begin = p.raised if p.raised is not None else p.cleared
-            if kind is None or begin is None or not w.contains(begin):
+    """site -> the problems a notice of ``day`` lists, oldest first (sites without any left out).
+    A problem still open at the end of the day counts until the day's end."""
+    w = day_window(day, tz)
+    out: dict[str, list[FoundProblem]] = {}
+    for site, found in day_problems(engine, day, tz, sites=sites, now=now).items():
+        kept: list[FoundProblem] = []
+        for p in found:
+            begin = p.start if p.start is not None else p.end
+            if p.kind not in NOTICE_KINDS or begin is None or not w.contains(begin):
                 continue
-            dur = p.duration(end) if p.raised is not None else None
-            out[d.site].append(
-                FoundProblem(kind, p.alert, d.desk, p.raised, p.cleared, dur, p.value)
-            )
-        for o in d.offline:
-            if o.how != "connection lost" or not w.contains(o.start):
+            dur = p.duration_s
+            if p.start is not None:
+                stop = p.end if p.end is not None else (w.end if now is None else min(now, w.end))
+                dur = max(0.0, min(stop, w.end) - p.start)
+            if p.alert == OFFLINE and (p.reason != "connection lost" or (dur or 0) < offline_min_s):
                 continue
-            dur = o.duration(end)
-            if dur < offline_min_s:
-                continue
-            out[d.site].append(
-                FoundProblem("not_working", OFFLINE, d.desk, o.start, o.end, dur, None)
-            )
-    return {
-        s: sorted(ps, key=lambda p: (p.raised or 0.0, p.desk, p.alert))
-        for s, ps in sorted(out.items())
-    }
+            kept.append(FoundProblem(p.kind, p.alert, p.desk, p.start, p.end, dur, p.value))
+        if kept:
+            out[site] = kept
+    return out

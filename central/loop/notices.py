@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, inser
 
 from central.audit.trail import record
 from central.i18n import N_
-from central.loop.kinds import KIND_ACTIONS, KINDS, FoundProblem, day_problems
+from central.loop.kinds import KIND_ACTIONS, NOTICE_KINDS, FoundProblem, problems_of_day
 from central.loop.settings import LoopSettings
 from central.loop.tables import cases, notice_drafts, notice_problems, notices
 from central.registry.clinics import clinic_names
@@ -42,7 +42,7 @@ class NoticeProblem:
 
     position: int
     kind: str
-    """One of :data:`central.loop.kinds.KINDS`; label: ``KIND_LABELS[kind]`` translated."""
+    """A kind key of central/report/kinds.py (label: ``kind_label(kind, t)``)."""
     alert: str
     """The alert name on the wire (``offline`` for a lost connection)."""
     desk: str
@@ -97,7 +97,7 @@ class IssuedNotice:
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return tuple(k for k in KINDS if any(p.kind == k for p in self.problems))
+        return tuple(k for k in NOTICE_KINDS if any(p.kind == k for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class Draft:
 
 
 def required_actions(kinds: Iterable[str], written_report: bool, summoned: bool) -> tuple[str, ...]:
-    out = [KIND_ACTIONS[k] for k in KINDS if k in set(kinds)]
+    out = [KIND_ACTIONS[k] for k in NOTICE_KINDS if k in set(kinds)]
     out.append(RECTIFY)
     if written_report:
         out.append(WRITTEN_REPORT)
@@ -197,7 +197,7 @@ def draft_day(
     for the day is left alone; dropped problems stay dropped. With ``settings.auto_issue`` the
     drafts are issued at once (by ``system``)."""
     at = time.time() if now is None else now
-    found = day_problems(engine, day, tz, settings.offline_min_s, now=now)
+    found = problems_of_day(engine, day, tz, settings.offline_min_s, now=now)
     with engine.begin() as conn:
         existing = {r.site: r for r in conn.execute(
             select(notice_drafts).where(notice_drafts.c.day == day))}  # fmt: skip

@@ -12,8 +12,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from central.i18n import Translator
-from central.loop.kinds import KIND_LABELS
 from central.loop.notices import IssuedNotice, NoticeProblem
+from central.report.kinds import kind_label
 from central.report.labels import value_text
 from central.report.render import templates
 
@@ -75,7 +75,7 @@ def problem_line(p: NoticeProblem, t: Translator, tz: ZoneInfo) -> ProblemLine:
     value = value_text(p.alert, p.value) if p.kind in ("crowding",) else ""
     return ProblemLine(
         kind=p.kind,
-        label=t.gettext(KIND_LABELS.get(p.kind, p.kind)),
+        label=kind_label(p.kind, t),
         desk=t.gettext("desk %(desk)s") % {"desk": p.desk},
         when=when,
         duration=duration_words(t, p.duration_s),
@@ -96,7 +96,7 @@ def view(n: IssuedNotice, t: Translator, tz: ZoneInfo) -> NoticeView:
     }
     dropped = tuple(
         t.gettext("Not included: %(what)s (%(reason)s)")
-        % {"what": t.gettext(KIND_LABELS.get(d.problem.kind, d.problem.kind)), "reason": d.reason}
+        % {"what": kind_label(d.problem.kind, t), "reason": d.reason}
         for d in n.dropped
     )
     return NoticeView(
