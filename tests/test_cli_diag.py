@@ -31,10 +31,9 @@ from tests.diag_helpers import cfg_for
 def test_outbox_depth_and_age_read_only(tmp_path: Path) -> None:
     cfg = cfg_for(tmp_path)
     cfg.outbox.path.parent.mkdir(parents=True)
-    box = Outbox(cfg.outbox.path, 1000, 3600.0)
-    old = time.time() - 7200
-    for _ in range(3):
-        box.append(lambda seq: WireMessage("t/x", b"{}", False), now=old)
+    box = Outbox(cfg.outbox.path, 1000, 3600.0, mono=lambda: time.monotonic() - 7200)
+    for _ in range(3):  # stored two hours ago, by the monotonic clock (ages are on it)
+        box.append(lambda seq: WireMessage("t/x", b"{}", False))
     box.close()
     before = cfg.outbox.path.read_bytes()
     check = check_outbox(cfg)

@@ -93,11 +93,15 @@ def test_count_bound_evicts_oldest_and_counts(tmp_path: Path) -> None:
 
 
 def test_age_bound_evicts_expired(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.sqlite3", max_age_s=60)
-    box.append(msg, now=1000.0)
-    box.append(msg, now=1050.0)
-    assert box.oldest_age_s(now=1055.0) == pytest.approx(55.0)
-    box.evict_expired(now=1070.0)
+    mono = [1000.0]
+    box = Outbox(tmp_path / "o.sqlite3", max_age_s=60, mono=lambda: mono[0], boot="b")
+    box.append(msg)
+    mono[0] = 1050.0
+    box.append(msg)
+    mono[0] = 1055.0
+    assert box.oldest_age_s() == pytest.approx(55.0)
+    mono[0] = 1070.0
+    box.evict_expired()
     assert [m.seq for m in box.peek()] == [2]
     assert box.evicted() == 1
     box.close()

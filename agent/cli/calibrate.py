@@ -37,6 +37,7 @@ import serial
 
 from agent.cli.status import SERVICE, StatusClientError, converse, fetch_status
 from agent.config import EX_CONFIG, AgentConfig, ConfigError, load_config
+from agent.flow.clock import agent_now
 from agent.flow.engine import Engine
 from agent.flow.events import Event, TemperatureEvent
 from agent.thermometer import SIMULATED, build_source
@@ -96,7 +97,7 @@ def measure(
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not engine.step(TICK_S):
-                engine.tick(time.time())
+                engine.tick(agent_now())
             while results:
                 ev = results.pop(0)
                 if ev.plateau_s > 0:
@@ -105,7 +106,7 @@ def measure(
                     progress("no stable reading (moved too soon?); step up again and hold still")
             health = source.heartbeat.snapshot()
             down = health.state in ("disconnected", "stale", "starting")
-            if down and time.time() - health.since > LOST_AFTER_S:
+            if down and agent_now() - health.since > LOST_AFTER_S:
                 cause = source.heartbeat.last_error or (
                     f"no valid frame from {source.port} for {LOST_AFTER_S:.0f} s: "
                     "thermometer.protocol or thermometer.baudrate does not match the device"

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from agent.flow.heartbeat import Heartbeat
 from agent.flow.liveness import LoopStamp
@@ -89,6 +90,9 @@ class ThreadedSource:
         """Turned by :meth:`run` once per iteration; the watchdog's view of this thread."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        """Times an outage (:meth:`went_down` to :meth:`came_back`): the monotonic clock, so a
+        step of the wall clock meanwhile does not change "back after N s" (a test's clock)."""
         self._down_since: float | None = None
 
     # -- the Source protocol ---------------------------------------------------------------------
@@ -142,12 +146,12 @@ class ThreadedSource:
     def went_down(self) -> None:
         """The device is missing or lost (from the first such moment until :meth:`came_back`)."""
         if self._down_since is None:
-            self._down_since = time.time()
+            self._down_since = self.clock()
 
     def came_back(self, what: str) -> None:
         """The device delivers again after an outage: log one line, ``what`` plus the outage."""
         if self._down_since is not None:
-            log.info("%s after %.0f s", what, time.time() - self._down_since)
+            log.info("%s after %.0f s", what, max(0.0, self.clock() - self._down_since))
             self._down_since = None
 
     def run(self, emit: Emit) -> None:

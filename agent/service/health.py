@@ -42,7 +42,7 @@ def inference_ms(sources: Sequence[Source]) -> float | None:
 def health_event(p: Pipeline, now: float, agent: float | None = None) -> HealthEvent:
     """The health event for wall time ``now`` (``agent``: the same instant in agent time)."""
     a = now if agent is None else agent
-    oldest = p.outbox.oldest_age_s(now)
+    oldest = p.outbox.oldest_age_s()
     sources = {
         s.name: replace(snap, since=snap.since + now - a)
         for s in p.sources

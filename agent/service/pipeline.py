@@ -208,7 +208,7 @@ class Pipeline:
         self.outbox.retry()
         self.sink.store_kept()
         if agent >= self._next_health:
-            self.outbox.evict_expired(now)
+            self.outbox.evict_expired()
             self._next_health = agent + self.cfg.reporting.health_interval_s
             event = self.health(now, agent)
             if self.outbox.fault is None:

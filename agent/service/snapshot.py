@@ -89,7 +89,7 @@ def snapshot(p: Pipeline) -> dict[str, Any]:
         "last_temperature": asdict(p.last_temperature) if p.last_temperature else None,
         "outbox": {
             "depth": outbox.depth(),
-            "oldest_s": outbox.oldest_age_s(now),
+            "oldest_s": outbox.oldest_age_s(),
             "evicted": outbox.evicted(),
             "storage": outbox.fault,
             "advice": outbox.advice,

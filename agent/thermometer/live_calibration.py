@@ -131,11 +131,16 @@ class CalibratedScreening:
         path: Path,
         site_offset_c: float,
         clock: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the wall clock (labels: a calibration's ``at``, ``problem_since``);
+        ``mono``: the monotonic clock (how long the file was unusable)."""
         self.screening = screening
         self.path = path
         self.site_offset_c = site_offset_c
         self._clock = clock
+        self._mono = mono
+        self._problem_mono = 0.0
         self.calibration: Calibration | None = None
         self.source = SITE_OFFSET
         self.problem: str | None = None
@@ -201,7 +206,7 @@ class CalibratedScreening:
             log.warning(
                 "calibration file %s usable again after %.0f s",
                 self.path,
-                self._clock() - (self.problem_since or self._clock()),
+                max(0.0, self._mono() - self._problem_mono),
             )
         if self.source != FILE or cal.offset_c != self.offset_c:
             log.info(
@@ -238,6 +243,7 @@ class CalibratedScreening:
         self.problem, self.advice = reason, advice
         if first:
             self.problem_since = self._clock()
+            self._problem_mono = self._mono()
         log.error(
             "%s; screening goes on with the %s offset %+.2f °C (%s); fix: %s",
             reason,

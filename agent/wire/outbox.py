@@ -7,7 +7,9 @@ several acknowledged messages in one transaction (:meth:`Outbox.ack_many`).
 A broker outage or a killed process loses nothing; on restart the queue replays in order.
 
 Bounds: at most ``max_messages`` rows and nothing older than ``max_age_s``; the oldest are evicted
-first and counted (:mod:`agent.wire.outbox_bounds`). Writes are
+first and counted (:mod:`agent.wire.outbox_bounds`). Ages (the age bound, ``outbox_oldest_s``) run
+on the monotonic clock; the wall clock only labels a message (``created``), see
+:mod:`agent.wire.outbox_file`. Writes are
 single-row inserts with ``synchronous=FULL``: a few milliseconds on an SD card, far below the event
 rate, and the sensing threads never touch the outbox (only the main loop does), so it never blocks
 sensing.
@@ -44,6 +46,8 @@ from agent.wire.outbox_faults import (
 )
 from agent.wire.outbox_file import (
     Figures,
+    adopt,
+    boot_id,
     inspect,
     make_folder,
     open_file,
@@ -74,9 +78,21 @@ class Outbox:
     """A bounded, durable FIFO of wire messages keyed by sequence number. Thread-safe."""
 
     def __init__(
-        self, path: Path, max_messages: int = 100_000, max_age_s: float = 7 * 86400.0
+        self,
+        path: Path,
+        max_messages: int = 100_000,
+        max_age_s: float = 7 * 86400.0,
+        mono: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        boot: str | None = None,
     ) -> None:
+        """``mono``, ``wall`` and ``boot``: the monotonic clock (ages, the age bound), the wall
+        clock (a message's label, ``created``) and the boot id the monotonic clock counts from (a
+        test's; the system's by default)."""
         self.path = path
+        self._mono = mono
+        self._wall = wall
+        self.boot = boot_id() if boot is None else boot
         self.max_messages = max_messages
         self.max_age_s = max_age_s
         self._bounds = Bounds(max_messages, max_age_s)
@@ -88,7 +104,7 @@ class Outbox:
         self._faults = Faults(path)
         self._ack_backlog: set[int] = set()
         self._figures: Figures = (0, None, 0)
-        """depth, oldest created, evicted: the last values read."""
+        """depth, oldest ``mono`` stamp, evicted: the last values read."""
         self._handle: sqlite3.Connection | None = None
         self._sidecar = Sidecar.beside(path)
         self._seq = 0
@@ -128,6 +144,23 @@ class Outbox:
         self._seq = max(stored, floor)
         if floor > stored:
             self._persist_seq()  # a fresh outbox continues the old sequence
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Messages from an earlier boot get a stamp on this boot's monotonic clock (raises)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            n = adopt(self._db, self.boot, self._mono(), self._wall(), self.max_age_s)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        if n:
+            log.info(
+                "outbox: %d message(s) from before this boot, aged by the wall clock now and on "
+                "the monotonic clock from here",
+                n,
+            )
 
     def _note(self, text: str) -> None:
         log.error("%s", text)
@@ -223,24 +256,36 @@ class Outbox:
     ) -> int:
         """Allocate the next sequence number, encode, store; returns the sequence number.
 
-        ``state`` entries (:attr:`state`) are saved in the same transaction.
+        ``state`` entries (:attr:`state`) are saved in the same transaction. ``now``: the wall
+        clock's label for the message (``created``; the wall clock by default); its age counts on
+        the monotonic clock whatever ``now`` says.
 
         If ``encode`` raises, nothing is stored and the sequence number is not consumed. A storage
         failure raises :class:`StorageError` (nothing stored, the number not consumed).
         """
-        created = time.time() if now is None else now
+        created = self._wall() if now is None else now
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 seq = self._next_seq()
                 msg = encode(seq)
+                mono = self._mono()
                 self._db.execute(
-                    "INSERT INTO messages (seq, created, topic, payload, retain, qos) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (seq, created, msg.topic, msg.payload, int(msg.retain), msg.qos),
+                    "INSERT INTO messages (seq, created, topic, payload, retain, qos, mono, boot) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        created,
+                        msg.topic,
+                        msg.payload,
+                        int(msg.retain),
+                        msg.qos,
+                        mono,
+                        self.boot,
+                    ),
                 )
                 outbox_state.write(self._db, state or {})
-                self._bounds.apply(self._db, created)
+                self._bounds.apply(self._db, mono)
                 self._flush_backlog()
                 self._sidecar.cover(seq)
                 self._db.execute("COMMIT")
@@ -283,12 +328,12 @@ class Outbox:
         ).fetchone()
         return int(row[0])
 
-    def evict_expired(self, now: float | None = None) -> None:
+    def evict_expired(self) -> None:
         """Apply the age bound now (called periodically, so an idle device still ages out)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._bounds.apply(self._db, time.time() if now is None else now)
+                self._bounds.apply(self._db, self._mono())
                 self._db.execute("COMMIT")
             except (OSError, sqlite3.Error) as exc:
                 self._rollback()
@@ -368,11 +413,12 @@ class Outbox:
     def depth(self) -> int:
         return self._read_figures()[0]
 
-    def oldest_age_s(self, now: float | None = None) -> float | None:
+    def oldest_age_s(self) -> float | None:
+        """Seconds the oldest waiting message has waited, on the monotonic clock (None: empty)."""
         oldest = self._read_figures()[1]
         if oldest is None:
             return None
-        return max(0.0, (time.time() if now is None else now) - float(oldest))
+        return max(0.0, self._mono() - float(oldest))
 
     def evicted(self) -> int:
         return self._read_figures()[2]

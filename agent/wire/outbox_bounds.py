@@ -1,7 +1,9 @@
 """The outbox's bounds: at most ``max_messages`` rows and nothing older than ``max_age_s``.
 
 The oldest messages are evicted first and counted (``meta.evicted``, persisted and reported in
-``health``); an eviction is logged at most once a minute.
+``health``); an eviction is logged at most once a minute. Ages are on the monotonic clock (each
+message's ``mono`` stamp, :mod:`agent.wire.outbox_file`), so a step of the wall clock neither
+evicts a backlog at once (a step forward) nor keeps it past the bound (a step back).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ class Bounds:
         self.max_age_s = max_age_s
         self._logged = 0.0
 
-    def apply(self, db: sqlite3.Connection, now: float) -> None:
-        """Evict and count the messages the bounds no longer allow at ``now``."""
-        cur = db.execute("DELETE FROM messages WHERE created < ?", (now - self.max_age_s,))
+    def apply(self, db: sqlite3.Connection, mono: float) -> None:
+        """Evict and count the messages the bounds no longer allow at monotonic time ``mono``."""
+        cur = db.execute("DELETE FROM messages WHERE mono < ?", (mono - self.max_age_s,))
         aged = max(0, cur.rowcount)
         full = 0
         count = int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])

@@ -1,8 +1,16 @@
 """The outbox's SQLite file: its tables, opening it (a damaged one moved aside), a read-only look.
 
 Tables: ``meta(key, value)`` holds ``seq`` (last allocated) and ``evicted``; ``messages(seq, created,
-topic, payload, retain, qos)``; ``state(key, value)`` holds small named texts the service keeps with
-the messages (:mod:`agent.wire.outbox_state`).
+topic, payload, retain, qos, mono, boot)``; ``state(key, value)`` holds small named texts the service
+keeps with the messages (:mod:`agent.wire.outbox_state`).
+
+Two times per message: ``created`` is the wall clock when it was stored (a label only: it steps with
+the clock), ``mono`` the monotonic clock then, on the boot ``boot`` (the kernel's boot id). Ages and
+the age bound use ``mono``: ``CLOCK_MONOTONIC`` counts from the boot, for every process, so a
+message's age survives a restart of the agent and no step of the wall clock moves it. A message from
+an earlier boot (or a file older than these columns) is given a ``mono`` on this boot's clock when
+the outbox opens (:func:`adopt`): its age then is what the wall clock says (never negative, at most
+the age bound), and from there it grows with the monotonic clock.
 
 At start a damaged outbox (not a database, malformed, a directory in its place) is moved aside to
 ``<path>.corrupt-<time>`` and a fresh one continues the sequence from the sidecar's high-water mark;
@@ -16,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import sqlite3
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +49,9 @@ CREATE TABLE IF NOT EXISTS messages (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     retain INTEGER NOT NULL,
-    qos INTEGER NOT NULL
+    qos INTEGER NOT NULL,
+    mono REAL,
+    boot TEXT
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0), ('evicted', 0);
@@ -53,13 +65,57 @@ class OutboxState:
     depth: int
     """Messages waiting for the broker."""
     oldest_created: float | None
-    """POSIX time the oldest waiting message was stored; None when the queue is empty."""
+    """POSIX time the oldest waiting message was stored (a label: the wall clock then); None when
+    the queue is empty."""
     evicted: int
     """Messages dropped by the bounds since the file was created."""
+    oldest_age_s: float | None = None
+    """The oldest waiting message's age, on the monotonic clock where it can be (see the module);
+    None when the queue is empty."""
 
 
 Figures = tuple[int, float | None, int]
-"""An outbox's depth, oldest message's creation time (None: empty) and evictions."""
+"""An outbox's depth, oldest message's ``mono`` stamp (None: empty) and evictions."""
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_PROCESS_BOOT = f"process-{uuid.uuid4()}"
+
+
+def boot_id() -> str:
+    """The kernel's boot id: ``CLOCK_MONOTONIC`` readings of the same boot compare. Without one
+    (not Linux), this process's own id: every restart is then taken for a new boot."""
+    try:
+        return _BOOT_ID.read_text().strip() or _PROCESS_BOOT
+    except OSError:
+        return _PROCESS_BOOT
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {str(r[1]) for r in db.execute("PRAGMA table_info(messages)")}
+
+
+def _add_clock_columns(db: sqlite3.Connection) -> None:
+    """A file written before the monotonic stamps: add their columns (empty: :func:`adopt`)."""
+    have = _columns(db)
+    for column, kind in (("mono", "REAL"), ("boot", "TEXT")):
+        if column not in have:
+            db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
+
+
+def adopt(db: sqlite3.Connection, boot: str, mono: float, wall: float, max_age_s: float) -> int:
+    """Give every message not stamped on this boot's monotonic clock (an earlier boot, a file from
+    before the stamps, a stamp ahead of the clock) a stamp on it: its age now is the wall clock's
+    ``wall - created``, never negative and at most ``max_age_s`` (a clock days behind after a boot
+    without a battery makes messages look new, never in the future; a clock far ahead cannot make
+    them older than the bound). From then on the age grows with the monotonic clock only, so the
+    NTP step that follows such a boot does not move it. Returns the messages adopted (inside the
+    caller's transaction)."""
+    cur = db.execute(
+        "UPDATE messages SET mono = ? - MAX(0.0, MIN(?, ? - created)), boot = ? "
+        "WHERE boot IS NULL OR boot != ? OR mono IS NULL OR mono > ?",
+        (mono, max_age_s, wall, boot, boot, mono),
+    )
+    return max(0, cur.rowcount)
 
 
 def make_folder(path: Path) -> None:
@@ -83,6 +139,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        _add_clock_columns(db)
         row = db.execute("PRAGMA quick_check").fetchone()
         if row is None or row[0] != "ok":
             raise DamagedError(f"quick_check: {row[0] if row else 'no answer'}")
@@ -164,8 +221,8 @@ def replace_damaged(path: Path, note: Callable[[str], None]) -> sqlite3.Connecti
 
 
 def read_figures(db: sqlite3.Connection) -> Figures:
-    """Depth, oldest creation time and evictions of the open outbox (raises on a read error)."""
-    depth, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM messages").fetchone()
+    """Depth, oldest ``mono`` stamp and evictions of the open outbox (raises on a read error)."""
+    depth, oldest = db.execute("SELECT COUNT(*), MIN(mono) FROM messages").fetchone()
     evicted = db.execute("SELECT value FROM meta WHERE key = 'evicted'").fetchone()[0]
     return int(depth), oldest, int(evicted)
 
@@ -179,17 +236,44 @@ def discard_empty(path: Path) -> None:
                 left.unlink()
 
 
-def inspect(path: Path, timeout_s: float = 2.0) -> OutboxState:
+def _oldest_age(
+    db: sqlite3.Connection, boot: str, mono: float, wall: float, max_age_s: float
+) -> float | None:
+    """The oldest message's age as the agent would count it (:func:`adopt`), read only."""
+    if not {"mono", "boot"} <= _columns(db):
+        ours, theirs = None, db.execute("SELECT MIN(created) FROM messages").fetchone()[0]
+    else:
+        ours, theirs = db.execute(
+            "SELECT MIN(CASE WHEN boot = ? AND mono <= ? THEN mono END), "
+            "MIN(CASE WHEN boot IS NULL OR boot != ? OR mono IS NULL OR mono > ? "
+            "THEN created END) FROM messages",
+            (boot, mono, boot, mono),
+        ).fetchone()
+    ages = [mono - float(ours)] if ours is not None else []
+    if theirs is not None:
+        ages.append(max(0.0, min(max_age_s, wall - float(theirs))))
+    return max(ages) if ages else None
+
+
+def inspect(
+    path: Path,
+    timeout_s: float = 2.0,
+    max_age_s: float = 7 * 86400.0,
+    clocks: tuple[Callable[[], float], Callable[[], float], str] | None = None,
+) -> OutboxState:
     """Read-only look at an outbox file that another process (the agent) may own.
 
     Opens the file read-only (never creates, migrates or writes it); raises :class:`OutboxError`
-    when it cannot be read.
+    when it cannot be read. ``clocks``: the monotonic clock, the wall clock and the boot id (a
+    test's; the system's by default) for the oldest message's age.
     """
+    mono, wall, boot = clocks or (time.monotonic, time.time, boot_id())
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)
         try:
             depth, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM messages").fetchone()
             row = db.execute("SELECT value FROM meta WHERE key = 'evicted'").fetchone()
+            age = _oldest_age(db, boot, mono(), wall(), max_age_s)
         finally:
             db.close()
     except sqlite3.Error as exc:
@@ -199,4 +283,5 @@ def inspect(path: Path, timeout_s: float = 2.0) -> OutboxState:
         depth=int(depth),
         oldest_created=None if oldest is None else float(oldest),
         evicted=0 if row is None else int(row[0]),
+        oldest_age_s=age,
     )

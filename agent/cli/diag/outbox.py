@@ -6,7 +6,6 @@ written, and the running agent may own it).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +31,7 @@ def check_outbox(cfg: AgentConfig) -> Check:
             else f"create {path.parent} writable by the agent (the package does this)",
         )
     try:
-        state = Outbox.inspect(path)
+        state = Outbox.inspect(path, max_age_s=cfg.outbox.max_age_s)
     except OutboxError as exc:
         if exc.cause == "corrupt":
             return Check(
@@ -44,8 +43,7 @@ def check_outbox(cfg: AgentConfig) -> Check:
             )
         fix = "run diag with sudo" if "unable to open" in str(exc) else "see journalctl"
         return Check("outbox", "WARN", str(exc), fix)
-    oldest = state.oldest_created
-    age = None if oldest is None else max(0.0, time.time() - oldest)
+    age = state.oldest_age_s
     detail = f"{state.depth} message(s) waiting" + (f", oldest {duration(age)}" if age else "")
     if state.evicted:
         detail += f"; {state.evicted} dropped by the bounds so far"
