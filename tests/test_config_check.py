@@ -122,6 +122,7 @@ def test_config_check_refuses_what_run_refuses(
     )
     assert proc.returncode == EX_CONFIG, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+    assert f"{field} = " in proc.stderr, proc.stderr[-2000:]  # run names the field too
 
 
 def test_a_damaged_model_file_is_named(
@@ -132,6 +133,16 @@ def test_a_damaged_model_file_is_named(
     assert status == EX_CONFIG
     assert "  vision.mask_model = 'mask-classifier': model file" in out
     assert "corrupt or was replaced" in out
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(tmp_path / "config.toml")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == EX_CONFIG, proc.stderr[-2000:]
+    assert "\n  vision.mask_model = 'mask-classifier': model file" in proc.stderr  # as check does
+    assert "Traceback" not in proc.stderr
 
 
 def test_models_are_not_checked_without_a_camera(

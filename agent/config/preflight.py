@@ -35,7 +35,7 @@ from agent.vision.config import VisionConfig
 from agent.vision.inference import families
 from agent.vision.manifest import ModelError, ModelSpec, load_manifest, resolve
 
-__all__ = ["Findings", "check_ready", "preflight"]
+__all__ = ["Findings", "check_ready", "model_refusal", "preflight"]
 
 
 @dataclass
@@ -248,3 +248,16 @@ def check_ready(cfg: AgentConfig, source: str) -> list[str]:
         lines.append(f"fix the field(s) above; every key is documented in {where('config-doc')}")
         raise ConfigError("\n".join(lines))
     return found.warnings
+
+
+def model_refusal(cfg: AgentConfig, exc: Exception) -> str:
+    """``run``'s refusal when the models cannot be loaded (exit 78): the field(s) to fix, found as
+    ``config check`` finds them; the loader's own words under ``vision.models_dir`` when no single
+    field can be named."""
+    f = Findings()
+    _models(f, cfg.vision)
+    named = f.problems or [f"vision.models_dir = '{cfg.vision.models_dir}': {exc}"]
+    lines = ["invalid configuration: the camera's models cannot be loaded:"]
+    lines += [f"  {p}" for p in named]
+    lines.append(f"fix the field(s) above; every key is documented in {where('config-doc')}")
+    return "\n".join(lines)

@@ -29,6 +29,7 @@ from typing import Any
 
 from agent import __version__
 from agent.config import EX_CONFIG, AgentConfig
+from agent.config.preflight import model_refusal
 from agent.flow.clock import ClockState, agent_now
 from agent.flow.engine import Engine
 from agent.flow.events import Event, HealthEvent, TemperatureEvent
@@ -304,7 +305,7 @@ def run(cfg: AgentConfig) -> int:
     try:
         pipeline = build_pipeline(cfg, notifier)
     except ModelError as exc:
-        print(f"triage-agent: {exc}", file=sys.stderr)
+        print(f"triage-agent: {model_refusal(cfg, exc)}", file=sys.stderr)
         return EX_CONFIG
     stop = stop_on_signals()
     pipeline.start()
