@@ -2,8 +2,9 @@
 
 Secrets are the broker password (``mqtt.password`` / ``TRIAGE_MQTT_PASSWORD``) and credentials inside
 URLs (``rtsp://user:pass@camera/...``). :func:`redact` masks both in any text: the user-info of every
-URL and each known secret value. Logs (a filter on the root handler), config error messages,
-``diag``, ``status`` and every payload go through it.
+URL (:func:`redact_url`, the one URL redaction in the agent: the camera's label and its config
+errors use it too) and each known secret value. Logs (a filter on the root handler), config error
+messages, ``diag``, ``status`` and every payload go through it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 
 MASK = "***"
 _URL_USERINFO = re.compile(
-    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<info>[^/@\s'\"]{1,1024})@"
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<info>[^/?#\s'\"]{1,1024})@"
 )
 _known: set[str] = set()
 
@@ -24,7 +25,10 @@ def remember(secrets: Iterable[str | None]) -> None:
 
 
 def redact_url(url: str) -> str:
-    """``rtsp://user:pass@host/x`` -> ``rtsp://***@host/x`` (any text with URLs in it works too)."""
+    """``rtsp://user:pass@host/x`` -> ``rtsp://***@host/x`` (any text with URLs in it works too).
+
+    The user-info runs to the last ``@`` before the path, so a password holding an ``@`` is masked
+    whole, as a URL parser reads it."""
     return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
 
 

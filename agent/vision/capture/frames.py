@@ -4,7 +4,7 @@
 
 - a V4L2 device: an index (``0``) or a path (``/dev/video0``, ``/dev/v4l/by-id/...``);
 - a network stream: ``rtsp://``, ``rtsps://``, ``http://``, ``https://`` (credentials in the URL are
-  never logged: :func:`redact` removes them);
+  never logged: :func:`agent.flow.redact.redact_url` removes them);
 - a video file (looped when ``camera.loop``);
 - an image folder (``*.jpg|jpeg|png|bmp``, sorted by name, looped when ``camera.loop``);
 - ``simulated``: the photos in ``camera.simulated_scenes_dir``
@@ -24,11 +24,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
 
+from agent.flow.redact import redact_url
 from agent.flow.settings import ConfigError
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
@@ -59,7 +59,7 @@ class SourceSpec:
     @property
     def label(self) -> str:
         """What to show in logs (credentials removed)."""
-        return redact(self.target) if self.kind == "stream" else (self.target or self.kind)
+        return redact_url(self.target) if self.kind == "stream" else (self.target or self.kind)
 
 
 class FrameSource(Protocol):
@@ -84,20 +84,6 @@ class FrameSource(Protocol):
         """Release the device or file; safe to call twice."""
 
 
-def redact(url: str) -> str:
-    """``url`` without user name and password (safe to log)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
-
-
 def parse_source(source: str) -> SourceSpec:
     """Classify a ``camera.source`` value; raise :class:`ConfigError` when it cannot be a source."""
     text = source.strip()
@@ -111,7 +97,7 @@ def parse_source(source: str) -> SourceSpec:
     if scheme:
         if scheme.group(1).lower() not in STREAM_SCHEMES:
             raise ConfigError(
-                f"camera.source = {redact(text)!r}: unsupported URL scheme {scheme.group(1)!r}; "
+                f"camera.source = {redact_url(text)!r}: unsupported URL scheme {scheme.group(1)!r}; "
                 f"use one of {', '.join(s + '://' for s in STREAM_SCHEMES)}, a device, a video "
                 "file, an image folder or 'simulated'"
             )
