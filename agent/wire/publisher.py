@@ -232,7 +232,7 @@ class Publisher:
             self._flush_acks()
             if self._outbox.depth() == 0:
                 break
-            time.sleep(0.05)
+            self._stop.wait(0.05)  # not yet set: a 50 ms pause (the agent never calls time.sleep)
         self._stop.set()
         self._thread.join(timeout=2.0)
         self._flush_acks()
