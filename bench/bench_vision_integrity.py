@@ -20,7 +20,8 @@ from pathlib import Path
 import cv2
 
 from agent.vision.findings import Frame
-from agent.vision.inference.integrity import IntegrityChecker, IntegrityThresholds, build_reference
+from agent.vision.inference.integrity import IntegrityChecker, IntegrityThresholds
+from agent.vision.inference.integrity_reference import build_reference
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRIAGE_SHARED", REPO.parent / "shared"))

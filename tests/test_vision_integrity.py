@@ -13,16 +13,13 @@ import numpy as np
 import pytest
 
 from agent.vision.findings import Frame, IntegrityFindings
-from agent.vision.inference.integrity import (
-    GRID_COLS,
-    GRID_ROWS,
-    IntegrityChecker,
-    IntegrityThresholds,
+from agent.vision.inference.integrity import IntegrityChecker, IntegrityThresholds
+from agent.vision.inference.integrity_measures import GRID_COLS, GRID_ROWS, measure
+from agent.vision.inference.integrity_reference import (
     Reference,
     ReferenceFileError,
     build_reference,
     load_reference,
-    measure,
     save_reference,
 )
 from tests import integrity_media as media

@@ -17,7 +17,8 @@ from agent.cli.diag.camera_reference import check_camera_reference
 from agent.cli.main import main
 from agent.config import AgentConfig, load_config
 from agent.vision.findings import Frame
-from agent.vision.inference.integrity import MIN_LANDMARKS, REFERENCE_NAME, load_reference
+from agent.vision.inference.integrity_measures import MIN_LANDMARKS
+from agent.vision.inference.integrity_reference import REFERENCE_NAME, load_reference
 from tests import integrity_media as media
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config

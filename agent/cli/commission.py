@@ -3,7 +3,7 @@
 Run it once the camera is mounted and aimed as intended, and again after every deliberate re-aim.
 It reads ``--frames`` frames over ``--seconds`` from the configured camera (people may walk through:
 landmarks are taken from the per-pixel median and kept only when stable), refuses a view that is
-covered, too dark or blurred, and writes the reference (:func:`agent.vision.inference.integrity.save_reference`)
+covered, too dark or blurred, and writes the reference (:func:`agent.vision.inference.integrity_reference.save_reference`)
 to ``vision.integrity.reference_file`` or ``<runtime.state_dir>/camera-reference.npz``: landmark
 positions and ORB descriptors plus per-cell statistics, no image. Nothing leaves the box.
 
@@ -27,13 +27,12 @@ from agent.flow.settings import ConfigError
 from agent.vision import reference_path
 from agent.vision.capture.frames import FrameSource, SourceUnavailableError, open_source
 from agent.vision.findings import Frame
-from agent.vision.inference.integrity import (
-    MIN_LANDMARKS,
+from agent.vision.inference.integrity import IntegrityChecker, thresholds
+from agent.vision.inference.integrity_measures import MIN_LANDMARKS
+from agent.vision.inference.integrity_reference import (
     REFERENCE_NAME,
-    IntegrityChecker,
     build_reference,
     save_reference,
-    thresholds,
 )
 
 EXIT_FAILED = 1

@@ -39,13 +39,12 @@ from agent.vision.analysers.integrity_alerts import IntegrityAnalyser
 from agent.vision.analysers.occupancy import OccupancyAnalyser
 from agent.vision.capture.grabber import CameraReader
 from agent.vision.inference.gate import BUFFER_FRAMES, GateSettings
-from agent.vision.inference.integrity import (
+from agent.vision.inference.integrity import IntegrityChecker, thresholds
+from agent.vision.inference.integrity_reference import (
     REFERENCE_NAME,
-    IntegrityChecker,
     Reference,
     ReferenceFileError,
     load_reference,
-    thresholds,
 )
 from agent.vision.inference.worker import VisionWorker
 from agent.zones.config import ClinicConfig, ZoneConfig

@@ -1,6 +1,6 @@
 """The ``camera reference`` check: the reference view the tamper checks judge a moved camera by.
 
-It reads the file ``triage-agent commission`` wrote (:func:`agent.vision.inference.integrity.load_reference`,
+It reads the file ``triage-agent commission`` wrote (:func:`agent.vision.inference.integrity_reference.load_reference`,
 as ``run`` loads it) and, while the agent runs, its open camera alerts. WARN when not commissioned
 (a moved camera cannot be detected), FAIL while a camera alert is open. It takes no frame.
 """
@@ -14,8 +14,8 @@ from typing import Any
 from agent.cli.diag.check import Check, Context
 from agent.config import AgentConfig
 from agent.vision import reference_path
-from agent.vision.inference.integrity import (
-    MIN_LANDMARKS,
+from agent.vision.inference.integrity_measures import MIN_LANDMARKS
+from agent.vision.inference.integrity_reference import (
     REFERENCE_NAME,
     ReferenceFileError,
     load_reference,

@@ -6,8 +6,9 @@ stage ``vision``, thread ``vision-worker``) takes frames from the
 (:mod:`~agent.vision.inference.gate`, with the motion check of :mod:`~agent.vision.inference.motion`)
 to the ONNX scene inference (:mod:`~agent.vision.inference.scene`, the model families of
 :mod:`agent.vision.inference.families`), measures camera integrity
-(:mod:`~agent.vision.inference.integrity`: also the commissioned reference file, written by
-``triage-agent commission``) and emits :class:`~agent.vision.findings.SceneFindings` and
+(:mod:`~agent.vision.inference.integrity`, the frame's numbers from
+:mod:`~agent.vision.inference.integrity_measures`, the commissioned reference file written by
+``triage-agent commission`` in :mod:`~agent.vision.inference.integrity_reference`) and emits :class:`~agent.vision.findings.SceneFindings` and
 :class:`~agent.vision.findings.IntegrityFindings` to the engine's queue. Frames never leave this
 thread.
 
