@@ -161,9 +161,9 @@ def test_agent_under_libfaketime_days_behind_then_stepped(
     health = sorted(((at, d) for at, d in docs if d["kind"] == "health"), key=lambda x: x[1]["seq"])
     uptimes = [d["uptime_s"] for _, d in health]
     assert uptimes == sorted(uptimes), "uptime went back"
-    assert max(b - a for a, b in itertools.pairwise(uptimes)) <= 2
+    assert max(b - a for a, b in itertools.pairwise(uptimes)) <= 3
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(health)]
-    assert max(gaps) < 2.5, f"health stalled for {max(gaps):.1f} s"
+    assert max(gaps) < 3.5, f"health stalled for {max(gaps):.1f} s"  # a stall: the step, 1 h
     assert len(health) >= 0.8 * (elapsed - 3)
     misdated = [d["ts"] for at, d in health if not near(clock, at, epoch(d["ts"]), 2.0, 0.5)]
     assert misdated == []
