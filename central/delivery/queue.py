@@ -75,6 +75,8 @@ class Claimed:
     destination: Destination
     payload: str
     attempts: int
+    notices: tuple[str, ...] = ()
+    """The notice numbers the message carries (their cases become notified once it is sent)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def claim(engine: Engine, worker: str, limit: int = 20, now: float | None = None
             deliveries.c.shown,
             deliveries.c.payload,
             deliveries.c.attempts,
+            deliveries.c.notices,
         )
     )
     with engine.begin() as conn:
@@ -201,7 +204,9 @@ def claim(engine: Engine, worker: str, limit: int = 20, now: float | None = None
     out = []
     for r in sorted(rows, key=lambda r: r.pk):
         dest = Destination(r.channel, r.address, r.locale, r.secret)
-        out.append(Claimed(r.pk, r.subject, r.kind, dest, r.payload, r.attempts))
+        out.append(
+            Claimed(r.pk, r.subject, r.kind, dest, r.payload, r.attempts, _numbers(r.notices))
+        )
     return out
 
 
@@ -287,6 +292,14 @@ def retry_dead(
     return _rows(conn, select_where=[deliveries.c.pk == pk], limit=1)[0]
 
 
+def _numbers(text: str) -> tuple[str, ...]:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(str(n) for n in found) if isinstance(found, list) else ()
+
+
 def _title(payload: str) -> str:
     try:
         return str(json.loads(payload).get("title", ""))[:200]
@@ -299,10 +312,7 @@ def _rows(conn: Connection, select_where: Iterable[object], limit: int) -> list[
     stmt = select(*cols).where(*select_where).order_by(deliveries.c.pk.desc()).limit(limit)  # type: ignore[arg-type]
     out = []
     for r in conn.execute(stmt).mappings():
-        try:
-            notices = tuple(str(n) for n in json.loads(r["notices"]))
-        except (ValueError, TypeError):
-            notices = ()
+        notices = _numbers(r["notices"])
         out.append(
             Row(
                 pk=r["pk"],
@@ -360,13 +370,7 @@ def subjects_of_day(conn: Connection, day: str, kind: str) -> dict[str, tuple[st
     stmt = select(deliveries.c.subject, deliveries.c.notices).where(
         deliveries.c.day == day, deliveries.c.kind == kind
     )
-    out: dict[str, tuple[str, ...]] = {}
-    for subject, notices in conn.execute(stmt):
-        try:
-            out[subject] = tuple(str(n) for n in json.loads(notices))
-        except (ValueError, TypeError):
-            out[subject] = ()
-    return out
+    return {subject: _numbers(notices) for subject, notices in conn.execute(stmt)}
 
 
 def known_subjects(conn: Connection, subjects: Sequence[str]) -> frozenset[str]:

@@ -56,8 +56,11 @@ def drain(
     batch: int = 20,
     stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.time,
+    on_sent: Callable[[queue.Claimed], None] | None = None,
 ) -> Drained:
-    """Send every due delivery (in batches of ``batch``) until none is due or ``stop()``."""
+    """Send every due delivery (in batches of ``batch``) until none is due or ``stop()``;
+    ``on_sent`` is called after each delivery is recorded as sent (its errors are logged, never
+    undo the send)."""
     done = {"sent": 0, "retry": 0, "dead": 0}
     while not stop():
         claimed = queue.claim(engine, worker, batch, now=clock())
@@ -80,6 +83,11 @@ def drain(
             queue.sent(engine, c, worker, now=clock())
             done["sent"] += 1
             log.info("delivery %d (%s) sent to %s", c.pk, c.subject, shown)
+            if on_sent is not None:
+                try:
+                    on_sent(c)
+                except Exception:
+                    log.exception("after delivery %d was sent", c.pk)
     return Drained(**done)
 
 
