@@ -3,8 +3,12 @@
     triage-central collect [--db central.sqlite3] [--host H --port P ...]
     triage-central report --date 2026-11-23 [--format table|csv|html] [--site S]
     triage-central report --week 2026-W48 [--format table|csv|html]
-    triage-central serve [--bind 127.0.0.1 --port 8080] [--token T]
+    triage-central serve [--bind 127.0.0.1 --port 8080] [--allowed-hosts H,...] [--secure-cookies]
+    triage-central users add|list|set-role|lock|unlock|reset-password|remove|token ...
+    triage-central spotcheck draw|verify|list ...
     triage-central quarantine [--limit 20] [--reason R]
+    triage-central deliver [--delivery-config F] [--send-only] [--once] [--check]
+    triage-central deliveries [--state S] [--limit 30] [--retry PK]
     triage-central migrate
     triage-central maintain [--retention-days 90] [--ahead-days 7]
     triage-central reconcile (--date D | --since D) [--retz]
@@ -27,6 +31,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from central.accounts.commands import add_parsers as account_parsers
+from central.accounts.commands import run_spotcheck, run_users
 from central.collect import Collector, subscriptions
 from central.config import (
     DEFAULT_DB,
@@ -39,6 +45,8 @@ from central.config import (
     env,
     zone,
 )
+from central.delivery.commands import add_parsers as delivery_parsers
+from central.delivery.commands import run_deliver, run_deliveries
 from central.report.cli import run_report
 from central.report.days import parse_date, today
 from central.report.safe import terminal
@@ -47,6 +55,7 @@ from central.store.partitions import AHEAD_DAYS, RETENTION_DAYS, apply_retention
 from central.store.rollups import reconcile, retz
 from central.store.tables import quarantine
 from central.store.writer import upkeep
+from central.web.guard import LOCAL_HOSTS, WebSecurity
 from central.web.server import run_server
 
 log = logging.getLogger("central")
@@ -181,7 +190,29 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--token",
         default=env("TOKEN"),
-        help="access token (required to bind beyond localhost); better: TRIAGE_CENTRAL_TOKEN",
+        help="DEPRECATED shared token: an administrator's API token (at least 32 characters); "
+        "use accounts and per-user tokens (docs/CENTRAL.md, 'Who sees what')",
+    )
+    s.add_argument(
+        "--allowed-hosts",
+        default=env("ALLOWED_HOSTS", ""),
+        help="comma-separated host names the dashboard answers to (others: 400)",
+    )
+    s.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        default=env("SECURE_COOKIES", "") == "1",
+        help="served over TLS (behind a reverse proxy): Secure cookies and HSTS",
+    )
+    s.add_argument(
+        "--trusted-proxy",
+        default=env("TRUSTED_PROXY", ""),
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-For counts",
+    )
+    s.add_argument(
+        "--sso-header",
+        default=env("SSO_HEADER"),
+        help="a trusted proxy's authenticated-user header (e.g. X-Remote-User)",
     )
     q = sub.add_parser("quarantine", help="the newest messages the collector refused, and why")
     _common(q)
@@ -218,6 +249,8 @@ def parser() -> argparse.ArgumentParser:
         help="the rollups were kept in another time zone: forget them all and keep them in --tz "
         "from now on (then rebuild the days given)",
     )
+    delivery_parsers(sub, _common)
+    account_parsers(sub, _common)
     return p
 
 
@@ -269,7 +302,17 @@ def _run_report(a: argparse.Namespace, settings: CentralSettings) -> int:
 
 
 def _run_serve(a: argparse.Namespace, settings: CentralSettings) -> int:
-    return run_server(settings, a.bind, a.http_port, a.token)
+    hosts = tuple(h.strip().lower() for h in a.allowed_hosts.split(",") if h.strip())
+    proxies = tuple(h.strip() for h in a.trusted_proxy.split(",") if h.strip())
+    if a.sso_header and not proxies:
+        raise ConfigError("sso_header: needs --trusted-proxy (who may assert the user)")
+    security = WebSecurity(
+        allowed_hosts=hosts or LOCAL_HOSTS,
+        secure_cookies=a.secure_cookies,
+        trusted_proxies=proxies,
+        sso_header=a.sso_header or None,
+    )
+    return run_server(settings, a.bind, a.http_port, a.token, security)
 
 
 def _run_quarantine(a: argparse.Namespace, settings: CentralSettings) -> int:
@@ -366,10 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         "collect": _run_collect,
         "report": _run_report,
         "serve": _run_serve,
+        "users": run_users,
+        "spotcheck": run_spotcheck,
         "migrate": _run_migrate,
         "quarantine": _run_quarantine,
         "maintain": _run_maintain,
         "reconcile": _run_reconcile,
+        "deliver": run_deliver,
+        "deliveries": run_deliveries,
     }
     try:
         return runners[a.command](a, settings)

@@ -2,31 +2,35 @@
 
 Pages: ``/`` the fleet at a glance, ``/clinic/<site>`` a clinic's day (timeline per desk and its
 problems), ``/day`` the daily notification (``/day.csv``), ``/week`` the weekly counts
-(``/week.csv``). Listens on 127.0.0.1 by default. Bound to any other address it refuses to start
-without an access token; with a token every page needs it (``Authorization: Bearer <token>``, or
-the login form, which sets a cookie). ``/healthz`` answers without a token.
+(``/week.csv``); the accounts' pages, the audit trail, spot checks and the public page
+(central/web/access.py). Every request passes the guard (central/web/guard.py: allowed host names,
+security headers, who is asking, CSRF); every route filters by the viewer's scope. Listens on
+127.0.0.1 by default; bound to any other address it refuses to start without an administrator
+account (``triage-central users add``). ``/healthz`` and ``/public`` answer without signing in.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from urllib.parse import parse_qs, quote
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import uvicorn
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from central.accounts import users as accounts
 from central.config import CentralSettings, ConfigError, zone
+from central.i18n import translator
 from central.report.daily import daily_report
 from central.report.days import clock, duration_text, parse_date, parse_week, today
 from central.report.labels import family_for, value_text
@@ -42,11 +46,13 @@ from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
+from central.web import access, scope
 from central.web.fleet import fleet
+from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
+from central.web.identity import Forbidden, require, viewer
 from central.web.timeline import svg
 
 log = logging.getLogger(__name__)
-COOKIE = "triage_central_token"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -59,9 +65,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starlette:
-    """The dashboard application over a migrated database."""
+def create_app(
+    engine: Engine,
+    tz: ZoneInfo,
+    token: str | None = None,
+    *,
+    security: WebSecurity | None = None,
+    language: str = "en",
+) -> Starlette:
+    """The dashboard application over a migrated database. ``token``: the deprecated shared token
+    (an administrator's API token; with it, a dashboard without accounts is not open)."""
     env = templates()
+    security = security or WebSecurity(local=token is None)
+    if token and not security.legacy_token:
+        security = dataclasses.replace(security, legacy_token=token, local=False)
+    t = translator(language)
+    own_env = templates(t)
+    for e in {id(env): env, id(own_env): own_env}.values():
+        e.globals["csrf_input"] = CSRF_INPUT
+        e.globals["current_auth"] = current
 
     def page(name: str, **ctx: object) -> HTMLResponse:
         html = env.get_template(name).render(
@@ -69,21 +91,9 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         )
         return HTMLResponse(html)
 
-    def authorised(request: Request) -> bool:
-        if token is None:
-            return True
-        given = request.cookies.get(COOKIE, "")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        return hmac.compare_digest(given.encode(), token.encode())
-
     def guarded(fn: Callable[[Request], Response]) -> Endpoint:
         async def wrapper(request: Request) -> Response:
-            if not authorised(request):
-                if request.url.path.endswith(".csv"):
-                    return PlainTextResponse("token required\n", status_code=401)
-                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            require(request, "view")
             try:
                 return await run_in_threadpool(fn, request)
             except ConfigError as exc:
@@ -96,7 +106,7 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         return parse_date(text, tz)
 
     def fleet_page(request: Request) -> Response:
-        f = fleet(engine, tz)
+        f = scope.fleet(fleet(engine, tz), viewer(request))
         return page(
             "fleet.html",
             fleet=f,
@@ -111,6 +121,7 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         site = request.path_params["site"]
         if not NAME.match(site):
             return PlainTextResponse("no such clinic\n", status_code=404)
+        require(request, "view", site)
         day = day_of(request)
         report = daily_report(engine, day, tz, site)
         charts = {}
@@ -134,12 +145,12 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         )
 
     def day_page(request: Request) -> Response:
-        report = daily_report(engine, day_of(request), tz)
+        report = scope.day(daily_report(engine, day_of(request), tz), viewer(request))
         html = day_html(report, standalone=False, tz_name=tz.key)
         return HTMLResponse(html)
 
     def day_csv_page(request: Request) -> Response:
-        report = daily_report(engine, day_of(request), tz)
+        report = scope.day(daily_report(engine, day_of(request), tz), viewer(request))
         name = f"triage-day-{report.day.isoformat()}.csv"
         return Response(
             day_csv(report),
@@ -151,11 +162,11 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         return parse_week(request.query_params.get("week") or "this", tz)
 
     def week_page(request: Request) -> Response:
-        report = weekly_report(engine, *week_of(request), tz)
+        report = scope.week(weekly_report(engine, *week_of(request), tz), viewer(request))
         return HTMLResponse(week_html(report, standalone=False, tz_name=tz.key))
 
     def week_csv_page(request: Request) -> Response:
-        report = weekly_report(engine, *week_of(request), tz)
+        report = scope.week(weekly_report(engine, *week_of(request), tz), viewer(request))
         return Response(
             week_csv(report),
             media_type="text/csv; charset=utf-8",
@@ -164,24 +175,18 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
             },
         )
 
-    async def login(request: Request) -> Response:
-        nxt = request.query_params.get("next", "/")
-        if not nxt.startswith("/") or nxt.startswith("//"):
-            nxt = "/"
-        error = ""
-        if request.method == "POST":
-            form = parse_qs((await request.body()).decode("utf-8", "replace"))
-            given = (form.get("token") or [""])[0]
-            if token is not None and hmac.compare_digest(given.encode(), token.encode()):
-                resp = RedirectResponse(nxt, status_code=303)
-                resp.set_cookie(COOKIE, given, httponly=True, samesite="strict")
-                return resp
-            error = "That token is not right."
-            await asyncio.sleep(0.5)
-        return page("login.html", next=nxt, error=error)
-
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
+
+    css = (resources.files("central") / "templates" / "central.css").read_bytes()
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(css, media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        status = exc.status if isinstance(exc, Forbidden) else 403
+        text = "not found\n" if status == 404 else "not allowed for your role\n"
+        return PlainTextResponse(text, status_code=status)
 
     routes = [
         Route("/", guarded(fleet_page)),
@@ -190,22 +195,56 @@ def create_app(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Starle
         Route("/day.csv", guarded(day_csv_page)),
         Route("/week", guarded(week_page)),
         Route("/week.csv", guarded(week_csv_page)),
-        Route("/login", login, methods=["GET", "POST"]),
         Route("/healthz", healthz),
+        Route("/static/central.css", stylesheet),
+        *access.routes(access.PageKit(engine, tz, own_env, t, security)),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(Guard, engine=engine, security=security)],
+        exception_handlers={Forbidden: forbidden},
+    )
 
 
-def run_server(settings: CentralSettings, bind: str, port: int, token: str | None) -> int:
-    """Serve until interrupted; refuses a non-loopback address without a token."""
-    if not is_loopback(bind) and not token:
-        raise ConfigError(
-            f"bind: {bind} is reachable from other machines: set an access token "
-            "(--token or TRIAGE_CENTRAL_TOKEN) or bind to 127.0.0.1"
-        )
+def run_server(
+    settings: CentralSettings,
+    bind: str,
+    port: int,
+    token: str | None,
+    security: WebSecurity | None = None,
+) -> int:
+    """Serve until interrupted. Bound beyond loopback it refuses to start without an
+    administrator account; ``token`` (deprecated) is an administrator's API token."""
     tz = zone(settings.tz)
     engine = open_db(settings.db)
-    app = create_app(engine, tz, token or None)
+    local = is_loopback(bind)
+    with engine.connect() as conn:
+        admins = accounts.count(conn, "admin")
+    if not local and admins == 0:
+        raise ConfigError(
+            f"bind: {bind} is reachable from other machines: add an administrator first "
+            "(triage-central users add NAME --role admin) or bind to 127.0.0.1"
+        )
+    if token:
+        if len(token) < 32:
+            raise ConfigError(
+                "token: the shared --token is deprecated and must be at least 32 characters; "
+                "better: per-user API tokens (docs/CENTRAL.md, 'Who sees what')"
+            )
+        log.warning(
+            "--token / TRIAGE_CENTRAL_TOKEN is deprecated: it now stands for an administrator's "
+            "API token (Authorization: Bearer); create per-user tokens on /account instead"
+        )
+    sec = security or WebSecurity()
+    if not local and sec.allowed_hosts == WebSecurity().allowed_hosts:
+        if bind in ("0.0.0.0", "::"):  # noqa: S104 - checking, not binding
+            raise ConfigError(
+                f"allowed_hosts: bound to {bind}, name the host names the dashboard answers to "
+                "(--allowed-hosts dashboard.district.example)"
+            )
+        sec = dataclasses.replace(sec, allowed_hosts=(*sec.allowed_hosts, bind))
+    sec = dataclasses.replace(sec, local=local, legacy_token=token or None)
+    app = create_app(engine, tz, security=sec, language=settings.language)
     log.info("dashboard on http://%s:%d/ (%s)", bind, port, tz.key)
-    uvicorn.run(app, host=bind, port=port, log_level="warning")
+    uvicorn.run(app, host=bind, port=port, log_level="warning", proxy_headers=False)
     return 0
