@@ -47,6 +47,7 @@ from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
 from central.web import access, scope
+from central.web import loop_pages
 from central.web.fleet import fleet
 from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
 from central.web.identity import Forbidden, require, viewer
@@ -198,6 +199,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/static/central.css", stylesheet),
         *access.routes(access.PageKit(engine, tz, own_env, t, security)),
+        *loop_pages.routes(loop_pages.LoopPages(engine, tz, language), guarded),
     ]
     return Starlette(
         routes=routes,
