@@ -34,8 +34,8 @@ PARTY_LABELS: Final[dict[str, str]] = {
 Status = Literal["open", "closed", "ordered_to_close"]
 STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 STATUS_LABELS: Final[dict[str, str]] = {
-    "open": N_("Open"),
-    "closed": N_("Closed"),
+    "open": N_("In business"),
+    "closed": N_("Closed down"),
     "ordered_to_close": N_("Ordered to close for rectification"),
 }
 
