@@ -46,7 +46,7 @@ from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
-from central.web import access, scope
+from central.web import access, deliveries, scope
 from central.web import loop_pages
 from central.web.fleet import fleet
 from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
@@ -199,6 +199,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/static/central.css", stylesheet),
         *access.routes(access.PageKit(engine, tz, own_env, t, security)),
+        *deliveries.routes(engine, tz, language, guarded),
         *loop_pages.routes(loop_pages.LoopPages(engine, tz, language), guarded),
     ]
     return Starlette(

@@ -1,0 +1,83 @@
+"""The delivery-status page over real HTTP on SQLite and PostgreSQL: only those who may manage
+deliveries see it, destinations never show their secrets, an officer's retry of a dead letter
+needs the form's CSRF token, queues it again and is in the audit trail; in Chinese by default."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from central.accounts import users as accounts
+from central.audit.trail import entries
+from central.delivery import queue
+from central.delivery.destinations import check_destination
+from central.delivery.message import Message
+from central.store.db import open_db
+from tests.central.browser import served
+from tests.central.test_accounts import ADMIN, PASSWORD, TZ, Client
+
+SECRET = "SECRETKEY0123456789"
+
+
+@pytest.fixture
+def district(db_url: str) -> Engine:
+    engine = open_db(db_url)
+    dest = check_destination("wecom", f"https://qyapi.weixin.qq.com/send?key={SECRET}", "zh_CN")
+    with engine.begin() as conn:
+        for name, role, site in [("olu", "officer", None), ("clin", "clinic", "clinic-a"),
+                                 ("vic", "viewer", None)]:  # fmt: skip
+            accounts.add(conn, ADMIN, username=name, role=role, password=PASSWORD, site=site)
+        for subject, site in [("notice:2026-0001", "clinic-a"), ("summary:2026-12-05:1", None)]:
+            queue.enqueue(conn, subject=subject, kind="notice" if site else "summary", dest=dest,
+                          message=Message("通报 <b>x</b>", "m", "t"), site=site,
+                          notices=["2026-0001"])  # fmt: skip
+    claimed = queue.claim(engine, "w", 10)
+    for c in claimed:
+        queue.failed(
+            engine, c, "w", "HTTP 500 Internal Server Error", queue.Policy(), permanent=True
+        )
+    return engine
+
+
+@pytest.fixture
+def dashboard(district: Engine) -> Iterator[str]:
+    with served(district, TZ, language="zh_CN") as url:
+        yield url
+
+
+def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
+    for name in ("vic", "clin"):
+        c = Client(dashboard)
+        assert c.sign_in(name) == 303
+        assert c.call("/deliveries")[0] == 403
+    assert Client(dashboard).call("/deliveries")[0] in (303, 401)
+    officer = Client(dashboard)
+    assert officer.sign_in("olu") == 303
+    status, _, body = officer.call("/deliveries?state=dead")
+    assert status == 200, body[:300]
+    assert "送达情况" in body
+    assert "失败\uff08死信\uff09" in body
+    assert "wecom qyapi.weixin.qq.com key=…6789" in body
+    assert SECRET not in body
+    assert "通报 &lt;b&gt;x&lt;/b&gt;" in body  # escaped
+    assert officer.call("/deliveries?state=nonsense")[0] == 400
+    pks = [int(p) for p in re.findall(r'action="/deliveries/(\d+)/retry"', body)]
+    assert len(pks) == 2
+    assert officer.call(f"/deliveries/{pks[0]}/retry", {})[0] == 403  # no CSRF token
+    token = officer.csrf("/deliveries")
+    status, headers, _ = officer.call(f"/deliveries/{pks[0]}/retry", {"csrf_token": token})
+    assert status == 303
+    assert headers["location"].endswith(f"retried={pks[0]}")
+    assert officer.call(f"/deliveries/{pks[0]}/retry", {"csrf_token": token})[0] == 409
+    assert officer.call("/deliveries/99999/retry", {"csrf_token": token})[0] == 404
+    with district.connect() as conn:
+        assert queue.counts(conn)["queued"] == 1
+        (entry,) = entries(conn, target_kind="delivery")
+    assert (entry.actor, entry.role, entry.action) == ("olu", "officer", "delivery.retried")
+    assert SECRET not in str(entry.detail)
+    status, _, en = officer.call("/deliveries?lang=en")
+    assert "Failed (dead letter)" in en
+    assert "Queued" in en
