@@ -47,6 +47,8 @@ from central.config import (
 )
 from central.delivery.commands import add_parsers as delivery_parsers
 from central.delivery.commands import run_deliver, run_deliveries
+from central.loop.commands import add_parsers as loop_parsers
+from central.loop.commands import run_notices, run_registry
 from central.report.cli import run_report
 from central.report.days import parse_date, today
 from central.report.safe import terminal
@@ -250,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
         "from now on (then rebuild the days given)",
     )
     delivery_parsers(sub, _common)
+    loop_parsers(sub, _common)
     account_parsers(sub, _common)
     return p
 
@@ -417,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         "reconcile": _run_reconcile,
         "deliver": run_deliver,
         "deliveries": run_deliveries,
+        "registry": run_registry,
+        "notices": run_notices,
     }
     try:
         return runners[a.command](a, settings)

@@ -3,6 +3,7 @@ verification and issuing, the daily drafting time. Checked when built; a bad val
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import time
@@ -52,3 +53,42 @@ class LoopSettings:
     def draft_time(self) -> time:
         hh, mm = self.draft_at.split(":")
         return time(int(hh), int(mm))
+
+
+ENV_NAMES = {
+    "deadline_days": "DEADLINE_DAYS",
+    "window_days": "ESCALATION_WINDOW_DAYS",
+    "report_at": "WRITTEN_REPORT_AT",
+    "summon_at": "SUMMON_AT",
+    "auto_verify_days": "AUTO_VERIFY_DAYS",
+    "auto_issue": "AUTO_ISSUE",
+    "draft_at": "DRAFT_AT",
+    "offline_min_s": "OFFLINE_MIN_S",
+}
+"""Setting -> ``TRIAGE_CENTRAL_<NAME>`` environment variable."""
+
+
+def settings_from(values: dict[str, str | None]) -> LoopSettings:
+    """Settings from text values (flags or the environment); None or '' keeps the default. A value
+    that is not a number, a flag or a time names its setting."""
+    kw: dict[str, object] = {}
+    for name, raw in values.items():
+        if raw is None or raw == "":
+            continue
+        if name == "auto_issue":
+            if raw not in ("0", "1", "true", "false"):
+                raise LoopSettingsError(f"auto_issue: {raw!r} is not 0 or 1")
+            kw[name] = raw in ("1", "true")
+        elif name == "draft_at":
+            kw[name] = raw
+        else:
+            try:
+                kw[name] = float(raw) if name == "offline_min_s" else int(raw)
+            except ValueError:
+                raise LoopSettingsError(f"{name}: {raw!r} is not a number") from None
+    return LoopSettings(**kw)  # type: ignore[arg-type]
+
+
+def settings_from_env() -> LoopSettings:
+    """:class:`LoopSettings` from ``TRIAGE_CENTRAL_DEADLINE_DAYS`` etc. (:data:`ENV_NAMES`)."""
+    return settings_from({k: os.environ.get(f"TRIAGE_CENTRAL_{v}") for k, v in ENV_NAMES.items()})

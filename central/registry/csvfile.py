@@ -24,6 +24,7 @@ from central.registry.clinics import (
     check_clinic,
     check_recipient,
     check_responsible,
+    check_site,
 )
 
 PARTY_FIELDS: Final = ("person", "phone", "email", "webhook", "username")
@@ -88,6 +89,7 @@ def recipients_text(recipients: tuple[Recipient, ...]) -> str:
 
 
 def _clinic(row: dict[str, str]) -> Clinic:
+    check_site(row.get("site") or "")
     parties = []
     for p in PARTIES:
         values = {f: (row.get(f"{p}_{f}") or "") for f in PARTY_FIELDS}

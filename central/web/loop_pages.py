@@ -37,7 +37,7 @@ from central.loop import cases as case_ops
 from central.loop import escalation, notices
 from central.loop.registry_edits import import_csv, save_clinic
 from central.loop.render import duration_words, notice_text, view
-from central.loop.settings import LoopSettings
+from central.loop.settings import LoopSettings, settings_from_env
 from central.registry.clinics import (
     PARTIES,
     PARTY_LABELS,
@@ -82,7 +82,7 @@ class LoopPages:
     engine: Engine
     tz: ZoneInfo
     language: str = "zh_CN"
-    settings: LoopSettings = field(default_factory=LoopSettings)
+    settings: LoopSettings = field(default_factory=settings_from_env)
 
     def t(self, request: Request) -> Translator:
         """The installation's language, or ``?lang=`` (zh_CN, en) for one page."""
