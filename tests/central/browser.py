@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -20,12 +21,13 @@ from tests.broker import free_port
 
 
 @contextmanager
-def served(engine: Engine, tz: ZoneInfo, token: str | None = None) -> Iterator[str]:
-    """The dashboard on http://127.0.0.1:<free port> while the block runs; yields the base URL."""
+def served(engine: Engine, tz: ZoneInfo, token: str | None = None, **app: Any) -> Iterator[str]:
+    """The dashboard on http://127.0.0.1:<free port> while the block runs; yields the base URL.
+    ``app``: create_app's keywords (security=, language=)."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(engine, tz, token), host="127.0.0.1", port=port, log_level="warning"
+            create_app(engine, tz, token, **app), host="127.0.0.1", port=port, log_level="warning"
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
