@@ -61,6 +61,7 @@ from central.report.kinds import kind_label
 from central.report.render import templates
 from central.store import reader
 from central.store.records import NAME
+from central.web.guard import CSRF_INPUT
 from central.web.identity import viewer
 
 Handler = Callable[[Request], Response]
@@ -175,6 +176,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 day_text=lambda d: t.date(d, "medium"),
                 duration=lambda s: duration_words(t, s),
                 quote=quote,
+                csrf_input=CSRF_INPUT,
                 **ctx,
             )
         )
@@ -338,7 +340,8 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 case_ops.close(conn, c.id, actor=v.name, role=v.role)
             else:
                 raise RefusedError(404, "no such action")
-        return back(f"/case/{c.id}")
+        lang = request.query_params.get("lang")
+        return back(f"/case/{c.id}" + (f"?lang={quote(lang)}" if lang else ""))
 
     # -- a clinic's loop: escalation, notices, cases, closure orders -----------------------------
     def clinic_loop(request: Request) -> Response:

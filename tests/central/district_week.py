@@ -5,7 +5,7 @@ stores them, and a registry of five clinics (one desk each) plus a desk of a cli
 - ``c-01`` 阳光诊所, the repeat offender: patients without masks Monday, staff without masks
   Wednesday, crowding Friday -> three notices in the window (leaders summoned);
 - ``c-02`` 仁和门诊部: the desk left unattended and the camera covered Monday, a lost connection
-  of 40 min Tuesday; then clean days;
+  of 40 min Tuesday, unattended again Thursday (the Monday case recurred; three notices);
 - ``c-03`` 康宁诊所: crowding Monday, then open Tuesday to Saturday without a recurrence
   (verified automatically);
 - ``c-04`` 百草堂诊所: a patient without a mask Monday; ordered to close from Thursday, its desk
@@ -67,7 +67,7 @@ def _problem(b: Box, d: date, name: str, h0: int, m0: int, h1: int, m1: int, aid
 def week_rows() -> list[Row]:
     c1, c2, c3, c4, c5 = (Box(f"c-0{i}", "desk-1") for i in range(1, 6))
     x = Box("x-99", "desk-1")
-    mon, tue, wed, _thu, fri, sat, _sun = DAYS
+    mon, tue, wed, thu, fri, sat, _sun = DAYS
     rows: list[Row] = []
     for d in DAYS[:6]:
         for b in (c1, c2, c3, c5):
@@ -83,6 +83,7 @@ def week_rows() -> list[Row]:
     rows += _problem(c2, mon, "camera_covered", 14, 0, 14, 30, "a2000002")
     rows.append(c2.row(status(at(tue, 8), "offline"), received=at(tue, 13)))
     rows.append(c2.row(status(at(tue, 13, 40), "online")))
+    rows += _problem(c2, thu, "desk_unattended", 8, 20, 8, 50, "a2000003", 2)
     # c-03: crowding once.
     rows += _problem(c3, mon, "crowding", 10, 0, 10, 25, "a3000001", 8)
     # c-04: a patient without a mask Monday; Friday and Saturday people at the closed desk.

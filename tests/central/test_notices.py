@@ -72,14 +72,14 @@ def test_a_week_of_notices(db_url: str) -> None:
         assert [d.issued_number for d in drafts(conn, MONDAY)][-1] is None  # x-99: all dropped
         trail = entries(conn, target_kind="notice")
     assert len(monday) == 4
-    assert [n.number for n in week] == [f"2026-{i:04d}" for i in range(1, 8)]
+    assert [n.number for n in week] == [f"2026-{i:04d}" for i in range(1, 9)]
     assert {n.site for n in week} == {"c-01", "c-02", "c-03", "c-04"}
-    assert [n.site for n in since] == ["c-01", "c-01"]
+    assert [n.site for n in since] == ["c-01", "c-02", "c-01"]
     assert third.notices_in_window == 3
     assert third.summoned
     assert third.written_report
     assert any("summoned" in a for a in third.required_actions)
-    assert len(trail) == 7
+    assert len(trail) == 8
     assert {e.actor for e in trail} == {"zhou"}
 
 
