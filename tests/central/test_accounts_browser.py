@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
 from central.accounts import users as accounts
+from central.accounts.roles import Party, Role
 from central.audit import trail
 from central.registry.clinics import Clinic, Responsible, save
 from central.store.db import open_db
@@ -18,7 +19,7 @@ from tests.central.test_accounts import ADMIN, PASSWORD, TZ
 
 pytestmark = pytest.mark.slow
 
-PEOPLE = {
+PEOPLE: dict[str, tuple[Role, Party | None, str | None]] = {
     "ada": ("admin", None, None),
     "olu": ("officer", None, None),
     "hana": ("party", "health_bureau", None),
