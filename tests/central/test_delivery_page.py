@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
 from central.accounts import users as accounts
@@ -16,7 +19,7 @@ from central.delivery import queue
 from central.delivery.destinations import check_destination
 from central.delivery.message import Message
 from central.store.db import open_db
-from tests.central.browser import served
+from tests.central.browser import chromium, served
 from tests.central.test_accounts import ADMIN, PASSWORD, TZ, Client
 
 SECRET = "SECRETKEY0123456789"
@@ -53,12 +56,14 @@ def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
         c = Client(dashboard)
         assert c.sign_in(name) == 303
         assert c.call("/deliveries")[0] == 403
+        assert 'href="/deliveries"' not in c.call("/")[2]
     assert Client(dashboard).call("/deliveries")[0] in (303, 401)
     officer = Client(dashboard)
     assert officer.sign_in("olu") == 303
     status, _, body = officer.call("/deliveries?state=dead")
     assert status == 200, body[:300]
     assert "送达情况" in body
+    assert '<a href="/deliveries">送达情况</a>' in body  # in the header
     assert "失败\uff08死信\uff09" in body
     assert "wecom qyapi.weixin.qq.com key=…6789" in body
     assert SECRET not in body
@@ -81,3 +86,29 @@ def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
     status, _, en = officer.call("/deliveries?lang=en")
     assert "Failed (dead letter)" in en
     assert "Queued" in en
+
+
+@pytest.mark.slow
+def test_delivery_page_in_a_phone_sized_browser(
+    district: Engine, dashboard: str, tmp_path: Path
+) -> None:
+    with chromium() as b:
+        b.set_window_size(390, 844)
+        b.get(dashboard + "/login?next=/deliveries")
+        b.find_element(By.NAME, "username").send_keys("olu")
+        box = b.find_element(By.NAME, "password")
+        box.send_keys(PASSWORD)
+        box.submit()
+        WebDriverWait(b, 15).until(lambda d: "/deliveries" in d.current_url)
+        assert b.find_element(By.TAG_NAME, "h1").text == "送达情况"
+        width = b.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390, width  # nothing cut off on a phone
+        b.save_screenshot(str(tmp_path / "deliveries-390.png"))
+        buttons = b.find_elements(By.CSS_SELECTOR, "form[action$='/retry'] button")
+        assert len(buttons) == 2
+        buttons[0].click()
+        WebDriverWait(b, 15).until(lambda d: "retried=" in d.current_url)
+        assert "已重新排队" in b.find_element(By.TAG_NAME, "body").text
+        assert SECRET not in b.page_source
+    with district.connect() as conn:
+        assert queue.counts(conn)["queued"] == 1
