@@ -1,0 +1,90 @@
+"""Escalation over the scripted district week: notices counted in the rolling window (written
+report from 1, leaders summoned from 3, both configurable), the week's escalations for the weekly
+report, a closure order with its dates, and the alert when the closed clinic's desk still sees
+people; every step audited; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from central.audit.trail import entries
+from central.loop import escalation
+from central.loop.settings import LoopSettings
+from central.registry.clinics import get
+from central.store.db import open_db
+from tests.central.district_week import DAYS, registry, run_week, store_week
+
+
+def test_the_district_rules(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_week(engine)
+    registry(engine)
+    settings = LoopSettings()
+    run_week(engine, settings)
+    saturday = DAYS[5]
+    with engine.connect() as conn:
+        standing = {s.site: s for s in escalation.standing(conn, saturday, settings)}
+        week = escalation.escalations_of_week(conn, 2026, 48)
+        raised = entries(conn, target_kind="clinic")
+    assert {s: v.notices for s, v in standing.items()} == {"c-01": 3, "c-02": 3, "c-03": 1,
+                                                            "c-04": 1, "x-99": 1}  # fmt: skip
+    assert standing["c-01"].summoned
+    assert standing["c-01"].clinic_name == "阳光诊所"
+    assert standing["c-03"].written_report
+    assert not standing["c-03"].summoned
+    assert len(week.notices) == 9  # x-99's too: shown by its id
+    assert [n.site for n in week.summoned] == ["c-02", "c-01"]
+    assert len(week.written_reports) == 9
+    # escalation.raised at the first notice (written report) and the third (summoned)
+    levels = [(e.site, e.detail["in_window"]) for e in raised if e.action == "escalation.raised"]
+    assert sorted(levels) == sorted([("c-01", 1), ("c-01", 3), ("c-02", 1), ("c-02", 3),
+                                     ("c-03", 1), ("c-04", 1), ("x-99", 1)])  # fmt: skip
+    # A shorter window forgets Monday's notices; other thresholds change the level.
+    short = LoopSettings(window_days=3, report_at=2, summon_at=5)
+    with engine.connect() as conn:
+        again = {s.site: s for s in escalation.standing(conn, saturday, short)}
+    assert again["c-01"].notices == 1
+    assert not again["c-01"].written_report
+
+
+def test_ordered_to_close_and_still_admitting(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_week(engine)
+    registry(engine)
+    run_week(engine, LoopSettings())
+    thursday, sunday = DAYS[3], DAYS[6]
+    with engine.begin() as conn:
+        with pytest.raises(escalation.EscalationError, match="reason"):
+            escalation.order_closure(conn, "c-04", thursday, " ", actor="zhou", role="officer")
+        with pytest.raises(escalation.EscalationError, match="not in the registry"):
+            escalation.order_closure(conn, "x-99", thursday, "r", actor="zhou", role="officer")
+        order = escalation.order_closure(conn, "c-04", thursday, "多次通报未整改",
+                                         actor="zhou", role="officer", until=sunday)  # fmt: skip
+        with pytest.raises(escalation.EscalationError, match="already"):
+            escalation.order_closure(conn, "c-04", thursday, "again", actor="zhou", role="officer")
+        clinic = get(conn, "c-04")
+        breaches = escalation.closure_breaches(conn, DAYS[0], sunday)
+    assert clinic is not None
+    assert clinic.status == "ordered_to_close"
+    assert [(b.site, b.day, b.arrivals, b.screened) for b in breaches] == [
+        ("c-04", DAYS[4], 5, 4),
+        ("c-04", DAYS[5], 5, 4),
+    ]
+    assert breaches[0].clinic_name == "百草堂诊所"
+    assert breaches[0].order_id == order.id
+    with engine.begin() as conn:
+        lifted = escalation.lift_closure(conn, order.id, DAYS[5], actor="zhou", role="officer")
+        after = escalation.closure_breaches(conn, DAYS[0], sunday)
+        week = escalation.escalations_of_week(conn, 2026, 48)
+        clinic = get(conn, "c-04")
+        trail = [e.action for e in entries(conn, target_kind="clinic", target_id="c-04")]
+    assert lifted.lifted == DAYS[5]
+    assert [b.day for b in after] == [DAYS[4]]  # Saturday is after the lifting
+    assert clinic is not None
+    assert clinic.status == "open"
+    assert [o.id for o in week.closures] == [order.id]
+    assert {"closure.ordered", "closure.lifted", "registry.edited"} <= set(trail)
+    with engine.begin() as conn, pytest.raises(escalation.EscalationError, match="lifted"):
+        escalation.lift_closure(conn, order.id, DAYS[5] + timedelta(days=1), actor="z", role="o")
