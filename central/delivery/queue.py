@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -371,15 +371,3 @@ def subjects_of_day(conn: Connection, day: str, kind: str) -> dict[str, tuple[st
         deliveries.c.day == day, deliveries.c.kind == kind
     )
     return {subject: _numbers(notices) for subject, notices in conn.execute(stmt)}
-
-
-def known_subjects(conn: Connection, subjects: Sequence[str]) -> frozenset[str]:
-    """Which of ``subjects`` already have a delivery."""
-    if not subjects:
-        return frozenset()
-    stmt = (
-        select(deliveries.c.subject)
-        .where(or_(*[deliveries.c.subject == s for s in subjects]))
-        .distinct()
-    )
-    return frozenset(r[0] for r in conn.execute(stmt))

@@ -67,7 +67,7 @@ def drain(
         if not claimed:
             break
         for c in claimed:
-            shown = queue_label(c)
+            shown = c.destination.shown()
             try:
                 send(c, smtp)
             except SendError as exc:
@@ -89,7 +89,3 @@ def drain(
                 except Exception:
                     log.exception("after delivery %d was sent", c.pk)
     return Drained(**done)
-
-
-def queue_label(c: queue.Claimed) -> str:
-    return c.destination.shown()
