@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := mosquitto mosquitto-clients rabbitmq-server libsystemd-dev pkg-config gcc python3-dev python3-venv openssl \
-	systemd dpkg-dev debootstrap qemu-user-static lintian postgresql chromium chromium-driver faketime nginx-light
+	systemd dpkg-dev debootstrap qemu-user-static lintian postgresql chromium chromium-driver faketime nginx-light \
+	fonts-wqy-microhei
 SHARED ?= $(abspath ../shared)
 
 .PHONY: all setup sysdeps venv run central test test-deb test-deb-arm64 lint check i18n bench bench-smoke deb eval-mask models clean

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from central.i18n import Translator
 from central.loop.notices import IssuedNotice, NoticeProblem
-from central.report.kinds import kind_label
-from central.report.labels import value_text
+from central.report.kinds import NOT_WORKING, kind_label
+from central.report.labels import label_for, value_text
 from central.report.render import templates
 
 
@@ -26,9 +26,12 @@ class ProblemLine:
     when: str
     duration: str
     value: str
+    detail: str = ""
+    """What exactly, for "not working" (unattended, camera covered, offline...)."""
 
     def text(self) -> str:
-        parts = [self.label, f"{self.desk}", self.when]
+        label = f"{self.label} ({self.detail})" if self.detail else self.label
+        parts = [label, f"{self.desk}", self.when]
         if self.duration:
             parts.append(self.duration)
         return " · ".join(parts)
@@ -80,6 +83,7 @@ def problem_line(p: NoticeProblem, t: Translator, tz: ZoneInfo) -> ProblemLine:
         when=when,
         duration=duration_words(t, p.duration_s),
         value=value,
+        detail=t.gettext(label_for(p.alert).label) if p.kind == NOT_WORKING else "",
     )
 
 

@@ -242,11 +242,12 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         form = _form(request)
         day = _day(_text(form, "date"), tz)
         chosen = _list(form, "site")
+        if not chosen:
+            raise RefusedError(400, "site: choose the clinics whose notices to issue")
         for s in chosen:
             _scope(v, s)
         with engine.begin() as conn:
-            notices.issue(conn, day, settings, actor=v.name, role=v.role,
-                          sites=chosen if chosen else v.sites)  # fmt: skip
+            notices.issue(conn, day, settings, actor=v.name, role=v.role, sites=chosen)
         return back(f"/loop?date={day}")
 
     def loop_drop(request: Request) -> Response:
