@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from central.audit.trail import entries
 from central.loop import cases
@@ -132,7 +134,9 @@ def test_notice_and_case_pages_on_a_phone(tmp_path: Path) -> None:
         browser.get(f"{base}/case/{c.id}?lang=zh_CN")
         browser.find_element(By.NAME, "text").send_keys("已安排专人值守预检分诊点")
         browser.find_element(By.ID, "report").click()
-        assert "已报告整改" in browser.find_element(By.ID, "state").text
+        WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda b: "已报告整改" in b.find_element(By.ID, "state").text
+        )
         browser.save_screenshot(str(tmp_path / "case-reported.png"))
     for name, (scroll, inner) in widths.items():
         assert scroll <= inner, f"{name}: {scroll} px wide in a {inner} px window"
