@@ -12,12 +12,14 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from central.accounts import users as accounts
 from central.audit.trail import entries
 from central.loop import cases
 from central.loop.settings import LoopSettings
 from central.store.db import open_db
 from tests.central.browser import chromium, served
 from tests.central.district_week import DAYS, TZ, registry, run_week, store_week
+from tests.central.test_accounts import ADMIN, PASSWORD, Client
 
 
 def _case(engine: object, site: str, kind: str) -> cases.Case:
@@ -141,3 +143,50 @@ def test_notice_and_case_pages_on_a_phone(tmp_path: Path) -> None:
     for name, (scroll, inner) in widths.items():
         assert scroll <= inner, f"{name}: {scroll} px wide in a {inner} px window"
     assert (tmp_path / "notice-zh.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_who_may_move_a_case(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_week(engine)
+    registry(engine)
+    run_week(engine, LoopSettings(auto_verify_days=0))
+    with engine.begin() as conn:
+        for name, role, party, site in [
+            ("olu", "officer", None, None), ("wang", "party", "sub_district", None),
+            ("liu", "party", "sub_district", None), ("c02", "clinic", None, "c-02"),
+            ("vic", "viewer", None, None),
+        ]:  # fmt: skip
+            accounts.add(conn, ADMIN, username=name, role=role, password=PASSWORD,
+                         party=party, site=site)  # fmt: skip
+    c2 = _case(engine, "c-02", "not_working")
+    c1 = _case(engine, "c-01", "unmasked")
+    with served(engine, TZ) as url:
+        users = {n: Client(url) for n in ("olu", "wang", "liu", "c02", "vic")}
+        for n, c in users.items():
+            assert c.sign_in(n) == 303
+
+        def post(who: str, path: str, form: dict[str, str] | None = None) -> int:
+            c = users[who]
+            return c.call(path, {**(form or {}), "csrf_token": c.csrf("/cases")})[0]
+
+        assert post("vic", f"/case/{c2.id}/report", {"text": "x"}) == 403
+        assert users["c02"].call(f"/case/{c1.id}")[0] == 404
+        assert post("c02", f"/case/{c1.id}/report", {"text": "x"}) == 404
+        assert post("c02", f"/case/{c2.id}/report", {"text": ""}) == 400
+        assert post("c02", f"/case/{c2.id}/report", {"text": "已安排专人值守"}) == 303
+        assert post("liu", f"/case/{c2.id}/verify") == 404  # c-02 is wang's, not liu's
+        assert post("c02", f"/case/{c2.id}/verify") == 403
+        assert post("wang", f"/case/{c2.id}/verify", {"note": "回头看"}) == 303
+        assert post("wang", f"/case/{c2.id}/close") == 403
+        assert post("olu", f"/case/{c2.id}/close") == 303
+        assert post("wang", "/loop/issue", {"date": str(DAYS[0]), "site": "c-02"}) == 403
+        assert post("olu", "/loop/issue", {"date": str(DAYS[0])}) == 400
+        assert post("wang", "/clinic/c-02/closure", {"starts": str(DAYS[3]), "reason": "r"}) == 403
+        status, _, body = users["wang"].call("/cases")
+        assert status == 200
+        assert "康宁诊所" not in body
+    with engine.connect() as conn:
+        done = cases.get(conn, c2.id)
+    assert done is not None
+    assert (done.reported_by, done.verified_by, done.closed_by) == ("c02", "wang", "olu")
