@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from markupsafe import Markup
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -31,7 +32,9 @@ from central.accounts import users as accounts
 from central.accounts.roles import Viewer
 from central.audit import trail
 from central.i18n import N_, Translator
+from central.loop import cases, notices
 from central.report.days import parse_date, today
+from central.report.kinds import kind_label
 from central.report.safe import csv_text
 from central.web.guard import CSRF_INPUT, RequestAuth, WebSecurity, cookie_header, current
 from central.web.identity import Forbidden, require, viewer
@@ -65,6 +68,24 @@ AUDIT_CSV_HEADER: Final = ["at", "actor", "role", "action", "target_kind", "targ
 PUBLIC_SECTIONS: list[Callable[[Engine, Translator], Markup]] = []
 """Other features add sections to the public page here (e.g. issued notices): each returns
 escaped HTML and must publish no personal data."""
+
+
+PUBLIC_DAYS: Final = 90
+"""The public page lists the notices issued in the last this many days."""
+
+
+@dataclass(frozen=True)
+class PublicNotice:
+    """An issued notice as the public page shows it: no person, only the clinic and the facts."""
+
+    number: str
+    clinic: str
+    day: date
+    problems: str
+    deadline: date
+    status: str
+    done: str
+    """Problems rectified (verified or closed) of all, e.g. ``2/3``."""
 
 
 @dataclass(frozen=True)
@@ -432,14 +453,42 @@ def routes(kit: PageKit) -> list[Route]:
         return RedirectResponse(f"/spotchecks/{check_id}", status_code=303)
 
     # --- the public page ---------------------------------------------------------------------
+    def public_notices(conn: Connection) -> list[PublicNotice]:
+        since = time.time() - PUBLIC_DAYS * 86400
+        out = []
+        for n in notices.issued_since(conn, since, limit=200):
+            states = [c.state for c in cases.list_cases(conn, notice_id=n.id)]
+            done = sum(1 for st in states if st in ("verified", "closed"))
+            reported = sum(1 for st in states if st == "reported")
+            if states and done == len(states):
+                status = t.gettext("rectified")
+            elif reported:
+                status = t.gettext("rectification reported, being verified")
+            else:
+                status = t.gettext("awaiting rectification")
+            out.append(
+                PublicNotice(
+                    number=n.number,
+                    clinic=n.clinic_name,
+                    day=n.day,
+                    problems=", ".join(kind_label(k, t) for k in n.kinds),
+                    deadline=n.deadline,
+                    status=status,
+                    done=f"{done}/{len(states)}",
+                )
+            )
+        return out
+
     async def public_page(request: Request) -> Response:
         def build() -> Response:
             with engine.connect() as conn:
                 found = spotcheck.listing(conn)
+                issued = public_notices(conn)
             sections = [fn(engine, t) for fn in PUBLIC_SECTIONS]
             return page(
                 "public.html",
                 checks=found,
+                notices=issued,
                 outcome_label=outcome_label,
                 rect_label=rect_label,
                 extra_sections=sections,
