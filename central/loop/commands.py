@@ -1,5 +1,5 @@
 """The loop's commands: ``triage-central registry import FILE.csv | export [FILE]`` and
-``triage-central notices draft | issue | show | run`` (``run``: every day at ``--draft-at`` local
+``triage-central notices draft | issue | show | verify | run`` (``run``: every day at ``--draft-at`` local
 time, draft the day's notices, issue them when ``--auto-issue``, verify cases automatically)."""
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def add_parsers(
         x.add_argument("--site", action="append", help="only these clinics (issue)")
     sh = ns.add_parser("show", help="print the day's issued notices as text")
     sh.add_argument("--date", default="today")
+    v = ns.add_parser("verify", help="verify automatically the cases without recurrence")
+    v.add_argument("--date", default="today", help="local day (default today)")
     ns.add_parser("run", help="every day at --draft-at: draft (and issue with --auto-issue)")
 
 
@@ -115,6 +117,11 @@ def run_notices(a: argparse.Namespace, settings: CentralSettings) -> int:
         for d in notices.draft_day(engine, day, tz, ls, actor=ACTOR, role="officer"):
             state = d.issued_number or "draft"
             print(f"{d.site}\t{d.clinic_name}\t{len(d.kept)} problems\t{state}")
+        return 0
+    if a.notices_command == "verify":
+        with engine.begin() as conn:
+            for c in cases.auto_verify(conn, day, ls):
+                print(f"case {c.id}\t{c.number}\t{c.site}\t{c.kind}\tverified automatically")
         return 0
     if a.notices_command == "issue":
         with engine.begin() as conn:

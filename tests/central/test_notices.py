@@ -135,3 +135,24 @@ def test_settings_are_checked() -> None:
     with pytest.raises(LoopSettingsError, match="window_days"):
         settings_from({"window_days": "thirty"})
     assert settings_from({"auto_issue": "1", "deadline_days": "5"}).deadline_days == 5
+
+
+def test_the_command_line(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from central.cli import main
+
+    db = str(tmp_path) + "/cli.sqlite3"
+    engine = open_db(db)
+    store_week(engine)
+    registry(engine)
+    common = ["--db", db, "--tz", TZ.key]
+    assert main(["notices", *common, "draft", "--date", str(MONDAY)]) == 0
+    assert "阳光诊所" in capsys.readouterr().out
+    assert main(["notices", *common, "issue", "--date", str(MONDAY), "--site", "c-01"]) == 0
+    assert "2026-0001\tc-01" in capsys.readouterr().out
+    assert main(["notices", *common, "--language", "zh_CN", "show", "--date", str(MONDAY)]) == 0
+    assert "监督意见通知 2026-0001" in capsys.readouterr().out
+    assert (
+        main(["notices", *common, "--auto-verify-days", "3", "verify", "--date", str(DAYS[6])]) == 0
+    )
+    assert main(["notices", *common, "--summon-at", "0", "draft"]) == 78
+    assert "summon_at" in capsys.readouterr().err
