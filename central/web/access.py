@@ -242,6 +242,8 @@ def routes(kit: PageKit) -> list[Route]:
             with engine.connect() as conn:
                 accs = accounts.listing(conn)
                 locked = throttle.locked_keys(conn)
+                audit = trail.entries(conn, target_kind="user", limit=100)
+                audit += trail.entries(conn, target_kind="address", limit=20)
             out = {k.split(":", 1)[1] for k in locked if k.startswith("account:")}
             addresses = sorted(
                 (k.split(":", 1)[1], u) for k, u in locked.items() if k.startswith("address:")
@@ -252,6 +254,9 @@ def routes(kit: PageKit) -> list[Route]:
                 locked_out=out,
                 addresses=addresses,
                 role_label=role_label,
+                audit=sorted(audit, key=lambda e: -e.at),
+                action_label=action_label,
+                detail_text=detail_text,
             )
 
         return await run_in_threadpool(build)

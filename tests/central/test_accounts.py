@@ -454,3 +454,25 @@ def test_serve_refusals(tmp_path: object, db_url: str) -> None:
     code, _, err = run_cli("serve", "--db", db_url, "--bind", "0.0.0.0")
     assert code == 78
     assert "--allowed-hosts" in err
+
+
+def test_password_rehashed_when_parameters_change(db_url: str) -> None:
+    from argon2 import PasswordHasher
+
+    engine = open_db(db_url)
+    old = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with engine.begin() as conn:
+        accounts.add(conn, ADMIN, username="ada", role="admin", password=PASSWORD)
+        conn.exec_driver_sql(
+            "UPDATE users SET password_hash = %s WHERE username = 'ada'"
+            if engine.dialect.name == "postgresql"
+            else "UPDATE users SET password_hash = ? WHERE username = 'ada'",
+            (old,),
+        )
+    with engine.begin() as conn:
+        assert accounts.authenticate(conn, "ada", PASSWORD, "10.0.0.1").account is not None
+    with engine.connect() as conn:
+        (stored,) = conn.exec_driver_sql("SELECT password_hash FROM users").one()
+    assert stored != old
+    assert stored.startswith("$argon2id$")
+    assert "m=65536" in stored
