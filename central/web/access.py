@@ -131,7 +131,8 @@ def routes(kit: PageKit) -> list[Route]:
         return got
 
     def safe_next(value: str) -> str:
-        return value if value.startswith("/") and not value.startswith("//") else "/"
+        ok = value.startswith("/") and not value.startswith("//") and "\\" not in value
+        return value if ok and value.isprintable() else "/"
 
     # --- sign-in -----------------------------------------------------------------------------
     async def login(request: Request) -> Response:

@@ -189,6 +189,52 @@ def test_every_route_as_every_role(district: Engine, dashboard: str) -> None:
                         assert "Clinic B" not in body, (concrete, role)
 
 
+POSTS: dict[str, set[str]] = {
+    "/spotchecks/draw": {"admin", "officer"},
+    "/users/vic/lock": {"admin"},
+    "/spotchecks/{check_id}/clinic-a": {"admin", "officer", "health", "community"},
+}
+
+
+def test_every_post_route_needs_csrf_and_permission(district: Engine, dashboard: str) -> None:
+    with district.begin() as conn:
+        check = spotcheck.draw(conn, actor="olu", role="officer", day=date(2026, 12, 5), n=2, m=1,
+                               seed="11" * 16)  # fmt: skip
+    app = create_app(district, TZ)
+    posts = [r.path for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())]
+    for role in ROLES:
+        c = signed_in(dashboard, role)
+        for path in posts:
+            concrete = re.sub(r"\{[^}]+\}", "1", path.replace("{check_id}", check.id))
+            status, _, _ = c.call(concrete, {"x": "1"})  # a forged form: no CSRF token
+            assert status in (401, 403), (role, concrete, status)
+        for path, allowed in POSTS.items():
+            concrete = path.replace("{check_id}", check.id)
+            form = {"day": "2026-12-05", "n": "1", "m": "1", "outcome": "compliant",
+                    "rectification": "none", "finding": "ok"}  # fmt: skip
+            if role != "anonymous":
+                form["csrf_token"] = c.csrf("/spotchecks")
+            status, _, _ = c.call(concrete, form)
+            if role in allowed:
+                assert status == 303, (role, concrete, status)
+            else:
+                expected = {303, 401, 403} if role == "anonymous" else {403, 404}
+                assert status in expected, (role, concrete, status)
+        if role == "admin":
+            with district.begin() as conn:
+                accounts.unlock(conn, ADMIN, "vic")
+    # Sign-in's next= never leaves the site.
+    c = Client(dashboard)
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        token = c.csrf()
+        status, headers, _ = c.call(
+            "/login?" + urlencode({"next": target}),
+            {"username": "vic", "password": PASSWORD, "csrf_token": token},
+        )
+        assert status == 303
+        assert headers["location"] == "/", target
+
+
 def test_sign_in_csrf_sign_out(district: Engine, dashboard: str) -> None:
     c = Client(dashboard)
     # No CSRF token: refused even with the right password.
