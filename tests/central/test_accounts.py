@@ -345,6 +345,9 @@ def test_api_tokens_hashed_shown_once_revocable(district: Engine, dashboard: str
         pk = sessions.tokens(conn, "clin")[0].pk
     c.call(f"/account/tokens/{pk}/revoke", {"csrf_token": c.csrf("/account")})
     assert script.call("/audit.csv")[0] == 401
+    with district.connect() as conn:
+        acts = [e.action for e in trail.entries(conn, target_kind="user", target_id="clin")]
+    assert acts[:2] == ["token.revoked", "token.created"]
 
 
 def test_host_names_and_errors(district: Engine, dashboard: str) -> None:
