@@ -46,8 +46,7 @@ from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
-from central.web import access, deliveries, scope
-from central.web import loop_pages
+from central.web import access, deliveries, loop_pages, scope
 from central.web.fleet import fleet
 from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
 from central.web.identity import Forbidden, require, viewer
