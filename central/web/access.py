@@ -63,6 +63,32 @@ RECT_LABELS: Final = {
     "required": N_("required"),
     "rectified": N_("rectified"),
 }
+ACTION_LABELS: Final = {
+    "notice.drafted": N_("notice drafted"),
+    "notice.issued": N_("notice issued"),
+    "notice.problem_dropped": N_("problem dropped from a notice"),
+    "case.reported": N_("rectification reported"),
+    "case.verified": N_("rectification verified"),
+    "case.closed": N_("case closed"),
+    "case.reopened": N_("case reopened"),
+    "case.notified": N_("notice delivered to the clinic"),
+    "escalation.raised": N_("escalated"),
+    "closure.ordered": N_("ordered to close for rectification"),
+    "closure.lifted": N_("closure order lifted"),
+    "registry.imported": N_("registry imported"),
+    "registry.edited": N_("registry edited"),
+    "user.added": N_("user added"),
+    "user.changed": N_("user changed"),
+    "user.removed": N_("user removed"),
+    "user.locked": N_("user locked"),
+    "user.unlocked": N_("user unlocked"),
+    "token.created": N_("API token created"),
+    "token.revoked": N_("API token revoked"),
+    "spotcheck.drawn": N_("spot check drawn"),
+    "spotcheck.result": N_("spot-check result recorded"),
+    "delivery.retried": N_("delivery retried"),
+}
+"""The audit trail's actions as people read them (central/audit/trail.py ACTIONS)."""
 AUDIT_CSV_HEADER: Final = ["at", "actor", "role", "action", "target_kind", "target_id", "site",
                            "detail"]  # fmt: skip
 PUBLIC_SECTIONS: list[Callable[[Engine, Translator], Markup]] = []
@@ -319,7 +345,7 @@ def routes(kit: PageKit) -> list[Route]:
             )
 
     def action_label(action: str) -> str:
-        return action
+        return t.gettext(ACTION_LABELS[action]) if action in ACTION_LABELS else action
 
     def detail_text(detail: Mapping[str, object]) -> str:
         return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True)[:300]

@@ -525,3 +525,9 @@ def test_password_rehashed_when_parameters_change(db_url: str) -> None:
     assert stored != old
     assert stored.startswith("$argon2id$")
     assert "m=65536" in stored
+
+
+def test_every_audit_action_has_a_label() -> None:
+    from central.web.access import ACTION_LABELS
+
+    assert set(ACTION_LABELS) == set(trail.ACTIONS)
