@@ -448,7 +448,10 @@ def notices_of_week(
 
 
 def notices_of_site(conn: Connection, site: str, limit: int = 100) -> list[IssuedNotice]:
-    return _issued(conn, notices.c.site == site, limit)
+    """The clinic's newest ``limit`` notices, newest first."""
+    newest = select(notices.c.pk).where(notices.c.site == site)
+    newest = newest.order_by(notices.c.issued_at.desc(), notices.c.pk.desc()).limit(limit)
+    return list(reversed(_issued(conn, notices.c.pk.in_(newest.scalar_subquery()))))
 
 
 def local_day(ts: float, tz: ZoneInfo) -> date:
