@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.from_thread
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import (
@@ -197,6 +198,12 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 return PlainTextResponse(f"{exc}\n", status_code=400)
             except ImportRefusedError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=400)
+            except IntegrityError:
+                return PlainTextResponse(
+                    "changed meanwhile by someone else (a notice issued, an order made): "
+                    "reload the page\n",
+                    status_code=409,
+                )
 
         return run
 
