@@ -54,9 +54,9 @@ from sqlalchemy.exc import (
 from central.config import BrokerSettings
 from central.lograte import RateLimitedLog
 from central.seqgaps import SeqGaps
-from central.store.records import HEAD_BYTES, NotAnEventError, Reason, Refused, Row, to_row
+from central.store.records import HEAD_BYTES, NotAnEventError, Reason, Refused, Row, checked
 from central.store.tables import events
-from central.store.writer import store_isolating
+from central.store.writer import Docs, store_isolating
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +268,10 @@ class Collector:
         self._refusals.warning(reason, "refused (%s): %s", reason, exc.detail)
         return Refused.of(m.topic, m.payload, m.size, exc, m.received)
 
-    def _rows(self, batch: list[Incoming]) -> tuple[list[Row], list[Refused]]:
+    def _rows(self, batch: list[Incoming]) -> tuple[list[Row], list[Refused], Docs]:
         rows: list[Row] = []
         refused: list[Refused] = []
+        docs: dict[str, dict[str, Any]] = {}
         for m in batch:
             try:
                 if m.size > self.cfg.max_payload:  # refused on its size, before any parsing
@@ -279,24 +280,24 @@ class Collector:
                         f"{m.topic[:120]!r}: payload of {m.size} bytes "
                         f"(limit {self.cfg.max_payload})",
                     )
-                rows.append(
-                    to_row(
-                        self.cfg.topic_prefix, m.topic, m.payload, m.received, self.cfg.max_payload
-                    )
+                row, doc = checked(
+                    self.cfg.topic_prefix, m.topic, m.payload, m.received, self.cfg.max_payload
                 )
+                rows.append(row)
+                docs[row.event_id] = doc
             except NotAnEventError as exc:
                 q = self._refuse(m, exc)
                 if q is not None:
                     refused.append(q)
-        return rows, refused
+        return rows, refused, docs
 
-    def _commit(self, rows: list[Row], refused: list[Refused]) -> frozenset[str]:
+    def _commit(self, rows: list[Row], refused: list[Refused], docs: Docs) -> frozenset[str]:
         """Store ``rows`` and ``refused``, retrying a lost database until it works or the
         collector stops (then raises); rows the database refuses are quarantined."""
         while True:
             try:
                 done = store_isolating(
-                    self.engine, rows, refused, self.cfg.quarantine_keep, tz=self.tz
+                    self.engine, rows, refused, self.cfg.quarantine_keep, tz=self.tz, docs=docs
                 )
             except SQLAlchemyError as exc:
                 if not _transient(exc):
@@ -336,8 +337,8 @@ class Collector:
                 if self._stopping.is_set():
                     return
                 continue
-            rows, refused = self._rows(batch)
-            new = self._commit(rows, refused)
+            rows, refused, docs = self._rows(batch)
+            new = self._commit(rows, refused, docs)
             self.stats.received += len(batch)
             self.stats.stored += len(new)
             self.stats.duplicates += len(rows) - len(new)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -96,6 +97,14 @@ class Row:
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
 
+    def values(self) -> tuple[Any, ...]:
+        """The values in field order (:data:`ROW_FIELDS`)."""
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+
+ROW_FIELDS: tuple[str, ...] = tuple(Row.__slots__)
+"""The columns of ``events`` a :class:`Row` fills, in its field order."""
+
 
 def printable(text: str, limit: int) -> str:
     """``text`` safe for any column, log line or terminal: lone surrogates and control characters
@@ -156,9 +165,35 @@ def _constant(text: str) -> float:
     raise _BadNumberError(f"{text} is not a JSON number")
 
 
+_decoders = threading.local()
+
+
 def strict_json(text: str) -> Any:
     """``json.loads`` that refuses NaN, Infinity, huge numbers (raises the errors above)."""
-    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    decoder = getattr(_decoders, "decoder", None)
+    if decoder is None:  # one per thread: json.loads with hooks would build one per call
+        decoder = _decoders.decoder = json.JSONDecoder(
+            parse_int=_int, parse_float=_float, parse_constant=_constant
+        )
+    return decoder.decode(text)
+
+
+_MAYBE_BAD_TEXT = re.compile(r"[\\\x7f-\x9f]")
+"""What a JSON text must hold for a decoded string to hold a control character or a lone
+surrogate: a backslash escape (``\\u0000``, ``\\n``, ``\\ud800``) or a raw DEL/C1 character. A raw
+C0 character in a string is refused by the parser already, and strict UTF-8 has no surrogates."""
+
+
+def _check_depth(doc: Any) -> None:
+    """Depth of a parsed document, without recursion (its strings need no check)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise NotAnEventError(Reason.JSON, f"nested deeper than {MAX_DEPTH}")
+        for v in node.values() if isinstance(node, dict) else node:
+            if isinstance(v, dict | list):
+                stack.append((v, depth + 1))
 
 
 def _check_tree(doc: Any) -> None:
@@ -209,7 +244,10 @@ def parse_payload(payload: bytes, max_payload: int = DEFAULT_MAX_PAYLOAD) -> dic
         raise NotAnEventError(Reason.JSON, f"payload is not JSON ({exc.msg})") from None
     if not isinstance(doc, dict):
         raise NotAnEventError(Reason.JSON, "payload is not a JSON object")
-    _check_tree(doc)
+    if _MAYBE_BAD_TEXT.search(text):
+        _check_tree(doc)
+    else:  # no string can hold what _check_text refuses (see _MAYBE_BAD_TEXT): depth only
+        _check_depth(doc)
     return doc
 
 
@@ -262,12 +300,24 @@ def to_row(
     max_payload: int = DEFAULT_MAX_PAYLOAD,
 ) -> Row:
     """Check the message and build its row; raises :class:`NotAnEventError` with the reason."""
+    return checked(prefix, topic, payload, received, max_payload)[0]
+
+
+def checked(
+    prefix: str,
+    topic: str,
+    payload: bytes,
+    received: float,
+    max_payload: int = DEFAULT_MAX_PAYLOAD,
+) -> tuple[Row, dict[str, Any]]:
+    """:func:`to_row`, and the payload as the checked document (the collector's rollups read it
+    instead of parsing the payload again)."""
     site, desk, kind = split_topic(prefix, topic)
     if kind in IGNORED_KINDS:
         raise NotAnEventError(Reason.IGNORED, f"{kind} messages are not events")
     doc = parse_payload(payload, max_payload)
     event_id, ts, seq = _envelope(doc, kind, received)
-    return Row(
+    row = Row(
         event_id=event_id,
         site=site,
         desk=desk,
@@ -281,6 +331,7 @@ def to_row(
         alert_id=_optional(doc, "alert_id", _ALERT_ID),
         payload=payload.decode("utf-8"),
     )
+    return row, doc
 
 
 HEAD_BYTES = 512

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, Insert, Table, and_, case, delete, or
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.config import ConfigError, zone
-from central.store import reader
+from central.store import bulk, reader
 from central.store.partitions import get_meta, horizon
 from central.store.reader import Stored
 from central.store.tables import central_meta, rollup_alerts, rollup_days
@@ -206,13 +206,8 @@ def _alert_rows(rollups: Iterable[DayRollup]) -> list[dict[str, object]]:
     ]
 
 
-def add(conn: Connection, rollups: Sequence[DayRollup]) -> None:
-    """Add ``rollups`` (of events that were new) to the stored ones, in key order (two collectors
-    updating the same desks lock the rows in the same order: no deadlock)."""
-    if not rollups:
-        return
+def _days_upsert(ins: Insert) -> Insert:
     t = rollup_days
-    ins = _insert(conn, t)
     ex = ins.excluded  # type: ignore[attr-defined]
     newer = and_(
         ex.last_status_at.is_not(None),
@@ -223,7 +218,7 @@ def add(conn: Connection, rollups: Sequence[DayRollup]) -> None:
         ),
     )
     later_health = or_(t.c.last_health.is_(None), ex.last_health > t.c.last_health)
-    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+    return ins.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
         index_elements=[t.c.site, t.c.desk, t.c.day],
         set_={
             "events": t.c.events + ex.events,
@@ -237,17 +232,47 @@ def add(conn: Connection, rollups: Sequence[DayRollup]) -> None:
             "last_health": case((later_health, ex.last_health), else_=t.c.last_health),
         },
     )
+
+
+def _alerts_upsert(ins: Insert) -> Insert:
+    a = rollup_alerts
+    return ins.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[a.c.site, a.c.desk, a.c.day, a.c.alert],
+        set_={"raised": a.c.raised + ins.excluded.raised},  # type: ignore[attr-defined]
+    )
+
+
+_DAY_COLUMNS = tuple(c.name for c in rollup_days.c)
+_ALERT_COLUMNS = tuple(c.name for c in rollup_alerts.c)
+_PG_DAYS = _days_upsert(
+    postgresql.insert(rollup_days).from_select(
+        _DAY_COLUMNS, bulk.unnest_select(rollup_days, _DAY_COLUMNS)
+    )
+)
+_PG_ALERTS = _alerts_upsert(
+    postgresql.insert(rollup_alerts).from_select(
+        _ALERT_COLUMNS, bulk.unnest_select(rollup_alerts, _ALERT_COLUMNS)
+    )
+)
+
+
+def add(conn: Connection, rollups: Sequence[DayRollup]) -> None:
+    """Add ``rollups`` (of events that were new) to the stored ones, in key order (two collectors
+    updating the same desks lock the rows in the same order: no deadlock). On PostgreSQL each
+    table is one statement (central/store/bulk.py)."""
+    if not rollups:
+        return
     ordered = sorted(rollups, key=lambda r: r.key)
-    conn.execute(stmt, [_day_row(r) for r in ordered])
+    days = [_day_row(r) for r in ordered]
     alerts = _alert_rows(ordered)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_DAYS, bulk.arrays(days, _DAY_COLUMNS))
+        if alerts:
+            conn.execute(_PG_ALERTS, bulk.arrays(alerts, _ALERT_COLUMNS))
+        return
+    conn.execute(_days_upsert(_insert(conn, rollup_days)), days)
     if alerts:
-        a = rollup_alerts
-        ins_a = _insert(conn, a)
-        stmt_a = ins_a.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=[a.c.site, a.c.desk, a.c.day, a.c.alert],
-            set_={"raised": a.c.raised + ins_a.excluded.raised},  # type: ignore[attr-defined]
-        )
-        conn.execute(stmt_a, alerts)
+        conn.execute(_alerts_upsert(_insert(conn, rollup_alerts)), alerts)
 
 
 # --- reading ---------------------------------------------------------------------------------------

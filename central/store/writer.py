@@ -18,18 +18,20 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Insert, delete, func, select
+from sqlalchemy import Connection, Engine, Insert, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from central.config import zone
-from central.store import partitions, rollups
-from central.store.reader import from_row
-from central.store.records import NotAnEventError, Reason, Refused, Row
+from central.store import bulk, partitions, rollups
+from central.store.reader import PLAUSIBLE, from_row
+from central.store.reader import Stored as ReadBack
+from central.store.records import ROW_FIELDS, NotAnEventError, Reason, Refused, Row
 from central.store.tables import event_ids, events, quarantine
 
 QUARANTINE_KEEP = 10_000
@@ -38,12 +40,39 @@ UPKEEP_S = 3600.0
 """How often the writer creates partitions ahead and reads the horizon again."""
 
 
+_ID_COLUMNS = ("event_id", "ts")
+_EVENT_COLUMNS = ROW_FIELDS
+_PG_IDS = (
+    postgresql.insert(event_ids)
+    .from_select(_ID_COLUMNS, bulk.unnest_select(event_ids, _ID_COLUMNS))
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(event_ids.c.event_id)
+)
+
+
 def _insert_ids(engine: Engine) -> Insert:
     if engine.dialect.name == "postgresql":
         return postgresql.insert(event_ids).on_conflict_do_nothing(index_elements=["event_id"])
     if engine.dialect.name == "sqlite":
         return sqlite.insert(event_ids).on_conflict_do_nothing(index_elements=["event_id"])
     raise ValueError(f"unsupported database {engine.dialect.name!r} (use SQLite or PostgreSQL)")
+
+
+def _new_ids(conn: Connection, ids: list[dict[str, object]]) -> set[str]:
+    """Insert ``ids`` (in their order) into ``event_ids``; the ones that were not there yet."""
+    if conn.dialect.name == "postgresql":  # one statement for the batch (central/store/bulk.py)
+        result = conn.execute(_PG_IDS, bulk.arrays(ids, _ID_COLUMNS))
+    else:
+        stmt = _insert_ids(conn.engine).returning(event_ids.c.event_id)
+        result = conn.execute(stmt, ids)
+    return {str(r[0]).replace("-", "") for r in result}
+
+
+def _insert_events(conn: Connection, rows: list[Row]) -> None:
+    if conn.dialect.name == "postgresql":  # COPY: central/store/bulk.py
+        bulk.copy_rows(conn, events, _EVENT_COLUMNS, [r.values() for r in rows])
+    else:
+        conn.execute(events.insert(), [r.as_dict() for r in rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +118,28 @@ def store(
     return len(_write(engine, rows, refused, keep, tz))
 
 
+Docs = Mapping[str, dict[str, Any]]
+"""The checked payload of each row, by event id (records.checked), when the caller has it."""
+
+
+def _stored(row: Row, docs: Docs | None) -> ReadBack:
+    """``row`` as it will read back (reader.from_row), without parsing its payload again when its
+    checked document is in ``docs``."""
+    doc = None if docs is None else docs.get(row.event_id)
+    if doc is None:
+        return from_row(row)
+    seq = row.seq if row.seq is not None and 0 < row.seq <= PLAUSIBLE else None
+    return ReadBack(row.site, row.desk, row.kind, seq, row.ts, row.received, row.alert,
+                    row.state, row.alert_id, doc)  # fmt: skip
+
+
 def _write(
     engine: Engine,
     rows: Sequence[Row],
     refused: Sequence[Refused],
     keep: int,
     tz: str | None = None,
+    docs: Docs | None = None,
 ) -> set[str]:
     """:func:`store`, returning the ids of the new rows."""
     if not rows and not refused:
@@ -107,12 +152,11 @@ def _write(
             unique = {r.event_id: r for r in rows if r.ts >= state.horizon}
             ids = [{"event_id": i, "ts": unique[i].ts} for i in sorted(unique)]
             if ids:
-                stmt = _insert_ids(engine).returning(event_ids.c.event_id)
-                new = {str(r[0]).replace("-", "") for r in conn.execute(stmt, ids)}
+                new = _new_ids(conn, ids)
             fresh = [r for r in unique.values() if r.event_id in new]
             if fresh:
-                conn.execute(events.insert(), [r.as_dict() for r in fresh])
-                day_rollups = rollups.compute((from_row(r) for r in fresh), state.zone)
+                _insert_events(conn, fresh)
+                day_rollups = rollups.compute((_stored(r, docs) for r in fresh), state.zone)
                 rollups.add(conn, list(day_rollups.values()))
         if refused:
             conn.execute(quarantine.insert(), [q.as_dict() for q in refused])
@@ -147,10 +191,13 @@ def store_isolating(
     refused: Sequence[Refused] = (),
     keep: int = QUARANTINE_KEEP,
     tz: str | None = None,
+    docs: Docs | None = None,
 ) -> Stored:
-    """:func:`store`, and when the database refuses the batch's data, row by row (see module)."""
+    """:func:`store`, and when the database refuses the batch's data, row by row (see module).
+    ``docs``: the rows' checked payloads by event id, when the caller has them (no second parse
+    for the rollups)."""
     try:
-        return Stored(frozenset(_write(engine, rows, refused, keep, tz)), ())
+        return Stored(frozenset(_write(engine, rows, refused, keep, tz, docs)), ())
     except Exception as exc:
         if not is_data_error(exc):
             raise
@@ -158,7 +205,7 @@ def store_isolating(
     bad: list[Refused] = []
     for row in rows:
         try:
-            new |= _write(engine, [row], (), keep, tz)
+            new |= _write(engine, [row], (), keep, tz, docs)
         except Exception as exc:
             if not is_data_error(exc):
                 raise
