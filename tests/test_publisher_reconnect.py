@@ -25,8 +25,9 @@ from agent.flow.events import MaskEvent
 from agent.flow.threaded import Backoff, JitteredBackoff
 from agent.wire.config import MqttConfig
 from agent.wire.contract import Identity, WireMessage, encode
+from agent.wire.mqtt_client import RECONNECT_CAP_S, reconnect_backoff
 from agent.wire.outbox import Outbox
-from agent.wire.publisher import RECONNECT_CAP_S, Publisher, reconnect_backoff
+from agent.wire.publisher import Publisher
 from tests.broker import Broker, Collector, free_port
 
 ID = Identity("triage/v1", "site-a", "desk-1", "site-a-desk-1")

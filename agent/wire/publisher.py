@@ -5,7 +5,7 @@ Threads, both watched by the service's watchdog through their loop stamps (:meth
 - ``mqtt-network`` (:meth:`Publisher._network`, in place of paho's ``loop_start``): paho's network
   loop one bounded turn at a time (``client.loop``, at most :data:`TURN_S`), connection attempts
   (the first at once, then :func:`reconnect_backoff`: jittered delays from ``mqtt.reconnect_min_s``
-  to ``reconnect_max_s`` but never above :data:`RECONNECT_CAP_S`, reset by a CONNACK; timed on the
+  to ``reconnect_max_s`` but never above :data:`~agent.wire.mqtt_client.RECONNECT_CAP_S`, reset by a CONNACK; timed on the
   monotonic clock), and every paho callback. It turns its stamp every turn,
   connected, reconnecting or waiting, so a broker that is down or silent is a degraded state; a
   callback or call that never returns stops the stamp and so the pets. A connection attempt may
@@ -14,7 +14,7 @@ Threads, both watched by the service's watchdog through their loop stamps (:meth
 - ``mqtt-drain``: hands at most :data:`WINDOW` outbox messages at a time to paho.
 
 A message is deleted from the outbox only when its PUBACK arrives (deletions are batched:
-:data:`ACK_BATCH` messages or :data:`ACK_FLUSH_S` seconds, one transaction each, so a replayed
+:data:`~agent.wire.acks.ACK_BATCH` messages or :data:`~agent.wire.acks.ACK_FLUSH_S` seconds, one transaction each, so a replayed
 backlog costs one disk sync per batch; a crash in between only re-sends the few acknowledged
 messages not yet deleted). Messages in flight when the connection drops are re-sent by paho after
 reconnecting (QoS 1 DUP); a killed process replays them from the outbox. Delivery is therefore
@@ -38,48 +38,48 @@ A restart never reuses one: the outbox persisted them, and continues above.
 Home Assistant discovery (:mod:`agent.wire.discovery`), when given: its configs (or removals) are
 published directly, retained, after every birth and whenever Home Assistant's own birth topic says
 ``online``; they are configuration, not events, so they never enter the outbox.
+
+Two jobs live beside it: :mod:`agent.wire.mqtt_client` builds the paho client (shared with
+``diag``), paces the attempts and picks the protocol; :mod:`agent.wire.acks` keeps the PUBACK
+bookkeeping. What stays here is one module although over 400 lines: one paho client's two threads
+and its callbacks, which share one lock and one connection's state (the Will, the birth, their
+reserved numbers, failed attempts, the drain's window); split, that state would be read and
+written across modules.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.flow.events import AvailabilityEvent, AvailabilityReason, AvailabilityState
 from agent.flow.liveness import LoopStamp
-from agent.flow.threaded import JitteredBackoff
-from agent.wire.config import MqttConfig, tls_context
+from agent.wire.acks import ACK_FLUSH_S, AckLedger
+from agent.wire.config import MqttConfig
 from agent.wire.connect_errors import describe_closed, describe_exception, describe_refusal
 from agent.wire.contract import Identity, WireMessage, encode
 from agent.wire.discovery import Discovery
+from agent.wire.mqtt_client import (
+    ProtocolFallback,
+    loop_writes,
+    make_client,
+    reconnect_backoff,
+)
 from agent.wire.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 WINDOW = 20
 """Outbox messages handed to paho and not yet acknowledged, at most."""
-ACK_BATCH = 100
-"""Acknowledged messages are deleted from the outbox in batches of up to this many..."""
-ACK_FLUSH_S = 0.05
-"""...or after this long, whichever comes first (one disk sync per batch, not per message)."""
 LOG_EVERY_S = 60.0
 TURN_S = 0.5
 """Longest wait for network traffic (or for the next connection attempt) in one network turn."""
-RECONNECT_CAP_S = 8.0
-"""Longest delay between two connection attempts, whatever ``mqtt.reconnect_max_s`` says: a box is
-back within 10 s of its broker's return (this, the TCP and TLS handshakes and the CONNACK), however
-long the outage. The jitter (:class:`~agent.flow.threaded.JitteredBackoff`) spreads a fleet's
-attempts over these 8 s (tests/test_publisher_reconnect.py: 2,000 boxes, at most about a fifth of
-them in any one second)."""
 CONNECT_STUCK_AFTER_S = 60.0
 """A connection attempt may hold the network loop this long before it counts as stuck: the DNS
 lookup is bounded only by the system resolver (resolv.conf ``timeout`` x ``attempts`` per name
@@ -100,37 +100,6 @@ class ConnectionState:
     """Connection attempts that failed since start (none of them took a sequence number)."""
 
 
-def build_tls_context(cfg: MqttConfig) -> ssl.SSLContext:
-    """An SSLContext from ``mqtt.tls``: verification on unless ``insecure_skip_verify``."""
-    return tls_context(cfg.tls)
-
-
-def reconnect_backoff(cfg: MqttConfig, rng: random.Random | None = None) -> JitteredBackoff:
-    """The delays between connection attempts: jittered, ``mqtt.reconnect_min_s`` to
-    ``reconnect_max_s``, capped at :data:`RECONNECT_CAP_S`."""
-    cap = min(cfg.reconnect_max_s, RECONNECT_CAP_S)
-    return JitteredBackoff(min(cfg.reconnect_min_s, cap), cap, rng)
-
-
-def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
-    """A configured (not yet connected) paho client: protocol, credentials, TLS."""
-    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=protocol,
-        reconnect_on_failure=True,
-    )
-    if cfg.username is not None:
-        password = cfg.password.get_secret_value() if cfg.password is not None else None
-        client.username_pw_set(cfg.username, password)
-    if cfg.tls.enabled:
-        client.tls_set_context(build_tls_context(cfg))
-        if cfg.tls.insecure_skip_verify:
-            client.tls_insecure_set(True)
-    return client
-
-
 class Publisher:
     """Owns the MQTT connection, the network thread and the drain thread."""
 
@@ -148,18 +117,12 @@ class Publisher:
         self._outbox = outbox
         self._client = make_client(cfg, identity.device)
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
-        self._inflight: dict[int, tuple[int, WireMessage]] = {}
-        self._early: dict[int, ReasonCode | None] = {}
-        self._direct: set[int] = set()
-        self._acked: list[int] = []
-        self._acked_at = 0.0
+        self._acks = AckLedger(outbox, self._lock)
         self._last_sent = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._since = time.time()
         self._connects = 0
-        self._rejected = 0
         self._last_error: str | None = None
         self._thread_errors = 0
         self._thread_logged = 0.0
@@ -179,14 +142,11 @@ class Publisher:
         self._reserved: tuple[int, int] | None = None
         """The birth's and the Will's numbers, kept across failed attempts (module docstring)."""
         self._failures = 0
-        self.acknowledged = 0
-        """Outbox messages the broker acknowledged since start."""
         self._failure_logged = 0.0
         self._logged_reason: str | None = None
         self._answered = False
         self._socket_error: str | None = None
-        self._fallback = False
-        self._fallback_worked = False
+        self._protocol = ProtocolFallback(cfg)
         self._client.on_pre_connect = self._on_pre_connect
         self._client.on_log = self._on_log
         self._client.on_connect = self._on_connect
@@ -196,7 +156,7 @@ class Publisher:
         # paho's external-loop hook: publish() from other threads only queues and wakes the network
         # loop (without it, paho writes to the socket from the publishing thread when no
         # loop_start thread exists, racing the network thread).
-        self._client.on_socket_register_write = _loop_writes
+        self._client.on_socket_register_write = loop_writes
 
     # -- public API ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -211,6 +171,11 @@ class Publisher:
         started = self._thread.ident is not None and not self._stop.is_set()
         return [self.loop, self.network] if started else []
 
+    @property
+    def acknowledged(self) -> int:
+        """Outbox messages the broker acknowledged since start."""
+        return self._acks.acknowledged
+
     def state(self) -> ConnectionState:
         with self._lock:
             return ConnectionState(
@@ -218,7 +183,7 @@ class Publisher:
                 self._since,
                 self._connects,
                 self._last_error,
-                self._rejected,
+                self._acks.rejected,
                 self._failures,
             )
 
@@ -229,13 +194,13 @@ class Publisher:
         if self._connected.is_set():
             self._publish_direct(self._status("stopping", self._outbox.reserve_seq()))
         while self._connected.is_set() and time.monotonic() < deadline:
-            self._flush_acks()
+            self._acks.flush()
             if self._outbox.depth() == 0:
                 break
             self._stop.wait(0.05)  # not yet set: a 50 ms pause (the agent never calls time.sleep)
         self._stop.set()
         self._thread.join(timeout=2.0)
-        self._flush_acks()
+        self._acks.flush()
         if self._connected.is_set():
             offline = self._status("offline", self._outbox.reserve_seq(), reason="stopped")
             info = self._publish_direct(offline)
@@ -300,11 +265,7 @@ class Publisher:
     def _publish_direct(self, msg: WireMessage) -> mqtt.MQTTMessageInfo:
         """Publish a status message outside the outbox (its PUBACK is not tracked there)."""
         info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
-        with self._lock:
-            if info.mid in self._early:  # acknowledged before we got here
-                del self._early[info.mid]
-            else:
-                self._direct.add(info.mid)
+        self._acks.direct(info.mid)
         return info
 
     # -- connection outcomes -------------------------------------------------------------------
@@ -328,24 +289,6 @@ class Publisher:
                 reason,
             )
 
-    def _use_protocol(self, client: mqtt.Client, protocol: MQTTProtocolVersion) -> None:
-        # paho reads _protocol (and _clean_session for 3.1.1) afresh for every CONNECT it builds;
-        # tests/test_broker_compat.py checks this against RabbitMQ's MQTT 3.1.1-only plugin.
-        client._protocol = protocol
-        client._clean_session = True
-
-    def _maybe_fall_back(self, client: mqtt.Client, reason: str) -> None:
-        """MQTT 5 unanswered or refused as a protocol: try 3.1.1 next (and back, if that fails)."""
-        if self._cfg.protocol != "5" or reason.startswith("TLS"):
-            return
-        if not self._fallback:
-            self._fallback = True
-            self._use_protocol(client, mqtt.MQTTv311)
-            log.info("broker did not accept an MQTT 5 CONNECT (%s): trying MQTT 3.1.1", reason)
-        elif not self._fallback_worked:
-            self._fallback = False
-            self._use_protocol(client, mqtt.MQTTv5)
-
     def _on_log(self, client: mqtt.Client, userdata: Any, level: int, text: str) -> None:
         if level == mqtt.MQTT_LOG_ERR and "socket" in text:
             self._socket_error = text  # e.g. the TLS alert behind a closed connection
@@ -363,16 +306,9 @@ class Publisher:
             reason = describe_refusal(reason_code)
             self._failed_attempt(reason)
             if reason.startswith("protocol"):
-                self._maybe_fall_back(client, reason)
+                self._protocol.failed(client, reason)
             return
-        if self._fallback and not self._fallback_worked:
-            self._fallback_worked = True
-            log.warning(
-                "broker %s:%s speaks only MQTT 3.1.1: publishing with 3.1.1 (set mqtt.protocol "
-                '= "3.1.1" to skip the MQTT 5 attempt; 3.1.1 cannot report a refused publish)',
-                self._cfg.host,
-                self._cfg.port,
-            )
+        self._protocol.connected()
         log.info("connected to broker %s:%s", self._cfg.host, self._cfg.port)
         self._reserved = None  # this connection's: the next one takes fresh numbers
         self._publish_direct(
@@ -439,52 +375,15 @@ class Publisher:
                 # publish that Will). A TLS failure means it never read the CONNECT.
                 self._reserved = None
             self._failed_attempt(reason)
-            self._maybe_fall_back(client, reason)
+            self._protocol.failed(client, reason)
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Any
     ) -> None:
         try:
-            self._acknowledged(mid, reason_code)
+            self._acks.acknowledged_mid(mid, reason_code)
         except Exception as exc:  # paho's network thread must never die in a callback
             self._thread_failed("PUBACK handling", exc)
-
-    def _acknowledged(self, mid: int, reason_code: ReasonCode) -> None:
-        with self._lock:
-            if mid in self._direct:
-                self._direct.discard(mid)
-                return
-            entry = self._inflight.pop(mid, None)
-            if entry is None:
-                self._early[mid] = reason_code
-                return
-            self._room.notify()
-        self._settle(entry[0], entry[1], reason_code)
-
-    def _settle(self, seq: int, msg: WireMessage, reason_code: ReasonCode | None) -> None:
-        if reason_code is not None and reason_code.is_failure:
-            log.error(
-                "broker refused message seq=%d on %s: %s; check the broker ACL allows this topic",
-                seq,
-                msg.topic,
-                reason_code,
-            )
-            with self._lock:
-                self._rejected += 1
-        with self._lock:
-            if not self._acked:
-                self._acked_at = time.monotonic()
-            self._acked.append(seq)
-            full = len(self._acked) >= ACK_BATCH
-        if full:
-            self._flush_acks()
-
-    def _flush_acks(self) -> None:
-        """Delete the acknowledged messages collected so far (one outbox transaction)."""
-        with self._lock:
-            seqs, self._acked = self._acked, []
-            self.acknowledged += len(seqs)
-        self._outbox.ack_many(seqs)
 
     def _drain(self) -> None:
         while not self._stop.is_set():
@@ -497,18 +396,16 @@ class Publisher:
 
     def _drain_once(self) -> None:
         """One turn of the drain loop: flush due deletions, hand the window's room to paho."""
-        with self._lock:
-            pending = bool(self._acked)
-            due = pending and time.monotonic() - self._acked_at >= ACK_FLUSH_S
+        pending, due = self._acks.flush_due()
         if due:
-            self._flush_acks()
+            self._acks.flush()
         if not self._connected.wait(0.2):
             return
         with self._lock:
-            room = WINDOW - len(self._inflight)
+            room = WINDOW - len(self._acks.inflight)
             after = self._last_sent
             if room <= 0:  # woken by the next PUBACK
-                self._room.wait(ACK_FLUSH_S)
+                self._acks.room.wait(ACK_FLUSH_S)
                 return
         mark = self._outbox.changes  # before peeking: an append after it ends the wait at once
         batch = self._outbox.peek(after=after, limit=room)
@@ -523,12 +420,7 @@ class Publisher:
             # Queued in paho even if the link just dropped: paho re-sends after reconnecting.
             with self._lock:
                 self._last_sent = stored.seq
-                acked_early = info.mid in self._early  # PUBACK beat us to the bookkeeping
-                early_rc = self._early.pop(info.mid, None)
-                if not acked_early:
-                    self._inflight[info.mid] = (stored.seq, msg)
-            if acked_early:
-                self._settle(stored.seq, msg, early_rc)
+            self._acks.sent(info.mid, stored.seq, msg)
 
     # -- the network loop (thread mqtt-network) --------------------------------------------------
     def _network(self) -> None:
@@ -565,7 +457,3 @@ class Publisher:
             except OSError as exc:  # refused, unreachable, DNS, TLS (ssl errors are OSErrors)
                 self._failed_attempt(describe_exception(exc))
         return True
-
-
-def _loop_writes(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    """Nothing to register: the network loop selects for writing whenever paho has output."""

@@ -10,7 +10,7 @@ While the agent runs, the login and publish steps are not tried: the agent's own
 them (its live state: connected since, or its last error). A broker that ties client ids to user
 names (``use_username_as_clientid``, docs/INTEGRATION.md) would turn ``<device>-diag`` into
 ``<device>`` and a second login would replace the agent's connection and publish its Will. The client and TLS context are the publisher's own
-(:func:`agent.wire.publisher.make_client`, :func:`~agent.wire.publisher.build_tls_context`).
+(:func:`agent.wire.mqtt_client.make_client`, :func:`~agent.wire.mqtt_client.build_tls_context`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from agent.cli.diag.check import Check, Context, Verdict
 from agent.config import AgentConfig
 from agent.wire.connect_errors import CLIENT_CERT_MISSING, CLIENT_CERT_REJECTED, tls_text
 from agent.wire.contract import Identity
-from agent.wire.publisher import build_tls_context, make_client
+from agent.wire.mqtt_client import build_tls_context, make_client
 
 TIMEOUT_S = 5.0
 CLIENT_CERT_WAIT_S = 1.0
