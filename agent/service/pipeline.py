@@ -39,6 +39,7 @@ from agent.service.calibration import calibrate_command, screening_of
 from agent.service.clock_sync import ClockSync
 from agent.service.clocks import Clock, Clocks
 from agent.service.event_sink import LOG_EVERY_S, EventSink
+from agent.service.home_assistant import HomeAssistantState, desk_state
 from agent.service.notify import Notifier
 from agent.service.signals import stop_on_signals
 from agent.service.stages import build_stages_keeping_alerts
@@ -296,7 +297,13 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
     publisher = Publisher(
         cfg.mqtt, identity, outbox, cfg.reporting.health_interval_s, discovery=discovery
     )
-    return Pipeline(cfg, sources, analysers, outbox, publisher, notifier, clock_state=ClockSync())
+    pipeline = Pipeline(
+        cfg, sources, analysers, outbox, publisher, notifier, clock_state=ClockSync()
+    )
+    if cfg.home_assistant.enabled:  # the values Home Assistant shows, retained
+        desk = desk_state(entities(cfg).staff_zones, analysers)
+        pipeline.add_listener(HomeAssistantState(discovery, publisher, desk).hear)
+    return pipeline
 
 
 def run(cfg: AgentConfig) -> int:

@@ -1,31 +1,41 @@
 """Home Assistant MQTT discovery: the retained entity configs that announce a box to Home Assistant.
 
 Each entity is one retained QoS 1 message on ``<discovery_prefix>/<component>/<device_id>/<object_id>
-/config`` whose JSON (with Home Assistant's abbreviations: ``~`` base topic, ``stat_t``, ``val_tpl``,
-``avty_t``, ``uniq_id``, ``dev``...) points at the box's own event topics (``~`` is
-``<prefix>/<site>/<desk>``): nothing new is published for Home Assistant, its templates read the
-events of docs/EVENTS.md. Every entity shares one ``dev`` block and is available while the retained
+/config`` (Home Assistant's abbreviations: ``~`` base topic, ``stat_t``, ``val_tpl``, ``avty_t``,
+``uniq_id``, ``dev``...). Its entity id is set, not derived from its name:
+``<component>.<device_id>_<object_id>`` in slug form (``sensor.clinic_042_desk_1_occupancy``,
+:func:`entity_id`). Every entity shares one ``dev`` block and is available while the retained
 ``status`` says ``online`` (``stopping`` and the Will ``offline`` both map to unavailable).
+
+Values survive a restart of Home Assistant: the entities read a **retained state document**
+(:mod:`agent.wire.ha_state`) on ``<discovery_prefix>/triage/<device_id>/state``, published by the
+service whenever a value changes, and ``box_health`` reads the retained ``health`` event.
 
 Entities (only those the box can measure, from :class:`Entities`):
 
-- ``sensor/body_temperature``: ``estimate_c`` of ``temperature`` results (invalid ones skipped);
-- ``binary_sensor/fever``: on while a ``fever`` alert is raised (cleared when the person leaves);
-- ``sensor/mask_compliance``: % of the patients' faces seen masked in each periodic ``mask`` window;
-- ``sensor/occupancy`` (people in view) and ``sensor/occupancy_<zone>`` per configured zone, from
-  ``occupancy`` change events (the periodic ones carry window maxima, not the current count);
+- ``sensor/body_temperature``: the last valid result's ``estimate_c``;
+- ``binary_sensor/fever``: on while a ``fever`` alert is open (cleared when the person leaves);
+- ``sensor/mask_compliance``: % of the patients' faces seen masked in the last ``mask`` window;
+- ``sensor/occupancy`` (people in view now) and ``sensor/occupancy_<zone>`` per configured zone;
 - ``binary_sensor/desk_attended`` (staff zones configured): somebody stands in a staff zone;
-- ``sensor/open_alerts``: alerts raised and not yet cleared, counted from ``alert`` events
-  (:data:`OPEN_ALERTS_TEMPLATE`).
+- one ``binary_sensor/problem_<kind>`` per problem a supervisor is told about, on while such an
+  alert is open: ``problem_unmasked``, ``problem_crowding``, with a staff zone
+  ``problem_staff_unmasked`` and ``problem_desk_unattended``, and always
+  ``problem_triage_point`` (any other ``setup`` alert: camera covered, dark, blurred, moved or
+  lost, thermometer lost, screening skipped; which ones in its ``problems`` attribute);
+- ``sensor/open_alerts``: alerts open now, as the box's alert book knows them;
+- ``sensor/box_health``: ``ok``, ``degraded`` (a source not delivering) or ``storage fault``, with
+  each source's state, the storage fault, the outbox depth and its oldest message's age and the
+  clock as attributes (from the retained ``health`` event).
 
-A template that renders nothing (an alert of another type, a change event where a window is read)
-is ignored by Home Assistant, which keeps the entity's state.
+A template that renders nothing (a value the box does not know yet after a start) is ignored by
+Home Assistant, which keeps the entity's state.
 
 Removal: an empty retained payload on a config topic deletes the entity. :class:`Discovery` keeps
-the topics it published in a marker file (``<state_dir>/ha-discovery.json``, written before
-publishing, rewritten once the broker acknowledged them), so switching discovery off, renaming a
-zone or disabling a device removes exactly the entities announced before, and a box that never
-enabled discovery sends nothing.
+the topics it published (configs and the state document) in a marker file
+(``<state_dir>/ha-discovery.json``, written before publishing, rewritten once the broker
+acknowledged them), so switching discovery off, renaming a zone or disabling a device removes
+exactly the entities announced before, and a box that never enabled discovery sends nothing.
 """
 
 from __future__ import annotations
@@ -35,12 +45,14 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.wire.config import HomeAssistantConfig
 from agent.wire.contract import Identity, WireMessage
+from agent.wire.ha_entities import Entities, Entity, entities, slug
+
+__all__ = ["MARKER", "Discovery", "Entities", "Entity", "config_messages", "entities"]
 
 log = logging.getLogger(__name__)
 
@@ -48,150 +60,6 @@ MARKER = "ha-discovery.json"
 """Name of the marker file in ``runtime.state_dir``: the config topics published so far."""
 MANUFACTURER = "triage-agent"
 MODEL = "Triage desk box"
-
-
-@dataclass(frozen=True, slots=True)
-class Entities:
-    """What this box measures, hence which entities it announces."""
-
-    temperature: bool
-    """The thermometer is enabled: body temperature and fever."""
-    vision: bool
-    """The camera is enabled: mask compliance and occupancy."""
-    zones: tuple[str, ...] = ()
-    """Configured zone names: one occupancy sensor each."""
-    staff_zones: tuple[str, ...] = ()
-    """Names of the ``staff`` zones: the desk attended sensor when there is one."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entity:
-    """One Home Assistant entity: component, object id, and its abbreviated config fields."""
-
-    component: str
-    object_id: str
-    fields: dict[str, Any]
-
-
-OPEN_ALERTS_TEMPLATE = (
-    "{{ [(this.state | int(0)) + (1 if value_json.state == 'raised' else -1), 0] | max }}"
-)
-"""Open alerts counted by Home Assistant itself (``this`` is the entity's own state): plus one per
-raise, minus one per clear, never below 0. No event carries the count (the ``health`` payload has
-no room left within 512 bytes). Alerts open across an agent restart keep their id and are not raised
-again, but a duplicate delivery (at-least-once) or alert events Home Assistant missed while it was
-down (they are not retained) skew the count until clears bring it back to 0; the district side's
-figures are authoritative."""
-
-
-def _only_changes(expr: str) -> str:
-    """A template rendering ``expr`` for occupancy change events only (nothing for periodic ones)."""
-    return "{% if value_json.window_s is not defined %}{{ " + expr + " }}{% endif %}"
-
-
-def entities(wanted: Entities) -> list[Entity]:
-    """The entities of a box, in a stable order."""
-    out: list[Entity] = []
-    if wanted.temperature:
-        out.append(
-            Entity(
-                "sensor",
-                "body_temperature",
-                {
-                    "name": "Body temperature",
-                    "stat_t": "~/temperature",
-                    "val_tpl": "{% if value_json.result != 'invalid' %}"
-                    "{{ value_json.estimate_c }}{% endif %}",
-                    "dev_cla": "temperature",
-                    "unit_of_meas": "°C",
-                    "stat_cla": "measurement",
-                },
-            )
-        )
-        out.append(
-            Entity(
-                "binary_sensor",
-                "fever",
-                {
-                    "name": "Fever",
-                    "stat_t": "~/alert",
-                    "val_tpl": "{% if value_json.alert == 'fever' %}"
-                    "{{ 'ON' if value_json.state == 'raised' else 'OFF' }}{% endif %}",
-                    "dev_cla": "problem",
-                },
-            )
-        )
-    if wanted.vision:
-        out.append(
-            Entity(
-                "sensor",
-                "mask_compliance",
-                {
-                    "name": "Mask compliance",
-                    "stat_t": "~/mask",
-                    "val_tpl": "{% if value_json.window_s is defined and value_json.faces > 0 %}"
-                    "{{ (100 * value_json.masked / value_json.faces) | round | int }}{% endif %}",
-                    "unit_of_meas": "%",
-                    "stat_cla": "measurement",
-                    "ic": "mdi:face-mask",
-                },
-            )
-        )
-        out.append(
-            Entity(
-                "sensor",
-                "occupancy",
-                {
-                    "name": "People in view",
-                    "stat_t": "~/occupancy",
-                    "val_tpl": "{{ value_json.count }}",
-                    "stat_cla": "measurement",
-                    "ic": "mdi:account-group",
-                },
-            )
-        )
-        for zone in wanted.zones:
-            out.append(
-                Entity(
-                    "sensor",
-                    f"occupancy_{zone}",
-                    {
-                        "name": f"People in {zone}",
-                        "stat_t": "~/occupancy",
-                        "val_tpl": _only_changes(f"value_json.zones['{zone}']"),
-                        "stat_cla": "measurement",
-                        "ic": "mdi:account-group",
-                    },
-                )
-            )
-        if wanted.staff_zones:
-            staff = " + ".join(f"value_json.zones['{z}']" for z in wanted.staff_zones)
-            out.append(
-                Entity(
-                    "binary_sensor",
-                    "desk_attended",
-                    {
-                        "name": "Desk attended",
-                        "stat_t": "~/occupancy",
-                        "val_tpl": _only_changes(f"'ON' if ({staff}) > 0 else 'OFF'"),
-                        "dev_cla": "occupancy",
-                    },
-                )
-            )
-    out.append(
-        Entity(
-            "sensor",
-            "open_alerts",
-            {
-                "name": "Open alerts",
-                "stat_t": "~/alert",
-                "val_tpl": OPEN_ALERTS_TEMPLATE,
-                "stat_cla": "measurement",
-                "ic": "mdi:alert",
-            },
-        )
-    )
-    return out
 
 
 def config_topic(prefix: str, identity: Identity, entity: Entity) -> str:
@@ -210,12 +78,29 @@ def device_block(identity: Identity, version: str) -> dict[str, Any]:
     }
 
 
+def entity_id(identity: Identity, entity: Entity) -> str:
+    """The entity id Home Assistant gives it: ``<component>.<device_id>_<object_id>`` in its slug
+    form, e.g. ``sensor.clinic_042_desk_1_occupancy`` (docs/INTEGRATION.md)."""
+    return f"{entity.component}.{slug(identity.device)}_{slug(entity.object_id)}"
+
+
+def state_topic(prefix: str, identity: Identity) -> str:
+    """The retained state document Home Assistant's entities read:
+    ``<discovery_prefix>/triage/<device_id>/state`` (within the box's discovery ACL line)."""
+    return f"{prefix}/triage/{identity.device}/state"
+
+
 def config_document(identity: Identity, entity: Entity, version: str) -> dict[str, Any]:
-    """The abbreviated discovery config of one entity."""
+    """The abbreviated discovery config of one entity. The entity id is set, not derived from the
+    name: ``obj_id`` (Home Assistant up to 2026.3) and ``default_entity_id`` (2025.10 on; older
+    versions drop the key they do not know)."""
+    eid = entity_id(identity, entity)
     return {
         "~": f"{identity.prefix}/{identity.site}/{identity.desk}",
         **entity.fields,
         "uniq_id": f"{identity.device}_{entity.object_id}",
+        "obj_id": eid.split(".", 1)[1],
+        "default_entity_id": eid,
         "avty_t": "~/status",
         "avty_tpl": "{{ 'online' if value_json.state == 'online' else 'offline' }}",
         "pl_avail": "online",
@@ -236,7 +121,7 @@ def config_messages(
             ).encode("utf-8"),
             retain=True,
         )
-        for e in entities(wanted)
+        for e in entities(wanted, state_topic(prefix, identity))
     ]
 
 
@@ -275,8 +160,9 @@ class DiscoveryMarker:
 
 
 class Discovery:
-    """What the publisher sends for Home Assistant: configs on connect and on Home Assistant's
-    ``online`` birth, removals of configs no longer wanted; and what it subscribes to."""
+    """What the publisher sends for Home Assistant: configs and the latest state document on
+    connect and on Home Assistant's ``online`` birth, removals of topics no longer wanted; and what
+    it subscribes to. :meth:`state` takes each new state document (main loop thread)."""
 
     def __init__(
         self,
@@ -291,6 +177,9 @@ class Discovery:
         self._configs = (
             config_messages(cfg.discovery_prefix, identity, wanted, version) if cfg.enabled else []
         )
+        self._state_topic = state_topic(cfg.discovery_prefix, identity)
+        self._state: WireMessage | None = None
+        """The latest state document (None until the box knows something to show)."""
         self._marker = DiscoveryMarker(state_dir)
         self._lock = threading.Lock()
 
@@ -300,8 +189,28 @@ class Discovery:
         return (self.birth_topic,) if self.cfg.enabled else ()
 
     def topics(self) -> list[str]:
-        """The config topics this box announces now."""
-        return [m.topic for m in self._configs]
+        """The retained topics this box announces now: every config, and the state document."""
+        if not self._configs:
+            return []
+        return [*(m.topic for m in self._configs), self._state_topic]
+
+    def state(self, doc: dict[str, Any]) -> WireMessage | None:
+        """A new state document (:class:`agent.wire.ha_state.DeskState`): the retained message to
+        publish now, None when discovery is off or nothing changed. Kept for the next connect."""
+        if not self.cfg.enabled:
+            return None
+        payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        msg = WireMessage(self._state_topic, payload, retain=True)
+        with self._lock:
+            if self._state is not None and self._state.payload == payload:
+                return None
+            self._state = msg
+        return msg
+
+    def _current(self) -> list[WireMessage]:
+        with self._lock:
+            state = self._state
+        return [*self._configs, *([state] if state is not None else [])]
 
     def on_connect(self) -> list[WireMessage]:
         """Messages to send after (re)connecting: removals of configs published before and no
@@ -313,12 +222,12 @@ class Discovery:
             stale = [t for t in before if t not in current]
             if current:
                 self._marker.save(before + current)
-        return removal_messages(stale) + self._configs
+        return removal_messages(stale) + self._current()
 
     def on_message(self, topic: str, payload: bytes) -> list[WireMessage]:
         """Home Assistant's birth ``online`` asks for every config again; anything else: nothing."""
         if self.cfg.enabled and topic == self.birth_topic and payload.strip() == b"online":
-            return list(self._configs)
+            return self._current()
         return []
 
     def acknowledged(self) -> None:
