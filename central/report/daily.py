@@ -285,13 +285,16 @@ def _once_per_period(summaries: list[Stored]) -> list[Stored]:
     """One summary per (period, date, start): a period sent again with a new id (docs/EVENTS.md,
     "Building a day's table") counts once, the one with the higher seq kept. Summaries without
     ``period`` (boxes before issue 11) are kept as they are."""
-    keyed: dict[tuple[object, object, object], Stored] = {}
+    keyed: dict[tuple[object, ...], Stored] = {}
     plain: list[Stored] = []
     for s in summaries:
         if "period" not in s.doc:
             plain.append(s)
             continue
-        key = (s.doc.get("period"), s.doc.get("date"), s.doc.get("start"))
+        key = tuple(  # a value that is no plain scalar (a list, an object) still keys
+            v if isinstance(v, str | int | float | None) else repr(v)
+            for v in (s.doc.get("period"), s.doc.get("date"), s.doc.get("start"))
+        )
         if key not in keyed or (s.seq or 0) > (keyed[key].seq or 0):
             keyed[key] = s
     return sorted([*plain, *keyed.values()], key=lambda s: s.ts)

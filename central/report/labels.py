@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from central.i18n import N_, Translator
+
 
 @dataclass(frozen=True, slots=True)
 class AlertLabel:
@@ -22,18 +24,21 @@ class AlertLabel:
 
 
 KNOWN: dict[str, AlertLabel] = {
-    "fever": AlertLabel("Fever", "patient", "°C", 1),
-    "unmasked": AlertLabel("Patient without a mask", "patient", "s unmasked"),
-    "staff_unmasked": AlertLabel("Staff without a mask", "staff", "s unmasked"),
-    "desk_unattended": AlertLabel("Triage desk unattended", "staff", "waiting"),
-    "crowding": AlertLabel("Crowding", "crowding", "people"),
-    "camera_covered": AlertLabel("Camera covered", "setup", ""),
-    "camera_moved": AlertLabel("Camera moved", "setup", ""),
-    "camera_blurred": AlertLabel("Camera out of focus", "setup", ""),
-    "camera_dark": AlertLabel("Camera too dark", "setup", ""),
-    "camera_lost": AlertLabel("Camera not delivering", "setup", ""),
-    "thermometer_lost": AlertLabel("Thermometer not delivering", "setup", ""),
+    "fever": AlertLabel(N_("Fever"), "patient", "°C", 1),
+    "unmasked": AlertLabel(N_("Patient without a mask"), "patient", N_("s unmasked")),
+    "staff_unmasked": AlertLabel(N_("Staff without a mask"), "staff", N_("s unmasked")),
+    "desk_unattended": AlertLabel(N_("Triage desk unattended"), "staff", N_("waiting")),
+    "crowding": AlertLabel(N_("Crowding"), "crowding", N_("people")),
+    "camera_covered": AlertLabel(N_("Camera covered"), "setup", ""),
+    "camera_moved": AlertLabel(N_("Camera moved"), "setup", ""),
+    "camera_blurred": AlertLabel(N_("Camera out of focus"), "setup", ""),
+    "camera_dark": AlertLabel(N_("Camera too dark"), "setup", ""),
+    "camera_lost": AlertLabel(N_("Camera not delivering"), "setup", ""),
+    "thermometer_lost": AlertLabel(N_("Thermometer not delivering"), "setup", ""),
+    "screening_skipped": AlertLabel(N_("People entering unscreened"), "setup", N_("unscreened")),
 }
+"""Labels and units are English, marked with N_ and translated where shown
+(``t.gettext(label)``); the problem kind of each name is central/report/kinds.py's."""
 
 OFFLINE = "offline"
 """Pseudo alert name for a period the box was not connected (from its ``status`` events)."""
@@ -44,7 +49,7 @@ def label_for(name: str) -> AlertLabel:
     if name in KNOWN:
         return KNOWN[name]
     if name == OFFLINE:
-        return AlertLabel("Box offline", "setup", "")
+        return AlertLabel(N_("Box offline"), "setup", "")
     words = name.replace("_", " ").replace("-", " ").strip() or "alert"
     family = "setup" if name.startswith(("camera", "thermometer", "setup")) else "other"
     return AlertLabel(words[0].upper() + words[1:], family, "", 1)
@@ -67,10 +72,11 @@ def family_for(name: str, wire_family: str | None = None) -> str:
     return fam
 
 
-def value_text(name: str, value: float | None) -> str:
-    """The alert's value with its unit, or an empty string."""
+def value_text(name: str, value: float | None, t: Translator | None = None) -> str:
+    """The alert's value with its unit (translated with ``t``), or an empty string."""
     if value is None:
         return ""
     lab = label_for(name)
     number = f"{value:.{lab.digits}f}" if lab.digits else f"{round(value):d}"
-    return f"{number} {lab.unit}".strip()
+    unit = t.gettext(lab.unit) if t is not None and lab.unit else lab.unit
+    return f"{number} {unit}".strip()

@@ -1,17 +1,34 @@
-"""The fleet at a glance: every desk's availability, last event, today's counts and open problems."""
+"""The fleet at a glance: every desk's availability, last event, today's counts and open problems.
+
+:func:`glance` is the dashboard's page for a district (2,000 desks and more): desks grouped by state
+worst first (offline, silent, a source not ok, open problems, ok) with counts per group, paged and
+searched on the server, each desk's box version (and model versions when its health reports them),
+built from the rollups, each desk's newest health and status read by their exact times, and the
+open problems (central/report/problems.py). :func:`fleet` reads the raw events (a few desks: the
+tests and the technician's detail).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, and_, func, select
 
+from central.config import ConfigError
 from central.report.counts import COUNTED_KINDS, Counts, per_desk
 from central.report.daily import LOOKBACK_S, Problem, effective_time, problems
 from central.report.days import Window, day_window, today
+from central.report.kinds import NOT_WORKING, OFFLINE
+from central.report.notification import Filters
+from central.report.problems import DayProblem, open_now
 from central.store import reader
+from central.store.reader import Stored
+from central.store.tables import events, rollup_days
 
 SILENT_AFTER_S = 600.0
 """For boxes that do not say how often they send health: a desk whose status is ``online`` but whose
@@ -132,3 +149,272 @@ def fleet(engine: Engine, tz: ZoneInfo, site: str | None = None, now: float | No
         )
     refused = reader.quarantined(engine, now - 86400) if site is None else {}
     return Fleet(window, now, tuple(desks), refused)
+
+
+# --- the fleet at a glance for a district (from the rollups) ------------------------------------
+GROUPS: tuple[str, ...] = ("offline", "silent", "sources", "problems", "ok")
+"""Desk states, worst first: offline; silent (says online, sends nothing); a source (camera,
+thermometer, vision) not ok; open problems; ok."""
+
+GLANCE_PER_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class GlanceFilters:
+    """``/?group=offline&q=east&kind=crowding&page=2``."""
+
+    group: str | None = None
+    q: str = ""
+    kind: str | None = None
+    page: int = 1
+    per_page: int = GLANCE_PER_PAGE
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> GlanceFilters:
+        group = params.get("group") or None
+        if group is not None and group not in GROUPS:
+            raise ConfigError(f"group: {group[:20]!r} is not one of {', '.join(GROUPS)}")
+        base = Filters.from_query(
+            {k: v for k, v in params.items() if k in ("q", "kind", "page", "per_page")}
+        )
+        per_page = base.per_page if "per_page" in params else GLANCE_PER_PAGE
+        return cls(group, base.q, base.kind, base.page, per_page)
+
+    def query(self, **change: object) -> str:
+        values = {"group": self.group or "", "q": self.q, "kind": self.kind or "",
+                  "page": str(self.page) if self.page != 1 else ""}  # fmt: skip
+        for k, v in change.items():
+            values[k] = "" if v is None else str(v)
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+@dataclass(frozen=True, slots=True)
+class DeskGlance:
+    """One desk on the district's fleet page."""
+
+    site: str
+    desk: str
+    name: str | None
+    group: str
+    online: bool | None
+    status_since: float | None
+    last_seen: float | None
+    """The newest health or status that took effect (from the rollups)."""
+    version: str | None
+    models: tuple[tuple[str, str], ...]
+    """Model name -> version, when the box's health reports them (``models``)."""
+    sources: tuple[str, ...]
+    outbox_depth: int | None
+    silent_s: float | None
+    screened: int
+    fevers: int
+    open_problems: tuple[DayProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Glance:
+    """The fleet page: counts per group, one page of desks (worst first), open problems."""
+
+    window: Window
+    generated: float
+    filters: GlanceFilters
+    groups: dict[str, int]
+    """Desks per group (the viewer's clinics, before filters)."""
+    desks: tuple[DeskGlance, ...]
+    matched: int
+    open_problems: tuple[DayProblem, ...]
+    """Every open problem of the viewer's clinics (offline desks included), oldest first."""
+    versions: dict[str, int]
+    """Box version -> desks."""
+    quarantined: dict[str, int] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.groups.values())
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matched // self.filters.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class _Last:
+    site: str
+    desk: str
+    last_day: date
+    last_health: float | None
+    status: str | None
+    status_at: float | None
+
+
+def _last_states(conn: Connection, sites: frozenset[str] | None) -> list[_Last]:
+    """Per desk ever rolled up: its newest day, newest health time and the status that took
+    effect last (one pass over ``rollup_days``)."""
+    t = rollup_days
+    scope = [t.c.site.in_(sorted(sites))] if sites is not None else []
+    agg = (
+        select(
+            t.c.site,
+            t.c.desk,
+            func.max(t.c.day),
+            func.max(t.c.last_health),
+            func.max(t.c.last_status_at),
+        )
+        .where(*scope)
+        .group_by(t.c.site, t.c.desk)
+        .subquery()
+    )
+    cols = list(agg.c)
+    stmt = (
+        select(*cols, t.c.last_status)
+        .select_from(
+            agg.outerjoin(
+                t,
+                and_(t.c.site == cols[0], t.c.desk == cols[1], t.c.last_status_at == cols[4]),
+            )
+        )
+        .order_by(cols[0], cols[1], t.c.last_status.desc())
+    )
+    out: dict[tuple[str, str], _Last] = {}
+    for r in conn.execute(stmt):
+        key = (r[0], r[1])
+        if key not in out:  # ties at the same time: the greater state name (as the rollups)
+            out[key] = _Last(r[0], r[1], r[2], r[3], r[5], r[4])
+    return list(out.values())
+
+
+def _docs_at(
+    conn: Connection, kind: str, wanted: dict[tuple[str, str], float]
+) -> dict[tuple[str, str], Stored]:
+    """The ``kind`` event of each desk at exactly the time given (the rollups know it)."""
+    out: dict[tuple[str, str], Stored] = {}
+    times = sorted(set(wanted.values()))
+    for i in range(0, len(times), 500):
+        stmt = select(*reader.COLUMNS).where(
+            events.c.kind == kind, events.c.ts.in_(times[i : i + 500]), reader.SANE
+        )
+        for e in reader.rows(conn, stmt):
+            if wanted.get(e.key) == e.ts:
+                out[e.key] = e
+    return out
+
+
+def _models(doc: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    m = doc.get("models")
+    if not isinstance(m, dict):
+        return ()
+    return tuple(sorted((str(k)[:32], str(v)[:48]) for k, v in m.items() if isinstance(v, str)))[:8]
+
+
+def glance(
+    engine: Engine,
+    tz: ZoneInfo,
+    sites: frozenset[str] | None = None,
+    filters: GlanceFilters | None = None,
+    names: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> Glance:
+    """The fleet page for the viewer's clinics ``sites`` (None = all), from the rollups, the
+    newest health and status of each desk (read by their exact times) and the open problems."""
+    f = filters or GlanceFilters()
+    names = names or {}
+    now = time.time() if now is None else now
+    window = day_window(today(tz, now), tz)
+    with engine.connect() as conn:
+        lasts = _last_states(conn, sites)
+        health = _docs_at(conn, "health", {(x.site, x.desk): x.last_health for x in lasts
+                                            if x.last_health is not None})  # fmt: skip
+        online = _docs_at(conn, "status", {(x.site, x.desk): x.status_at for x in lasts
+                                            if x.status == "online" and x.status_at is not None})  # fmt: skip
+        counts = {
+            (r[0], r[1]): (int(r[2]), int(r[3]))
+            for r in conn.execute(
+                select(
+                    rollup_days.c.site,
+                    rollup_days.c.desk,
+                    rollup_days.c.screened,
+                    rollup_days.c.fevers,
+                ).where(rollup_days.c.day == window.first)
+            )
+        }
+        open_by_site = open_now(conn, now, sites)
+    refused = reader.quarantined(engine, now - 86400) if sites is None else {}
+    open_by_desk: dict[tuple[str, str], list[DayProblem]] = {}
+    for ps in open_by_site.values():
+        for p in ps:
+            open_by_desk.setdefault((p.site, p.desk), []).append(p)
+    desks: list[DeskGlance] = []
+    for x in lasts:
+        key = (x.site, x.desk)
+        h = health.get(key)
+        st = online.get(key)
+        is_online = None if x.status is None else x.status == "online"
+        silent = None
+        if is_online:
+            every = st.number("health_every_s") if st is not None else None
+            limit = 3 * every if every else SILENT_AFTER_S
+            age = now - (x.last_health if x.last_health is not None else (x.status_at or now))
+            silent = age if age > limit else None
+        sources = _sources(h.doc) if h is not None else ()
+        problems_here = list(open_by_desk.get(key, []))
+        if is_online is False and not any(p.alert == OFFLINE for p in problems_here):
+            problems_here.append(DayProblem(x.site, x.desk, NOT_WORKING, OFFLINE, None,
+                                            x.status_at, None, now - (x.status_at or now)))  # fmt: skip
+        if is_online is False:
+            group = "offline"
+        elif silent is not None:
+            group = "silent"
+        elif sources:
+            group = "sources"
+        elif problems_here:
+            group = "problems"
+        else:
+            group = "ok"
+        depth = h.doc.get("outbox_depth") if h is not None else None
+        version = h.doc.get("version") if h is not None else None
+        desks.append(
+            DeskGlance(
+                site=x.site,
+                desk=x.desk,
+                name=names.get(x.site),
+                group=group,
+                online=is_online,
+                status_since=x.status_at,
+                last_seen=max(
+                    (v for v in (x.last_health, x.status_at) if v is not None), default=None
+                ),
+                version=version[:32] if isinstance(version, str) else None,
+                models=_models(h.doc) if h is not None else (),
+                sources=sources,
+                outbox_depth=depth if isinstance(depth, int) else None,
+                silent_s=silent,
+                screened=counts.get(key, (0, 0))[0],
+                fevers=counts.get(key, (0, 0))[1],
+                open_problems=tuple(sorted(problems_here, key=lambda p: p.start or 0.0)),
+            )
+        )
+    groups = {g: 0 for g in GROUPS}
+    versions: dict[str, int] = {}
+    for d in desks:
+        groups[d.group] += 1
+        versions[d.version or "?"] = versions.get(d.version or "?", 0) + 1
+    every_open = sorted((p for d in desks for p in d.open_problems), key=lambda p: p.start or 0.0)
+    rank = {g: i for i, g in enumerate(GROUPS)}
+
+    def keep(d: DeskGlance) -> bool:
+        if f.group is not None and d.group != f.group:
+            return False
+        if f.kind is not None and not any(p.kind == f.kind for p in d.open_problems):
+            return False
+        if f.q:
+            q = f.q.casefold()
+            return q in d.site.casefold() or q in (d.name or "").casefold()
+        return True
+
+    matched = sorted((d for d in desks if keep(d)), key=lambda d: (rank[d.group], d.site, d.desk))
+    start = (f.page - 1) * f.per_page
+    return Glance(
+        window, now, f, groups, tuple(matched[start : start + f.per_page]), len(matched),
+        tuple(every_open), dict(sorted(versions.items(), key=lambda kv: -kv[1])), refused, names,
+    )  # fmt: skip

@@ -32,11 +32,8 @@ from central.accounts import users as accounts
 from central.config import CentralSettings, ConfigError, zone
 from central.i18n import translator
 from central.report.daily import daily_report
-from central.report.days import clock, duration_text, parse_date, parse_week, today
-from central.report.labels import family_for, value_text
+from central.report.days import parse_date, parse_week, today
 from central.report.render import (
-    day_csv,
-    day_html,
     templates,
     week_csv,
     week_html,
@@ -46,8 +43,7 @@ from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
-from central.web import access, deliveries, loop_pages, scope
-from central.web.fleet import fleet
+from central.web import access, deliveries, district, loop_pages, scope
 from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
 from central.web.identity import Forbidden, require, viewer
 from central.web.timeline import svg
@@ -106,16 +102,7 @@ def create_app(
         return parse_date(text, tz)
 
     def fleet_page(request: Request) -> Response:
-        f = scope.fleet(fleet(engine, tz), viewer(request))
-        return page(
-            "fleet.html",
-            fleet=f,
-            refresh=30,
-            clock=lambda ts: clock(ts, tz, f.window.first),
-            ago=lambda ts: duration_text(f.generated - ts),
-            family_for=family_for,
-            value_text=value_text,
-        )
+        return district.fleet_page(request, engine, tz, t, own_env)
 
     def clinic_page(request: Request) -> Response:
         site = request.path_params["site"]
@@ -145,18 +132,10 @@ def create_app(
         )
 
     def day_page(request: Request) -> Response:
-        report = scope.day(daily_report(engine, day_of(request), tz), viewer(request))
-        html = day_html(report, standalone=False, tz_name=tz.key)
-        return HTMLResponse(html)
+        return district.day_page(request, engine, day_of(request), tz, t)
 
     def day_csv_page(request: Request) -> Response:
-        report = scope.day(daily_report(engine, day_of(request), tz), viewer(request))
-        name = f"triage-day-{report.day.isoformat()}.csv"
-        return Response(
-            day_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
-        )
+        return district.day_csv(request, engine, day_of(request), tz, t)
 
     def week_of(request: Request) -> tuple[int, int]:
         return parse_week(request.query_params.get("week") or "this", tz)

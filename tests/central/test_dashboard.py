@@ -175,7 +175,9 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         assert int(counts[0]["fevers"]) >= 1
         assert counts[1]["peak_occupancy"] == "6"
         assert counts[1]["arrivals"] == "16"
-        assert any(r["record"] == "problem" and r["what"] == "Fever" for r in rows)
+        # A fever is a screening result (issue 21 item 2): its own record, never a problem.
+        assert any(r["record"] == "fever" and r["what"] == "Fever" for r in rows)
+        assert not any(r["record"] == "problem" and r["what"] == "Fever" for r in rows)
         browser.get(url + "/week")
         assert "Weekly counts" in browser.find_element(By.TAG_NAME, "h1").text
         assert "clinic-042" in browser.find_element(By.TAG_NAME, "main").text

@@ -121,7 +121,7 @@ def test_report_command_prints_the_day(db_url: str, tmp_path: Path) -> None:
     engine = open_db(db_url)
     store_day(engine)
     out = subprocess.run(
-        [sys.executable, "-m", "central", "report", "--db", db_url, "--tz", "Africa/Nairobi",
+        [sys.executable, "-m", "central", "report", "--language", "en", "--db", db_url, "--tz", "Africa/Nairobi",
          "--date", "2026-11-23", "--site", "clinic-001"],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -129,7 +129,7 @@ def test_report_command_prints_the_day(db_url: str, tmp_path: Path) -> None:
     assert "clinic-002" not in out.stdout
     html = tmp_path / "w.html"
     subprocess.run(
-        [sys.executable, "-m", "central", "report", "--db", db_url, "--tz", "Africa/Nairobi",
+        [sys.executable, "-m", "central", "report", "--language", "en", "--db", db_url, "--tz", "Africa/Nairobi",
          "--week", "2026-W48", "--format", "html", "-o", str(html)],
         cwd=REPO, check=True,
     )  # fmt: skip

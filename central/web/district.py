@@ -1,0 +1,86 @@
+"""The district's pages read from the rollups: the fleet at a glance (``/``), the daily
+notification (``/day``) and its CSV (``/day.csv``, streamed), each filtered, searched and paged on
+the server and restricted to the viewer's clinics (``viewer(request).sites``), in the
+installation's language. Clinic names come from the registry (central/registry) when it has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+
+from central.i18n import N_, Translator
+from central.registry.clinics import clinic_names
+from central.report import notification_render, words
+from central.report.kinds import KINDS
+from central.report.notification import Filters, all_clinics, notification
+from central.web.fleet import GROUPS, GlanceFilters, glance
+from central.web.identity import viewer
+
+OPEN_SHOWN = 100
+"""Open problems listed on the fleet page (oldest first; the rest on /day?open=1)."""
+
+GROUP_LABELS = {
+    "offline": N_("Offline"),
+    "silent": N_("Silent"),
+    "sources": N_("Camera or thermometer not ok"),
+    "problems": N_("Open problems"),
+    "ok": N_("OK"),
+}
+
+
+def names(engine: Engine, sites: frozenset[str] | None) -> dict[str, str]:
+    """Registry names by clinic id (empty when the registry has none)."""
+    with engine.connect() as conn:
+        return clinic_names(conn, sites)
+
+
+def fleet_page(
+    request: Request, engine: Engine, tz: ZoneInfo, t: Translator, env: Environment,
+    now: float | None = None,
+) -> Response:  # fmt: skip
+    sites = viewer(request).sites
+    known = names(engine, sites)
+    g = glance(engine, tz, sites, GlanceFilters.from_query(request.query_params), known, now)
+    html = env.get_template("glance.html").render(
+        base="", standalone=False, tz_name=tz.key, token_q="", refresh=30, g=g, groups=GROUPS,
+        group_label=lambda name: t.gettext(GROUP_LABELS[name]), kinds=KINDS, words=words,
+        clock=lambda ts: words.clock(ts, tz, t, g.window.first), open_limit=OPEN_SHOWN,
+    )  # fmt: skip
+    return HTMLResponse(html)
+
+
+def day_page(
+    request: Request, engine: Engine, day: date, tz: ZoneInfo, t: Translator,
+    now: float | None = None,
+) -> Response:  # fmt: skip
+    sites = viewer(request).sites
+    n = notification(engine, day, tz, sites, Filters.from_query(request.query_params),
+                     names(engine, sites), now)  # fmt: skip
+    return HTMLResponse(
+        notification_render.html(n, t, standalone=False, base="", tz_name=tz.key, token_q="")
+    )
+
+
+def day_csv(
+    request: Request, engine: Engine, day: date, tz: ZoneInfo, t: Translator,
+    now: float | None = None,
+) -> Response:  # fmt: skip
+    sites = viewer(request).sites
+    filters = Filters.from_query(request.query_params)
+    head, clinics = all_clinics(engine, day, tz, sites, filters, names(engine, sites), now)
+
+    def body() -> Iterator[str]:
+        yield from notification_render.csv_rows(head, clinics, t)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="triage-day-{day.isoformat()}.csv"'},
+    )
