@@ -101,6 +101,20 @@ FIGURES: dict[str, Figure] = {
         ("bench_agent", "traffic", "h264_bytes_per_hour"),
     ),
     "traffic.ratio_vs_h264": Figure("ratio", ("bench_agent", "traffic", "ratio_vs_h264")),
+    # District ingest (issue 20 item 3, docs/CENTRAL.md "Ingest at district rate").
+    "central.ingest_events_per_s": Figure(
+        "events/s", ("bench_central_ingest", "events_per_s"), None, (GE, 5000)
+    ),
+    "central.ingest_lost": Figure("events", ("bench_central_ingest", "lost"), None, (LE, 0)),
+    "central.ingest_duplicates": Figure(
+        "events", ("bench_central_ingest", "duplicates"), None, (LE, 0)
+    ),
+    "central.ingest_rollups_match": Figure(
+        "yes/no", ("bench_central_ingest", "rollups_match"), None, (GE, 1)
+    ),
+    "central.collector_rss_mb": Figure(
+        "MiB", ("bench_central_ingest", "collector_rss_mb"), None, (LE, 200)
+    ),
 }
 
 

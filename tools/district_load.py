@@ -72,6 +72,8 @@ PREFIX = "triage/v1"
 CLINIC_S_PER_EVENT = 12.0
 MAX_EVENTS = 2_000_000
 """Bounded: at most this many events per run."""
+OUTSTANDING = 20_000
+"""Messages a publisher has handed to paho and not yet had acknowledged, at most."""
 
 
 def desk_events(index: int, n: int, start: float) -> list[Event]:
@@ -147,6 +149,12 @@ def publish(
     )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
+    done = [0]
+
+    def on_publish(c: mqtt.Client, u: object, mid: int, rc: object, p: object) -> None:
+        done[0] += 1
+
+    client.on_publish = on_publish
     client.connect("127.0.0.1", port)
     client.loop_start()
     ready.put(worker)
@@ -156,6 +164,9 @@ def publish(
     t0 = time.monotonic()
     infos = []
     for i, m in enumerate(messages):
+        # paho numbers messages 1..65535: never let more than OUTSTANDING wait for their PUBACK.
+        while i - done[0] >= OUTSTANDING:
+            time.sleep(0.005)
         infos.append(client.publish(m.topic, m.payload, qos=1, retain=m.retain))
         if i % 200 == 0:
             ahead = i / rate - (time.monotonic() - t0)
@@ -163,12 +174,13 @@ def publish(
                 time.sleep(ahead)
     for info in infos:
         info.wait_for_publish(300)
-    acked = sum(1 for info in infos if info.is_published())
+    acked_ids = [i for i, info in zip(ids, infos, strict=True) if info.is_published()]
+    acked = len(acked_ids)
     last = time.time()
     client.disconnect()
     client.loop_stop()
     out.put(
-        {"worker": worker, "ids": ids, "acked": acked, "first": first, "last": last,
+        {"worker": worker, "ids": acked_ids, "acked": acked, "first": first, "last": last,
          "cpu_s": _cpu_self() - cpu0}
     )  # fmt: skip
 
