@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from central.report.kinds import kind_of
 from central.store.reader import Stored
 
 COUNTED_KINDS = ("temperature", "occupancy", "alert")
@@ -31,7 +32,13 @@ class Counts:
 
     @property
     def problems(self) -> int:
-        return sum(self.raised.values())
+        """Alerts raised that are problems (central/report/kinds.py): a fever is a screening
+        result, not a problem."""
+        return sum(n for name, n in self.raised.items() if kind_of(name) is not None)
+
+    @property
+    def screening_alerts(self) -> int:
+        return sum(n for name, n in self.raised.items() if kind_of(name) is None)
 
     def plus(self, other: Counts) -> Counts:
         raised = Counter(self.raised)

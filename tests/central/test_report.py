@@ -101,7 +101,9 @@ def test_weekly_counts_per_clinic_with_the_change(db_url: str) -> None:
     got = {(ln.site, ln.metric): (ln.this, ln.last, ln.change_text) for ln in report.lines}
     assert got[("clinic-001", "screened")] == (8, 3, "+5 (+167%)")
     assert got[("clinic-001", "fevers")] == (2, 0, "+2")
-    assert got[("clinic-001", "problems")] == (3, 1, "+2 (+200%)")  # desk-2 raised one on Sunday
+    # desk-2 raised one on Sunday; the fever is a screening result, not a problem (issue 21).
+    assert got[("clinic-001", "problems")] == (2, 1, "+1 (+100%)")
+    assert got[("clinic-001", "fevers_alerted")] == (1, 0, "+1")
     assert got[("clinic-001", "raised:crowding")] == (1, 0, "+1")
     assert got[("clinic-002", "screened")] == (3, 1, "+2 (+200%)")
     assert got[("clinic-002", "fevers")] == (0, 1, "-1 (-100%)")
