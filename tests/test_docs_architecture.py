@@ -4,6 +4,7 @@ face box can reach an event (events hold only numbers, words and flags)."""
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import re
 import typing
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from agent.cli.main import build_parser
 from agent.flow import events
+from tests.conftest import REPO
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
 
@@ -70,3 +72,42 @@ def test_no_event_can_carry_a_picture_or_a_face_box() -> None:
                 raise AssertionError(f"{cls.__name__}.{f.name}: {leaf!r}")
     for f in dataclasses.fields(events.SourceHealth):
         assert _leaves(typing.get_type_hints(events.SourceHealth)[f.name]) <= ALLOWED, f.name
+
+
+FACE_BOX_NAMES = ("Box", "FaceFinding", "SceneFindings", "SceneInference")
+
+
+def test_no_face_box_leaves_the_vision_package_but_for_preview() -> None:
+    """ARCHITECTURE.md: outside agent/vision/ only ``preview`` (which blurs the faces of the one
+    frame it writes) imports the types that hold face boxes."""
+    users = []
+    for path in sorted((REPO / "agent").rglob("*.py")):
+        if path.is_relative_to(REPO / "agent" / "vision"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("agent.vision")
+                and any(alias.name in FACE_BOX_NAMES for alias in node.names)
+            ):
+                users.append(str(path.relative_to(REPO)))
+    assert sorted(set(users)) == ["agent/cli/preview.py"]
+
+
+def test_status_and_discovery_enter_the_wire_where_the_doc_says() -> None:
+    """ARCHITECTURE.md "Where messages enter the wire": events through the outbox; availability
+    built only by the publisher; nothing outside agent/wire/ and agent/service/ encodes a message."""
+    builders = []
+    encoders = []
+    for path in sorted((REPO / "agent").rglob("*.py")):
+        rel = str(path.relative_to(REPO))
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\bAvailabilityEvent\(", text):
+            builders.append(rel)
+        if re.search(r"\bencode\(", text) and "agent.wire.contract" in text:
+            encoders.append(rel)
+    assert builders == ["agent/wire/publisher.py"]
+    assert all(e.startswith(("agent/wire/", "agent/service/")) for e in encoders), encoders
+    doc = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for name in ("Pipeline.store", "Publisher._status", "publish_directly", "reserve_seq"):
+        assert name in doc
