@@ -101,6 +101,18 @@ FIGURES: dict[str, Figure] = {
         ("bench_agent", "traffic", "h264_bytes_per_hour"),
     ),
     "traffic.ratio_vs_h264": Figure("ratio", ("bench_agent", "traffic", "ratio_vs_h264")),
+    # The district's pages at 2,000 desks on PostgreSQL (issue 20 item 2, docs/CENTRAL.md).
+    "central.fleet_p95_s": Figure("s", ("bench_central_pages", "fleet_p95_s"), None, (LE, 0.5)),
+    "central.day_page_s": Figure("s", ("bench_central_pages", "day_page_s"), None, (LE, 2)),
+    "central.day_csv_s": Figure("s", ("bench_central_pages", "day_csv_s")),
+    "central.report_date_s": Figure("s", ("bench_central_pages", "report_date_s"), None, (LE, 10)),
+    "central.report_date_rss_mb": Figure(
+        "MiB", ("bench_central_pages", "report_date_rss_mb"), None, (LE, 300)
+    ),
+    "central.week_page_s": Figure("s", ("bench_central_pages", "week_page_s"), None, (LE, 2)),
+    "central.week_report_s": Figure("s", ("bench_central_pages", "week_report_s"), None, (LE, 2)),
+    "central.clinic_page_s": Figure("s", ("bench_central_pages", "clinic_page_s"), None, (LE, 0.2)),
+    "central.reconcile_day_s": Figure("s", ("bench_central_pages", "reconcile_day_s")),
     # District ingest (issue 20 item 3, docs/CENTRAL.md "Ingest at district rate").
     "central.ingest_events_per_s": Figure(
         "events/s", ("bench_central_ingest", "events_per_s"), None, (GE, 5000)
