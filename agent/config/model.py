@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from agent.flow.settings import Seconds, Section
+from agent.scanner.config import ScannerConfig
 from agent.thermometer.config import ScreeningConfig, ThermometerConfig
 from agent.vision.config import CameraConfig, VisionConfig
 from agent.wire.config import DeviceConfig, HomeAssistantConfig, MqttConfig, OutboxConfig
@@ -133,4 +134,8 @@ class AgentConfig(Section):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Runtime files.")
     home_assistant: HomeAssistantConfig = Field(
         default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
+    )
+    scanner: ScannerConfig = Field(
+        default_factory=ScannerConfig,
+        description="Registration scanner at the desk: scans counted, never read (absent by default).",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from agent import thermometer, vision
+from agent import scanner, thermometer, vision
 from agent.config import AgentConfig
 from agent.flow.alerts import AlertBook
 from agent.flow.clock import wall_of
@@ -50,6 +50,7 @@ def build_stages(
     lost = lost_alerts(cfg, sources, book)
     if lost is not None:
         analysers.append(lost)
+    sources += scanner.build(cfg.scanner)
     coverage = screening_coverage(cfg, analysers, book)
     if coverage is not None:
         analysers.append(coverage)
@@ -60,9 +61,11 @@ def screening_coverage(
     cfg: AgentConfig, analysers: Sequence[Analyser], book: AlertBook | None = None
 ) -> CoverageAnalyser | None:
     """Arrivals vs temperature results (``coverage`` events, ``screening_skipped``), when the
-    camera counts arrivals and the thermometer screens; None otherwise."""
+    camera counts arrivals and the thermometer screens, and the registration scans counted when a
+    scanner is enabled; None when neither."""
     occupancy = next((a for a in analysers if isinstance(a, OccupancyAnalyser)), None)
-    if occupancy is None or not cfg.thermometer.enabled:
+    screening = occupancy is not None and cfg.thermometer.enabled
+    if not screening and not cfg.scanner.enabled:
         return None
     s = cfg.screening
     coverage = CoverageAnalyser(
@@ -71,10 +74,13 @@ def screening_coverage(
         before_s=s.coverage_before_s,
         skipped_after=s.skipped_after,
         skipped_within_s=s.skipped_within_s,
+        screening=screening,
+        scanner=cfg.scanner.enabled,
         is_open=opening_hours(cfg),
         book=book,
     )
-    occupancy.arrivals.listeners.append(coverage.arrived)
+    if occupancy is not None and screening:
+        occupancy.arrivals.listeners.append(coverage.arrived)
     return coverage
 
 
