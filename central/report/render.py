@@ -160,7 +160,12 @@ def week_csv(report: WeekReport) -> str:
     )
 
 
-def week_html(report: WeekReport, standalone: bool = True, **page: object) -> str:
+def week_html(
+    report: WeekReport, standalone: bool = True, t: Translator | None = None, **page: object
+) -> str:
+    """The weekly counts as HTML in ``t``'s language (English by default); ``page`` may carry
+    ``district`` (central/report/trends.py DistrictWeek) for the totals per kind, the ranking and
+    the 8-week trend."""
     return (
-        templates().get_template("week.html").render(**page, report=report, standalone=standalone)
+        templates(t).get_template("week.html").render(**page, report=report, standalone=standalone)
     )

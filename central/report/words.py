@@ -50,6 +50,8 @@ def count(message: str, n: int, t: Translator) -> str:
 def problem_what(p: DayProblem, t: Translator) -> str:
     """The problem in plain words: its alert's label (and zone), or the box offline."""
     if p.alert == OFFLINE:
+        if p.reason is None:
+            return t.gettext("Box offline")
         how = t.gettext("connection lost") if p.reason != "stopped" else t.gettext("stopped")
         return t.gettext("Box offline (%(how)s)") % {"how": how}
     what = t.gettext(label_for(p.alert).label)

@@ -17,9 +17,11 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from central.i18n import N_, Translator
 from central.registry.clinics import clinic_names
-from central.report import notification_render, words
+from central.report import notification_render, render, words
 from central.report.kinds import KINDS
 from central.report.notification import Filters, all_clinics, notification
+from central.report.trends import district_week, trend_svg
+from central.report.weekly import WeekReport
 from central.web.fleet import GROUPS, GlanceFilters, glance
 from central.web.identity import viewer
 
@@ -84,3 +86,21 @@ def day_csv(
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="triage-day-{day.isoformat()}.csv"'},
     )
+
+
+def week_html(
+    request: Request,
+    engine: Engine,
+    report: WeekReport,
+    year_week: tuple[int, int],
+    tz: ZoneInfo,
+    t: Translator,
+) -> str:
+    """``/week``: the district's totals per kind, the clinics ranked, the 8-week trend, then the
+    counts per clinic (the viewer's clinics)."""
+    sites = viewer(request).sites
+    d = district_week(engine, *year_week, tz, sites)
+    return render.week_html(
+        report, standalone=False, t=t, tz_name=tz.key, district=d, trend_svg=trend_svg(d, t),
+        kinds=KINDS, names=names(engine, sites),
+    )  # fmt: skip

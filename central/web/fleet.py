@@ -10,6 +10,7 @@ tests and the technician's detail).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from central.report.daily import LOOKBACK_S, Problem, effective_time, problems
 from central.report.days import Window, day_window, today
 from central.report.kinds import NOT_WORKING, OFFLINE
 from central.report.notification import Filters
-from central.report.problems import DayProblem, open_now
+from central.report.problems import DayProblem, alert_events, collect
 from central.store import reader
 from central.store.reader import Stored
 from central.store.tables import events, rollup_days
@@ -307,6 +308,64 @@ def _models(doc: dict[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k)[:32], str(v)[:48]) for k, v in m.items() if isinstance(v, str)))[:8]
 
 
+READS_TTL_S = 5.0
+"""The fleet's reads are shared by every viewer of the same clinics for this long (the page
+refreshes itself every 30 s; 4 viewers at once cost one set of reads)."""
+
+_Reads = tuple[
+    list[_Last],
+    dict[tuple[str, str], Stored],
+    dict[tuple[str, str], Stored],
+    dict[tuple[str, str], tuple[int, int]],
+    dict[str, tuple[DayProblem, ...]],
+    dict[str, int],
+]
+_shared: dict[tuple[str, frozenset[str] | None, float, date], tuple[float, _Reads]] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) -> _Reads:
+    """:func:`_reads`, computed once per :data:`READS_TTL_S` for the same engine and clinics (the
+    others wait for it rather than read the same again)."""
+    key = (str(engine.url), sites, round(now / READS_TTL_S), day)
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None and time.monotonic() - hit[0] < READS_TTL_S:
+            return hit[1]
+        reads = _reads(engine, sites, now, day)
+        for k in [k for k, v in _shared.items() if time.monotonic() - v[0] >= READS_TTL_S]:
+            del _shared[k]
+        _shared[key] = (time.monotonic(), reads)
+        return reads
+
+
+def _reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) -> _Reads:
+    with engine.connect() as conn:
+        lasts = _last_states(conn, sites)
+        health = _docs_at(conn, "health", {(x.site, x.desk): x.last_health for x in lasts
+                                            if x.last_health is not None})  # fmt: skip
+        online = _docs_at(conn, "status", {(x.site, x.desk): x.status_at for x in lasts
+                                            if x.status == "online" and x.status_at is not None})  # fmt: skip
+        t = rollup_days
+        counts = {
+            (r[0], r[1]): (int(r[2]), int(r[3]))
+            for r in conn.execute(
+                select(t.c.site, t.c.desk, t.c.screened, t.c.fevers).where(t.c.day == day)
+            )
+        }
+        # Open alerts only: whether a desk is offline is its last status (the rollups); an
+        # offline problem is added for it below.
+        window = Window(date.min, date.max, now, now + 1.0)
+        found = collect(alert_events(conn, window, sites), (), window, now)
+    open_by_site = {
+        site: kept
+        for site, ps in found.items()
+        if (kept := tuple(p for p in ps if p.end is None or p.end > now))
+    }
+    refused = reader.quarantined(engine, now - 86400) if sites is None else {}
+    return lasts, health, online, counts, open_by_site, refused
+
+
 def glance(
     engine: Engine,
     tz: ZoneInfo,
@@ -321,25 +380,9 @@ def glance(
     names = names or {}
     now = time.time() if now is None else now
     window = day_window(today(tz, now), tz)
-    with engine.connect() as conn:
-        lasts = _last_states(conn, sites)
-        health = _docs_at(conn, "health", {(x.site, x.desk): x.last_health for x in lasts
-                                            if x.last_health is not None})  # fmt: skip
-        online = _docs_at(conn, "status", {(x.site, x.desk): x.status_at for x in lasts
-                                            if x.status == "online" and x.status_at is not None})  # fmt: skip
-        counts = {
-            (r[0], r[1]): (int(r[2]), int(r[3]))
-            for r in conn.execute(
-                select(
-                    rollup_days.c.site,
-                    rollup_days.c.desk,
-                    rollup_days.c.screened,
-                    rollup_days.c.fevers,
-                ).where(rollup_days.c.day == window.first)
-            )
-        }
-        open_by_site = open_now(conn, now, sites)
-    refused = reader.quarantined(engine, now - 86400) if sites is None else {}
+    lasts, health, online, counts, open_by_site, refused = _shared_reads(
+        engine, sites, now, window.first
+    )
     open_by_desk: dict[tuple[str, str], list[DayProblem]] = {}
     for ps in open_by_site.values():
         for p in ps:

@@ -36,7 +36,6 @@ from central.report.days import parse_date, parse_week, today
 from central.report.render import (
     templates,
     week_csv,
-    week_html,
 )
 from central.report.rows import check_text, minutes_text, problem_rows, status_text
 from central.report.weekly import weekly_report
@@ -141,8 +140,9 @@ def create_app(
         return parse_week(request.query_params.get("week") or "this", tz)
 
     def week_page(request: Request) -> Response:
-        report = scope.week(weekly_report(engine, *week_of(request), tz), viewer(request))
-        return HTMLResponse(week_html(report, standalone=False, tz_name=tz.key))
+        year_week = week_of(request)
+        report = scope.week(weekly_report(engine, *year_week, tz), viewer(request))
+        return HTMLResponse(district.week_html(request, engine, report, year_week, tz, t))
 
     def week_csv_page(request: Request) -> Response:
         report = scope.week(weekly_report(engine, *week_of(request), tz), viewer(request))

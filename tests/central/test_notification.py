@@ -105,3 +105,25 @@ def test_glance_groups_worst_first(db_url: str) -> None:
     assert only.matched == 1
     scoped = glance(engine, TZ, sites=frozenset({"clinic-001"}), now=at(18, 0))
     assert {d.site for d in scoped.desks} == {"clinic-001"}
+
+
+def test_district_week_by_kind_ranking_and_trend(db_url: str) -> None:
+    from central.report.trends import district_week, trend_svg
+
+    engine = open_db(db_url)
+    store_day(engine)
+    d = district_week(engine, 2026, 48, TZ)
+    # W48: crowding, unmasked x1 (desk-1), camera_covered, staff_unmasked; the Will at 12:00;
+    # the clean stop at 17:00; the fever is no problem.
+    assert d.this.per_kind == {"not_working": 3, "staff": 1, "crowding": 1, "unmasked": 1,
+                               "other": 0}  # fmt: skip
+    assert d.last.per_kind["unmasked"] == 1  # desk-2's raise on Sunday 2026-11-22
+    assert [(c.site, c.total) for c in d.ranking] == [("clinic-001", 3), ("clinic-002", 3)]
+    assert len(d.trend) == 8
+    assert d.trend[-1].week == 48
+    assert d.trend[0].week == 41
+    svg = trend_svg(d, translator("zh_CN"))
+    assert svg.startswith("<svg") and svg.count("<polyline") == 4  # noqa: PT018
+    assert "人员聚集" in svg
+    scoped = district_week(engine, 2026, 48, TZ, frozenset({"clinic-002"}))
+    assert [c.site for c in scoped.ranking] == ["clinic-002"]
