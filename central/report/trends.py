@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from central.i18n import Translator
 from central.report.days import Window, previous_week, week_window
@@ -88,27 +89,46 @@ def district_week(
     per_site: dict[str, dict[str, int]] = defaultdict(_empty)
     per_site_last: dict[str, int] = defaultdict(int)
     t = rollup_alerts
-    stmt = (
-        select(t.c.day, t.c.site, t.c.alert, func.sum(t.c.raised))
-        .where(t.c.day >= first, t.c.day <= last)
-        .group_by(t.c.day, t.c.site, t.c.alert)
+    scope = [t.c.site.in_(sorted(sites))] if sites is not None else []
+    # The trend: per day and alert over the weeks (no site: ~56 x alert names rows).
+    trend_q = (
+        select(t.c.day, t.c.alert, func.sum(t.c.raised))
+        .where(t.c.day >= first, t.c.day <= last, *scope)
+        .group_by(t.c.day, t.c.alert)
     )
-    if sites is not None:
-        stmt = stmt.where(t.c.site.in_(sorted(sites)))
+
+    # The ranking: per clinic and alert, this week and the week before.
+    def per_site_q(lo: date, hi: date) -> Select[Any]:
+        return (
+            select(t.c.site, t.c.alert, func.sum(t.c.raised))
+            .where(t.c.day >= lo, t.c.day <= hi, *scope)
+            .group_by(t.c.site, t.c.alert)
+        )
+
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        trend_rows = conn.execute(trend_q).all()
+        rank_rows = [
+            (s_, a, True, n)
+            for s_, a, n in conn.execute(per_site_q(windows[-1].first, windows[-1].last))
+        ]
+        rank_rows += [
+            (s_, a, False, n)
+            for s_, a, n in conn.execute(per_site_q(windows[-2].first, windows[-2].last))
+        ]
         offline = _offline_starts(conn, windows[0], windows[-1], sites)
-    for day, site, alert, n in rows:
+    for day, alert, n in trend_rows:
+        kind = kind_of(alert)
+        i = index_of_day(day)
+        if kind is not None and 0 <= i < len(windows):
+            per_week[i][kind] = per_week[i].get(kind, 0) + int(n)
+    for site, alert, this, n in rank_rows:
         kind = kind_of(alert)
         if kind is None:
             continue
-        i = index_of_day(day)
-        if 0 <= i < len(windows):
-            per_week[i][kind] = per_week[i].get(kind, 0) + int(n)
-            if i == len(windows) - 1:
-                per_site[site][kind] = per_site[site].get(kind, 0) + int(n)
-            elif i == len(windows) - 2:
-                per_site_last[site] += int(n)
+        if this:
+            per_site[site][kind] = per_site[site].get(kind, 0) + int(n)
+        else:
+            per_site_last[site] += int(n)
     for site, at in offline:
         for i, w in enumerate(windows):
             if w.start <= at < w.end:

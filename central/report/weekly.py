@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from central.report.counts import Counts
 from central.report.days import Window, previous_week, week_window
 from central.report.labels import label_for
-from central.store import rollups
+from central.store.tables import rollup_alerts, rollup_days
 
 BASE_METRICS: tuple[tuple[str, str], ...] = (
     ("screened", "Screened"),
@@ -81,13 +81,38 @@ class WeekReport:
 
 
 def _per_site(engine: Engine, w: Window, site: str | None) -> dict[str, Counts]:
-    """Counts per site from the daily rollups of the window's local days (what ``reconcile``
-    proves equal to counting the raw events; a district week is ~14,000 desk-days, not ~35 M
-    events)."""
+    """Counts per site summed in the database from the daily rollups of the window's local days
+    (what ``reconcile`` proves equal to counting the raw events; a district week is ~14,000
+    desk-days, not ~35 M events)."""
+    d, a = rollup_days, rollup_alerts
+    days_q = (
+        select(
+            d.c.site,
+            func.sum(d.c.screened),
+            func.sum(d.c.fevers),
+            func.sum(d.c.invalid),
+            func.sum(d.c.arrivals),
+            func.max(d.c.peak),
+        )
+        .where(d.c.day >= w.first, d.c.day <= w.last)
+        .group_by(d.c.site)
+    )
+    alerts_q = (
+        select(a.c.site, a.c.alert, func.sum(a.c.raised))
+        .where(a.c.day >= w.first, a.c.day <= w.last)
+        .group_by(a.c.site, a.c.alert)
+    )
+    if site is not None:
+        days_q = days_q.where(d.c.site == site)
+        alerts_q = alerts_q.where(a.c.site == site)
+    raised: dict[str, dict[str, int]] = {}
     out: dict[str, Counts] = {}
-    for (s, _desk, _day), r in rollups.read(engine, w.first, w.last, site).items():
-        c = Counts(r.screened, r.fevers, r.invalid, r.arrivals, r.peak, dict(r.raised))
-        out[s] = out[s].plus(c) if s in out else c
+    with engine.connect() as conn:
+        for s, alert, n in conn.execute(alerts_q):
+            raised.setdefault(s, {})[alert] = int(n)
+        for r in conn.execute(days_q):
+            out[r[0]] = Counts(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]),
+                               dict(sorted(raised.get(r[0], {}).items())))  # fmt: skip
     return out
 
 
