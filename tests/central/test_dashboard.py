@@ -116,7 +116,10 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
     with served(engine, TZ) as url, chromium() as browser:
         browser.get(url + "/")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Fleet at a glance"
-        row = browser.find_element(By.CSS_SELECTOR, 'tr.desk[data-site="clinic-042"]')
+        # Desks are grouped worst first (an offline desk-2 comes before desk-1): find desk-1.
+        row = browser.find_element(
+            By.CSS_SELECTOR, 'tr.desk[data-site="clinic-042"][data-desk="desk-1"]'
+        )
         cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
         assert cells[:3] == ["clinic-042", "desk-1", "online"]
         # Today's counts on the page are the stored events' counts (every screening is a fever).
@@ -197,7 +200,9 @@ def test_the_deprecated_token_is_an_admin_api_token(collected: tuple[Engine, Age
         assert err.value.code == 401
         req = urllib.request.Request(url + "/day.csv", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req) as resp:
-            assert resp.read().decode().startswith("\ufeffdate,site,desk,record")
+            assert (
+                resp.read().decode().startswith("\ufeffdate,site,name,desk,record")
+            )  # name: the registry
 
 
 def test_serve_refuses_other_addresses_without_a_token(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,31 @@ def test_district_week_by_kind_ranking_and_trend(db_url: str) -> None:
     assert "人员聚集" in svg
     scoped = district_week(engine, 2026, 48, TZ, frozenset({"clinic-002"}))
     assert [c.site for c in scoped.ranking] == ["clinic-002"]
+
+
+@pytest.mark.slow
+def test_pages_on_a_phone_show_every_column(tmp_path: Path) -> None:
+    """At 390 px the notification's and the fleet's tables fold into labelled cards: the status of
+    every problem is on screen, nothing is cut off to the right (real Chromium)."""
+    from selenium.webdriver.common.by import By
+
+    from tests.central.browser import chromium, served
+
+    engine = open_db(str(tmp_path / "c.sqlite3"))
+    store_day(engine)
+    with served(engine, TZ, language="zh_CN") as url, chromium() as browser:
+        browser.set_window_size(390, 844)
+        browser.get(url + "/day?date=2026-11-23")
+        assert "每日通报" in browser.find_element(By.TAG_NAME, "h1").text
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        statuses = browser.find_elements(By.CSS_SELECTOR, "table.problems td.status")
+        assert len(statuses) == 7
+        for cell in statuses:
+            assert cell.is_displayed()
+            assert cell.rect["x"] + cell.rect["width"] <= width + 1, cell.rect
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width + 1
+        assert "未整改" in statuses[-1].text or "仍离线" in statuses[-1].text
+        browser.save_screenshot(str(tmp_path / "day-390.png"))
+        browser.get(url + "/")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "设备总览"
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width + 1
