@@ -7,19 +7,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from central.i18n import N_
 from central.report.counts import Counts
 from central.report.days import Window, previous_week, week_window
 from central.report.labels import label_for
 from central.store.tables import rollup_alerts, rollup_days
 
 BASE_METRICS: tuple[tuple[str, str], ...] = (
-    ("screened", "Screened"),
-    ("fevers", "Fevers"),
-    ("invalid", "Invalid readings"),
-    ("arrivals", "Arrivals"),
-    ("peak", "Peak occupancy"),
-    ("problems", "Problems raised"),
-    ("fevers_alerted", "Fever alerts (screenings)"),
+    ("screened", N_("Screened")),
+    ("fevers", N_("Fevers")),
+    ("invalid", N_("Invalid readings")),
+    ("arrivals", N_("Arrivals")),
+    ("peak", N_("Peak occupancy")),
+    ("problems", N_("Problems raised")),
+    ("fevers_alerted", N_("Fever alerts (screenings)")),
 )
 
 
