@@ -86,6 +86,13 @@ def create_app(
         )
         return HTMLResponse(html)
 
+    def own_page(name: str, **ctx: object) -> HTMLResponse:
+        """A page in the installation's language."""
+        html = own_env.get_template(name).render(
+            base="", standalone=False, tz_name=tz.key, token_q="", **ctx
+        )
+        return HTMLResponse(html)
+
     def guarded(fn: Callable[[Request], Response]) -> Endpoint:
         async def wrapper(request: Request) -> Response:
             require(request, "view")
@@ -118,7 +125,7 @@ def create_app(
                 )
             )
             charts[d.desk] = svg(d, occ, report.window, report.generated, tz)
-        return page(
+        return own_page(
             "clinic.html",
             site=site,
             report=report,
