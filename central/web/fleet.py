@@ -229,6 +229,17 @@ class Glance:
     """Box version -> desks."""
     quarantined: dict[str, int] = field(default_factory=dict)
     names: Mapping[str, str] = field(default_factory=dict)
+    missing: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Sequence numbers missing among today's events per desk (events lost between the box and
+    here; the technician's line)."""
+
+    @property
+    def missing_seq(self) -> int:
+        return sum(self.missing.values())
+
+    @property
+    def desks_missing(self) -> int:
+        return sum(1 for v in self.missing.values() if v)
 
     @property
     def total(self) -> int:
@@ -337,6 +348,32 @@ def _shared_reads(engine: Engine, sites: frozenset[str] | None, now: float, day:
             del _shared[k]
         _shared[key] = (time.monotonic(), reads)
         return reads
+
+
+MISSING_TTL_S = 60.0
+"""Today's missing sequence numbers scan the day's events (seconds at 2,000 desks): computed at
+most once a minute per set of clinics."""
+_missing: dict[
+    tuple[str, frozenset[str] | None, date], tuple[float, dict[tuple[str, str], int]]
+] = {}
+_missing_lock = threading.Lock()
+
+
+def _shared_missing(
+    engine: Engine, sites: frozenset[str] | None, window: Window
+) -> dict[tuple[str, str], int]:
+    key = (str(engine.url), sites, window.first)
+    with _missing_lock:
+        hit = _missing.get(key)
+        if hit is not None and time.monotonic() - hit[0] < MISSING_TTL_S:
+            return hit[1]
+        found = reader.missing_seq(engine, window.start, window.end)
+        if sites is not None:
+            found = {k: v for k, v in found.items() if k[0] in sites}
+        for k in [k for k, v in _missing.items() if time.monotonic() - v[0] >= MISSING_TTL_S]:
+            del _missing[k]
+        _missing[key] = (time.monotonic(), found)
+        return found
 
 
 def _reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) -> _Reads:
@@ -460,4 +497,5 @@ def glance(
     return Glance(
         window, now, f, groups, tuple(matched[start : start + f.per_page]), len(matched),
         tuple(every_open), dict(sorted(versions.items(), key=lambda kv: -kv[1])), refused, names,
+        _shared_missing(engine, sites, window),
     )  # fmt: skip
