@@ -359,21 +359,44 @@ _missing: dict[
 _missing_lock = threading.Lock()
 
 
+_refreshing: set[tuple[str, frozenset[str] | None, date]] = set()
+
+
 def _shared_missing(
     engine: Engine, sites: frozenset[str] | None, window: Window
 ) -> dict[tuple[str, str], int]:
+    """Computed on the first call; afterwards the last figure is answered at once and refreshed in
+    the background when older than :data:`MISSING_TTL_S` (a page never waits for the scan again)."""
     key = (str(engine.url), sites, window.first)
-    with _missing_lock:
-        hit = _missing.get(key)
-        if hit is not None and time.monotonic() - hit[0] < MISSING_TTL_S:
-            return hit[1]
+
+    def compute() -> dict[tuple[str, str], int]:
         found = reader.missing_seq(engine, window.start, window.end)
         if sites is not None:
             found = {k: v for k, v in found.items() if k[0] in sites}
-        for k in [k for k, v in _missing.items() if time.monotonic() - v[0] >= MISSING_TTL_S]:
-            del _missing[k]
-        _missing[key] = (time.monotonic(), found)
         return found
+
+    def refresh() -> None:
+        try:
+            found = compute()
+            with _missing_lock:
+                _missing[key] = (time.monotonic(), found)
+        finally:
+            with _missing_lock:
+                _refreshing.discard(key)
+
+    with _missing_lock:
+        hit = _missing.get(key)
+        if hit is not None:
+            if time.monotonic() - hit[0] >= MISSING_TTL_S and key not in _refreshing:
+                _refreshing.add(key)
+                threading.Thread(target=refresh, daemon=True, name="missing-seq").start()
+            return hit[1]
+    found = compute()
+    with _missing_lock:
+        for old in [k for k in _missing if k[2] != window.first]:  # yesterday's: forgotten
+            del _missing[old]
+        _missing[key] = (time.monotonic(), found)
+    return found
 
 
 def _reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) -> _Reads:
@@ -417,6 +440,7 @@ def glance(
     names = names or {}
     now = time.time() if now is None else now
     window = day_window(today(tz, now), tz)
+    missing = _shared_missing(engine, sites, window)
     lasts, health, online, counts, open_by_site, refused = _shared_reads(
         engine, sites, now, window.first
     )
@@ -497,5 +521,5 @@ def glance(
     return Glance(
         window, now, f, groups, tuple(matched[start : start + f.per_page]), len(matched),
         tuple(every_open), dict(sorted(versions.items(), key=lambda kv: -kv[1])), refused, names,
-        _shared_missing(engine, sites, window),
+        missing,
     )  # fmt: skip
