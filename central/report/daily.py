@@ -167,7 +167,9 @@ def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
         assert begin is not None
         if begin >= window.end or (cleared is not None and cleared < window.start):
             continue
-        value = (r.number("value") if r else None) or (c.number("value") if c else None)
+        value = r.number("value") if r else None
+        if value is None and c is not None:  # a value of 0 is a value, not "none"
+            value = c.number("value")
         out.append(
             Problem(
                 site=first.site,

@@ -78,3 +78,17 @@ def test_open_now(db_url: str) -> None:
     # At 08:00 yesterday's problem at desk-2 was still open (put right at 08:20).
     early = open_now(engine, at(8, 0), sites=frozenset({"clinic-001"}))
     assert [(p.desk, p.alert) for p in early["clinic-001"]] == [("desk-2", "unmasked")]
+
+
+def test_a_value_of_zero_is_kept() -> None:
+    """A raise whose value is 0 keeps it (it was replaced by the clear's, or blank, by an ``or``)."""
+    from central.report.daily import problems as pair
+    from central.report.days import day_window
+    from central.store.reader import Stored
+
+    def ev(state: str, ts: float, value: float) -> Stored:
+        return Stored("c", "d", "alert", 1, ts, ts, "crowding", state, "z1",
+                      {"value": value, "alert": "crowding"})  # fmt: skip
+
+    got = pair([ev("raised", at(10, 0), 0), ev("cleared", at(10, 5), 7)], day_window(DAY, TZ))
+    assert [p.value for p in got] == [0]
