@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -241,5 +241,5 @@ def count_by_kind(found: Iterable[DayProblem]) -> dict[str, int]:
     return dict(out)
 
 
-def flatten(per_site: dict[str, Sequence[DayProblem]]) -> list[DayProblem]:
+def flatten(per_site: Mapping[str, Sequence[DayProblem]]) -> list[DayProblem]:
     return [p for ps in per_site.values() for p in ps]
