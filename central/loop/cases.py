@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import Connection, Row, Select, select, update
+from sqlalchemy import Connection, Row, Select, func, select, update
 
 from central.audit.trail import record
 from central.i18n import N_
@@ -121,6 +121,18 @@ def list_cases(
 def get(conn: Connection, case_id: int) -> Case | None:
     r = conn.execute(_query().where(cases.c.pk == case_id)).first()
     return None if r is None else _case(r)
+
+
+OPEN_STATES: Final[tuple[State, ...]] = ("open", "notified", "reported")
+"""A case is open until it is verified or closed."""
+
+
+def open_per_site(conn: Connection, sites: Iterable[str] | None = None) -> dict[str, int]:
+    """Open cases (not verified nor closed) per clinic, now (``sites``: the viewer's clinics)."""
+    q = select(cases.c.site, func.count()).where(cases.c.state.in_(list(OPEN_STATES)))
+    if sites is not None:
+        q = q.where(cases.c.site.in_(list(sites)))
+    return {str(s): int(n) for s, n in conn.execute(q.group_by(cases.c.site))}
 
 
 def overdue(conn: Connection, today: date, sites: Iterable[str] | None = None) -> list[Case]:

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from central.i18n import N_, Translator
+from central.loop import escalation
+from central.loop.cases import open_per_site
 from central.registry.clinics import clinic_names
 from central.report import notification_render, render, words
 from central.report.kinds import KINDS
@@ -96,11 +98,15 @@ def week_html(
     tz: ZoneInfo,
     t: Translator,
 ) -> str:
-    """``/week``: the district's totals per kind, the clinics ranked, the 8-week trend, then the
-    counts per clinic (the viewer's clinics)."""
+    """``/week``: the district's totals per kind, the clinics ranked (with their open cases), the
+    8-week trend, the week's notices and escalations, then the counts per clinic (the viewer's
+    clinics). The loop's readings are composed here: central.report does not import central.loop."""
     sites = viewer(request).sites
     d = district_week(engine, *year_week, tz, sites)
+    with engine.connect() as conn:
+        loop_week = escalation.escalations_of_week(conn, *year_week, sites)
+        open_cases = open_per_site(conn, sites)
     return render.week_html(
         report, standalone=False, t=t, tz_name=tz.key, district=d, trend_svg=trend_svg(d, t),
-        kinds=KINDS, names=names(engine, sites),
+        kinds=KINDS, names=names(engine, sites), loop_week=loop_week, open_cases=open_cases,
     )  # fmt: skip

@@ -5,16 +5,21 @@ people; every step audited; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
+from central.accounts import users as accounts
 from central.audit.trail import entries
 from central.loop import escalation
+from central.loop.cases import open_per_site
 from central.loop.settings import LoopSettings
 from central.registry.clinics import get
 from central.store.db import open_db
-from tests.central.district_week import DAYS, registry, run_week, store_week
+from tests.central.browser import served
+from tests.central.district_week import DAYS, TZ, registry, run_week, store_week
+from tests.central.test_accounts import ADMIN, PASSWORD, Client
 
 
 def test_the_district_rules(db_url: str) -> None:
@@ -88,3 +93,42 @@ def test_ordered_to_close_and_still_admitting(db_url: str) -> None:
     assert {"closure.ordered", "closure.lifted", "registry.edited"} <= set(trail)
     with engine.begin() as conn, pytest.raises(escalation.EscalationError, match="lifted"):
         escalation.lift_closure(conn, order.id, DAYS[5] + timedelta(days=1), actor="z", role="o")
+
+
+def test_the_week_page_shows_notices_escalations_and_open_cases(db_url: str) -> None:
+    """``/week`` (issue 21 item 7): the week's notices and escalations and the open cases per
+    ranked clinic, for an officer (every clinic) and a clinic user (their own only)."""
+    engine = open_db(db_url)
+    store_week(engine)
+    registry(engine)
+    run_week(engine, LoopSettings())
+    with engine.begin() as conn:
+        escalation.order_closure(conn, "c-04", DAYS[3], "整改", actor="zhou", role="officer")
+        for name, role, site in [("zhou", "officer", None), ("clin", "clinic", "c-01")]:
+            accounts.add(conn, ADMIN, username=name, role=role, password=PASSWORD, site=site)
+    with engine.connect() as conn:
+        week = escalation.escalations_of_week(conn, 2026, 48)
+        open_cases = open_per_site(conn)
+    assert open_cases["c-01"] > 0
+    with served(engine, TZ) as url:
+        officer, clinic = Client(url), Client(url)
+        assert officer.sign_in("zhou") == 303
+        assert clinic.sign_in("clin") == 303
+        status, _, body = officer.call("/week?week=2026-W48")
+        assert status == 200
+        notices = re.findall(r'<a href="/notice/([0-9-]+)">', body)
+        assert notices == [n.number for n in week.notices]
+        assert len(notices) == 9
+        summoned = re.findall(r'class="summoned" href="/notice/([0-9-]+)"', body)
+        assert summoned == [n.number for n in week.summoned]
+        assert 'class="closure" href="/clinic/c-04/loop"' in body
+        ranked = dict(re.findall(r"<tr><td data-label=\"Clinic\">(\S+?)[ <].*?"
+                                 r'class="num open-cases">(\d+)</td></tr>', body))  # fmt: skip
+        assert {s: int(n) for s, n in ranked.items()} == {s: open_cases.get(s, 0) for s in ranked}
+        assert ranked["c-01"] == str(open_cases["c-01"])
+        status, _, mine = clinic.call("/week?week=2026-W48")
+        assert status == 200
+        own = [n.number for n in week.notices if n.site == "c-01"]
+        assert re.findall(r'<a href="/notice/([0-9-]+)">', mine) == own
+        for other in ("c-02", "c-03", "c-04", "x-99", "仁和门诊部", "百草堂诊所"):
+            assert other not in mine, other
