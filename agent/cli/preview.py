@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from agent.cli.errors import CliError
 from agent.config import AgentConfig, load_config
 from agent.vision import load_inference
 from agent.vision.capture.frames import SourceUnavailableError, open_source
@@ -35,7 +36,7 @@ NETWORK_FS = frozenset(
 WARMUP_FRAMES = 5
 
 
-class PreviewError(Exception):
+class PreviewError(CliError):
     """The preview could not be made; the message says what to do."""
 
 

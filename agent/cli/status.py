@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent.cli.errors import CliError
 from agent.cli.terminal import duration, local_time, paint, use_colour
 from agent.config import ConfigError, RuntimeConfig, load_config
 
@@ -22,7 +23,7 @@ CONNECT_TIMEOUT_S = 5.0
 SERVICE = "triage-agent"
 
 
-class StatusClientError(Exception):
+class StatusClientError(CliError):
     """The agent could not be reached; ``str()`` says what to do.
 
     ``not_running`` is True when no agent listens (no socket, or nobody behind it); ``denied`` when

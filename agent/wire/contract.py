@@ -28,6 +28,7 @@ from typing import Any
 
 from agent.flow.events import KINDS, AlertEvent, Event, SourceHealth
 from agent.wire.config import DeviceConfig, MqttConfig
+from agent.wire.errors import WireError
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 512
@@ -43,7 +44,7 @@ PAYLOAD_BOUNDS: dict[str, int] = {"summary": SUMMARY_MAX_PAYLOAD_BYTES}
 QOS = 1
 
 
-class PayloadTooLargeError(ValueError):
+class PayloadTooLargeError(WireError, ValueError):
     """An encoded event exceeded :data:`MAX_PAYLOAD_BYTES` (a bug: events are bounded by design)."""
 
 

@@ -26,6 +26,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from agent.wire.errors import WireError
 from agent.wire.storage import advice, cause_of, honest_cause
 
 log = logging.getLogger("agent.wire.outbox")
@@ -34,7 +35,7 @@ RETRY_EVERY_S = 1.0
 """While faulted, :meth:`Outbox.retry` tries a write at most this often."""
 
 
-class OutboxError(Exception):
+class OutboxError(WireError):
     """The outbox file cannot be opened or written; ``cause`` says why (``disk full``...)."""
 
     def __init__(self, message: str, cause: str = "") -> None:
@@ -46,7 +47,7 @@ class StorageError(OutboxError):
     """A write failed; the outbox stays usable and :meth:`Outbox.retry` clears the fault."""
 
 
-class NotOpenError(sqlite3.OperationalError):
+class NotOpenError(WireError, sqlite3.OperationalError):
     """The file is not open (it could not be opened or created): raised by every use of the
     database, so the handlers that catch ``sqlite3.Error`` treat it as the fault it is."""
 

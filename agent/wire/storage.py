@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.wire.errors import WireError
+
 SEQ_BLOCK = 1000
 """Sequence numbers reserved per sidecar write."""
 
@@ -62,7 +64,7 @@ DAMAGED = frozenset({"corrupt"})
 """Causes that mean the file itself is damaged (move it aside), not its surroundings."""
 
 
-class DamagedError(sqlite3.DatabaseError):
+class DamagedError(WireError, sqlite3.DatabaseError):
     """SQLite opened the file but its integrity check failed."""
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from agent.flow.redact import redact_url
 from agent.flow.settings import ConfigError
 from agent.vision.config import CameraConfig
+from agent.vision.errors import VisionError
 from agent.vision.findings import Frame
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ SIMULATED_HOLD_S = 4.0
 """How long the simulated camera shows one scene (a person stays a while), at any frame rate."""
 
 
-class SourceUnavailableError(Exception):
+class SourceUnavailableError(VisionError):
     """The camera, file or stream cannot be opened now; the message says what to check."""
 
 

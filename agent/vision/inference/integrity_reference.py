@@ -20,6 +20,7 @@ from statistics import median
 import numpy as np
 import numpy.typing as npt
 
+from agent.vision.errors import VisionError
 from agent.vision.findings import Frame
 from agent.vision.inference.integrity_measures import (
     GRID_COLS,
@@ -40,7 +41,7 @@ REFERENCE_NAME = "camera-reference.npz"
 """File name of the reference in the state directory."""
 
 
-class ReferenceFileError(Exception):
+class ReferenceFileError(VisionError):
     """A reference file that cannot be read; the message says what to do."""
 
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from agent.vision.errors import VisionError
 from agent.vision.findings import Frame
 from agent.vision.manifest import InputSpec
 
@@ -30,7 +31,7 @@ ResizeMode = Literal["stretch", "letterbox"]
 FloatArray = npt.NDArray[np.float32]
 
 
-class FrameError(ValueError):
+class FrameError(VisionError, ValueError):
     """A frame that cannot be fed to a model (wrong shape or dtype)."""
 
 
