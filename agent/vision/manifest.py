@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.flow.settings import models_advice
+from agent.vision.errors import VisionError
 
 Family = Literal["centerface", "blazeface", "ultraface", "nanodet", "aizoo", "mask-classifier"]
 Task = Literal["face", "face_mask", "person", "mask"]
@@ -34,7 +35,7 @@ Optimisation = Literal["all", "extended", "basic", "none"]
 """onnxruntime graph optimisation levels a manifest entry may ask for (``ModelSpec.optimisation``)."""
 
 
-class ModelError(Exception):
+class ModelError(VisionError):
     """A model that cannot be used: missing file, checksum mismatch, bad manifest entry."""
 
 
