@@ -62,6 +62,7 @@ from central.report.kinds import kind_label
 from central.report.render import templates
 from central.store import reader
 from central.store.records import NAME
+from central.web.access import ACTION_LABELS
 from central.web.guard import CSRF_INPUT
 from central.web.identity import viewer
 
@@ -98,6 +99,11 @@ class LoopPages:
 def _need(v: Viewer, permission: Permission) -> None:
     if not v.may(permission):
         raise RefusedError(403, f"not allowed: {permission}")
+
+
+def _sites(v: Viewer) -> list[str] | None:
+    """The viewer's clinics for a reading (``None``: every clinic)."""
+    return None if v.sites is None else sorted(v.sites)
 
 
 def _scope(v: Viewer, site: str) -> None:
@@ -168,6 +174,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 viewer=v,
                 lang_q=("?lang=" + t.locale) if request.query_params.get("lang") else "",
                 kind_label=lambda k: kind_label(k, t),
+                action_label=lambda a: t.gettext(ACTION_LABELS[a]) if a in ACTION_LABELS else a,
                 state_label=lambda s: t.gettext(case_ops.STATE_LABELS.get(s) or s),
                 status_label=lambda s: t.gettext(STATUS_LABELS.get(s) or s),
                 party_label=lambda p: t.gettext(PARTY_LABELS.get(p) or p),
@@ -284,9 +291,16 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
 
     def notice_page(request: Request) -> Response:
         n, t = _notice(request), pages.t(request)
+        sites = _sites(viewer(request))
         with engine.connect() as conn:
             cs = case_ops.list_cases(conn, notice_id=n.id)
-        return render(request, "loop/notice_page.html", t, notice=n, v=view(n, t, tz), cases=cs)
+            trail = entries(conn, sites=sites, target_kind="notice", target_id=n.number, limit=50)
+            for c in cs:
+                trail += entries(conn, sites=sites, target_kind="case", target_id=str(c.id),
+                                 limit=50)  # fmt: skip
+        trail.sort(key=lambda e: (e.at, e.pk), reverse=True)
+        return render(request, "loop/notice_page.html", t, notice=n, v=view(n, t, tz), cases=cs,
+                      trail=trail, page_kind="notice")  # fmt: skip
 
     def notice_txt(request: Request) -> Response:
         n, t = _notice(request), pages.t(request)
@@ -324,9 +338,10 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         c, t, v = _case(request), pages.t(request), viewer(request)
         with engine.connect() as conn:
             later = case_ops.later_facts(conn, c, today(tz))
-            trail = entries(conn, target_kind="case", target_id=str(c.id), limit=50)
+            trail = entries(conn, sites=_sites(v), target_kind="case", target_id=str(c.id),
+                            limit=50)  # fmt: skip
         return render(request, "loop/case.html", t, case=c, later=later, trail=trail,
-                      today=today(tz), may_report=v.may("case.report"),
+                      page_kind="case", today=today(tz), may_report=v.may("case.report"),
                       may_verify=v.may("case.verify"), may_close=v.may("case.close"))  # fmt: skip
 
     def case_action(request: Request) -> Response:
@@ -367,8 +382,10 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
             breaches = escalation.closure_breaches(
                 conn, now_day - timedelta(days=30), now_day, [site]
             )
+            trail = entries(conn, sites=[site], limit=100)
         return render(request, "loop/clinic.html", t, site=site, clinic=clinic, standing=st,
                       notices=ns, cases=cs, orders=orders, breaches=breaches, today=now_day,
+                      trail=trail, page_kind="clinic",
                       settings=settings, may_order=v.may("escalation.manage"))  # fmt: skip
 
     def closure_order(request: Request) -> Response:

@@ -1,0 +1,85 @@
+"""The audit trail on the pages it concerns (issue 22 item 4): the notice page (the notice's and
+its cases' entries), the case page (the case's), the clinic's loop page (every entry about the
+clinic), labelled in the page's language and scoped by the viewer's clinics. Real database, real
+server over HTTP, the scripted district week."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import Engine
+
+from central.loop import cases as case_ops
+from central.loop import escalation
+from central.loop.cases import list_cases
+from tests.central.browser import served
+from tests.central.district_week import DAYS, TZ
+from tests.central.test_accounts import Client
+from tests.central.test_accounts_district import week
+
+__all__ = ["week"]
+
+pytestmark = pytest.mark.slow
+
+
+def _trail(body: str) -> list[tuple[str, str]]:
+    m = re.search(r'<section class="trail" id="audit-trail">(.*?)</section>', body, re.S)
+    assert m, body[-2000:]
+    found: list[tuple[str, str]] = re.findall(r'data-action="([a-z_.]+)">([^<]*)</li>', m.group(1))
+    return found
+
+
+def test_audit_entries_on_the_notice_case_and_clinic_pages(week: Engine) -> None:
+    with week.connect() as conn:
+        mine = {c.site: c for c in list_cases(conn)}
+    c01, c02 = mine["c-01"], mine["c-02"]
+    with week.begin() as conn:
+        case_ops.report(conn, c01.id, "口罩已发放", actor="zhou", role="officer")
+        case_ops.report(conn, c02.id, "已安排值守", actor="zhou", role="officer")
+        escalation.order_closure(conn, "c-02", DAYS[3], "整改", actor="zhou", role="officer")
+    with served(week, TZ, language="en") as url:
+        officer, clinic = Client(url), Client(url)
+        assert officer.sign_in("zhou") == 303
+        assert clinic.sign_in("clin") == 303
+
+        status, _, body = officer.call(f"/notice/{c01.number}")
+        assert status == 200
+        rows = _trail(body)
+        actions = [a for a, _ in rows]
+        assert actions[0] == "case.reported"  # newest first
+        assert "notice.issued" in actions
+        assert set(actions) <= {"notice.issued", "case.reported"}
+        assert any("rectification reported" in text and "zhou (officer)" in text
+                   for a, text in rows if a == "case.reported")  # fmt: skip
+        assert any("notice issued" in text for a, text in rows if a == "notice.issued")
+
+        status, _, body = officer.call(f"/case/{c01.id}")
+        assert status == 200
+        assert [a for a, _ in _trail(body)] == ["case.reported"]
+
+        status, _, body = officer.call("/clinic/c-02/loop")
+        assert status == 200
+        actions = [a for a, _ in _trail(body)]
+        assert {"notice.issued", "case.reported", "escalation.raised", "closure.ordered"} <= set(
+            actions
+        )
+        assert "ordered to close for rectification" in body
+        assert c01.number not in re.sub(r".*?id=\"audit-trail\"", "", body, count=1, flags=re.S)
+
+        # In Chinese on a zh_CN page.
+        status, _, body = officer.call(f"/case/{c01.id}?lang=zh_CN")
+        assert status == 200
+        assert "rectification reported" not in body
+        assert _trail(body)
+
+        # The clinic user sees their own clinic's trail and nothing of c-02's.
+        status, _, body = clinic.call("/clinic/c-01/loop")
+        assert status == 200
+        assert "case.reported" in [a for a, _ in _trail(body)]
+        assert "c-02" not in body
+        assert "仁和门诊部" not in body
+        for path in ("/clinic/c-02/loop", f"/case/{c02.id}", f"/notice/{c02.number}"):
+            status, _, body = clinic.call(path)
+            assert status in (403, 404), path
+            assert "已安排值守" not in body
