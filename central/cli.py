@@ -14,6 +14,10 @@
     triage-central reconcile (--date D | --since D) [--retz]
 
 Every flag also reads ``TRIAGE_CENTRAL_<FLAG>`` from the environment (see central/config.py).
+
+One module because it is the one command table: the parser and one short ``_run_*`` per command,
+each handing over to the package that does the work (the accounts' and loop's commands already
+live in their packages).
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ texts (the summary tally), written in the same transaction as the message that c
 module is the queue and the sequence allocator. An outbox that cannot be opened at start does not
 raise: it starts *not open*, faulted as after a failed write (numbers handed out from memory above
 the sidecar's mark), and :meth:`Outbox.retry` opens it once the folder takes a probe write again.
+
+One module because the queue and the sequence allocator are one :class:`Outbox`: one SQLite
+connection and one lock, and each append writes the message and its sequence number in one
+transaction; the jobs beside it (faults, file, state, bounds) are already modules of their own.
 """
 
 from __future__ import annotations

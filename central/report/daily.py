@@ -9,6 +9,10 @@ checked against the box's own ``summary`` events.
   compared with the sums of those summaries; a daily summary (one with a local ``date``) is compared
   with the whole day. Differences are reported with the sequence-number gaps and the evictions the
   box reported, which explain them (events evicted on the box or never delivered).
+
+One module because the three parts are one desk's day: :func:`daily_report` queries the day's
+events once, hands each desk's share to the three and puts their results into one :class:`DeskDay`;
+the formatting is :mod:`central.report.render`.
 """
 
 from __future__ import annotations
