@@ -41,7 +41,9 @@ published directly, retained, after every birth and whenever Home Assistant's ow
 
 Two jobs live beside it: :mod:`agent.wire.mqtt_client` builds the paho client (shared with
 ``diag``), paces the attempts and picks the protocol; :mod:`agent.wire.acks` keeps the PUBACK
-bookkeeping. What stays here is one module although over 400 lines: one paho client's two threads
+bookkeeping.
+
+One module because what stays here, although over 400 lines, is one paho client's two threads
 and its callbacks, which share one lock and one connection's state (the Will, the birth, their
 reserved numbers, failed attempts, the drain's window); split, that state would be read and
 written across modules.
