@@ -45,6 +45,9 @@ AT = 1_795_000_000.123456
 # with counters at a year of heavy use (10^9 messages, 10^6 errors), every payload fits the bound.
 LONG = Identity("triage/v1", "s" * 32, "d" * 32, "x" * 32)
 
+MODEL = "m" * 24 + "@0123abcd"
+"""The longest model label (:func:`agent.vision.manifest.label`)."""
+
 EXAMPLES: list[Event] = [
     AvailabilityEvent(at=AT, state="online"),
     HealthEvent(
@@ -229,6 +232,11 @@ FAULTED_HEALTH = HealthEvent(  # the worst case with a storage fault: optional f
 EXAMPLES.append(FAULTED_HEALTH)
 EXAMPLES.append(AvailabilityEvent(at=AT, state="online", health_every_s=31_536_000))
 EXAMPLES.append(AvailabilityEvent(at=AT, state="offline", reason="stopped"))
+MODELS = {"face": MODEL, "mask": MODEL, "person": MODEL}
+EXAMPLES.append(  # the worst case: every model with the longest label
+    AvailabilityEvent(at=AT, state="online", health_every_s=31_536_000, models=MODELS)
+)
+EXAMPLES.append(AvailabilityEvent(at=AT, state="offline", reason="stopped", models=MODELS))
 
 
 def test_every_kind_has_an_example_and_a_schema() -> None:
@@ -274,6 +282,33 @@ def test_health_sheds_optional_fields_only_when_over_the_bound() -> None:
     assert "outbox_oldest_s" not in longest
     assert longest["storage"] == "permission denied"
     assert longest["outbox_resets"] == 1000
+
+
+def test_status_carries_the_models_within_the_bound() -> None:
+    """Every model with the longest label on the longest identity: far within 512 bytes (the
+    health event has no room for them: an ordinary desk's health is 450 bytes already)."""
+    msg = encode(EXAMPLES[-2], LONG, seq=1_000_000_000)
+    doc = json.loads(msg.payload)
+    assert doc["models"] == MODELS
+    assert len(msg.payload) <= 400 < payload_bound("status")
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        {},
+        {"camera": "x@0123abcd"},
+        {"face": "x"},
+        {"face": "é@0123abcd"},
+        {"face": "m" * 25 + "@0123abcd"},
+    ],
+)
+def test_status_schema_refuses_other_models(models: dict[str, str]) -> None:
+    doc = json.loads(encode(EXAMPLES[-2], ID, seq=1).payload)
+    jsonschema.validate(doc, schema("status"))
+    doc["models"] = models
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema("status"))
 
 
 def test_envelope_fields() -> None:

@@ -19,9 +19,11 @@ from agent.flow.liveness import LoopStamp
 from agent.flow.ports import Emit
 from agent.service.notify import Notifier
 from agent.service.pipeline import Pipeline
+from agent.vision.config import VisionConfig
+from agent.vision.manifest import label, load_manifest
 from agent.wire.outbox import Outbox
 from tests.broker import Broker, Collector
-from tests.conftest import AgentProcess, base_config, validate_message, write_config
+from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
 
 
 class ReadingSource:
@@ -204,6 +206,7 @@ def test_run_end_to_end_status_health_summary_and_clean_stop(
     docs = [validate_message(m) for m in msgs]
     assert docs[0]["kind"] == "status"
     assert docs[0]["state"] == "online"
+    assert "models" not in docs[0], "no vision, no models"
     assert all(d["device"] == "test-site-desk-1" for d in docs)
     seqs = [d["seq"] for d in docs if d["kind"] in ("health", "summary")]
     assert seqs == sorted(seqs)
@@ -267,3 +270,40 @@ def test_a_power_cut_mid_period_neither_loses_nor_repeats_counts(tmp_path: Path)
     r.tick(T0 + 902)
     docs = [json.loads(m.message.payload) for m in r.outbox.peek(limit=50)]
     assert len([d for d in docs if d["kind"] == "summary"]) == 1  # not repeated after a restart
+
+
+@pytest.mark.broker
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_run_with_vision_names_its_models_on_every_status(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The loaded models (manifest name and sha256 prefix) ride on the online status, the
+    stopping and offline ones too (the fleet page shows them per desk); health stays as it was."""
+    models = REPO / "models"
+    vision = VisionConfig(models_dir=models)
+    label_of = {s.name: label(s) for s in load_manifest(models / "manifest.json").models}
+    expected = {"face": label_of[vision.face_model], "mask": label_of[vision.mask_model]}
+    if vision.person_model is not None:
+        expected["person"] = label_of[vision.person_model]
+    c = collector_factory(mosquitto.port, "triage/v1/#")
+    raw = base_config(
+        tmp_path,
+        mosquitto.port,
+        camera={"enabled": True, "source": "simulated"},
+        vision={"models_dir": str(models)},
+    )
+    agent = agent_process(write_config(tmp_path / "agent.toml", raw))
+    c.wait_for(lambda ms: any(m.topic.endswith("/health") for m in ms), timeout=60)
+    assert agent.stop() == 0, agent.output()
+    msgs = c.wait_for(
+        lambda ms: any(m.topic.endswith("/status") and b"offline" in m.payload for m in ms)
+    )
+    docs = [validate_message(m) for m in msgs]
+    status = [d for d in docs if d["kind"] == "status"]
+    assert [d["state"] for d in status] == ["online", "stopping", "offline"]
+    assert all(d["models"] == expected for d in status)
+    assert all("models" not in d for d in docs if d["kind"] == "health")

@@ -15,7 +15,7 @@ from agent.vision.inference import families
 from agent.vision.inference.families.centerface import decode_maps, fit
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.inference.scene import OnnxSceneInference, load_scene_inference
-from agent.vision.manifest import ModelError, load_manifest, resolve
+from agent.vision.manifest import ModelError, label, load_manifest, resolve
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
 
@@ -110,6 +110,27 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
     spec, path = resolve(MODELS, "mask-classifier")
     with pytest.raises(ModelError, match="task 'mask'.*face detector"):
         families.make_face_detector(spec, path)
+
+
+def test_label_is_the_name_and_the_sha256_prefix_in_printable_ascii() -> None:
+    spec = load_manifest(MODELS / "manifest.json").models[0]
+    assert label(spec) == f"{spec.name}@{spec.sha256[:8]}"
+    odd = spec.model_copy(update={"name": "détecteur\n" + "x" * 40})
+    assert label(odd) == "d?tecteur?" + "x" * 14 + "@" + spec.sha256[:8]
+
+
+@pytest.mark.model
+def test_scene_inference_names_the_models_it_loaded() -> None:
+    vision = VisionConfig(models_dir=MODELS)
+    scene = load_scene_inference(vision)
+    named = {s.name: label(s) for s in load_manifest(MODELS / "manifest.json").models}
+    assert scene.models["face"] == named[vision.face_model]
+    assert scene.models["mask"] == named[vision.mask_model]
+    assert scene.models.get("person") == (
+        named[vision.person_model] if vision.person_model is not None else None
+    )
+    without = load_scene_inference(vision.model_copy(update={"person_model": None}))
+    assert set(without.models) == {"face", "mask"}
 
 
 @pytest.mark.model

@@ -42,6 +42,10 @@ class AvailabilityEvent:
     any other way; then ``at`` is when that connection began, the loss came later)."""
     health_every_s: int | None = None
     """For ``online``: seconds between health events (the freshness rule in docs/EVENTS.md)."""
+    models: dict[str, str] | None = None
+    """The models vision runs, by task (``face``, ``mask``, ``person``): ``<name>@<first 8 hex of
+    the file's sha256>`` (:func:`agent.vision.manifest.label`); None when vision does not run.
+    Fixed for a run, so it rides on every status of the run (the health event has no room)."""
 
 
 @dataclass(frozen=True, slots=True)

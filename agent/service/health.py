@@ -39,6 +39,22 @@ def inference_ms(sources: Sequence[Source]) -> float | None:
     return None
 
 
+@runtime_checkable
+class NamesModels(Protocol):
+    """A source that can name the models it runs (the vision worker)."""
+
+    def models(self) -> dict[str, str] | None:
+        """The loaded models by task, ``<name>@<sha256 prefix>``, or None."""
+
+
+def loaded_models(sources: Sequence[Source]) -> dict[str, str] | None:
+    """The vision worker's loaded models for the ``status`` events (None: vision does not run)."""
+    for s in sources:
+        if isinstance(s, NamesModels):
+            return s.models()
+    return None
+
+
 def health_event(p: Pipeline, now: float, agent: float | None = None) -> HealthEvent:
     """The health event for wall time ``now`` (``agent``: the same instant in agent time)."""
     a = now if agent is None else agent

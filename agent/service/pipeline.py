@@ -295,7 +295,12 @@ def build_pipeline(cfg: AgentConfig, notifier: Notifier | None = None) -> Pipeli
         cfg.home_assistant, identity, entities(cfg), __version__, cfg.runtime.state_dir
     )
     publisher = Publisher(
-        cfg.mqtt, identity, outbox, cfg.reporting.health_interval_s, discovery=discovery
+        cfg.mqtt,
+        identity,
+        outbox,
+        cfg.reporting.health_interval_s,
+        discovery=discovery,
+        models=health.loaded_models(sources),
     )
     pipeline = Pipeline(
         cfg, sources, analysers, outbox, publisher, notifier, clock_state=ClockSync()

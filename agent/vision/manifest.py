@@ -116,6 +116,17 @@ def load_manifest(path: Path) -> Manifest:
         raise ModelError(f"model manifest {path}: {where}: {first['msg']}") from None
 
 
+LABEL_NAME_MAX = 24
+"""Characters of a model's name kept in its :func:`label` (the health event's ``models``)."""
+
+
+def label(spec: ModelSpec) -> str:
+    """``<name>@<first 8 hex of its sha256>``: which model runs, compact (at most 33 printable
+    ASCII characters; other characters of the name become ``?``), for health's ``models``."""
+    name = "".join(c if " " <= c <= "~" else "?" for c in spec.name[:LABEL_NAME_MAX])
+    return f"{name}@{spec.sha256[:8]}"
+
+
 def resolve(
     models_dir: Path, name: str, manifest_name: str = "manifest.json"
 ) -> tuple[ModelSpec, Path]:

@@ -112,8 +112,11 @@ class Publisher:
         outbox: Outbox,
         health_every_s: float = 60.0,
         discovery: Discovery | None = None,
+        models: dict[str, str] | None = None,
     ) -> None:
         self._cfg = cfg
+        self._models = dict(models) if models else None
+        """The loaded models, on every status this publisher sends (docs/EVENTS.md, status)."""
         self._discovery = discovery
         self._identity = identity
         self._outbox = outbox
@@ -230,7 +233,11 @@ class Publisher:
         health_every_s: int | None = None,
     ) -> WireMessage:
         event = AvailabilityEvent(
-            at=time.time(), state=state, reason=reason, health_every_s=health_every_s
+            at=time.time(),
+            state=state,
+            reason=reason,
+            health_every_s=health_every_s,
+            models=self._models,
         )
         return encode(event, self._identity, seq)
 

@@ -31,7 +31,7 @@ from agent.vision.geometry import iou
 from agent.vision.inference import families
 from agent.vision.inference.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
 from agent.vision.inference.motion import Region
-from agent.vision.manifest import resolve
+from agent.vision.manifest import label, resolve
 
 MASK_REUSE_S = 1.0
 """A face found again at nearly the same place within this long keeps its mask probability
@@ -51,7 +51,11 @@ class OnnxSceneInference:
         *,
         face_min_score: float = 0.5,
         crop_expand: float = DEFAULT_CROP_EXPAND,
+        models: dict[str, str] | None = None,
     ) -> None:
+        self.models: dict[str, str] = dict(models or {})
+        """The loaded models by task (``face``, ``mask``, ``person``): their manifest
+        :func:`~agent.vision.manifest.label` (the health event's ``models``)."""
         self._faces = faces
         self._masks = masks
         self._persons = persons
@@ -144,13 +148,16 @@ def load_scene_inference(vision: VisionConfig) -> OnnxSceneInference:
     faces = families.make_face_detector(face_spec, face_path, vision.threads)
     masks = families.make_mask_classifier(mask_spec, mask_path, vision.threads)
     persons = None
+    models = {"face": label(face_spec), "mask": label(mask_spec)}
     if vision.person_model is not None:
         person_spec, person_path = resolve(models_dir, vision.person_model)
         persons = families.make_person_detector(person_spec, person_path, vision.threads)
+        models["person"] = label(person_spec)
     return OnnxSceneInference(
         faces,
         masks,
         persons,
         face_min_score=vision.face_min_score,
         crop_expand=mask_spec.thresholds.get("crop_expand", DEFAULT_CROP_EXPAND),
+        models=models,
     )

@@ -7,7 +7,7 @@ At most ``camera.max_fps`` times a second it takes the newest frame from the gra
 :mod:`agent.vision.inference.gate`); it emits the frozen :class:`~agent.vision.findings.SceneFindings` the gate
 returns (the observation the vision analysers consume). The frame itself is dropped right after:
 it never leaves this thread. Its :class:`Heartbeat` (stage ``vision``) reports the rate of frames
-processed; :meth:`inference_ms` is the median model time over recent detections (for health
+processed; :meth:`models` names the loaded models (for the ``status`` events); :meth:`inference_ms` is the median model time over recent detections (for health
 events), None while no frame is being processed. Without a gate (``gate=None``) every frame taken is analysed in full. With an
 :class:`~agent.vision.inference.integrity.IntegrityChecker`, every ``integrity_every_s`` the frame taken is
 also checked for tampering, before and regardless of the gate (a covered camera shows no motion),
@@ -69,6 +69,14 @@ class VisionWorker(ThreadedSource):
             return None
         with self._lock:
             return round(statistics.median(self._ms), 1) if self._ms else None
+
+    def models(self) -> dict[str, str] | None:
+        """The loaded models by task (the scene inference's ``models``: ``face``, ``mask``,
+        ``person`` -> ``<name>@<sha256 prefix>``), None when the inference names none."""
+        named = getattr(self._inference, "models", None)
+        if not isinstance(named, dict) or not named:
+            return None
+        return {str(k): str(v) for k, v in named.items()}
 
     def run(self, emit: Emit) -> None:
         """Take the newest frame at most ``max_fps`` times a second, analyse it, emit the findings."""
