@@ -45,9 +45,13 @@ eval-mask: venv
 run: setup
 	$(BIN)/python -m tools.devrun
 
-# The agent, the collector and the dashboard together (docs/CENTRAL.md); prints the dashboard URL.
+# The agent, the collector and the dashboard together, plus a scripted desk day closed by the
+# district (notices issued, delivered to a local receiver, a case verified); prints the pages to
+# open (docs/CENTRAL.md). The district's zone: CENTRAL_TZ=, else TZ=, else Asia/Shanghai;
+# CENTRAL_LANGUAGE=en for English pages.
 central: setup
-	$(BIN)/python -m tools.centralrun
+	$(BIN)/python -m tools.centralrun --tz "$(or $(CENTRAL_TZ),$(TZ),Asia/Shanghai)" \
+		--language "$(or $(CENTRAL_LANGUAGE),zh_CN)"
 
 
 # The .deb the packaging tests install, built before pytest starts (its own time budget, never a

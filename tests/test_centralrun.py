@@ -8,11 +8,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from central.loop import cases
+from central.loop.kinds import kind_of
+from central.report.kinds import CROWDING, NOT_WORKING, STAFF, UNMASKED
 from central.store.db import make_engine
 from central.store.tables import events
 from tests.conftest import REPO
@@ -42,7 +46,7 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
             with urllib.request.urlopen(url) as resp:
                 page = resp.read().decode()
             time.sleep(1)
-        assert "Fleet at a glance" in page
+        assert "设备总览" in page  # the dashboard speaks zh_CN by default
         assert 'data-site="demo-clinic" data-desk="desk-1"' in page
         engine = make_engine(str(tmp_path / "central.sqlite3"))
         deadline = time.monotonic() + 60
@@ -73,3 +77,49 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
     statuses = [(s, json.loads(p).get("reason")) for k, s, p in rows if k == "status"]
     assert statuses[-2:] == [("stopping", None), ("offline", "stopped")]
     assert rows[-1][0] == "status"
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_make_central_shows_a_desk_day_its_notice_delivery_and_a_verified_case(
+    tmp_path: Path,
+) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "tools.centralrun", "--run-dir", str(tmp_path), "--duration", "3",
+         "--tz", "Asia/Shanghai"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr + (tmp_path / "close-day.log").read_text()
+    out = r.stdout
+    assert "time zone   Asia/Shanghai" in out
+    assert "CENTRAL_LANGUAGE=en" in out
+    engine = make_engine(str(tmp_path / "central.sqlite3"))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.payload).where(events.c.desk == "desk-2", events.c.kind == "alert")
+        ).all()
+        screened = conn.execute(
+            select(events.c.pk).where(events.c.desk == "desk-2", events.c.kind == "temperature")
+        ).all()
+        found = cases.list_cases(conn, sites=["demo-clinic"])
+    raised = [json.loads(p)["alert"] for (p,) in rows if json.loads(p)["state"] == "raised"]
+    # A believable day: one patient every few minutes, not a thousand.
+    assert 60 <= len(screened) <= 160
+    kinds = Counter(kind_of(a) for a in raised)
+    assert set(kinds) == {NOT_WORKING, STAFF, CROWDING, UNMASKED}
+    assert all(2 <= n <= 4 for n in kinds.values())
+    # The notice issued, listing every kind; the group got its summary in WeCom format.
+    notice_line = next(line for line in out.splitlines() if line.startswith("notices"))
+    number = notice_line.split()[1]
+    assert "issued for" in notice_line
+    assert {c.kind for c in found} == {NOT_WORKING, STAFF, CROWDING, UNMASKED}
+    hits = [json.loads(line) for line in (tmp_path / "receiver.jsonl").read_text().splitlines()]
+    (hit,) = hits
+    assert hit["body"]["msgtype"] == "markdown"
+    assert f"通报 {number}" in hit["body"]["markdown"]["content"]
+    # One case followed to verification, and the pages to open printed.
+    verified = [c for c in found if c.state == "verified"]
+    assert len(verified) == 1
+    assert f"/case/{verified[0].id}" in out
+    assert f"/notice/{number}" in out
+    assert "/deliveries" in out

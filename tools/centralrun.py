@@ -6,6 +6,13 @@ camera, ``triage-central collect`` into SQLite (``.run-central/central.sqlite3``
 ``triage-central serve`` on a free local port, each a child process with its log in the run folder.
 Prints the dashboard URL. Ctrl-C (or ``--duration``) stops the agent first (its ``stopping`` status
 reaches the collector), then the collector, the dashboard and the broker.
+
+Beside the live desk, a second desk of the demo clinic publishes yesterday's opening day
+(:mod:`tools.centraldemo`: a believable arrival rate, two problems of each of the four kinds); once
+it is stored, the district's morning runs: the day's notices drafted and issued, delivered to a
+local WeCom-format receiver (``receiver.jsonl``), one case reported and verified; the pages to open
+are printed. Times are in the district's zone (``--tz``, default Asia/Shanghai); the dashboard
+speaks zh_CN (``--language en`` for English).
 """
 
 from __future__ import annotations
@@ -20,8 +27,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
+from central.store.db import open_db
+from central.store.tables import events
+from tools import centraldemo
 from tools.devrun import CONFIG, SCENES_DIR
 
 RUN_DIR = Path(".run-central")
@@ -107,14 +121,56 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 
     return False
 
 
+def _demo_day(run: Path, db: str, port: int, url: str, tz: str, language: str) -> int:
+    """Publish desk-2's yesterday, wait until the collector stored it, close the day; prints the
+    pages to open. 0, or 1 when a step failed."""
+    day = (datetime.now(ZoneInfo(tz)) - timedelta(days=1)).date()
+    messages = centraldemo.scripted_day(day, ZoneInfo(tz))
+    centraldemo.publish(port, messages)
+    engine = open_db(db)
+    stored, deadline = 0, time.monotonic() + 60
+    device = f"{centraldemo.SITE}-{centraldemo.DESK}"
+    while stored < len(messages) and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            q = select(func.count()).select_from(events).where(events.c.desk == centraldemo.DESK)
+            stored = int(conn.execute(q).scalar_one())
+        time.sleep(0.3)
+    engine.dispose()
+    print(f"desk-2      {day} replayed: {len(messages)} events, {stored} stored ({device})",
+          flush=True)  # fmt: skip
+    receiver = centraldemo.Receiver(run / "receiver.jsonl").start()
+    try:
+        closed = centraldemo.close_day(run, db, tz, language, day, url, receiver)
+    finally:
+        receiver.stop()
+    (run / "close-day.log").write_text(closed.output)
+    received = (run / "receiver.jsonl").read_text().count("\n") if (
+        run / "receiver.jsonl").exists() else 0  # fmt: skip
+    notice = closed.notices[0] if closed.notices else "-"
+    print(
+        f"notices     {', '.join(closed.notices) or 'none'} issued for {day}; "
+        f"{received} message(s) to the WeCom receiver ({run}/receiver.jsonl)\n"
+        f"open        {url}?date={day}   (the fleet on {day})\n"
+        f"            {url}notice/{notice}\n"
+        f"            {url}case/{closed.case_id}   (verified)\n"
+        f"            {url}cases   {url}deliveries\n"
+        f"steps       {run}/close-day.log",
+        flush=True,
+    )
+    return 0 if closed.notices and received and closed.case_id else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="config, logs, databases")
     parser.add_argument("--http-port", type=int, default=0, help="dashboard port (0: a free one)")
     parser.add_argument(
-        "--tz", default=os.environ.get("TRIAGE_CENTRAL_TZ") or os.environ.get("TZ") or "UTC"
+        "--tz",
+        default=os.environ.get("TRIAGE_CENTRAL_TZ") or os.environ.get("TZ") or "Asia/Shanghai",
+        help="the district's time zone (default: $TRIAGE_CENTRAL_TZ, $TZ, Asia/Shanghai)",
     )
+    parser.add_argument("--language", default="zh_CN", help="zh_CN (default) or en")
     args = parser.parse_args(argv)
     run: Path = args.run_dir
     run.mkdir(parents=True, exist_ok=True)
@@ -125,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = run / "agent.toml"
     scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
     cfg.write_text(CONFIG.format(port=port, run=run.resolve(), scenes=scenes))
-    common = ["--db", db, "--tz", args.tz]
+    common = ["--db", db, "--tz", args.tz, "--language", args.language]
     migrated = subprocess.run(
         [sys.executable, "-m", "central", "migrate", "--db", db],
         capture_output=True,
@@ -144,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     children = [agent, collector, server]
     url = f"http://127.0.0.1:{http_port}/"
     status = 0
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    # From here Ctrl-C stops the chain in order (after the demo day's steps when it comes meanwhile).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     if not _wait_http(url + "healthz", children):
         print(f"something did not start; see the logs in {run}/", flush=True)
         status = 1
@@ -153,17 +218,13 @@ def main(argv: list[str] | None = None) -> int:
             f"broker      127.0.0.1:{port}   database {db}\n"
             f"logs        {run}/agent.log, collector.log, dashboard.log\n"
             f"report      triage-central report --db {db} --date today\n"
-            "Ctrl-C to stop.",
+            f"time zone   {args.tz} (make central CENTRAL_TZ=Europe/Berlin, or TZ=...)\n"
+            f"language    {args.language} (make central CENTRAL_LANGUAGE=en for English)",
             flush=True,
         )
-    stop = status != 0
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+        status = _demo_day(run, db, port, url, args.tz, args.language)
+        print("Ctrl-C to stop.", flush=True)
+    stop = stop or status != 0
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     while not stop:
         dead = [name for name, p in zip(("agent", "collector", "dashboard"), children, strict=True)
