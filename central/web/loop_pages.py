@@ -33,7 +33,7 @@ from starlette.routing import Route
 from central.accounts.roles import Permission, Viewer
 from central.audit.trail import entries
 from central.config import ConfigError
-from central.i18n import Translator, check_locale, translator
+from central.i18n import N_, Translator, check_locale, translator
 from central.loop import cases as case_ops
 from central.loop import escalation, notices
 from central.loop.registry_edits import import_csv, save_clinic
@@ -70,12 +70,23 @@ Handler = Callable[[Request], Response]
 
 
 class RefusedError(Exception):
-    """An answer other than the page: 403, 404 or 400 with a reason."""
+    """An answer other than the page: 403, 404 or 400 with a reason: an English message id
+    (marked ``N_``) and its named values, translated when answered (:meth:`text`)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
         self.status = status
         self.message = message
+        self.values = values
+
+    def text(self, t: Translator) -> str:
+        said = t.gettext(self.message)
+        return said % self.values if self.values else said
+
+
+CHANGED_MEANWHILE = N_(
+    "changed meanwhile by someone else (a notice issued, an order made): reload the page"
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ class LoopPages:
 
 def _need(v: Viewer, permission: Permission) -> None:
     if not v.may(permission):
-        raise RefusedError(403, f"not allowed: {permission}")
+        raise RefusedError(403, N_("not allowed: %(permission)s"), permission=permission)
 
 
 def _sites(v: Viewer) -> list[str] | None:
@@ -108,7 +119,7 @@ def _sites(v: Viewer) -> list[str] | None:
 
 def _scope(v: Viewer, site: str) -> None:
     if not NAME.match(site) or not v.sees(site):
-        raise RefusedError(404, "no such clinic")
+        raise RefusedError(404, N_("no such clinic"))
 
 
 def _form(request: Request) -> dict[str, Any]:
@@ -147,14 +158,16 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise RefusedError(400, f"{name}: {text[:20]!r} is not a number") from None
+        raise RefusedError(
+            400, N_("%(name)s: %(text)s is not a number"), name=name, text=repr(text[:20])
+        ) from None
 
 
 def _day(text: str, tz: ZoneInfo, name: str = "date") -> date:
     try:
         return parse_date(text or "today", tz)
     except ConfigError as exc:
-        raise RefusedError(400, f"{name}: {exc}") from None
+        raise RefusedError(400, N_("%(name)s: %(error)s"), name=name, error=str(exc)) from None
 
 
 def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
@@ -195,7 +208,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
             try:
                 return fn(request)
             except RefusedError as exc:
-                return PlainTextResponse(exc.message + "\n", status_code=exc.status)
+                return PlainTextResponse(exc.text(pages.t(request)) + "\n", status_code=exc.status)
             except (
                 RegistryError,
                 notices.NoticeError,
@@ -207,9 +220,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 return PlainTextResponse(f"{exc}\n", status_code=400)
             except IntegrityError:
                 return PlainTextResponse(
-                    "changed meanwhile by someone else (a notice issued, an order made): "
-                    "reload the page\n",
-                    status_code=409,
+                    pages.t(request).gettext(CHANGED_MEANWHILE) + "\n", status_code=409
                 )
 
         return run
@@ -257,7 +268,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         day = _day(_text(form, "date"), tz)
         chosen = _list(form, "site")
         if not chosen:
-            raise RefusedError(400, "site: choose the clinics whose notices to issue")
+            raise RefusedError(400, N_("site: choose the clinics whose notices to issue"))
         for s in chosen:
             _scope(v, s)
         with engine.begin() as conn:
@@ -272,7 +283,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         with engine.begin() as conn:
             d = notices.draft(conn, draft_id)
             if d is None:
-                raise RefusedError(404, "no such draft")
+                raise RefusedError(404, N_("no such draft"))
             _scope(v, d.site)
             notices.drop_problem(conn, draft_id, _text(form, "key"), _text(form, "reason"),
                                  actor=v.name, role=v.role)  # fmt: skip
@@ -286,7 +297,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         with engine.connect() as conn:
             n = notices.notice(conn, number)
         if n is None or not v.sees(n.site):
-            raise RefusedError(404, "no such notice")
+            raise RefusedError(404, N_("no such notice"))
         return n
 
     def notice_page(request: Request) -> Response:
@@ -313,8 +324,9 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         state = request.query_params.get("state", "")
         if state and state not in (*case_ops.STATES, "overdue"):
             raise RefusedError(
-                400, f"state: {state[:20]!r} is not one of {', '.join(case_ops.STATES)}"
-            )
+                400, N_("state: %(state)s is not one of %(states)s"), state=repr(state[:20]),
+                states=", ".join(case_ops.STATES),
+            )  # fmt: skip
         sites = None if v.sites is None else sorted(v.sites)
         with engine.connect() as conn:
             if state == "overdue":
@@ -331,7 +343,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         with engine.connect() as conn:
             c = case_ops.get(conn, case_id)
         if c is None or not v.sees(c.site):
-            raise RefusedError(404, "no such case")
+            raise RefusedError(404, N_("no such case"))
         return c
 
     def case_page(request: Request) -> Response:
@@ -362,7 +374,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 _need(v, "case.close")
                 case_ops.close(conn, c.id, actor=v.name, role=v.role)
             else:
-                raise RefusedError(404, "no such action")
+                raise RefusedError(404, N_("no such action"))
         lang = request.query_params.get("lang")
         return back(f"/case/{c.id}" + (f"?lang={quote(lang)}" if lang else ""))
 
@@ -409,7 +421,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
         with engine.begin() as conn:
             found = [o for o in escalation.closure_orders_of(conn) if o.id == order_id]
             if not found:
-                raise RefusedError(404, "no such closure order")
+                raise RefusedError(404, N_("no such closure order"))
             _scope(v, found[0].site)
             escalation.lift_closure(conn, order_id, _day(_text(form, "day"), tz, "day"),
                                     actor=v.name, role=v.role)  # fmt: skip
@@ -434,12 +446,12 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
             form = _posted(request)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
-                raise RefusedError(400, "file: choose the CSV file to import")
+                raise RefusedError(400, N_("file: choose the CSV file to import"))
             data = anyio.from_thread.run(upload.read)
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
-                raise RefusedError(400, "file: not UTF-8 (save the CSV as UTF-8)") from None
+                raise RefusedError(400, N_("file: not UTF-8 (save the CSV as UTF-8)")) from None
             with engine.begin() as conn:
                 import_csv(conn, text, actor=v.name, role=v.role)
             return back("/registry")

@@ -83,3 +83,27 @@ def test_audit_entries_on_the_notice_case_and_clinic_pages(week: Engine) -> None
             status, _, body = clinic.call(path)
             assert status in (403, 404), path
             assert "已安排值守" not in body
+
+
+def test_the_loop_pages_refuse_in_the_pages_language(week: Engine) -> None:
+    """The loop pages' 400/403/404 texts come from the catalogs (issue 21 item 8)."""
+    with served(week, TZ, language="zh_CN") as url:
+        clinic = Client(url)
+        assert clinic.sign_in("clin") == 303
+        status, _, body = clinic.call("/clinic/c-02/loop")
+        assert (status, body) == (404, "无此诊所\n")
+        status, _, body = clinic.call("/clinic/c-02/loop?lang=en")
+        assert (status, body) == (404, "no such clinic\n")
+        status, _, body = clinic.call("/cases?state=bogus")
+        assert status == 400
+        assert body.startswith("状态：'bogus' 不在 open, notified")  # noqa: RUF001
+        status, _, body = clinic.call("/case/abc")
+        assert (status, body) == (400, "case：'abc' 不是数字\n")  # noqa: RUF001
+        status, _, body = clinic.call("/case/abc?lang=en")
+        assert (status, body) == (400, "case: 'abc' is not a number\n")
+        with week.connect() as conn:
+            own = next(c.id for c in list_cases(conn, sites=["c-01"]))
+        token = clinic.csrf(f"/case/{own}")
+        form = {"csrf_token": token, "day": "2026-11-30"}
+        status, _, body = clinic.call("/closure/1/lift", form)
+        assert (status, body) == (403, "无权限：escalation.manage\n")  # noqa: RUF001
