@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from central.i18n import N_, Translator, translator
+from central.report import words
 from central.report.daily import DayReport, DeskDay, Problem
 from central.report.days import clock, duration_text
 from central.report.labels import family_for, value_text
@@ -90,25 +92,40 @@ def _problem(p: Problem, report: DayReport) -> ProblemRow:
     )
 
 
-def check_text(desk: DeskDay) -> str:
-    """One sentence on how the stored counts compare with the box's own summaries."""
+def check_text(desk: DeskDay, t: Translator | None = None) -> str:
+    """One sentence on how the stored counts compare with the box's own summaries, in ``t``'s
+    language (English by default: the terminal, the CSV)."""
+    t = t or translator("en")
     c = desk.check
     if c is None:
-        return "no summary from the box for this day: counts not cross-checked"
-    cover = duration_text(c.covered_s)
+        return t.gettext("no summary from the box for this day: counts not cross-checked")
+    cover = words.duration(c.covered_s, t)
     if c.consistent:
-        return f"matches the box's own counts ({c.summaries} summaries covering {cover})"
+        said = t.ngettext(
+            "matches the box's own counts (%(num)s summary covering %(cover)s)",
+            "matches the box's own counts (%(num)s summaries covering %(cover)s)",
+            c.summaries,
+        )
+        return said % {"num": t.number(c.summaries), "cover": cover}
     why = []
     if c.missing_seq:
-        why.append(f"{c.missing_seq} sequence number{'s' if c.missing_seq > 1 else ''} missing")
+        why.append(
+            t.ngettext("%(num)s sequence number missing", "%(num)s sequence numbers missing",
+                       c.missing_seq) % {"num": t.number(c.missing_seq)}
+        )  # fmt: skip
     if c.evicted:
-        why.append(f"{c.evicted} events evicted on the box")
+        why.append(
+            t.ngettext("%(num)s event evicted on the box", "%(num)s events evicted on the box",
+                       c.evicted) % {"num": t.number(c.evicted)}
+        )  # fmt: skip
     explain = (
-        f" ({', '.join(why)}: events evicted on the box or never delivered)"
+        t.gettext(" (%(why)s: events evicted on the box or never delivered)")
+        % {"why": t.gettext(", ").join(why)}
         if why
-        else " (no gap in sequence numbers: the summaries and events disagree)"
+        else t.gettext(" (no gap in sequence numbers: the summaries and events disagree)")
     )
-    return f"DIFFERS from the box's own counts over {cover}: " + "; ".join(c.differences) + explain
+    head = t.gettext("DIFFERS from the box's own counts over %(cover)s: ") % {"cover": cover}
+    return head + "; ".join(c.differences) + explain
 
 
 MINUTE_LABELS = {
@@ -141,7 +158,16 @@ def counts_text(desk: DeskDay) -> str:
     )
 
 
-def status_text(desk: DeskDay, report: DayReport) -> str:
-    state = {True: "online", False: "OFFLINE", None: "status unknown"}[desk.online]
-    seen = clock(desk.last_seen, report.tz, report.day) if desk.last_seen else "never"
-    return f"{state}, last event {seen}"
+STATE_WORDS = {True: N_("online"), False: N_("OFFLINE"), None: N_("status unknown")}
+
+
+def status_text(desk: DeskDay, report: DayReport, t: Translator | None = None) -> str:
+    """``online, last event 14:05`` in ``t``'s language (English by default)."""
+    t = t or translator("en")
+    state = t.gettext(STATE_WORDS[desk.online])
+    seen = (
+        words.clock(desk.last_seen, report.tz, t, report.day)
+        if desk.last_seen
+        else t.gettext("never")
+    )
+    return t.gettext("%(state)s, last event %(seen)s") % {"state": state, "seen": seen}

@@ -131,8 +131,8 @@ def create_app(
             report=report,
             charts=charts,
             problem_rows=problem_rows,
-            check_text=check_text,
-            status_text=status_text,
+            check_text=lambda d: check_text(d, t),
+            status_text=lambda d, r: status_text(d, r, t),
             minutes_text=minutes_text,
             refresh=60 if day == today(tz) else None,
         )

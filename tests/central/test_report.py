@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from central.i18n import translator
 from central.report.daily import daily_report
 from central.report.render import day_csv, day_html, day_table, week_csv, week_table
+from central.report.rows import check_text, status_text
 from central.report.safe import BOM
 from central.report.weekly import weekly_report
 from central.store.db import open_db
@@ -57,8 +59,15 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
         in text
     )
     # clinic-002: one 15-min summary sent twice counts once; a day summary covers the whole day.
-    assert "matches the box's own counts (1 summaries covering 15 min)" in text
-    assert "matches the box's own counts (1 summaries covering 24 h 00 min)" in text
+    assert "matches the box's own counts (1 summary covering 15 min)" in text
+    assert "matches the box's own counts (1 summary covering 24 h 00 min)" in text
+    # The technician's lines in the reader's language (a Translator passed in).
+    zh = translator("zh_CN")
+    assert check_text(d2, zh).startswith("与设备自身统计不一致（覆盖 1小时00分）")  # noqa: RUF001
+    assert "缺失 1 个序号" in check_text(d2, zh)
+    assert check_text(d1, zh).startswith("与设备自身统计一致")
+    assert status_text(d1, report, zh).startswith("在线，最近数据 ")  # noqa: RUF001
+    assert status_text(d1, report).startswith("online, last event ")
     assert (
         "the box reported: desk unattended 13 min, crowding 0 min, "
         "camera or thermometer not usable 3 min, agent offline 30 min" in text
