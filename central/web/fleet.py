@@ -2,7 +2,7 @@
 
 :func:`glance` is the dashboard's page for a district (2,000 desks and more): desks grouped by state
 worst first (offline, silent, a source not ok, open problems, ok) with counts per group, paged and
-searched on the server, each desk's box version (and model versions when its health reports them),
+searched on the server, each desk's box version and the models its status names,
 built from the rollups, each desk's newest health and status read by their exact times, and the
 open problems (central/report/problems.py). :func:`fleet` reads the raw events (a few desks: the
 tests and the technician's detail).
@@ -10,11 +10,13 @@ tests and the technician's detail).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -203,7 +205,7 @@ class DeskGlance:
     """The newest health or status that took effect (from the rollups)."""
     version: str | None
     models: tuple[tuple[str, str], ...]
-    """Model name -> version, when the box's health reports them (``models``)."""
+    """Task -> model (``<name>@<sha256 prefix>``), from the desk's newest status (``models``)."""
     sources: tuple[str, ...]
     outbox_depth: int | None
     silent_s: float | None
@@ -312,11 +314,25 @@ def _docs_at(
     return out
 
 
+MAX_MODELS = 3
+"""Models shown per desk (the contract names three tasks: face, mask, person)."""
+_SHORT = re.compile(r"[ -~]{1,40}")
+"""A model's task or label as shown: 1 to 40 printable ASCII characters."""
+
+
 def _models(doc: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    """The models a desk's status names (``models``: task -> ``<name>@<sha256 prefix>``), read as
+    untrusted input: only string tasks and labels of 1 to 40 printable ASCII characters, at most
+    :data:`MAX_MODELS` of them (of the first 16 entries), sorted; anything else is left out."""
     m = doc.get("models")
     if not isinstance(m, dict):
         return ()
-    return tuple(sorted((str(k)[:32], str(v)[:48]) for k, v in m.items() if isinstance(v, str)))[:8]
+    kept = [
+        (k, v)
+        for k, v in islice(m.items(), 16)
+        if isinstance(k, str) and isinstance(v, str) and _SHORT.fullmatch(k) and _SHORT.fullmatch(v)
+    ]
+    return tuple(sorted(kept)[:MAX_MODELS])
 
 
 READS_TTL_S = 5.0
@@ -404,8 +420,8 @@ def _reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) 
         lasts = _last_states(conn, sites)
         health = _docs_at(conn, "health", {(x.site, x.desk): x.last_health for x in lasts
                                             if x.last_health is not None})  # fmt: skip
-        online = _docs_at(conn, "status", {(x.site, x.desk): x.status_at for x in lasts
-                                            if x.status == "online" and x.status_at is not None})  # fmt: skip
+        statuses = _docs_at(conn, "status", {(x.site, x.desk): x.status_at for x in lasts
+                                            if x.status_at is not None})  # fmt: skip
         t = rollup_days
         counts = {
             (r[0], r[1]): (int(r[2]), int(r[3]))
@@ -423,7 +439,7 @@ def _reads(engine: Engine, sites: frozenset[str] | None, now: float, day: date) 
         if (kept := tuple(p for p in ps if p.end is None or p.end > now))
     }
     refused = reader.quarantined(engine, now - 86400) if sites is None else {}
-    return lasts, health, online, counts, open_by_site, refused
+    return lasts, health, statuses, counts, open_by_site, refused
 
 
 def glance(
@@ -441,7 +457,7 @@ def glance(
     now = time.time() if now is None else now
     window = day_window(today(tz, now), tz)
     missing = _shared_missing(engine, sites, window)
-    lasts, health, online, counts, open_by_site, refused = _shared_reads(
+    lasts, health, statuses, counts, open_by_site, refused = _shared_reads(
         engine, sites, now, window.first
     )
     open_by_desk: dict[tuple[str, str], list[DayProblem]] = {}
@@ -452,7 +468,7 @@ def glance(
     for x in lasts:
         key = (x.site, x.desk)
         h = health.get(key)
-        st = online.get(key)
+        st = statuses.get(key)
         is_online = None if x.status is None else x.status == "online"
         silent = None
         if is_online:
@@ -489,7 +505,7 @@ def glance(
                     (v for v in (x.last_health, x.status_at) if v is not None), default=None
                 ),
                 version=version[:32] if isinstance(version, str) else None,
-                models=_models(h.doc) if h is not None else (),
+                models=_models(st.doc) if st is not None else (),
                 sources=sources,
                 outbox_depth=depth if isinstance(depth, int) else None,
                 silent_s=silent,
