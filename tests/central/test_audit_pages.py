@@ -107,3 +107,29 @@ def test_the_loop_pages_refuse_in_the_pages_language(week: Engine) -> None:
         form = {"csrf_token": token, "day": "2026-11-30"}
         status, _, body = clinic.call("/closure/1/lift", form)
         assert (status, body) == (403, "无权限：escalation.manage\n")  # noqa: RUF001
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("zh_CN", ("登录", "用户名", "密码", "用户名或密码错误。")),
+        ("en", ("Sign in", "User name", "Password", "Wrong user name or password.")),
+    ],
+)
+def test_the_sign_in_page_in_the_installations_language(
+    week: Engine, language: str, said: tuple[str, str, str, str]
+) -> None:
+    """The login template through the catalogs (issue 21 item 8), its refusal too."""
+    title, user, password, wrong = said
+    with served(week, TZ, language=language) as url:
+        c = Client(url)
+        status, _, body = c.call("/login")
+        assert status == 200
+        assert f"<h1>{title}</h1>" in body
+        assert f"{user} <input" in body
+        assert f"{password} <input" in body
+        status, _, body = c.call(
+            "/login", {"username": "zhou", "password": "not-the-password", "csrf_token": c.csrf()}
+        )
+        assert status == 401
+        assert wrong in body
