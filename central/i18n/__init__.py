@@ -48,6 +48,20 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "transla
     return message
 
 
+class RefusalError(ValueError):
+    """A refusal whose reason is a message id (marked ``N_``) with named values: ``str()`` is the
+    English text (logs, the terminal), :meth:`text` the reader's language (the pages)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+    def text(self, t: Translator) -> str:
+        said = t.gettext(self.message)
+        return said % self.values if self.values else said
+
+
 def check_locale(name: str) -> str:
     """``name`` normalised (``zh-CN`` -> ``zh_CN``), or :class:`UnknownLocaleError`."""
     norm = name.replace("-", "_")

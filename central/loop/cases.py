@@ -22,7 +22,7 @@ from typing import Any, Final, Literal, get_args
 from sqlalchemy import Connection, Row, Select, func, select, update
 
 from central.audit.trail import record
-from central.i18n import N_
+from central.i18n import N_, RefusalError
 from central.loop.kinds import kind_of
 from central.loop.settings import LoopSettings
 from central.loop.tables import cases, notices
@@ -39,7 +39,7 @@ STATE_LABELS: Final[dict[str, str]] = {
 }
 
 
-class CaseError(ValueError):
+class CaseError(RefusalError):
     """A transition the case's state does not allow, or a bad input; the message says which."""
 
 
@@ -155,16 +155,17 @@ def _move(
 ) -> Case:
     c = get(conn, case_id)
     if c is None:
-        raise CaseError(f"case {case_id} does not exist")
+        raise CaseError(N_("case %(case)s does not exist"), case=case_id)
     if c.state not in allowed:
-        raise CaseError(f"case {case_id} is {c.state}: it cannot become {to}")
+        raise CaseError(N_("case %(case)s is %(state)s: it cannot become %(to)s"), case=case_id,
+                        state=c.state, to=to)  # fmt: skip
     done = conn.execute(
         update(cases)
         .where(cases.c.pk == case_id, cases.c.state == c.state)
         .values(state=to, **values)
     )
     if done.rowcount != 1:
-        raise CaseError(f"case {case_id} changed meanwhile; look again")
+        raise CaseError(N_("case %(case)s changed meanwhile; look again"), case=case_id)
     record(conn, actor=actor, role=role, action=action, target_kind="case",
            target_id=str(case_id), site=c.site,
            detail={"from": c.state, "to": to, "notice": c.number, **detail})  # fmt: skip
@@ -189,9 +190,9 @@ def report(conn: Connection, case_id: int, text: str, *, actor: str, role: str) 
     """The clinic's rectification (text required); may be reported again before verification."""
     body = text.strip()
     if not body:
-        raise CaseError("text: say what was done to rectify")
+        raise CaseError(N_("text: say what was done to rectify"))
     if len(body) > 4000:
-        raise CaseError("text: at most 4000 characters")
+        raise CaseError(N_("text: at most 4000 characters"))
     return _move(conn, case_id, ("open", "notified", "reported"), "reported", "case.reported",
                  actor, role, {"reported_text": body, "reported_by": actor[:64],
                                "reported_at": time.time()}, {"text": body})  # fmt: skip
@@ -208,7 +209,7 @@ def reject(conn: Connection, case_id: int, *, actor: str, role: str, reason: str
     """The reported rectification is not accepted: back to notified (reason required)."""
     why = reason.strip()
     if not why:
-        raise CaseError("reason: say why the rectification is not accepted")
+        raise CaseError(N_("reason: say why the rectification is not accepted"))
     return _move(conn, case_id, ("reported", "verified"), "notified", "case.reopened", actor, role,
                  {"verified_by": None, "verified_at": None, "verified_how": None},
                  {"reason": why[:500]})  # fmt: skip

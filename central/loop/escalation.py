@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from central.audit.trail import record
+from central.i18n import N_, RefusalError
 from central.loop.notices import IssuedNotice, notices_between
 from central.loop.registry_edits import change_status
 from central.loop.settings import LoopSettings
@@ -31,7 +32,7 @@ from central.registry.clinics import clinic_names, get
 from central.store.tables import rollup_days
 
 
-class EscalationError(ValueError):
+class EscalationError(RefusalError):
     """A closure order the loop refuses; the message says why."""
 
 
@@ -185,14 +186,14 @@ def order_closure(
     """Order ``site`` to close for rectification from ``starts`` (to ``until`` if planned)."""
     why = reason.strip()
     if not why:
-        raise EscalationError("reason: say why the clinic is ordered to close")
+        raise EscalationError(N_("reason: say why the clinic is ordered to close"))
     if until is not None and until < starts:
-        raise EscalationError("until: the last day is before the first")
+        raise EscalationError(N_("until: the last day is before the first"))
     if get(conn, site) is None:
-        raise EscalationError(f"site: {site!r} is not in the registry")
+        raise EscalationError(N_("site: %(site)s is not in the registry"), site=repr(site))
     if any(o.lifted is None and (o.until is None or o.until >= starts)
            for o in closure_orders_of(conn, [site])):  # fmt: skip
-        raise EscalationError(f"{site} is already under a closure order")
+        raise EscalationError(N_("%(site)s is already under a closure order"), site=site)
     pk = conn.execute(
         insert(closure_orders)
         .values(site=site, starts=starts, until=until, reason=why[:1000], ordered_by=actor[:64],
@@ -213,11 +214,12 @@ def lift_closure(
     """Lift an order from ``day`` on; the clinic is open again."""
     r = conn.execute(select(closure_orders).where(closure_orders.c.pk == order_id)).first()
     if r is None:
-        raise EscalationError(f"closure order {order_id} does not exist")
+        raise EscalationError(N_("closure order %(order)s does not exist"), order=order_id)
     if r.lifted is not None:
-        raise EscalationError(f"closure order {order_id} was lifted on {r.lifted}")
+        raise EscalationError(N_("closure order %(order)s was lifted on %(day)s"), order=order_id,
+                              day=r.lifted)  # fmt: skip
     if day < r.starts:
-        raise EscalationError("day: before the order's first day")
+        raise EscalationError(N_("day: before the order's first day"))
     conn.execute(
         update(closure_orders)
         .where(closure_orders.c.pk == order_id)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, insert, select, update
 
 from central.audit.trail import record
-from central.i18n import N_
+from central.i18n import N_, RefusalError
 from central.loop.kinds import KIND_ACTIONS, NOTICE_KINDS, FoundProblem, problems_of_day
 from central.loop.settings import LoopSettings
 from central.loop.tables import cases, notice_drafts, notice_problems, notices
@@ -32,7 +32,7 @@ SUMMONED = N_("The clinic's leaders are summoned to the district office for a ta
 RECTIFY = N_("Rectify every problem listed by the deadline.")
 
 
-class NoticeError(ValueError):
+class NoticeError(RefusalError):
     """A request the loop refuses (unknown draft, empty reason, already issued...)."""
 
 
@@ -231,14 +231,15 @@ def drop_problem(
     """Leave one problem out of a draft, with the reason (required), audited."""
     reason = reason.strip()
     if not reason:
-        raise NoticeError("reason: say why the problem is dropped")
+        raise NoticeError(N_("reason: say why the problem is dropped"))
     d = draft(conn, draft_id)
     if d is None:
-        raise NoticeError(f"draft {draft_id} does not exist")
+        raise NoticeError(N_("draft %(draft)s does not exist"), draft=draft_id)
     if d.issued_number is not None:
-        raise NoticeError(f"the notice {d.issued_number} is issued: it cannot change")
+        raise NoticeError(N_("the notice %(number)s is issued: it cannot change"),
+                          number=d.issued_number)  # fmt: skip
     if key not in {p.key for p in d.problems}:
-        raise NoticeError(f"problem {key!r} is not in the draft")
+        raise NoticeError(N_("problem %(key)s is not in the draft"), key=repr(key))
     at = time.time()
     dropped = {k: list(v) for k, v in d.dropped.items()}
     dropped[key] = [reason[:500], actor, at]

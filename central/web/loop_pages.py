@@ -33,7 +33,7 @@ from starlette.routing import Route
 from central.accounts.roles import Permission, Viewer
 from central.audit.trail import entries
 from central.config import ConfigError
-from central.i18n import N_, Translator, check_locale, translator
+from central.i18n import N_, RefusalError, Translator, check_locale, translator
 from central.loop import cases as case_ops
 from central.loop import escalation, notices
 from central.loop.registry_edits import import_csv, save_clinic
@@ -209,12 +209,9 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                 return fn(request)
             except RefusedError as exc:
                 return PlainTextResponse(exc.text(pages.t(request)) + "\n", status_code=exc.status)
-            except (
-                RegistryError,
-                notices.NoticeError,
-                case_ops.CaseError,
-                escalation.EscalationError,
-            ) as exc:
+            except RefusalError as exc:  # the loop's own refusals, in the page's language
+                return PlainTextResponse(exc.text(pages.t(request)) + "\n", status_code=400)
+            except RegistryError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=400)
             except ImportRefusedError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=400)

@@ -104,6 +104,13 @@ def test_the_loop_pages_refuse_in_the_pages_language(week: Engine) -> None:
         with week.connect() as conn:
             own = next(c.id for c in list_cases(conn, sites=["c-01"]))
         token = clinic.csrf(f"/case/{own}")
+        # The loop's own refusals (a case's rules) too.
+        status, _, body = clinic.call(f"/case/{own}/report", {"csrf_token": token, "text": " "})
+        assert (status, body) == (400, "内容：请说明采取了哪些整改措施\n")  # noqa: RUF001
+        status, _, body = clinic.call(
+            f"/case/{own}/report?lang=en", {"csrf_token": token, "text": " "}
+        )
+        assert (status, body) == (400, "text: say what was done to rectify\n")
         form = {"csrf_token": token, "day": "2026-11-30"}
         status, _, body = clinic.call("/closure/1/lift", form)
         assert (status, body) == (403, "无权限：escalation.manage\n")  # noqa: RUF001
