@@ -17,7 +17,7 @@ from typing import Final, Literal, get_args
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from central.i18n import LOCALES, N_
+from central.i18n import LOCALES, N_, Translator
 from central.registry.tables import clinic_parties, clinic_recipients, clinics
 from central.store.records import NAME
 
@@ -49,12 +49,21 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class RegistryError(ValueError):
-    """A registry value that is not acceptable; ``field`` names it (CSV column or form field)."""
+    """A registry value that is not acceptable; ``field`` names it (CSV column or form field).
+    The reason is a message id (marked ``N_``) with named values: ``message`` is its English
+    text, :meth:`text` the field and the reason in the reader's language."""
 
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
+    def __init__(self, field_name: str, message: str, **values: object) -> None:
+        said = message % values if values else message
+        super().__init__(f"{field_name}: {said}")
         self.field = field_name
-        self.message = message
+        self.message = said
+        self.msgid = message
+        self.values = values
+
+    def text(self, t: Translator) -> str:
+        said = t.gettext(self.msgid)
+        return f"{self.field}: {said % self.values if self.values else said}"
 
 
 @dataclass(frozen=True)
@@ -100,11 +109,11 @@ class Clinic:
 def _text(field_name: str, value: str, limit: int, required: bool = False) -> str:
     v = value.strip()
     if required and not v:
-        raise RegistryError(field_name, "is required")
+        raise RegistryError(field_name, N_("is required"))
     if len(v) > limit:
-        raise RegistryError(field_name, f"is longer than {limit} characters")
+        raise RegistryError(field_name, N_("is longer than %(limit)s characters"), limit=limit)
     if any(ord(c) < 32 or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in v):
-        raise RegistryError(field_name, "holds a control character")
+        raise RegistryError(field_name, N_("holds a control character"))
     return v
 
 
@@ -112,7 +121,9 @@ def check_site(value: str, field_name: str = "site") -> str:
     v = value.strip()
     if not NAME.match(v):
         raise RegistryError(
-            field_name, f"{v!r} is not a clinic id (1-64 of A-Z a-z 0-9 _ . -, as in the topics)"
+            field_name,
+            N_("%(value)s is not a clinic id (1-64 of A-Z a-z 0-9 _ . -, as in the topics)"),
+            value=repr(v),
         )
     return v
 
@@ -122,21 +133,25 @@ def check_responsible(
 ) -> Responsible:
     """A validated :class:`Responsible`; field names are ``<party>_<field>``."""
     if party not in PARTIES:
-        raise RegistryError("party", f"{party!r} is not one of {', '.join(PARTIES)}")
+        raise RegistryError("party", N_("%(value)s is not one of %(allowed)s"), value=repr(party),
+                            allowed=", ".join(PARTIES))  # fmt: skip
     p = f"{party}_"
     person = _text(p + "person", person, 100, required=True)
     phone = _text(p + "phone", phone, 40)
     if phone and not _PHONE.match(phone):
-        raise RegistryError(p + "phone", f"{phone!r} is not a phone number")
+        raise RegistryError(p + "phone", N_("%(value)s is not a phone number"), value=repr(phone))
     email = _text(p + "email", email, 200)
     if email and not _EMAIL.match(email):
-        raise RegistryError(p + "email", f"{email!r} is not an e-mail address")
+        raise RegistryError(
+            p + "email", N_("%(value)s is not an e-mail address"), value=repr(email)
+        )
     webhook = _text(p + "webhook", webhook, 1000)
     if webhook and not _URL.match(webhook):
-        raise RegistryError(p + "webhook", f"{webhook!r} is not an http(s) URL")
+        raise RegistryError(p + "webhook", N_("%(value)s is not an http(s) URL"),
+                            value=repr(webhook))  # fmt: skip
     user = username.strip()
     if user and not _USERNAME.match(user):
-        raise RegistryError(p + "username", f"{user!r} is not a user name")
+        raise RegistryError(p + "username", N_("%(value)s is not a user name"), value=repr(user))
     return Responsible(party, person, phone, email, webhook, user or None)
 
 
@@ -144,15 +159,19 @@ def check_recipient(
     channel: str, address: str, language: str = "", field_name: str = "recipients"
 ) -> Recipient:
     if channel not in CHANNELS:
-        raise RegistryError(field_name, f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+        raise RegistryError(field_name, N_("channel %(value)s is not one of %(allowed)s"),
+                            value=repr(channel), allowed=", ".join(CHANNELS))  # fmt: skip
     address = _text(field_name, address, 1000, required=True)
     if channel == "email" and not _EMAIL.match(address):
-        raise RegistryError(field_name, f"{address!r} is not an e-mail address")
+        raise RegistryError(
+            field_name, N_("%(value)s is not an e-mail address"), value=repr(address)
+        )
     if channel != "email" and not _URL.match(address):
-        raise RegistryError(field_name, f"{address!r} is not an http(s) URL")
+        raise RegistryError(field_name, N_("%(value)s is not an http(s) URL"), value=repr(address))
     lang = language.strip().replace("-", "_")
     if lang and lang not in LOCALES:
-        raise RegistryError(field_name, f"language {language!r} is not one of {', '.join(LOCALES)}")
+        raise RegistryError(field_name, N_("language %(value)s is not one of %(allowed)s"),
+                            value=repr(language), allowed=", ".join(LOCALES))  # fmt: skip
     return Recipient(channel, address, lang)
 
 
@@ -169,11 +188,12 @@ def check_clinic(
     """A validated :class:`Clinic` (:class:`RegistryError` names the first bad field)."""
     st = status.strip() or "open"
     if st not in STATUSES:
-        raise RegistryError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        raise RegistryError("status", N_("%(value)s is not one of %(allowed)s"), value=repr(status),
+                            allowed=", ".join(STATUSES))  # fmt: skip
     ps = tuple(parties)
     seen = [p.party for p in ps]
     if len(set(seen)) != len(seen):
-        raise RegistryError("party", "a party is named twice")
+        raise RegistryError("party", N_("a party is named twice"))
     return Clinic(
         site=check_site(site),
         name=_text("name", name, 200, required=True),
@@ -336,7 +356,7 @@ def set_status(
     """Change only the opening status (closure orders); None when it already was."""
     c = get(conn, site)
     if c is None:
-        raise RegistryError("site", f"{site!r} is not in the registry")
+        raise RegistryError("site", N_("%(value)s is not in the registry"), value=repr(site))
     if c.status == status:
         return None
     conn.execute(

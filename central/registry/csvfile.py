@@ -15,6 +15,7 @@ from typing import Final
 
 from sqlalchemy import Connection
 
+from central.i18n import N_
 from central.registry.clinics import (
     PARTIES,
     Clinic,
@@ -73,11 +74,15 @@ def parse_recipients(text: str) -> tuple[Recipient, ...]:
         if cell.startswith("["):
             end = cell.find("]")
             if end < 0:
-                raise RegistryError("recipients", f"{cell!r}: '[' without ']'")
+                raise RegistryError(
+                    "recipients", N_("%(value)s: '[' without ']'"), value=repr(cell)
+                )
             lang, part = cell[1:end], cell[end + 1 :].strip()
         channel, sep, address = part.partition(":")
         if not sep:
-            raise RegistryError("recipients", f"{part!r} is not channel:address")
+            raise RegistryError(
+                "recipients", N_("%(value)s is not channel:address"), value=repr(part)
+            )
         out.append(check_recipient(channel.strip(), address.strip(), lang))
     return tuple(out)
 

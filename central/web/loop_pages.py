@@ -212,7 +212,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
             except RefusalError as exc:  # the loop's own refusals, in the page's language
                 return PlainTextResponse(exc.text(pages.t(request)) + "\n", status_code=400)
             except RegistryError as exc:
-                return PlainTextResponse(f"{exc}\n", status_code=400)
+                return PlainTextResponse(exc.text(pages.t(request)) + "\n", status_code=400)
             except ImportRefusedError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=400)
             except IntegrityError:
@@ -481,7 +481,7 @@ def routes(pages: LoopPages, guard: Callable[[Handler], Any]) -> list[Route]:
                     recipients=parse_recipients(_text(form, "recipients")),
                 )  # fmt: skip
             except RegistryError as exc:
-                error = str(exc)
+                error = exc.text(t)
             else:
                 with engine.begin() as conn:
                     save_clinic(conn, new, actor=v.name, role=v.role)

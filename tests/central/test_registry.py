@@ -132,6 +132,14 @@ def test_pages_edit_by_permission_and_scope(db_url: str) -> None:
         )
         assert status == 200
         assert "health_bureau_email" in body
+        # The refusal in the page's language (issue 21 item 8).
+        for lang, said in (("zh_CN", "不是电子邮件地址"), ("en", "is not an e-mail address")):
+            status, _, body = admin.call(
+                f"/registry/c-01?lang={lang}",
+                {**form, "health_bureau_email": "bad", "csrf_token": admin.csrf("/")},
+            )
+            assert status == 200
+            assert f"health_bureau_email: &#39;bad&#39; {said}" in body, body[-1500:]
         status, _, _ = admin.call("/registry/c-01", {**form, "csrf_token": admin.csrf("/")})
         assert status == 303
         status, _, body = admin.call("/registry")
