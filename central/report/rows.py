@@ -129,25 +129,30 @@ def check_text(desk: DeskDay, t: Translator | None = None) -> str:
 
 
 MINUTE_LABELS = {
-    "desk": "desk unattended",
-    "crowding": "crowding",
-    "setup": "camera or thermometer not usable",
-    "offline": "agent offline",
+    "desk": N_("desk unattended"),
+    "crowding": N_("crowding"),
+    "setup": N_("camera or thermometer not usable"),
+    "offline": N_("agent offline"),
 }
 
 
-def minutes_text(desk: DeskDay) -> str:
-    """The problem minutes the box itself reported, e.g. ``desk unattended 12 min, crowding 5 min``;
-    empty when its summaries carry none."""
+def minutes_text(desk: DeskDay, t: Translator | None = None) -> str:
+    """The problem minutes the box itself reported, e.g. ``desk unattended 12 min, crowding 5 min``
+    in ``t``'s language (English by default); empty when its summaries carry none."""
     if desk.check is None or not desk.check.minutes:
         return ""
+    t = t or translator("en")
     order = list(MINUTE_LABELS)
     items = sorted(
         desk.check.minutes.items(),
         key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
     )
-    parts = [f"{MINUTE_LABELS.get(k, k.replace('_', ' '))} {int(v + 0.5)} min" for k, v in items]
-    return ", ".join(parts)
+    parts = [
+        f"{t.gettext(MINUTE_LABELS[k]) if k in MINUTE_LABELS else k.replace('_', ' ')} "
+        + t.gettext("%(m)d min") % {"m": int(v + 0.5)}
+        for k, v in items
+    ]
+    return t.gettext(", ").join(parts)
 
 
 def counts_text(desk: DeskDay) -> str:

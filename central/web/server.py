@@ -133,7 +133,7 @@ def create_app(
             problem_rows=problem_rows,
             check_text=lambda d: check_text(d, t),
             status_text=lambda d, r: status_text(d, r, t),
-            minutes_text=minutes_text,
+            minutes_text=lambda d: minutes_text(d, t),
             refresh=60 if day == today(tz) else None,
         )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from central.i18n import translator
 from central.report.daily import daily_report
 from central.report.render import day_csv, day_html, day_table, week_csv, week_table
-from central.report.rows import check_text, status_text
+from central.report.rows import check_text, minutes_text, status_text
 from central.report.safe import BOM
 from central.report.weekly import weekly_report
 from central.store.db import open_db
@@ -68,6 +68,10 @@ def test_daily_notification_lists_each_problem_with_its_times_and_outcome(db_url
     assert check_text(d1, zh).startswith("与设备自身统计一致")
     assert status_text(d1, report, zh).startswith("在线，最近数据 ")  # noqa: RUF001
     assert status_text(d1, report).startswith("online, last event ")
+    boxed = [minutes_text(d, zh) for d in report.desks if minutes_text(d)]
+    assert boxed == [
+        "预检分诊点无人值守 13分钟、人员聚集 0分钟、摄像头或体温计不可用 3分钟、设备离线 30分钟"
+    ]
     assert (
         "the box reported: desk unattended 13 min, crowding 0 min, "
         "camera or thermometer not usable 3 min, agent offline 30 min" in text
