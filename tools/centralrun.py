@@ -121,6 +121,30 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 
     return False
 
 
+DESK_PHOTOS = ("13.jpg", "22.jpg", "23.jpg", "5.jpg", "hpc203_person.jpg", "hpc203_zidane.jpg")
+"""The photos of ../shared/data/scenes with one to three people (the product's analyser counts them):
+a desk, not a crowd."""
+DESK_HOLD = 12
+"""Copies of each: the simulated camera holds a photo 4 s, so the same people stay about 48 s (about
+one or two arrivals a minute instead of a new crowd every 4 s)."""
+
+
+def _desk_scenes(run: Path) -> Path:
+    """``run``/desk-scenes: :data:`DESK_PHOTOS`, each :data:`DESK_HOLD` times (links), when
+    ../shared is beside the checkout; no ``mask`` folder beside it, so no composed frames."""
+    folder = run / "desk-scenes"
+    if not SCENES_DIR.is_dir():
+        return folder
+    folder.mkdir(exist_ok=True)
+    for i, name in enumerate(DESK_PHOTOS):
+        photo = SCENES_DIR / name
+        for k in range(DESK_HOLD):
+            link = folder / f"{i:02d}-{k:02d}{photo.suffix}"
+            if photo.is_file() and not link.exists():
+                link.symlink_to(photo)
+    return folder
+
+
 def _demo_day(run: Path, db: str, port: int, url: str, tz: str, language: str) -> int:
     """Publish desk-2's yesterday, wait until the collector stored it, close the day; prints the
     pages to open. 0, or 1 when a step failed."""
@@ -187,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     db = str((run / "central.sqlite3").resolve())
     broker = start_broker(run, port)
     cfg = run / "agent.toml"
-    scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
+    desk_scenes = _desk_scenes(run)
+    scenes = f'simulated_scenes_dir = "{desk_scenes.resolve()}"\n' if desk_scenes.is_dir() else ""
     cfg.write_text(CONFIG.format(port=port, run=run.resolve(), scenes=scenes))
     common = ["--db", db, "--tz", args.tz, "--language", args.language]
     migrated = subprocess.run(
