@@ -6,6 +6,10 @@ database triggers and this module offers no update.
 
 Public, for the deliveries and pages: :class:`IssuedNotice` (with :class:`NoticeProblem`),
 :func:`issued_since`, :func:`notices_of_day`, :func:`notices_of_week`, :func:`notice`.
+
+One module because drafting, issuing and reading share one table layout, the per-year numbering
+and the immutability rule: the functions that write a notice and those that read it back must
+change together.
 """
 
 from __future__ import annotations

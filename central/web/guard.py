@@ -19,6 +19,10 @@ In order, for each HTTP request:
    cookie (double-submit, before sign-in); otherwise 403. Templates get the hidden input as
    ``{{ csrf_input }}`` (a Jinja2 global reading this request's token).
 5. **Errors**: an exception becomes a plain 500 page; the traceback goes to the log only.
+
+One module because the order of these five steps is the security argument (nothing is answered
+before the Host is checked, nobody acts before being identified, no POST runs before its CSRF
+check): read top to bottom, it is the whole path of a request to a route.
 """
 
 from __future__ import annotations
