@@ -64,9 +64,7 @@ TESTED_IN: dict[str, str] = {
     "agent.service.watchdog": "test_notify.py",
     "agent.thermometer.link": "test_cli_diag_thermometer.py",
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
-    "agent.vision.analysers.desk": "test_vision_zones.py",
     "agent.vision.capture.grabber": "test_vision_frames.py",
-    "agent.vision.geometry": "test_vision_tracker.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.vision.inference.integrity_reference": "test_vision_integrity.py",
     "agent.vision.inference.scene": "test_vision_models.py",
@@ -83,8 +81,6 @@ TESTED_IN: dict[str, str] = {
     "agent.wire.outbox_file": "test_outbox.py",
     "agent.wire.outbox_state": "test_outbox.py",
     "agent.wire.storage": "test_outbox_faults.py",
-    "agent.zones.hours": "test_zones_config.py",
-    "agent.zones.map": "test_zones_config.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
 

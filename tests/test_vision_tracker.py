@@ -6,18 +6,11 @@ import pytest
 
 from agent.vision.analysers.tracker import MaskVote, Tracker
 from agent.vision.findings import Box
-from agent.vision.geometry import iou
 from tests.vision_media import scene, scene_inference
 
 
 def box(x: float, y: float, w: float = 60, h: float = 80) -> Box:
     return Box(x, y, x + w, y + h, 0.9)
-
-
-def test_iou() -> None:
-    assert iou(box(0, 0), box(0, 0)) == pytest.approx(1.0)
-    assert iou(box(0, 0), box(200, 0)) == 0.0
-    assert iou(box(0, 0, 10, 10), box(5, 0, 10, 10)) == pytest.approx(50 / 150)
 
 
 def test_one_person_standing_for_a_minute_is_one_track_despite_misses() -> None:

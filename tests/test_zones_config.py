@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +11,7 @@ import pytest
 import tomli_w
 
 from agent.config import EX_CONFIG, ConfigError, parse_config
-from agent.zones.config import MAX_ZONES, ClinicConfig
-from agent.zones.hours import OpeningHours
+from agent.zones.config import MAX_ZONES
 from agent.zones.map import ZoneMap
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,36 +85,6 @@ def test_config_check_exits_78_naming_the_zone(tmp_path: Path) -> None:
     )
     assert proc.returncode == EX_CONFIG
     assert "zone 'desk'" in proc.stderr + proc.stdout
-
-
-def test_staff_zone_wins_and_points_outside_every_zone() -> None:
-    cfg = parse_config(
-        {"zones": [{**QUEUE, "role": "waiting", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}, DESK]}
-    )
-    zones = ZoneMap(cfg.zones)
-    desk = zones.locate((0.8, 0.3))
-    assert desk is not None
-    assert desk.name == "desk"
-    assert not zones.implicit
-    assert zones.has_staff
-    only_desk = ZoneMap(parse_config({"zones": [DESK]}).zones)
-    assert only_desk.locate((0.1, 0.9)) is None
-
-
-def test_opening_hours_in_the_local_time_zone() -> None:
-    with pytest.raises(ConfigError, match="ends before it starts"):
-        parse_config({"clinic": {"mon": ["17:00-08:00"]}})
-    with pytest.raises(ConfigError, match="not a time range"):
-        parse_config({"clinic": {"mon": ["8-17"]}})
-    clinic = ClinicConfig(mon=["08:00-12:00", "13:00-24:00"])
-    hours = OpeningHours(clinic, "Asia/Shanghai")  # UTC+8, no daylight saving
-    monday_9_local = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC).timestamp()
-    assert hours.is_open(monday_9_local)
-    assert not hours.is_open(monday_9_local + 3.5 * 3600)  # 12:30 lunch
-    assert hours.is_open(monday_9_local + 14.9 * 3600)  # 23:54
-    assert not hours.is_open(monday_9_local + 15 * 3600)  # Tuesday 00:00
-    assert OpeningHours(clinic, "UTC").is_open(monday_9_local + 8 * 3600)  # 09:00 UTC
-    assert not OpeningHours(ClinicConfig(), "UTC").ever_open
 
 
 def test_time_zones_work_without_system_zone_data(tmp_path: Path) -> None:
