@@ -1,4 +1,5 @@
-"""Frame sources and the grabber: real cv2 code paths on real video files, folders and URLs.
+"""Frame sources: real cv2 code paths on real video files, folders and URLs (the grabber that reads
+them: tests/test_vision_capture_grabber.py; the frame slot: tests/test_vision_slot.py).
 
 Videos are written at test time with ``cv2.VideoWriter`` (from ../shared photos where the content
 matters, from frames drawn in the test where only the file mechanics matter).
@@ -7,8 +8,6 @@ matters, from frames drawn in the test where only the file mechanics matter).
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -26,10 +25,8 @@ from agent.vision.capture.frames import (
     open_source,
     parse_source,
 )
-from agent.vision.capture.grabber import CameraReader
 from agent.vision.config import CameraConfig
 from agent.vision.findings import Frame
-from agent.vision.slot import CapturedFrame, LatestFrame
 from tests.conftest import shared_path
 from tests.vision_media import scene, write_video
 
@@ -37,15 +34,6 @@ from tests.vision_media import scene, write_video
 def drawn(i: int, w: int = 320, h: int = 240) -> Frame:
     """A frame whose mean brightness encodes ``i`` (survives MJPG compression)."""
     return np.full((h, w, 3), 20 + 20 * (i % 10), np.uint8)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def camera(source: str | Path, **kw: object) -> CameraConfig:
@@ -208,117 +196,3 @@ def test_simulated_without_photos_renders_synthetic_frames(
     assert f is not None
     assert f.shape == (480, 640, 3)
     assert f.std() > 0
-
-
-# --- latest frame slot and backoff -------------------------------------------------------------
-
-
-def test_latest_frame_wins_and_counts_replaced() -> None:
-    slot = LatestFrame()
-    assert slot.take(timeout=0.01) is None
-    for i in range(1, 6):
-        slot.put(CapturedFrame(drawn(i), float(i), i))
-    got = slot.take(timeout=0.01)
-    assert got is not None
-    assert got.index == 5
-    assert slot.replaced == 4
-    assert slot.take(timeout=0.01) is None  # never the same frame twice
-    slot.put(CapturedFrame(drawn(6), 6.0, 6))
-    assert slot.replaced == 4
-
-
-@pytest.mark.shared
-def test_grabber_passes_over_frames_the_idle_worker_does_not_want(tmp_path: Path) -> None:
-    video = write_video(tmp_path / "v.avi", [(scene("img3.jpg"), 30)], fps=30)
-    grabber = CameraReader(camera(video, loop=False), pace=False, buffer_frames=100)
-    grabber.latest.keep_every = 3
-    grabber.start()
-    deadline = time.monotonic() + 10
-    while grabber.frames < 30 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    grabber.stop()
-    taken = []
-    while (f := grabber.latest.take(timeout=0.01)) is not None:
-        taken.append(f.index)
-    assert taken == list(range(3, 31, 3))  # every third frame decoded and handed over...
-    assert grabber.skipped == 20  # ...the others only grabbed
-
-
-def test_buffered_slot_hands_over_every_frame_in_order_and_bounds_the_backlog() -> None:
-    slot = LatestFrame(capacity=3)
-    for i in range(1, 6):
-        slot.put(CapturedFrame(drawn(i), float(i), i))
-    assert slot.replaced == 2  # frames 1 and 2 gave way
-    taken = [slot.take(timeout=0.01) for _ in range(4)]
-    assert [f.index if f is not None else None for f in taken] == [3, 4, 5, None]
-
-
-# --- grabber: reconnects on real files and URLs ------------------------------------------------
-
-
-def test_grabber_reconnects_when_file_is_deleted_and_recreated(tmp_path: Path) -> None:
-    video = tmp_path / "clip.avi"
-    grabber = CameraReader(camera(video, loop=False, max_fps=30))
-    grabber.start()
-    try:
-        assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
-        assert "not found" in (grabber.heartbeat.last_error or "")
-        write_video(
-            tmp_path / "tmp.avi", [(drawn(i), 1) for i in range(5)], fps=30, size=(320, 240)
-        )
-        (tmp_path / "tmp.avi").rename(video)
-        assert wait_for(lambda: grabber.frames >= 5)
-        assert grabber.heartbeat.snapshot().age_s is not None
-        # the file ends (no loop): the grabber closes it and waits for it to come back
-        assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
-        video.unlink()
-        time.sleep(0.3)
-        write_video(
-            tmp_path / "tmp.avi", [(drawn(i), 1) for i in range(4)], fps=30, size=(320, 240)
-        )
-        (tmp_path / "tmp.avi").rename(video)
-        assert wait_for(lambda: grabber.frames >= 9)
-        assert grabber.reconnects >= 1
-        latest = grabber.latest.take(timeout=1.0)
-        assert latest is not None
-        assert latest.image.shape == (240, 320, 3)
-    finally:
-        grabber.stop()
-
-
-def test_grabber_on_bogus_url_stays_disconnected_and_stops(tmp_path: Path) -> None:
-    grabber = CameraReader(camera("rtsp://user:pw@127.0.0.1:9/none"))
-    grabber.start()
-    try:
-        assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
-        health = grabber.heartbeat.snapshot()
-        assert health.age_s is None
-        assert grabber.frames == 0
-        assert "pw" not in (grabber.heartbeat.last_error or "")
-    finally:
-        grabber.stop()
-
-
-def test_grabber_on_absent_device_reports_disconnected() -> None:
-    grabber = CameraReader(camera("/dev/video97"))
-    grabber.start()
-    try:
-        assert wait_for(lambda: grabber.heartbeat.snapshot().state == "disconnected")
-        assert "/dev/video97 not present" in (grabber.heartbeat.last_error or "")
-    finally:
-        grabber.stop()
-
-
-def test_grabber_on_looping_file_delivers_latest_frames(tmp_path: Path) -> None:
-    video = write_video(
-        tmp_path / "l.avi", [(drawn(i), 1) for i in range(4)], fps=50, size=(320, 240)
-    )
-    grabber = CameraReader(camera(video, loop=True))
-    grabber.start()
-    try:
-        assert wait_for(lambda: grabber.frames >= 30)
-        assert grabber.reconnects == 0
-        assert grabber.latest.replaced > 0  # nobody took frames: each one replaced the last
-        assert grabber.heartbeat.snapshot().state == "ok"
-    finally:
-        grabber.stop()

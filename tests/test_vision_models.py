@@ -1,4 +1,5 @@
-"""The models the project ships (CenterFace, our mask classifier) in onnxruntime on real images."""
+"""The models the project ships (CenterFace, our mask classifier) in onnxruntime on real images
+(their manifest: tests/test_vision_manifest.py; the scene inference: tests/test_vision_scene.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, Frame
 from agent.vision.inference import families
 from agent.vision.inference.families.centerface import decode_maps, fit
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
-from agent.vision.inference.scene import OnnxSceneInference, load_scene_inference
-from agent.vision.manifest import ModelError, label, load_manifest, resolve
+from agent.vision.manifest import ModelError, resolve
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
 
@@ -82,18 +81,6 @@ def test_crop_face_grows_and_clips() -> None:
 
 
 @pytest.mark.model
-def test_manifest_lists_both_shipped_models_with_cards() -> None:
-    manifest = load_manifest(MODELS / "manifest.json")
-    names = {m.name: m for m in manifest.models}
-    assert {"face-detector", "mask-classifier"} <= set(names)
-    for spec in names.values():
-        assert spec.card is not None
-        assert (MODELS / spec.card).is_file()
-        assert spec.metrics, f"{spec.name} has no measured metrics"
-    assert (MODELS / names["mask-classifier"].file).stat().st_size <= 2 * 1024 * 1024
-
-
-@pytest.mark.model
 def test_mask_classifier_returns_one_probability_per_crop() -> None:
     rng = np.random.default_rng(0)
     crops = [
@@ -110,33 +97,6 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
     spec, path = resolve(MODELS, "mask-classifier")
     with pytest.raises(ModelError, match="task 'mask'.*face detector"):
         families.make_face_detector(spec, path)
-
-
-def test_label_is_the_name_and_the_sha256_prefix_in_printable_ascii() -> None:
-    spec = load_manifest(MODELS / "manifest.json").models[0]
-    assert label(spec) == f"{spec.name}@{spec.sha256[:8]}"
-    odd = spec.model_copy(update={"name": "détecteur\n" + "x" * 40})
-    assert label(odd) == "d?tecteur?" + "x" * 14 + "@" + spec.sha256[:8]
-
-
-@pytest.mark.model
-def test_scene_inference_names_the_models_it_loaded() -> None:
-    vision = VisionConfig(models_dir=MODELS)
-    scene = load_scene_inference(vision)
-    named = {s.name: label(s) for s in load_manifest(MODELS / "manifest.json").models}
-    assert scene.models["face"] == named[vision.face_model]
-    assert scene.models["mask"] == named[vision.mask_model]
-    assert scene.models.get("person") == (
-        named[vision.person_model] if vision.person_model is not None else None
-    )
-    without = load_scene_inference(vision.model_copy(update={"person_model": None}))
-    assert set(without.models) == {"face", "mask"}
-
-
-@pytest.mark.model
-def test_scene_analyser_reports_missing_model_name(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="not in"):
-        load_scene_inference(VisionConfig(models_dir=MODELS, face_model="no-such-model"))
 
 
 # --- real images from ../shared -----------------------------------------------------------------
@@ -183,21 +143,6 @@ def test_mask_images_of_the_held_out_split_are_classified() -> None:
         )
         correct += int((model.classify([crop])[0] >= 0.5) == bool(item.label))
     assert correct / len(picked) >= 0.9
-
-
-@pytest.mark.model
-@pytest.mark.shared
-def test_scene_analyser_tells_masked_from_unmasked_in_a_street_photo() -> None:
-    analyser = load_scene_inference(VisionConfig(models_dir=MODELS))
-    assert isinstance(analyser, OnnxSceneInference)
-    findings = analyser.analyse(read(shared_path("data", "scenes", "img3.jpg")), at=1000.0)
-    assert findings.at == 1000.0
-    assert findings.persons is not None
-    assert len(findings.persons) >= 5
-    assert len(findings.faces) >= 8
-    masked = sum(f.masked for f in findings.faces)
-    assert masked >= 4
-    assert len(findings.faces) - masked >= 1  # the man on the left wears none
 
 
 @pytest.mark.model
