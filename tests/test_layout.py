@@ -67,14 +67,9 @@ TESTED_IN: dict[str, str] = {
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.wire.acks": "test_publisher.py",
     "agent.wire.connect_errors": "test_cli_diag_broker.py",
-    "agent.wire.derived": "test_flow_alert_kinds.py",
     "agent.wire.ha_entities": "test_wire_discovery.py",
     "agent.wire.ha_state": "test_wire_discovery.py",
-    "agent.wire.mqtt_client": "test_publisher_reconnect.py",
-    "agent.wire.outbox_bounds": "test_outbox.py",
-    "agent.wire.outbox_file": "test_outbox.py",
     "agent.wire.outbox_state": "test_outbox.py",
-    "agent.wire.storage": "test_outbox_faults.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
 

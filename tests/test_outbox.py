@@ -1,4 +1,5 @@
-"""The durable outbox: sequence numbers, ordering, acknowledgement, bounds, and crash survival."""
+"""The durable outbox: sequence numbers, ordering, acknowledgement, and crash survival (its bounds:
+tests/test_outbox_bounds.py; its file: tests/test_outbox_file.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.wire.contract import WireMessage
-from agent.wire.outbox import Outbox, OutboxError, StorageError
+from agent.wire.outbox import Outbox, StorageError
 
 
 def msg(seq: int) -> WireMessage:
@@ -83,31 +84,6 @@ def test_failed_encode_stores_nothing_and_keeps_the_sequence(tmp_path: Path) -> 
     assert box.append(msg) == 1
 
 
-def test_count_bound_evicts_oldest_and_counts(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.sqlite3", max_messages=100)
-    for _ in range(130):
-        box.append(msg)
-    assert box.depth() == 100
-    assert box.peek(limit=1)[0].seq == 31
-    assert box.evicted() == 30
-
-
-def test_age_bound_evicts_expired(tmp_path: Path) -> None:
-    mono = [1000.0]
-    box = Outbox(tmp_path / "o.sqlite3", max_age_s=60, mono=lambda: mono[0], boot="b")
-    box.append(msg)
-    mono[0] = 1050.0
-    box.append(msg)
-    mono[0] = 1055.0
-    assert box.oldest_age_s() == pytest.approx(55.0)
-    mono[0] = 1070.0
-    box.evict_expired()
-    assert [m.seq for m in box.peek()] == [2]
-    assert box.evicted() == 1
-    box.close()
-    assert Outbox(tmp_path / "o.sqlite3").evicted() == 1
-
-
 def test_unwritable_location_is_a_clear_fault(tmp_path: Path) -> None:
     """A folder that cannot be created does not raise: the outbox starts faulted, naming it."""
     blocker = tmp_path / "file"
@@ -144,18 +120,3 @@ def test_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
     assert stored[: len(reported)] == reported
     assert stored == sorted(stored)
     assert box.append(msg) == stored[-1] + 1
-
-
-def test_inspect_is_read_only(tmp_path: Path) -> None:
-    path = tmp_path / "box.sqlite3"
-    with pytest.raises(OutboxError):
-        Outbox.inspect(path)  # never creates the file
-    assert not path.exists()
-    box = Outbox(path, max_messages=2)
-    for i in range(3):
-        box.append(lambda seq: WireMessage("t/x", b"{}", False), now=1000.0 + i)
-    box.close()
-    before = path.read_bytes()
-    state = Outbox.inspect(path)
-    assert (state.depth, state.oldest_created, state.evicted) == (2, 1001.0, 1)
-    assert path.read_bytes() == before

@@ -4,14 +4,13 @@ A real mosquitto is stopped for ~15 s and for 45 s while the box keeps storing e
 with a persistent session (the broker persists it across the restart) sees every message. Checked:
 no hole in ``seq`` but the Will numbers of the box's connections (docs/EVENTS.md, "What a gap in
 ``seq`` means"), the box back within 10 s of the broker's return with the product's default
-backoff, and, without a broker, that the jitter spreads 2,000 boxes' reconnections.
+backoff (without a broker, that backoff and its jitter over 2,000 boxes:
+tests/test_wire_mqtt_client.py).
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import random
 import socket
 import subprocess
 import threading
@@ -22,17 +21,14 @@ from pathlib import Path
 import pytest
 
 from agent.flow.events import MaskEvent
-from agent.flow.threaded import Backoff, JitteredBackoff
 from agent.wire.config import MqttConfig
 from agent.wire.contract import Identity, WireMessage, encode
-from agent.wire.mqtt_client import RECONNECT_CAP_S, reconnect_backoff
 from agent.wire.outbox import Outbox
 from agent.wire.publisher import Publisher
 from tests.broker import Broker, Collector, free_port
 
 ID = Identity("triage/v1", "site-a", "desk-1", "site-a-desk-1")
 BACK_WITHIN_S = 10.0
-BOXES = 2000
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> float:
@@ -144,51 +140,6 @@ def test_outage_costs_no_seq_and_the_box_is_back_within_10_s(
         if events is not None:
             events.close()
         watch.close()
-
-
-def first_attempt_after(backoff: Backoff | JitteredBackoff, outage_s: float) -> float:
-    """Seconds from the broker's return to the box's next attempt: the box lost its connection at
-    0 and tries at once, then after each delay, as the publisher's network loop does."""
-    t = 0.0
-    while t < outage_s:
-        t += backoff.next_delay()
-    return t - outage_s
-
-
-def test_product_default_backoff_is_back_within_10_s_whatever_the_outage() -> None:
-    cfg = MqttConfig()
-    rng = random.Random(7)
-    for _ in range(200):
-        b = reconnect_backoff(cfg, rng)
-        delays = [b.next_delay() for _ in range(400)]  # an outage of over half an hour
-        assert max(delays) <= RECONNECT_CAP_S < BACK_WITHIN_S - 1
-        assert min(delays) >= cfg.reconnect_min_s  # never a tight loop against a dead broker
-    for outage_s in (15.0, 45.0, 600.0, 86_400.0):
-        worst = max(
-            first_attempt_after(reconnect_backoff(cfg, random.Random(i)), outage_s)
-            for i in range(200)
-        )
-        assert worst <= RECONNECT_CAP_S
-
-
-@pytest.mark.parametrize("outage_s", [10.0, 15.0, 45.0, 300.0, 3600.0])
-def test_jitter_spreads_2000_boxes_reconnections(outage_s: float) -> None:
-    """2,000 boxes lose the broker at the same instant; when it returns, no second of the next ten
-    takes more than a quarter of them (a fixed schedule sends them all in the same second)."""
-    cfg = MqttConfig()
-    after = [
-        first_attempt_after(reconnect_backoff(cfg, random.Random(box)), outage_s)
-        for box in range(BOXES)
-    ]
-    per_second = collections.Counter(int(a) for a in after)
-    busiest = max(per_second.values()) / BOXES
-    assert max(after) <= RECONNECT_CAP_S
-    assert busiest <= 0.25, sorted(per_second.items())
-    fixed = [
-        first_attempt_after(Backoff(cfg.reconnect_min_s, RECONNECT_CAP_S), outage_s)
-        for _ in range(BOXES)
-    ]
-    assert max(collections.Counter(int(a) for a in fixed).values()) == BOXES  # the herd
 
 
 def _attempts(pub: Publisher, n: int) -> None:
