@@ -21,7 +21,7 @@
 A failure raises :class:`SendError` with a short message that never holds the URL or a secret,
 and whether trying again could help (``permanent``: a revoked key, a refused signature, a
 malformed request go to the dead letters at once; a receiver that is down, a 5xx or a rate limit
-is tried again with backoff).
+is tried again with backoff; ``throttled``: a rate limit, paced by central/delivery/pacing.py).
 """
 
 from __future__ import annotations
@@ -58,12 +58,23 @@ _PERMANENT: Final[dict[str, frozenset[int]]] = {
 }
 
 
-class SendError(Exception):
-    """A delivery attempt failed; ``str()`` is short and holds no secret."""
+# Codes by which a service says the robot sends too fast (central/delivery/pacing.py).
+_THROTTLED: Final[dict[str, frozenset[int]]] = {
+    "wecom": frozenset({45009}),
+    "dingtalk": frozenset({130101}),
+    "feishu": frozenset({11232, 230020}),
+}
 
-    def __init__(self, message: str, permanent: bool = False) -> None:
+
+class SendError(Exception):
+    """A delivery attempt failed; ``str()`` is short and holds no secret. ``permanent``: trying
+    again cannot help; ``throttled``: the service refused it as sent too fast (HTTP 429 or its
+    rate-limit code), so the destination is left alone for the service's cool-down."""
+
+    def __init__(self, message: str, permanent: bool = False, throttled: bool = False) -> None:
         super().__init__(message[:280])
         self.permanent = permanent
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,11 @@ def _reply(channel: str, status: int, raw: bytes) -> None:
     if not isinstance(code, int):
         raise SendError(f"HTTP {status}: the reply has no {field}")
     text = str(doc.get(msg_field, ""))[:160]
-    raise SendError(f"{field} {code}: {text}", permanent=code in _PERMANENT.get(channel, ()))
+    raise SendError(
+        f"{field} {code}: {text}",
+        permanent=code in _PERMANENT.get(channel, ()),
+        throttled=code in _THROTTLED.get(channel, ()),
+    )
 
 
 def post(req: Request, channel: str, timeout: float = TIMEOUT_S) -> None:
@@ -184,7 +199,9 @@ def post(req: Request, channel: str, timeout: float = TIMEOUT_S) -> None:
     except urllib.error.HTTPError as exc:
         code = exc.code
         permanent = code in (400, 401, 403, 404, 410, 413)
-        raise SendError(f"HTTP {code} {exc.reason}"[:120], permanent=permanent) from None
+        raise SendError(
+            f"HTTP {code} {exc.reason}"[:120], permanent=permanent, throttled=code == 429
+        ) from None
     except urllib.error.URLError as exc:
         raise SendError(f"cannot reach the receiver ({_reason(exc.reason)})") from None
     except TimeoutError:

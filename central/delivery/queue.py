@@ -234,13 +234,15 @@ def failed(
     policy: Policy,
     *,
     permanent: bool = False,
+    least_wait_s: float = 0.0,
     now: float | None = None,
 ) -> str:
-    """Record a failed attempt: ``retry`` (with its next time) or ``dead``; returns the state."""
+    """Record a failed attempt: ``retry`` (with its next time, at least ``least_wait_s`` away) or
+    ``dead``; returns the state."""
     now = time.time() if now is None else now
     dead = permanent or c.attempts >= policy.max_attempts
     state = "dead" if dead else "retry"
-    next_at = now if dead else now + policy.delay(c.attempts)
+    next_at = now if dead else now + max(policy.delay(c.attempts), least_wait_s)
     with engine.begin() as conn:
         conn.execute(
             update(deliveries)

@@ -1,7 +1,8 @@
 """Sending what is due: :func:`send` passes one claimed delivery to its channel (HTTP robots and
 webhooks in :mod:`central.delivery.channels`, e-mail in :mod:`central.delivery.mail`), and
-:func:`drain` claims due deliveries and records each outcome until none is due. Logs name the
-destination redacted, never its URL or secret."""
+:func:`drain` claims due deliveries and records each outcome until none is due, at the pace each
+robot allows (:mod:`central.delivery.pacing`). Logs name the destination redacted, never its URL
+or secret."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from central.delivery import queue
+from central.delivery import pacing, queue
 from central.delivery.channels import SendError, build, post
 from central.delivery.mail import SmtpSettings, send_mail
 from central.delivery.message import Message, MessageError
@@ -27,6 +28,8 @@ class Drained:
     sent: int = 0
     retry: int = 0
     dead: int = 0
+    paced: int = 0
+    """Put back unsent to keep a robot within its service's limit (not an attempt)."""
 
     @property
     def attempts(self) -> int:
@@ -61,18 +64,36 @@ def drain(
     """Send every due delivery (in batches of ``batch``) until none is due or ``stop()``;
     ``on_sent`` is called after each delivery is recorded as sent (its errors are logged, never
     undo the send)."""
-    done = {"sent": 0, "retry": 0, "dead": 0}
+    done = {"sent": 0, "retry": 0, "dead": 0, "paced": 0}
+    held: dict[str, float] = {}  # destination -> until when a refusal as too fast holds it
     while not stop():
         claimed = queue.claim(engine, worker, batch, now=clock())
         if not claimed:
             break
         for c in claimed:
             shown = c.destination.shown()
+            now = clock()
+            until = max(held.get(c.destination.key(), 0.0), now + pacing.wait_s(engine, c, now))
+            if until > now:
+                pacing.defer(engine, c, worker, until, f"paced: {until - now:.0f} s to wait")
+                done["paced"] += 1
+                log.info("delivery %d (%s) to %s paced %.1f s", c.pk, c.subject, shown, until - now)
+                continue
             try:
                 send(c, smtp)
             except SendError as exc:
+                wait = pacing.cool_down_s(c.destination.channel) if exc.throttled else 0.0
+                if exc.throttled:
+                    held[c.destination.key()] = clock() + wait
                 state = queue.failed(
-                    engine, c, worker, str(exc), policy, permanent=exc.permanent, now=clock()
+                    engine,
+                    c,
+                    worker,
+                    str(exc),
+                    policy,
+                    permanent=exc.permanent,
+                    least_wait_s=wait,
+                    now=clock(),
                 )
                 done[state] += 1
                 level = logging.ERROR if state == "dead" else logging.WARNING

@@ -1,4 +1,5 @@
-"""The delivery queue's table on the shared metadata (migration branch ``0006_delivery``).
+"""The delivery queue's table on the shared metadata (migration branch ``delivery``:
+``0006_delivery``, then ``0006_delivery_pacing``).
 
 ``deliveries`` holds one row per message per destination: what is sent (``kind``, ``subject`` the
 notice or day it carries, ``payload`` the rendered message as JSON), where (``channel``,
@@ -63,3 +64,4 @@ deliveries = Table(
 Index("ix_deliveries_state_next", deliveries.c.state, deliveries.c.next_at)
 Index("ix_deliveries_site", deliveries.c.site, deliveries.c.created_at)
 Index("ix_deliveries_day", deliveries.c.day, deliveries.c.kind)
+Index("ix_deliveries_dest_sent", deliveries.c.dest_key, deliveries.c.sent_at)

@@ -123,6 +123,7 @@ def test_error_code_on_http_200_is_a_failure(
         _send(receiver, channel, path)
     assert err.value.permanent is permanent
     code = reply.get("errcode", reply.get("code"))
+    assert err.value.throttled is (code in (45009, 130101, 11232))  # sent too fast
     assert str(code) in str(err.value)
     assert "K1234567890" not in str(err.value)
     assert "T1234567890" not in str(err.value)
@@ -137,6 +138,10 @@ def test_http_errors_and_a_receiver_that_is_down(receiver: HttpReceiver) -> None
     with pytest.raises(SendError, match="HTTP 404") as err:
         _send(receiver, "webhook", "/webhook/x")
     assert err.value.permanent
+    receiver.reply = lambda hit: (429, b"{}")
+    with pytest.raises(SendError, match="HTTP 429") as err:
+        _send(receiver, "webhook", "/webhook/x")
+    assert (err.value.permanent, err.value.throttled) == (False, True)
     url = receiver.url("/wecom/send?key=SECRETKEY123456")
     receiver.stop()
     dest = check_destination("wecom", url, "en")

@@ -172,15 +172,14 @@ def test_a_worker_that_died_mid_send_is_taken_over(engine: Engine, receiver: Htt
 def test_two_workers_drain_one_queue_without_sending_twice(
     engine: Engine, receiver: HttpReceiver
 ) -> None:
-    n = 120
-    dest = wecom(receiver)
+    n = 120  # to twelve robots: ten each, within WeCom's 20 a minute (test_delivery_pacing.py)
     with engine.begin() as conn:
         for i in range(n):
             queue.enqueue(
                 conn,
                 subject=f"notice:2026-{i:04d}",
                 kind="notice",
-                dest=dest,
+                dest=wecom(receiver, f"R{i % 12:07d}"),
                 message=msg(i),
                 now=T0,
             )
