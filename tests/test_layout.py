@@ -37,12 +37,6 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.cli.calibrate": "test_calibration.py",
-    "agent.cli.calibrate.common": "test_calibration.py",
-    "agent.cli.calibrate.direct": "test_calibration.py",
-    "agent.cli.calibrate.through_agent": "test_thermometer_live_calibration.py",
-    "agent.cli.commission": "test_vision_integrity_run.py",
-    "agent.cli.configdoc": "test_config.py",
     "agent.cli.main": "test_cli_run.py",
     "agent.cli.terminal": "test_status_server.py",
     "agent.config.preflight": "test_config_check.py",
@@ -50,7 +44,6 @@ TESTED_IN: dict[str, str] = {
     "agent.flow.engine": "test_pipeline.py",
     "agent.flow.liveness": "test_flow_threaded.py",
     "agent.flow.settings": "test_config_validation.py",
-    "agent.service.alert_store": "test_service_alert_restart.py",
     "agent.service.clock_sync": "test_clock_steps.py",
     "agent.service.clocks": "test_clock_steps.py",
     "agent.service.event_sink": "test_outbox_faults.py",
@@ -58,7 +51,6 @@ TESTED_IN: dict[str, str] = {
     "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.signals": "test_packaging_install.py",
     "agent.service.snapshot": "test_status_server.py",
-    "agent.service.stages": "test_service_lost_alerts.py",
     "agent.service.summaries": "test_clock_steps.py",
     "agent.service.tally_store": "test_clock_steps.py",
     "agent.service.watchdog": "test_notify.py",

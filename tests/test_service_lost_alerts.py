@@ -8,18 +8,12 @@ comes back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.flow.lost import SourceLostAnalyser
-from agent.service.stages import build_stages, lost_alerts
 from agent.thermometer.simulated_port import emulator
-from agent.zones.config import ClinicConfig
 from firmware_bridge.emulator import PtyEmulator
 from firmware_bridge.trace import generate
 from tests import integrity_media as media
@@ -100,29 +94,6 @@ def test_thermometer_unplugged_and_plugged_back(
     assert mine[0]["alert_id"] == mine[1]["alert_id"]
     assert mine[0]["family"] == "setup"
     assert mine[0]["value"] >= 1.0
-
-
-def test_only_enabled_devices_are_watched_and_hours_apply() -> None:
-    cfg = AgentConfig.model_validate(
-        {
-            "thermometer": {"enabled": False},
-            "camera": {"enabled": True, "source": "simulated"},
-            "device": {"timezone": "Africa/Nairobi"},
-            "clinic": {"mon": ["08:00-12:00"]},
-        }
-    )
-    _, analysers = build_stages(cfg)
-    watcher = next(a for a in analysers if isinstance(a, SourceLostAnalyser))
-    assert [w.alert for w in watcher.watched] == ["camera_lost"]
-    tz = ZoneInfo("Africa/Nairobi")
-    assert not watcher.is_open(datetime(2026, 11, 22, 10, 0, tzinfo=tz).timestamp())  # Sunday
-    assert watcher.is_open(datetime(2026, 11, 23, 10, 0, tzinfo=tz).timestamp())  # Monday
-    no_hours = cfg.model_copy(update={"clinic": ClinicConfig()})
-    assert lost_alerts(no_hours, []) is None, "nothing to watch without sources"
-    off = AgentConfig.model_validate(
-        {"thermometer": {"enabled": False}, "camera": {"enabled": False}}
-    )
-    assert build_stages(off) == ([], [])
 
 
 @pytest.mark.shared

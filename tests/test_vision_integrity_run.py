@@ -1,6 +1,6 @@
-"""Camera integrity end to end: ``triage-agent commission`` on a real video file, diag's reference
-check, and ``triage-agent run`` on a video whose middle part is covered, publishing the
-``camera_covered`` alert to a real mosquitto and clearing it when the lens is uncovered.
+"""Camera integrity end to end: diag's reference check, and ``triage-agent run`` on a video whose
+middle part is covered, publishing the ``camera_covered`` alert to a real mosquitto and clearing it
+when the lens is uncovered (``triage-agent commission``: tests/test_cli_commission.py).
 
 Videos are written at test time with ``cv2.VideoWriter`` from ../shared scene photos.
 """
@@ -17,8 +17,7 @@ from agent.cli.diag.camera_reference import check_camera_reference
 from agent.cli.main import main
 from agent.config import AgentConfig, load_config
 from agent.vision.findings import Frame
-from agent.vision.inference.integrity_measures import MIN_LANDMARKS
-from agent.vision.inference.integrity_reference import REFERENCE_NAME, load_reference
+from agent.vision.inference.integrity_reference import REFERENCE_NAME
 from tests import integrity_media as media
 from tests.broker import Broker, Collector
 from tests.conftest import REPO, AgentProcess, base_config, validate_message, write_config
@@ -44,40 +43,6 @@ def camera_config(tmp_path: Path, video: Path, port: int = 1883, **integrity: An
 
 def loaded(path: Path) -> AgentConfig:
     return load_config(path)
-
-
-@pytest.mark.shared
-def test_commission_records_a_reference_with_people_walking_through(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    video = frames_video(tmp_path / "view.avi", list(media.busy(BACKGROUND, 60, seed=3, people=2)))
-    config = camera_config(tmp_path, video)
-    assert check_camera_reference(loaded(config), None).verdict == "WARN"
-    assert main(["commission", "--config", str(config), "--frames", "12", "--seconds", "5"]) == 0
-    out = capsys.readouterr().out
-    path = tmp_path / "state" / REFERENCE_NAME
-    assert f"camera reference recorded in {path}" in out
-    assert "no image" in out
-    ref = load_reference(path)
-    assert ref.landmarks >= MIN_LANDMARKS
-    assert ref.frames == 12
-    check = check_camera_reference(loaded(config), None)
-    assert check.verdict == "PASS", check
-    assert f"{ref.landmarks} landmarks" in check.detail
-    live = {"integrity": {"commissioned": True, "raised": ["camera_covered"]}}
-    assert check_camera_reference(loaded(config), live).verdict == "FAIL"
-
-
-@pytest.mark.shared
-def test_commission_refuses_a_covered_camera(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    view = media.view(BACKGROUND)
-    video = frames_video(tmp_path / "hand.avi", [media.hand(view, 0.85, s) for s in range(30)])
-    config = camera_config(tmp_path, video)
-    assert main(["commission", "--config", str(config)]) == 1
-    assert "looks covered" in capsys.readouterr().out
-    assert not (tmp_path / "state" / REFERENCE_NAME).exists()
 
 
 def test_a_damaged_reference_is_a_diag_warning(tmp_path: Path) -> None:

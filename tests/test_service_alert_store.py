@@ -1,4 +1,5 @@
-"""The service wires every analyser's alert latches to the open alerts kept in the state directory."""
+"""The open alerts kept in the state directory (agent/service/alert_store.py): the service wires
+every analyser's alert latches to them at start, carrying them on or clearing them after the grace."""
 
 from __future__ import annotations
 
