@@ -39,7 +39,6 @@ DECLARATIONS: dict[str, str] = {
 TESTED_IN: dict[str, str] = {
     "agent.cli.main": "test_cli_run.py",
     "agent.cli.terminal": "test_status_server.py",
-    "agent.config.preflight": "test_config_check.py",
     "agent.flow.debounce": "test_vision_compliance.py",
     "agent.flow.engine": "test_pipeline.py",
     "agent.flow.liveness": "test_flow_threaded.py",
@@ -53,7 +52,6 @@ TESTED_IN: dict[str, str] = {
     "agent.service.snapshot": "test_status_server.py",
     "agent.service.summaries": "test_clock_steps.py",
     "agent.service.tally_store": "test_clock_steps.py",
-    "agent.service.watchdog": "test_notify.py",
     "agent.thermometer.link": "test_cli_diag_thermometer.py",
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",

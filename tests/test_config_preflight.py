@@ -1,5 +1,5 @@
-"""``triage-agent config check`` refuses what ``run`` refuses, names the field, and points at paths
-that exist where it runs.
+"""``triage-agent config check``'s preflight (agent/config/preflight.py) refuses what ``run``
+refuses, names the field, and points at paths that exist where it runs.
 
 A file can be valid in itself and still name models, a camera source or a calibration file ``run``
 cannot use: each such case is refused by ``config check`` (exit 78, the field named) and, checked
