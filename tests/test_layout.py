@@ -40,8 +40,6 @@ TESTED_IN: dict[str, str] = {
     "agent.cli.main": "test_cli_run.py",
     "agent.cli.terminal": "test_status_server.py",
     "agent.flow.debounce": "test_vision_compliance.py",
-    "agent.flow.engine": "test_pipeline.py",
-    "agent.flow.liveness": "test_flow_threaded.py",
     "agent.flow.settings": "test_config_validation.py",
     "agent.service.clock_sync": "test_clock_steps.py",
     "agent.service.clocks": "test_clock_steps.py",
@@ -57,8 +55,6 @@ TESTED_IN: dict[str, str] = {
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.wire.acks": "test_publisher.py",
     "agent.wire.connect_errors": "test_cli_diag_broker.py",
-    "agent.wire.ha_entities": "test_wire_discovery.py",
-    "agent.wire.ha_state": "test_wire_discovery.py",
     "agent.wire.outbox_state": "test_outbox.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""

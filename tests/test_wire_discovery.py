@@ -1,7 +1,8 @@
-"""Home Assistant MQTT discovery (agent/wire/discovery.py): the configs Home Assistant needs, their
-templates rendered with Jinja2 (as Home Assistant does) on events the agent really publishes, the
+"""Home Assistant MQTT discovery (agent/wire/discovery.py): the configs Home Assistant needs, the
 marker that makes removal exact, and end to end through a real mosquitto with ``triage-agent run``:
 retained configs, republished on Home Assistant's birth, removed after a restart with discovery off.
+The entities and their templates: tests/test_wire_ha_entities.py; the state document the templates
+read, rendered with Jinja2 (as Home Assistant does): tests/test_wire_ha_state.py.
 """
 
 from __future__ import annotations
@@ -20,13 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.flow.events import (
-    AlertEvent,
     Event,
-    HealthEvent,
-    MaskEvent,
-    OccupancyEvent,
-    SourceHealth,
-    TemperatureEvent,
 )
 from agent.thermometer.simulated_port import emulator
 from agent.wire.config import HomeAssistantConfig
@@ -161,16 +156,6 @@ def test_every_config_has_what_home_assistant_requires() -> None:
     assert configs["box_health"]["entity_category"] == "diagnostic"
 
 
-def test_only_what_the_box_measures_is_announced() -> None:
-    common = ["box_health", "open_alerts", "problem_triage_point"]
-    thermometer_only = by_object(config_messages("ha", ID, Entities(True, False), "1"))
-    assert sorted(thermometer_only) == sorted(["body_temperature", "fever", *common])
-    camera_no_zones = by_object(config_messages("ha", ID, Entities(False, True), "1"))
-    assert sorted(camera_no_zones) == sorted(
-        ["mask_compliance", "occupancy", "problem_unmasked", "problem_crowding", *common]
-    )
-
-
 def payload(event: Event, seq: int = 1) -> bytes:
     return encode(event, ID, seq).payload
 
@@ -179,91 +164,6 @@ def decoded(event: Event) -> Event:
     """The event as it left the box (encoded by the contract, so every value fits it)."""
     assert json.loads(payload(event))["kind"] == event.kind
     return event
-
-
-def test_templates_read_the_state_document_kept_from_the_events(tmp_path: Path) -> None:
-    """The state document kept from events (hyphenated zone names included) and the templates on
-    it; the box's health from the retained health event."""
-    c = by_object(config_messages("homeassistant", ID, ALL, "1"))
-    tpl = {k: v["value_template"] for k, v in c.items()}
-    ha = discovery(tmp_path, enabled=True)
-    desk = DeskState(("front-desk",), [("c" * 32, "camera_dark")])  # carried over a restart
-
-    def shown(event: Event | None = None) -> bytes:
-        if event is not None:
-            desk.hear(decoded(event))
-        msg = ha.state(desk.document())
-        assert msg is None or (msg.topic == STATE_TOPIC and msg.retain)
-        return ha._current()[-1].payload
-
-    first = shown()
-    # nothing known yet after a start: the values render nothing (Home Assistant keeps its own)
-    for key in ("body_temperature", "mask_compliance", "occupancy", "occupancy_queue"):
-        assert render(tpl[key], first) == "", key
-    assert render(tpl["desk_attended"], first) == ""
-    assert render(tpl["problem_triage_point"], first) == "ON"  # the dark camera, still open
-    attrs = json.loads(render(c["problem_triage_point"]["json_attributes_template"], first))
-    assert attrs == {"problems": ["camera_dark"]}
-    assert render(tpl["open_alerts"], first) == "1"
-
-    doc = shown(TemperatureEvent(1.0, "fever", 35.9, 24.5, 38.12, 37.3, 1.2, 12))
-    assert render(tpl["body_temperature"], doc) == "38.12"
-    doc = shown(TemperatureEvent(2.0, "invalid", 25.0, 24.5, 27.0, 37.3, 1.2, 12))
-    assert render(tpl["body_temperature"], doc) == "38.12"  # an invalid result is no value
-    zones = {"front-desk": 1, "queue": 3, "hall": 0}
-    doc = shown(OccupancyEvent(1.0, count=4, max=4, limit=5, zones=zones))
-    assert render(tpl["occupancy"], doc) == "4"
-    assert render(tpl["occupancy_front-desk"], doc) == "1"
-    assert render(tpl["occupancy_queue"], doc) == "3"
-    assert render(tpl["desk_attended"], doc) == "ON"
-    doc = shown(OccupancyEvent(1.0, count=3, max=3, limit=5, zones={**zones, "front-desk": 0}))
-    assert render(tpl["desk_attended"], doc) == "OFF"
-    periodic = OccupancyEvent(1.0, count=0, max=9, limit=5, window_s=60, people=9, zones=zones)
-    assert render(tpl["occupancy_queue"], shown(periodic)) == "3"  # a maximum: not "now"
-    doc = shown(MaskEvent(1.0, "masked", faces=3, masked=2, unmasked=1, window_s=60))
-    assert render(tpl["mask_compliance"], doc) == "67"
-    doc = shown(MaskEvent(1.0, "no_face", faces=0, masked=0, unmasked=0, window_s=60))
-    assert render(tpl["mask_compliance"], doc) == "67"  # nobody in the window: kept
-    fever = AlertEvent(1.0, "fever", "raised", "a" * 16, "fever")
-    crowding = AlertEvent(1.0, "crowding", "raised", "b" * 16, "crowd", zone="queue")
-    assert render(tpl["fever"], shown(fever)) == "ON"
-    doc = shown(crowding)
-    assert (render(tpl["fever"], doc), render(tpl["problem_crowding"], doc)) == ("ON", "ON")
-    assert render(tpl["problem_unmasked"], doc) == "OFF"
-    assert render(tpl["open_alerts"], doc) == "3"
-    doc = shown(AlertEvent(2.0, "fever", "cleared", "a" * 16, "left"))
-    assert render(tpl["fever"], doc) == "OFF"
-    doc = shown(AlertEvent(3.0, "camera_dark", "cleared", "c" * 32, "light again"))
-    assert render(tpl["problem_triage_point"], doc) == "OFF"
-    doc = shown(AlertEvent(4.0, "screening_skipped", "raised", "d" * 32, "unscreened"))
-    assert render(tpl["problem_triage_point"], doc) == "ON"
-    assert render(tpl["problem_desk_unattended"], doc) == "OFF"
-    doc = shown(AlertEvent(5.0, "desk_unattended", "raised", "e" * 32, "empty", value=2.0))
-    assert render(tpl["problem_desk_unattended"], doc) == "ON"
-    assert json.loads(render(c["problem_triage_point"]["json_attributes_template"], doc)) == {
-        "problems": ["screening_skipped"]
-    }
-    assert render(tpl["open_alerts"], doc) == "3"
-    assert ha.state(desk.document()) is None  # unchanged: nothing to publish
-
-
-def test_box_health_reads_the_retained_health_event() -> None:
-    box = by_object(config_messages("homeassistant", ID, ALL, "1"))["box_health"]
-    ok = SourceHealth("ok", 0.0, 0.1, 5.0)
-    healthy = HealthEvent(9.0, 3600, "1", {"thermometer": ok, "camera": ok}, 0, None, 0, 0, 0)
-    assert render(box["value_template"], payload(healthy)) == "ok"
-    unplugged = {"thermometer": SourceHealth("disconnected", 0.0), "camera": ok}
-    degraded = HealthEvent(9.0, 3600, "1", unplugged, 12, 300, 0, 0, 0, clock="unsynced")
-    assert render(box["value_template"], payload(degraded)) == "degraded"
-    attrs = json.loads(render(box["json_attributes_template"], payload(degraded)))
-    assert attrs["sources"]["thermometer"]["state"] == "disconnected"
-    assert (attrs["outbox_depth"], attrs["outbox_oldest_s"]) == (12, 300)
-    assert (attrs["storage"], attrs["clock"]) == ("ok", "unsynced")
-    full = HealthEvent(9.0, 3600, "1", {"camera": ok}, 40, 60, 0, 0, 0, storage="disk full")
-    assert render(box["value_template"], payload(full)) == "storage fault"
-    assert json.loads(render(box["json_attributes_template"], payload(full)))["storage"] == (
-        "disk full"
-    )
 
 
 def discovery(state_dir: Path, enabled: bool, wanted: Entities = ALL) -> Discovery:
