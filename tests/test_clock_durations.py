@@ -29,7 +29,7 @@ from agent.wire.contract import WireMessage
 from agent.wire.outbox import Outbox
 from agent.wire.outbox_file import boot_id
 from tests.conftest import base_config
-from tests.test_clock_steps import DAY, HOUR, Clocks, Desk, Probe, of, run
+from tests.test_service_clocks_steps import DAY, HOUR, Clocks, Desk, Probe, of, run
 
 W = 1_795_435_200.0
 """2026-11-23 12:00 UTC."""

@@ -1,17 +1,14 @@
-"""Config validation, actionable errors with exit status 78, env secrets (the docs kept in sync:
-tests/test_cli_configdoc.py)."""
+"""Config validation, actionable errors, env secrets (the docs kept in sync:
+tests/test_cli_configdoc.py; exit status 78 from the command line: tests/test_cli_main.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from agent.cli.main import main
-from agent.config import EX_CONFIG, AgentConfig, ConfigError, load_config, parse_config
+from agent.config import AgentConfig, ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "packaging" / "config.example.toml"
@@ -81,39 +78,6 @@ def test_toml_syntax_error_points_at_the_line(tmp_path: Path) -> None:
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config.example.toml"):
         load_config(tmp_path / "nope.toml")
-
-
-def test_config_check_command_exit_codes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    good = tmp_path / "good.toml"
-    good.write_text(
-        '[device]\nsite = "c1"\n'
-        '[thermometer]\nport = "simulated"\n'  # the simulated devices are asked for explicitly
-        f'[camera]\nsource = "simulated"\n[vision]\nmodels_dir = "{REPO / "models"}"\n'
-    )
-    assert main(["config", "check", str(good)]) == 0
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[camera]\nmax_fps = -1\n")
-    assert main(["config", "check", str(bad)]) == EX_CONFIG
-    err = capsys.readouterr().err
-    assert "camera.max_fps = -1" in err
-    assert str(bad) in err
-
-
-def test_run_with_bad_config_exits_78_without_traceback(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[thermometer]\nprotocol = "modbus"\n')
-    proc = subprocess.run(
-        [sys.executable, "-m", "agent", "run", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    assert proc.returncode == EX_CONFIG
-    assert "thermometer.protocol = 'modbus'" in proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 def test_example_is_plain_toml() -> None:

@@ -37,19 +37,17 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.cli.main": "test_cli_run.py",
     "agent.cli.terminal": "test_status_server.py",
     "agent.flow.debounce": "test_vision_compliance.py",
     "agent.flow.settings": "test_config_validation.py",
-    "agent.service.clock_sync": "test_clock_steps.py",
-    "agent.service.clocks": "test_clock_steps.py",
+    "agent.service.clock_sync": "test_service_clocks_steps.py",
     "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.health": "test_pipeline.py",
     "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.signals": "test_packaging_install.py",
     "agent.service.snapshot": "test_status_server.py",
-    "agent.service.summaries": "test_clock_steps.py",
-    "agent.service.tally_store": "test_clock_steps.py",
+    "agent.service.summaries": "test_service_clocks_steps.py",
+    "agent.service.tally_store": "test_service_clocks_steps.py",
     "agent.thermometer.link": "test_cli_diag_thermometer.py",
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",

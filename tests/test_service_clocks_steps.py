@@ -1,4 +1,5 @@
-"""A box without a clock battery: wall-clock steps at start and while running (issue 19, item 2).
+"""A box without a clock battery: the service's clocks (agent/service/clocks.py) and wall-clock
+steps at start and while running (issue 19, item 2).
 
 Injected clocks (a wall clock the test steps, a monotonic one that only advances) drive the real
 pipeline, its outbox and summary tally second by second, as its main loop does.
