@@ -24,7 +24,7 @@ from central.report.kinds import KINDS
 from central.report.notification import Filters, all_clinics, notification
 from central.report.trends import district_week, trend_svg
 from central.report.weekly import WeekReport
-from central.web.fleet import GROUPS, GlanceFilters, glance
+from central.web.glance import GROUPS, GlanceFilters, glance
 from central.web.identity import viewer
 
 OPEN_SHOWN = 100

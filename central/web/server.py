@@ -2,11 +2,14 @@
 
 Pages: ``/`` the fleet at a glance, ``/clinic/<site>`` a clinic's day (timeline per desk and its
 problems), ``/day`` the daily notification (``/day.csv``), ``/week`` the weekly counts
-(``/week.csv``); the accounts' pages, the audit trail, spot checks and the public page
-(central/web/access.py). Every request passes the guard (central/web/guard.py: allowed host names,
-security headers, who is asking, CSRF); every route filters by the viewer's scope. Listens on
-127.0.0.1 by default; bound to any other address it refuses to start without an administrator
-account (``triage-central users add``). ``/healthz`` and ``/public`` answer without signing in.
+(``/week.csv``); sign-in and one's account (central/web/signin.py), the users
+(central/web/user_admin.py), the audit trail (central/web/audit_pages.py), spot checks
+(central/web/spotchecks.py) and the public page (central/web/public.py); the deliveries; the
+supervisors' loop (central/web/notice_pages.py, case_pages.py, clinic_loop.py, registry_pages.py).
+Every request passes the guard (central/web/guard.py: allowed host names, security headers, who
+is asking, CSRF); every route filters by the viewer's scope. Listens on 127.0.0.1 by default;
+bound to any other address it refuses to start without an administrator account
+(``triage-central users add``). ``/healthz`` and ``/public`` answer without signing in.
 """
 
 from __future__ import annotations
@@ -42,9 +45,24 @@ from central.report.weekly import weekly_report
 from central.store import reader
 from central.store.db import open_db
 from central.store.records import NAME
-from central.web import access, deliveries, district, loop_pages, scope
+from central.web import (
+    audit_pages,
+    case_pages,
+    clinic_loop,
+    deliveries,
+    district,
+    notice_pages,
+    public,
+    registry_pages,
+    scope,
+    signin,
+    spotchecks,
+    user_admin,
+)
 from central.web.guard import CSRF_INPUT, Guard, WebSecurity, current
 from central.web.identity import Forbidden, require, viewer
+from central.web.loop_kit import LoopPages
+from central.web.page_kit import PageKit
 from central.web.timeline import svg
 
 log = logging.getLogger(__name__)
@@ -174,6 +192,8 @@ def create_app(
         text = "not found\n" if status == 404 else "not allowed for your role\n"
         return PlainTextResponse(text, status_code=status)
 
+    kit = PageKit(engine, tz, own_env, t, security)
+    loop = LoopPages(engine, tz, language)
     routes = [
         Route("/", guarded(fleet_page)),
         Route("/clinic/{site}", guarded(clinic_page)),
@@ -183,9 +203,16 @@ def create_app(
         Route("/week.csv", guarded(week_csv_page)),
         Route("/healthz", healthz),
         Route("/static/central.css", stylesheet),
-        *access.routes(access.PageKit(engine, tz, own_env, t, security)),
+        *signin.routes(kit),
+        *user_admin.routes(kit),
+        *audit_pages.routes(kit),
+        *spotchecks.routes(kit),
+        *public.routes(kit),
         *deliveries.routes(engine, tz, language, guarded),
-        *loop_pages.routes(loop_pages.LoopPages(engine, tz, language), guarded),
+        *notice_pages.routes(loop, guarded),
+        *case_pages.routes(loop, guarded),
+        *clinic_loop.routes(loop, guarded),
+        *registry_pages.routes(loop, guarded),
     ]
     return Starlette(
         routes=routes,

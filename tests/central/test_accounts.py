@@ -528,6 +528,6 @@ def test_password_rehashed_when_parameters_change(db_url: str) -> None:
 
 
 def test_every_audit_action_has_a_label() -> None:
-    from central.web.access import ACTION_LABELS
+    from central.web.labels import ACTION_LABELS
 
     assert set(ACTION_LABELS) == set(trail.ACTIONS)

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from agent.flow.events import AvailabilityEvent, HealthEvent, SourceHealth
 from central.store.db import open_db
 from central.store.writer import store
-from central.web.fleet import glance
+from central.web.glance import glance
 from tests.central.browser import chromium, served
 from tests.central.day_script import Box
 

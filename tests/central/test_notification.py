@@ -1,5 +1,5 @@
 """The daily notification and the fleet at a glance from the rollups (central/report/notification.py,
-central/web/fleet.py glance): kinds, filters, search, paging, scope, both languages; on SQLite and
+central/web/glance.py): kinds, filters, search, paging, scope, both languages; on SQLite and
 PostgreSQL."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from central.i18n import translator
 from central.report import notification_render as nr
 from central.report.notification import Filters, all_clinics, notification
 from central.store.db import open_db
-from central.web.fleet import GlanceFilters, glance
+from central.web.glance import GlanceFilters, glance
 from tests.central.day_script import DAY, TZ, at, store_day
 
 
