@@ -46,7 +46,6 @@ TESTED_IN: dict[str, str] = {
     "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.signals": "test_packaging_install.py",
     "agent.service.snapshot": "test_status_server.py",
-    "agent.service.summaries": "test_service_clocks_steps.py",
     "agent.thermometer.link": "test_cli_diag_thermometer.py",
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
