@@ -7,8 +7,9 @@ Usage::
 Each photo of ``../shared/data/scenes`` is letterboxed into a 640x480 frame (what the camera
 delivers) and counted three ways with the shipped models:
 
-- ``faces``: faces found by the face detector (score >= ``vision.face_min_score``): the count the
-  agent used before it had a person detector;
+- ``faces``: faces found by the face detector (score >= ``vision.face_min_score``; in a crowded
+  frame also those found on its upscaled tiles, see :mod:`agent.vision.inference.crowd`): the count
+  the agent used before it had a person detector;
 - ``persons``: person boxes of the person detector (NanoDet-m 320);
 - ``people``: what the agent counts now (:func:`agent.vision.people.people_in`): person boxes plus
   faces that belong to no person box.

@@ -79,6 +79,7 @@ def gate_settings(vision: VisionConfig) -> GateSettings:
         person_every=vision.person_every,
         regions=vision.region_crops,
         motion_threshold=vision.motion_threshold,
+        crowd_above=vision.crowd_tile_above if vision.crowd_tiles >= 2 else 0,
     )
 
 

@@ -217,6 +217,32 @@ class VisionConfig(Section):
             "resolution) instead of the whole frame."
         ),
     )
+    crowd_tile_above: int = Field(
+        default=12,
+        ge=1,
+        le=1000,
+        description=(
+            "A whole-frame analysis that finds more people than this is a crowd: the face "
+            "detector runs again on upscaled overlapping tiles (crowd_tiles) to count the small "
+            "faces; a desk scene never gets there. While the last count was above it, the "
+            "detection gate analyses whole frames instead of region crops."
+        ),
+    )
+    crowd_tiles: int = Field(
+        default=2,
+        ge=0,
+        le=4,
+        description=(
+            "Tiles per side for a crowd (2: four tiles, each upscaled about 1.75x, five face "
+            "detector runs per crowded detection); 0 or 1: never tile."
+        ),
+    )
+    crowd_face_min_score: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Minimum face detection score on the crowd tiles (small faces score lower).",
+    )
     unmasked_alert_after_s: Seconds = Field(
         default=10.0,
         description="Raise an 'unmasked' alert after an unmasked face stays this long.",

@@ -14,7 +14,10 @@ Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap
   face boxes, each grown by a margin, overlapping ones merged), so face sizes, and with them
   recall, are those of a full-frame run; when the crops would cover more than
   :data:`REGION_MAX_SHARE` of the frame, the whole frame is analysed instead; detectors with a fixed input size (person detectors) run on the whole frame, but
-  only every ``person_every`` detections, their last boxes carried in between;
+  only every ``person_every`` detections, their last boxes carried in between; while the last
+  findings were a crowd (more people than ``crowd_above``), the whole frame is analysed instead
+  of crops, so the scene inference can tile it (:mod:`agent.vision.inference.crowd`: small faces
+  found only on its upscaled tiles would be lost in crops, and the count would swing);
 - **early** region detection: motion where no known face or person is (someone stepping in) is
   looked at after :data:`FAST_EVERY` frames instead of waiting for ``detect_fps``; when such a look finds
   nobody new, early looks pause for :data:`FAST_HOLD_S`;
@@ -105,6 +108,8 @@ class GateSettings:
     person_every: int = 1
     regions: bool = True
     motion_threshold: int = 20
+    crowd_above: int = 0
+    """After findings with more people than this, whole frames instead of crops; 0: never."""
 
 
 @dataclass(slots=True)
@@ -229,7 +234,7 @@ class DetectionGate:
         return any(not any(overlap(m, k) for k in known) for m in moved)
 
     def _region(self, frame: Frame, moved: list[Region]) -> tuple[Region, ...] | None:
-        if not self.settings.regions or self._partial is None:
+        if not self.settings.regions or self._partial is None or self._crowded():
             return None
         h, w = int(frame.shape[0]), int(frame.shape[1])
         boxes = list(moved)
@@ -244,6 +249,11 @@ class DetectionGate:
         if not regions or sum(area(r) for r in regions) > REGION_MAX_SHARE * w * h:
             return None
         return tuple(regions)
+
+    def _crowded(self) -> bool:
+        """The last findings had more people than ``crowd_above`` (when set)."""
+        above = self.settings.crowd_above
+        return above > 0 and self._last is not None and len(people_in(self._last)) > above
 
     def _detect(self, frame: Frame, at: float, region: tuple[Region, ...] | None) -> SceneFindings:
         self._since_detect = 0

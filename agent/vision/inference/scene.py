@@ -9,6 +9,11 @@ When the face detector's family classifies masks itself (``Box.mask_prob`` set, 
 probability is used and the crop is not classified again. A face found again at nearly the same
 place within :data:`MASK_REUSE_S` keeps the probability it was given then (the gate runs the
 detector several times a second; the face has not changed in a fraction of a second).
+
+A whole-frame analysis whose people count is above ``vision.crowd_tile_above`` (a crowd, never a
+desk scene) runs the face detector again on upscaled overlapping tiles and adds the faces found
+only there (:mod:`agent.vision.inference.crowd`); :attr:`OnnxSceneInference.tiled` counts those
+analyses.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from agent.vision.findings import (
 )
 from agent.vision.geometry import iou
 from agent.vision.inference import families
+from agent.vision.inference.crowd import CrowdSettings, detect_tiled, merge
 from agent.vision.inference.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
 from agent.vision.inference.motion import Region
 from agent.vision.manifest import label, resolve
+from agent.vision.people import attach
 
 MASK_REUSE_S = 1.0
 """A face found again at nearly the same place within this long keeps its mask probability
@@ -52,6 +59,7 @@ class OnnxSceneInference:
         face_min_score: float = 0.5,
         crop_expand: float = DEFAULT_CROP_EXPAND,
         models: dict[str, str] | None = None,
+        crowd: CrowdSettings | None = None,
     ) -> None:
         self.models: dict[str, str] = dict(models or {})
         """The loaded models by task (``face``, ``mask``, ``person``): their manifest
@@ -62,6 +70,9 @@ class OnnxSceneInference:
         self._face_min_score = face_min_score
         self._classified: list[tuple[Box, float, float]] = []
         self._crop_expand = crop_expand
+        self._crowd = crowd if crowd is not None and crowd.enabled else None
+        self.tiled = 0
+        """Analyses that were crowded and ran the face detector on tiles as well."""
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
         """Faces with P(masked), and person boxes when a person detector is configured."""
@@ -72,11 +83,17 @@ class OnnxSceneInference:
     ) -> SceneFindings:
         """Faces found within ``regions`` (the whole frame when None), in frame pixels, with
         P(masked) from crops of the whole frame; person boxes only when ``persons`` (and a person
-        detector is configured), else None. See :mod:`agent.vision.inference.gate`."""
+        detector is configured), else None. See :mod:`agent.vision.inference.gate`. A crowded
+        whole frame is tiled as well (:mod:`agent.vision.inference.crowd`)."""
         started = time.perf_counter()
         boxes: list[Box] = [
             b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score
         ]
+        people = self.persons_in(frame) if persons else None
+        if regions is None and self._crowded(boxes, people, frame):
+            assert self._crowd is not None
+            boxes = merge(boxes, detect_tiled(self._faces, frame, self._crowd))
+            self.tiled += 1
         known = [self._recent(b, at) for b in boxes]
         todo = [b for b, k in zip(boxes, known, strict=True) if b.mask_prob is None and k is None]
         probs = iter(
@@ -99,7 +116,6 @@ class OnnxSceneInference:
             (f.box, f.mask_prob, at if k is None else since)
             for f, k, since in zip(faces, known, self._since(boxes, at), strict=True)
         ]
-        people = self.persons_in(frame) if persons else None
         return SceneFindings(
             at=at,
             faces=faces,
@@ -112,6 +128,19 @@ class OnnxSceneInference:
     def persons_in(self, frame: Frame) -> tuple[Box, ...] | None:
         """The person detector alone on the whole frame (None when none is configured)."""
         return tuple(self._persons.detect(frame)) if self._persons is not None else None
+
+    def _crowded(self, faces: list[Box], persons: tuple[Box, ...] | None, frame: Frame) -> bool:
+        """Tiling is on and these whole-frame faces and person boxes make more people than
+        ``crowd.above``."""
+        if self._crowd is None:
+            return False
+        if max(len(faces), len(persons or ())) > self._crowd.above:
+            return True
+        if len(faces) + len(persons or ()) <= self._crowd.above:
+            return False
+        found = [FaceFinding(b, 0.0) for b in faces]
+        w, h = int(frame.shape[1]), int(frame.shape[0])
+        return len(attach(persons or (), found, w, h)) > self._crowd.above
 
     def _match(self, box: Box, at: float) -> tuple[float, float] | None:
         """(P(masked), when classified) of a face classified within :data:`MASK_REUSE_S` at
@@ -160,4 +189,10 @@ def load_scene_inference(vision: VisionConfig) -> OnnxSceneInference:
         face_min_score=vision.face_min_score,
         crop_expand=mask_spec.thresholds.get("crop_expand", DEFAULT_CROP_EXPAND),
         models=models,
+        crowd=CrowdSettings(
+            grid=vision.crowd_tiles,
+            above=vision.crowd_tile_above,
+            face_min_score=vision.crowd_face_min_score,
+            input_size=(face_spec.input.width, face_spec.input.height),
+        ),
     )
