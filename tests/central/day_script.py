@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,13 @@ def at(hh: int, mm: int, ss: int = 0, d: date = DAY) -> float:
 
 @dataclass
 class Box:
-    """One desk publishing in seq order; ``skip`` loses the next event (evicted, never delivered)."""
+    """One desk publishing in seq order; ``skip`` loses the next event (evicted, never delivered).
+    ``sent``: each message :meth:`row` made, with the time the collector received it."""
 
     site: str
     desk: str
     seq: int = 1
+    sent: list[tuple[WireMessage, float]] = field(default_factory=list)
 
     def wire(self, event: Event) -> WireMessage:
         msg = encode(event, identity(self.site, self.desk), self.seq)
@@ -48,7 +50,8 @@ class Box:
 
     def row(self, event: Event, received: float | None = None) -> Row:
         msg = self.wire(event)
-        return to_row(PREFIX, msg.topic, msg.payload, received if received else event.at)
+        self.sent.append((msg, received if received else event.at))
+        return to_row(PREFIX, msg.topic, msg.payload, self.sent[-1][1])
 
 
 def store_day(engine: Engine) -> None:

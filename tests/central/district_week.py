@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from agent.wire.contract import WireMessage
 from central.store.records import Row
 from central.store.writer import store
 from tests.central.day_script import Box
@@ -64,9 +65,9 @@ def _problem(b: Box, d: date, name: str, h0: int, m0: int, h1: int, m1: int, aid
     ]
 
 
-def week_rows() -> list[Row]:
-    c1, c2, c3, c4, c5 = (Box(f"c-0{i}", "desk-1") for i in range(1, 6))
-    x = Box("x-99", "desk-1")
+def week_rows(boxes: list[Box] | None = None) -> list[Row]:
+    """The week's rows; ``boxes``: six fresh boxes (c-01..c-05, x-99) to record what they sent."""
+    c1, c2, c3, c4, c5, x = boxes or _boxes()
     mon, tue, wed, thu, fri, sat, _sun = DAYS
     rows: list[Row] = []
     for d in DAYS[:6]:
@@ -99,6 +100,19 @@ def week_rows() -> list[Row]:
     rows += _open_day(x, mon)
     rows += _problem(x, mon, "staff_unmasked", 9, 0, 9, 30, "a9000001", 50)
     return rows
+
+
+def _boxes() -> list[Box]:
+    return [Box(s, "desk-1") for s in ("c-01", "c-02", "c-03", "c-04", "c-05", "x-99")]
+
+
+def week_messages() -> list[tuple[WireMessage, float]]:
+    """The week as the boxes publish it: every MQTT message with the time the collector received
+    it (the event's own time, but for c-02's Will, published by the broker when the connection
+    was lost), in the order received."""
+    boxes = _boxes()
+    week_rows(boxes)
+    return sorted((m for b in boxes for m in b.sent), key=lambda m: m[1])
 
 
 def store_week(engine: Engine) -> None:
