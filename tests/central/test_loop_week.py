@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,7 +35,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, func, select
@@ -147,10 +150,29 @@ def stored(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
 
 
+def is_will(msg: WireMessage) -> bool:
+    doc = json.loads(msg.payload)
+    return bool(doc["kind"] == "status" and doc["state"] == "offline")
+
+
+def lose_connection(port: int, will: WireMessage) -> None:
+    """A box whose connection dies: it registered ``will`` when it connected (as the agent
+    does), and mosquitto publishes it when the socket closes without a DISCONNECT."""
+    box = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                      client_id=f"will-{free_port()}", protocol=mqtt.MQTTv5)  # fmt: skip
+    box.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+    box.connect("127.0.0.1", port)
+    wait_for("the box's connection", lambda: box.loop(0.1) == 0 and box.is_connected())
+    sock = box.socket()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
 def publish_week(engine: Engine, broker: Broker, clock: Clock) -> int:
     """Publish the week as the boxes did, with the collector's clock at the time each batch
-    arrived: a day's messages together, Tuesday's up to c-02's Will when the broker published it
-    (the Will's arrival is when the connection was lost), then the rest of the day."""
+    arrived: a day's messages together; Tuesday's up to c-02's lost connection, whose Will the
+    broker publishes (its arrival is when the connection was lost), then the rest of the day."""
     batches: list[list[tuple[WireMessage, float]]] = []
     day, closed = None, False
     for msg, received in week_messages():
@@ -158,14 +180,16 @@ def publish_week(engine: Engine, broker: Broker, clock: Clock) -> int:
         if not batches or d != day or closed:
             batches.append([])
         batches[-1].append((msg, received))
-        doc = json.loads(msg.payload)
-        day, closed = d, doc["kind"] == "status" and doc["state"] == "offline"
+        day, closed = d, is_will(msg)
     pub = Publisher(broker.port)
     sent = 0
     try:
         for batch in batches:
             clock.to(max(r for _, r in batch))
-            pub.send([m for m, _ in batch])
+            will = batch[-1][0] if is_will(batch[-1][0]) else None
+            pub.send([m for m, _ in batch if m is not will])
+            if will is not None:
+                lose_connection(broker.port, will)
             sent += len(batch)
             wait_for(f"{sent} events stored", lambda n=sent: stored(engine) >= n)  # type: ignore[misc]
     finally:
