@@ -44,5 +44,8 @@ def run_report(a: argparse.Namespace, settings: CentralSettings) -> int:
             return 0
         year, week = parse_week(a.week, tz)
         wk = weekly_report(engine, year, week, tz, a.site)
-        out.write({"table": week_table, "csv": week_csv, "html": week_html}[a.format](wk))
+        if a.format == "csv":
+            out.write(week_csv(wk))
+        else:
+            out.write(week_table(wk, t) if a.format == "table" else week_html(wk, t=t))
     return 0

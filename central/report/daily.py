@@ -31,6 +31,7 @@ from central.report.counts import COUNTED_KINDS, Counts, Tally
 from central.report.days import Window, day_window
 from central.report.labels import label_for
 from central.store import reader
+from central.store.coverage import Coverage, day_coverage
 from central.store.reader import Stored
 
 LOOKBACK_S = 14 * 86400
@@ -118,6 +119,8 @@ class DeskDay:
     online: bool | None
     """Connected now (from the newest status), None if no status was ever received."""
     last_seen: float | None
+    coverage: Coverage = field(default_factory=Coverage)
+    """Screening coverage and scans from the box's summaries of the day (central/store/coverage.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +435,7 @@ def daily_report(
                 check=chk,
                 online=None if st is None else st.state == "online",
                 last_seen=seen[key].last_ts if key in seen else None,
+                coverage=day_coverage([s.doc for s in summaries], day.isoformat()),
             )
         )
     return DayReport(day, tz, window, generated, tuple(desks), tuple(sorted({k[0] for k in keys})))

@@ -2,7 +2,8 @@
 with the day's screening counts; filtered, searched and paged on the server.
 
 What it reads (never the day's millions of raw counts): ``rollup_days`` (counts per desk and day),
-and the day's problems from central/report/problems.py (the day's alert and status events only).
+the day's problems from central/report/problems.py (the day's alert and status events only) and
+the boxes' day summaries (screening coverage and scans: central/report/coverage.py).
 Fevers are screening results: counted (``fevers``) and listed apart, never problems. Offline time is
 a "triage point not working" problem, in the headline with its minutes. The technician's lines
 (sequence numbers, the box's own counts against the stored ones) are on the clinic page
@@ -18,7 +19,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -26,9 +27,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, func, select
 
 from central.config import ConfigError
+from central.report.coverage import desk_coverage
 from central.report.days import Window, day_window
 from central.report.kinds import KINDS, OFFLINE, parse_kind
 from central.report.problems import DayProblem, alert_events, collect, status_events
+from central.store.coverage import Coverage
 from central.store.reader import Stored
 from central.store.records import NAME
 from central.store.tables import rollup_days
@@ -118,6 +121,7 @@ class DeskCounts:
     arrivals: int = 0
     peak: int = 0
     last_status: str | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,10 @@ class ClinicDay:
         return sum(d.arrivals for d in self.desks)
 
     @property
+    def coverage(self) -> Coverage:
+        return sum((d.coverage for d in self.desks), Coverage())
+
+    @property
     def open(self) -> int:
         return sum(1 for p in self.problems if p.is_open)
 
@@ -185,6 +193,7 @@ class Headline:
     offline_s: float
     screened: int
     fevers: int
+    coverage: Coverage = field(default_factory=Coverage)
 
     @property
     def total(self) -> int:
@@ -256,7 +265,13 @@ def _read(
     window = day_window(day, tz)
     alerts = alert_events(conn, window, sites)
     found = collect(alerts, status_events(conn, window, sites), window, now)
-    return _Day(window, now, _desk_counts(conn, day, sites), found, _fevers(alerts, window))
+    counts = _desk_counts(conn, day, sites)
+    keys = [(s, d.desk) for s, desks in counts.items() for d in desks]
+    cov = desk_coverage(conn, day, tz, sites, keys, window)
+    for s, desks in counts.items():
+        desks[:] = [replace(d, coverage=cov[(s, d.desk)]) if (s, d.desk) in cov else d
+                    for d in desks]  # fmt: skip
+    return _Day(window, now, counts, found, _fevers(alerts, window))
 
 
 def _matches(c: ClinicDay, f: Filters, names: Mapping[str, str]) -> ClinicDay | None:
@@ -302,6 +317,7 @@ def _headline(d: _Day, clinics: list[ClinicDay]) -> Headline:
         offline_s=offline_s,
         screened=sum(c.screened for c in clinics),
         fevers=sum(c.fevers for c in clinics),
+        coverage=sum((c.coverage for c in clinics), Coverage()),
     )
 
 

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import TextIO
 
 from central.i18n import Translator
-from central.report import words
+from central.report import coverage, words
 from central.report.kinds import KINDS, kind_label
 from central.report.notification import ClinicDay, Notification
 from central.report.render import templates
 from central.report.safe import BOM, cell, terminal
+from central.store.coverage import Coverage
 
 
 def generated(n: Notification, t: Translator) -> str:
@@ -60,6 +61,7 @@ def headline_lines(n: Notification, t: Translator) -> list[str]:
         )
         % {"screened": t.number(h.screened), "fevers": t.number(h.fevers)}
     )
+    out.append(coverage.text(h.coverage, t))
     return out
 
 
@@ -134,6 +136,7 @@ def write_table(
                 "fevers": t.number(c.fevers),
             },
         ]
+        text.append("    " + coverage.text(c.coverage, t))
         cells = problem_cells(c, head, t)
         text.append(_table(headers, cells) if cells else "    " + t.gettext("No problems."))
         out.write(terminal("\n".join(text) + "\n"))
@@ -144,7 +147,7 @@ def write_table(
 CSV_HEADER = [
     "date", "site", "name", "desk", "record", "kind", "what", "raised", "cleared",
     "duration_min", "value", "status", "screened", "fevers", "invalid", "arrivals",
-    "peak_occupancy",
+    "peak_occupancy", "arrivals_screened", "arrivals_unscreened", "coverage_pct", "scans",
 ]  # fmt: skip
 
 
@@ -161,7 +164,7 @@ def csv_rows(head: Notification, clinics: Iterable[ClinicDay], t: Translator) ->
         for d in c.desks:
             w.writerow([cell(v) for v in [day, c.site, name, d.desk, "counts", "", "", "", "", "",
                         "", d.last_status or "", d.screened, d.fevers, d.invalid, d.arrivals,
-                        d.peak]])  # fmt: skip
+                        d.peak, *_coverage_cells(d.coverage)]])  # fmt: skip
         for p in c.problems:
             w.writerow([cell(v) for v in [
                 day, c.site, name, p.desk, "problem", p.kind, words.problem_what(p, t),
@@ -169,16 +172,25 @@ def csv_rows(head: Notification, clinics: Iterable[ClinicDay], t: Translator) ->
                 words.clock(p.end, head.tz, t, head.day),
                 f"{p.duration_s / 60:.0f}" if p.duration_s is not None else "",
                 words.problem_value(p, t), words.problem_status(p, head.window.end, t),
-                "", "", "", "", ""]])  # fmt: skip
+                "", "", "", "", "", "", "", "", ""]])  # fmt: skip
         for f in c.fever_list:
             w.writerow([cell(v) for v in [
                 day, c.site, name, f.desk, "fever", "", t.gettext("Fever"),
                 words.clock(f.at, head.tz, t, head.day), "", "",
-                f"{f.value:.1f} °C" if f.value is not None else "", "", "", "", "", "", ""]])  # fmt: skip
+                f"{f.value:.1f} °C" if f.value is not None else "", "", "", "", "", "", "", "", "", "",
+                ""]])  # fmt: skip
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
     yield buf.getvalue()
+
+
+def _coverage_cells(c: Coverage) -> list[object]:
+    """arrivals_screened, arrivals_unscreened, coverage_pct, scans: empty when not reported
+    (and coverage_pct empty when nobody arrived), never 0 for a missing figure."""
+    pct = "" if c.percent is None else f"{c.percent:.1f}"
+    return [*("" if v is None else v for v in (c.screened, c.unscreened)), pct,
+            "" if c.scans is None else c.scans]  # fmt: skip
 
 
 def html(n: Notification, t: Translator, standalone: bool = True, **page: object) -> str:
@@ -196,5 +208,6 @@ def html(n: Notification, t: Translator, standalone: bool = True, **page: object
             cells=problem_cells,
             kinds=KINDS,
             kind_label=kind_label,
+            coverage=coverage,
         )
     )

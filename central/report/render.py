@@ -9,6 +9,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from central.i18n import Translator, install, translator
+from central.report import coverage as cov
 from central.report.daily import DayReport
 from central.report.rows import (
     check_text,
@@ -19,6 +20,7 @@ from central.report.rows import (
 )
 from central.report.safe import csv_text, terminal
 from central.report.weekly import WeekReport
+from central.store.coverage import Coverage
 
 
 @cache
@@ -133,31 +135,76 @@ def day_html(report: DayReport, standalone: bool = True, **page: object) -> str:
     )
 
 
-def week_table(report: WeekReport) -> str:
+def _label(label: str, t: Translator) -> str:
+    """A metric's label translated, its indent (an alert under "problems raised") kept."""
+    return label[: len(label) - len(label.lstrip())] + t.gettext(label.strip())
+
+
+def coverage_rows(report: WeekReport, site: str, t: Translator) -> list[list[str]]:
+    """The week's screening coverage and registration scans of ``site``: label, this week, last
+    week, change (a dash for a figure not reported; central/report/coverage.py)."""
+    this, last = report.coverage.get(site, (Coverage(), Coverage()))
+    rows = [[t.gettext(cov.LABEL), cov.percent(this, t), cov.percent(last, t),
+             cov.change(this, last, t)]]  # fmt: skip
+    if this.scans is not None or last.scans is not None:
+        diff = cov.NOT_REPORTED
+        if this.scans is not None and last.scans is not None:
+            diff = f"{this.scans - last.scans:+d}" if this.scans != last.scans else "0"
+        rows.append([t.gettext(cov.SCANS), cov.count(this.scans, t), cov.count(last.scans, t),
+                     diff])  # fmt: skip
+    return rows
+
+
+def week_table(report: WeekReport, t: Translator | None = None) -> str:
+    """The weekly counts for a terminal, in ``t``'s language (English by default)."""
+    t = t or translator("en")
     out = [
-        f"Weekly counts {report.title} ({report.window.first} to {report.window.last}, "
-        f"{report.tz.key}) against the week before"
+        t.gettext("Weekly counts %(week)s (%(first)s to %(last)s, %(tz)s) against the week before")
+        % {
+            "week": report.title,
+            "first": report.window.first,
+            "last": report.window.last,
+            "tz": report.tz.key,
+        }
     ]
     if not report.lines:
-        out.append("no events stored for this week")
+        out.append(t.gettext("No events stored for this week."))
     for site, lines in report.by_site().items():
         out.append("")
         out.append(site)
         out.append(
             _table(
-                ["", "this week", "last week", "change"],
-                [[ln.label, str(ln.this), str(ln.last), ln.change_text] for ln in lines],
+                ["", t.gettext("This week"), t.gettext("Last week"), t.gettext("Change")],
+                [[_label(ln.label, t), str(ln.this), str(ln.last), ln.change_text] for ln in lines]
+                + coverage_rows(report, site, t),
                 indent="  ",
             )
         )
     return terminal("\n".join(out) + "\n")
 
 
+def _week_rows(report: WeekReport) -> Iterator[list[object]]:
+    for site, lines in report.by_site().items():
+        for ln in lines:
+            yield [report.title, ln.site, ln.metric, ln.this, ln.last, ln.change]
+        this, last = report.coverage.get(site, (Coverage(), Coverage()))
+        figures: tuple[tuple[str, float | None, float | None], ...] = (
+            ("arrivals_screened", this.screened, last.screened),
+            ("arrivals_unscreened", this.unscreened, last.unscreened),
+            ("coverage_pct", this.percent, last.percent),
+            ("scans", this.scans, last.scans),
+        )
+        for metric, a, b in figures:
+            change = "" if a is None or b is None else round(a - b, 1)
+            yield [report.title, site, metric, "" if a is None else a, "" if b is None else b,
+                   change]  # fmt: skip
+
+
 def week_csv(report: WeekReport) -> str:
-    return csv_text(
-        ["week", "site", "metric", "this_week", "last_week", "change"],
-        ([report.title, ln.site, ln.metric, ln.this, ln.last, ln.change] for ln in report.lines),
-    )
+    """One row per clinic and metric; the coverage rows (``arrivals_screened``,
+    ``arrivals_unscreened``, ``coverage_pct``, ``scans``) empty where not reported."""
+    return csv_text(["week", "site", "metric", "this_week", "last_week", "change"],
+                    _week_rows(report))  # fmt: skip
 
 
 def week_html(
@@ -167,5 +214,7 @@ def week_html(
     ``district`` (central/report/trends.py DistrictWeek) for the totals per kind, the ranking and
     the 8-week trend."""
     return (
-        templates(t).get_template("week.html").render(**page, report=report, standalone=standalone)
+        templates(t)
+        .get_template("week.html")
+        .render(**page, report=report, standalone=standalone, coverage_rows=coverage_rows)
     )

@@ -1,16 +1,23 @@
-"""The weekly counts per clinic (site) for one ISO week, with the change from the week before."""
+"""The weekly counts per clinic (site) for one ISO week, with the change from the week before, and
+each clinic's screening coverage of both weeks (the boxes' day summaries: central/report/coverage.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
 from central.i18n import N_
 from central.report.counts import Counts
+from central.report.coverage import Desk, days_coverage
 from central.report.days import Window, previous_week, week_window
 from central.report.labels import label_for
+from central.store.coverage import Coverage
 from central.store.tables import rollup_alerts, rollup_days
 
 BASE_METRICS: tuple[tuple[str, str], ...] = (
@@ -69,6 +76,8 @@ class WeekReport:
     window: Window
     previous: Window
     lines: tuple[WeekLine, ...]
+    coverage: Mapping[str, tuple[Coverage, Coverage]] = field(default_factory=dict)
+    """Per clinic, screening coverage this week and the week before (absent: none reported)."""
 
     @property
     def title(self) -> str:
@@ -117,6 +126,21 @@ def _per_site(engine: Engine, w: Window, site: str | None) -> dict[str, Counts]:
     return out
 
 
+def _coverage(engine: Engine, w: Window, tz: ZoneInfo, site: str | None) -> dict[str, Coverage]:
+    """Per clinic, the week's coverage: each day's day summaries (the periodic ones of the day's
+    desks that sent none), summed."""
+    d = rollup_days
+    stmt = select(d.c.site, d.c.desk, d.c.day).where(d.c.day >= w.first, d.c.day <= w.last)
+    if site is not None:
+        stmt = stmt.where(d.c.site == site)
+    desks: dict[date, list[Desk]] = defaultdict(list)
+    with engine.connect() as conn:
+        for s, desk, day in conn.execute(stmt):
+            desks[day].append((s, desk))
+        sites = None if site is None else {site}
+        return days_coverage(conn, w.first, w.last, tz, sites, desks)
+
+
 def weekly_report(
     engine: Engine, year: int, week: int, tz: ZoneInfo, site: str | None = None
 ) -> WeekReport:
@@ -134,4 +158,9 @@ def weekly_report(
             lines.append(
                 WeekLine(s, key, f"  {label_for(alert).label}", metric(a, key), metric(b, key))
             )
-    return WeekReport(year, week, tz, window, prev, tuple(lines))
+    cov_this, cov_last = _coverage(engine, window, tz, site), _coverage(engine, prev, tz, site)
+    coverage = {
+        s: (cov_this.get(s, Coverage()), cov_last.get(s, Coverage()))
+        for s in sorted(set(this) | set(last))
+    }
+    return WeekReport(year, week, tz, window, prev, tuple(lines), coverage)

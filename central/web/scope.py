@@ -30,4 +30,8 @@ def day(report: DayReport, v: Viewer) -> DayReport:
 def week(report: WeekReport, v: Viewer) -> WeekReport:
     if v.sites is None:
         return report
-    return dataclasses.replace(report, lines=tuple(ln for ln in report.lines if v.sees(ln.site)))
+    return dataclasses.replace(
+        report,
+        lines=tuple(ln for ln in report.lines if v.sees(ln.site)),
+        coverage={s: c for s, c in report.coverage.items() if v.sees(s)},
+    )

@@ -34,6 +34,7 @@ from starlette.routing import Route
 from central.accounts import users as accounts
 from central.config import CentralSettings, ConfigError, zone
 from central.i18n import translator
+from central.report import coverage
 from central.report.daily import daily_report
 from central.report.days import parse_date, parse_week, today
 from central.report.render import (
@@ -152,6 +153,8 @@ def create_app(
             check_text=lambda d: check_text(d, t),
             status_text=lambda d, r: status_text(d, r, t),
             minutes_text=lambda d: minutes_text(d, t),
+            coverage_text=lambda c: coverage.text(c, t),
+            clinic_coverage=coverage.total(d.coverage for d in report.desks),
             refresh=60 if day == today(tz) else None,
         )
 
