@@ -187,6 +187,9 @@ def test_the_gate_analyses_whole_frames_while_crowded() -> None:
         later = inference.regions[1:]  # the first detection is always whole-frame
         assert later
         assert all(r is None for r in later) == whole
+        if whole:  # no early looks in a crowd: each would be a tiled whole frame
+            assert gate.counts.fast == 0
+            assert gate.counts.full <= 1 + 40 / 30 * 4
 
 
 def crowd_counts(analyser: OnnxSceneInference) -> dict[str, tuple[int, int, int]]:

@@ -17,7 +17,8 @@ Every frame the worker takes goes through :meth:`DetectionGate.process`: a cheap
   only every ``person_every`` detections, their last boxes carried in between; while the last
   findings were a crowd (more people than ``crowd_above``), the whole frame is analysed instead
   of crops, so the scene inference can tile it (:mod:`agent.vision.inference.crowd`: small faces
-  found only on its upscaled tiles would be lost in crops, and the count would swing);
+  found only on its upscaled tiles would be lost in crops, and the count would swing), and no
+  early look is taken (each would be a tiled whole frame; in a crowd someone new is one of many);
 - **early** region detection: motion where no known face or person is (someone stepping in) is
   looked at after :data:`FAST_EVERY` frames instead of waiting for ``detect_fps``; when such a look finds
   nobody new, early looks pause for :data:`FAST_HOLD_S`;
@@ -202,6 +203,7 @@ class DetectionGate:
             moved
             and self._since_detect >= FAST_EVERY
             and at >= self._fast_hold_until
+            and not self._crowded()
             and self._unexplained(frame, moved)
         ):
             # something moved where nobody is known: someone may be stepping in, look now
