@@ -37,8 +37,6 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.cli.terminal": "test_status_server.py",
-    "agent.flow.debounce": "test_vision_compliance.py",
     "agent.flow.settings": "test_config_validation.py",
     "agent.service.clock_sync": "test_service_clocks_steps.py",
     "agent.service.event_sink": "test_outbox_faults.py",
@@ -50,7 +48,6 @@ TESTED_IN: dict[str, str] = {
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.wire.acks": "test_publisher.py",
-    "agent.wire.connect_errors": "test_cli_diag_broker.py",
     "agent.wire.outbox_state": "test_outbox.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
