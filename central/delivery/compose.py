@@ -81,11 +81,17 @@ def summary_message(
         md.append(line)
         txt.append(line)
     else:
-        head = t.ngettext(
-            "%(problems)d problems found at %(clinics)d clinic.",
-            "%(problems)d problems found at %(clinics)d clinics.",
-            len(notices),
-        ) % {"problems": problems, "clinics": len(notices)}
+        found = t.ngettext(
+            "%(problems)d problem found", "%(problems)d problems found", problems
+        ) % {"problems": problems}
+        at = t.ngettext("at %(clinics)d clinic.", "at %(clinics)d clinics.", len(notices)) % {
+            "clinics": len(notices)
+        }
+        # The two halves in the language's order and spacing ("3 problems found at 1 clinic.").
+        head = t.gettext("%(problems_found)s %(at_clinics)s") % {
+            "problems_found": found,
+            "at_clinics": at,
+        }
         md += [head, ""]
         txt += [head, ""]
         for k in NOTICE_KINDS:

@@ -41,6 +41,16 @@ KIND_LABELS: dict[str, str] = {
     "test": N_("Test message"),
 }
 
+NOT_ALLOWED = N_("not allowed: %(permission)s")
+BAD_STATE = N_("state: %(state)s is not one of %(states)s")
+NO_SUCH_DELIVERY = N_("no such delivery")
+NOT_DEAD = N_("delivery %(pk)s is not a dead letter: only those are retried")
+
+
+def _refused(t: Translator, message: str, status: int, **values: object) -> Response:
+    """A refusal in the reader's language (plain text, as the other pages' refusals)."""
+    return PlainTextResponse(t.gettext(message) % values + "\n", status_code=status)
+
 
 def routes(
     engine: Engine,
@@ -59,15 +69,15 @@ def routes(
 
     def page(request: Request) -> Response:
         v = viewer(request)
+        t = t_of(request)
         if not v.may("delivery.manage"):
-            return PlainTextResponse("not allowed: delivery.manage\n", status_code=403)
+            return _refused(t, NOT_ALLOWED, 403, permission="delivery.manage")
         state = request.query_params.get("state") or ""
         if state and state not in queue.STATES:
-            return PlainTextResponse(f"state: one of {', '.join(queue.STATES)}\n", status_code=400)
+            return _refused(t, BAD_STATE, 400, state=state, states=", ".join(queue.STATES))
         with engine.connect() as conn:
             counts = queue.counts(conn, v.sites)
             rows = queue.rows(conn, sites=v.sites, states=[state] if state else [], limit=200)
-        t = t_of(request)
         done = request.query_params.get("retried", "")
 
         def when(ts: float | None) -> str:
@@ -98,20 +108,22 @@ def routes(
 
     async def retry(request: Request) -> Response:
         v = viewer(request)
+        t = t_of(request)
         if not v.may("delivery.manage"):
-            return PlainTextResponse("not allowed: delivery.manage\n", status_code=403)
+            return _refused(t, NOT_ALLOWED, 403, permission="delivery.manage")
         try:
             pk = int(request.path_params["pk"])
         except ValueError:
-            return PlainTextResponse("no such delivery\n", status_code=404)
+            return _refused(t, NO_SUCH_DELIVERY, 404)
 
         def run() -> Response:
             try:
                 with engine.begin() as conn:
                     queue.retry_dead(conn, pk, actor=v.name, role=v.role, sites=v.sites)
             except queue.QueueError as exc:
-                status = 404 if "no delivery" in str(exc) else 409
-                return PlainTextResponse(f"{exc}\n", status_code=status)
+                if "no delivery" in str(exc):
+                    return _refused(t, NO_SUCH_DELIVERY, 404)
+                return _refused(t, NOT_DEAD, 409, pk=pk)
             return RedirectResponse(f"/deliveries?state=dead&retried={pk}", status_code=303)
 
         return await run_in_threadpool(run)

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from central.accounts import users as accounts
 from central.config import CentralSettings, ConfigError, zone
-from central.i18n import translator
+from central.i18n import N_, translator
 from central.report import coverage
 from central.report.daily import daily_report
 from central.report.days import parse_date, parse_week, today
@@ -67,6 +67,10 @@ from central.web.page_kit import PageKit
 from central.web.timeline import svg
 
 log = logging.getLogger(__name__)
+
+NO_SUCH_CLINIC = N_("no such clinic")
+NOT_FOUND = N_("not found")
+NOT_FOR_YOUR_ROLE = N_("not allowed for your role")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -132,7 +136,7 @@ def create_app(
     def clinic_page(request: Request) -> Response:
         site = request.path_params["site"]
         if not NAME.match(site):
-            return PlainTextResponse("no such clinic\n", status_code=404)
+            return PlainTextResponse(t.gettext(NO_SUCH_CLINIC) + "\n", status_code=404)
         require(request, "view", site)
         day = day_of(request)
         report = daily_report(engine, day, tz, site)
@@ -192,8 +196,8 @@ def create_app(
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, Forbidden) else 403
-        text = "not found\n" if status == 404 else "not allowed for your role\n"
-        return PlainTextResponse(text, status_code=status)
+        text = t.gettext(NOT_FOUND if status == 404 else NOT_FOR_YOUR_ROLE)
+        return PlainTextResponse(text + "\n", status_code=status)
 
     kit = PageKit(engine, tz, own_env, t, security)
     loop = LoopPages(engine, tz, language)

@@ -2,6 +2,7 @@
 deliveries see it, destinations never show their secrets, an officer's retry of a dead letter
 needs the form's CSRF token, queues it again and is in the audit trail; in Chinese by default."""
 
+# ruff: noqa: RUF001 - the Chinese texts use full-width punctuation
 from __future__ import annotations
 
 import re
@@ -55,7 +56,7 @@ def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
     for name in ("vic", "clin"):
         c = Client(dashboard)
         assert c.sign_in(name) == 303
-        assert c.call("/deliveries")[0] == 403
+        assert c.call("/deliveries")[:3:2] == (403, "无权限：delivery.manage\n")
         assert 'href="/deliveries"' not in c.call("/")[2]
     assert Client(dashboard).call("/deliveries")[0] in (303, 401)
     officer = Client(dashboard)
@@ -68,7 +69,14 @@ def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
     assert "wecom qyapi.weixin.qq.com key=…6789" in body
     assert SECRET not in body
     assert "通报 &lt;b&gt;x&lt;/b&gt;" in body  # escaped
-    assert officer.call("/deliveries?state=nonsense")[0] == 400
+    status, _, refused = officer.call("/deliveries?state=nonsense")
+    assert status == 400
+    assert refused == "状态：nonsense 不在 queued, sending, sent, retry, dead 之中\n"
+    status, _, refused = officer.call("/deliveries?state=nonsense&lang=en")
+    assert (status, refused) == (
+        400,
+        "state: nonsense is not one of " + ", ".join(queue.STATES) + "\n",
+    )
     pks = [int(p) for p in re.findall(r'action="/deliveries/(\d+)/retry"', body)]
     assert len(pks) == 2
     assert officer.call(f"/deliveries/{pks[0]}/retry", {})[0] == 403  # no CSRF token
@@ -76,8 +84,13 @@ def test_delivery_page_and_retry(district: Engine, dashboard: str) -> None:
     status, headers, _ = officer.call(f"/deliveries/{pks[0]}/retry", {"csrf_token": token})
     assert status == 303
     assert headers["location"].endswith(f"retried={pks[0]}")
-    assert officer.call(f"/deliveries/{pks[0]}/retry", {"csrf_token": token})[0] == 409
-    assert officer.call("/deliveries/99999/retry", {"csrf_token": token})[0] == 404
+    status, _, refused = officer.call(f"/deliveries/{pks[0]}/retry", {"csrf_token": token})
+    assert (status, refused) == (
+        409,
+        f"送达任务 {pks[0]} 不是失败（死信）任务：只有这类任务可以重试\n",
+    )
+    status, _, refused = officer.call("/deliveries/99999/retry", {"csrf_token": token})
+    assert (status, refused) == (404, "无此送达任务\n")
     with district.connect() as conn:
         assert queue.counts(conn)["queued"] == 1
         (entry,) = entries(conn, target_kind="delivery")
