@@ -42,13 +42,11 @@ TESTED_IN: dict[str, str] = {
     "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.health": "test_pipeline.py",
     "agent.service.home_assistant": "test_wire_discovery.py",
-    "agent.service.signals": "test_packaging_install.py",
     "agent.service.snapshot": "test_status_server.py",
     "agent.thermometer.link": "test_cli_diag_thermometer.py",
     "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.wire.acks": "test_publisher.py",
-    "agent.wire.outbox_state": "test_outbox.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
 
