@@ -67,6 +67,9 @@ class Case:
     verified_how: str | None
     closed_by: str | None
     closed_at: float | None
+    position: int = 0
+    """The problem's place in its notice (0, 1, ...; shown from 1): two cases of one kind in one
+    notice differ by it."""
 
     def overdue(self, today: date) -> bool:
         """Not reported (nor verified) by its deadline."""
@@ -89,7 +92,7 @@ def _case(r: Row[Any]) -> Case:
         deadline=r.deadline, opened_at=float(r.opened_at), notified_at=r.notified_at,
         reported_text=r.reported_text, reported_by=r.reported_by, reported_at=r.reported_at,
         verified_by=r.verified_by, verified_at=r.verified_at, verified_how=r.verified_how,
-        closed_by=r.closed_by, closed_at=r.closed_at,
+        closed_by=r.closed_by, closed_at=r.closed_at, position=int(r.position),
     )  # fmt: skip
 
 

@@ -83,6 +83,11 @@ def test_overdue_automatic_verification_and_later_facts(db_url: str) -> None:
     # Monday's cases (deadline Thursday) not reported by Saturday are overdue.
     assert {(c.site, c.kind) for c in late} >= {("c-02", "not_working"), ("c-03", "crowding")}
     assert all(c.deadline < saturday for c in late)
+    # c-02's Monday notice holds two 'not working' problems (the desk left, the camera covered):
+    # two cases told apart by their number in the notice, as the overdue lists show them.
+    monday_c2 = [c for c in late if c.site == "c-02" and c.day == DAYS[0]]
+    assert sorted(c.position for c in monday_c2) == [0, 1]
+    assert len({c.number for c in monday_c2}) == 1
     # c-03's crowding did not recur at an open desk Tuesday..Saturday: verified automatically.
     auto = {(c.site, c.kind, c.day) for c in verified}
     assert ("c-03", "crowding", DAYS[0]) in auto
