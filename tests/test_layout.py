@@ -43,8 +43,6 @@ TESTED_IN: dict[str, str] = {
     "agent.service.health": "test_pipeline.py",
     "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.snapshot": "test_status_server.py",
-    "agent.thermometer.link": "test_cli_diag_thermometer.py",
-    "agent.thermometer.simulated_port": "test_firmware_emulator.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
     "agent.wire.acks": "test_publisher.py",
 }
