@@ -38,13 +38,11 @@ DECLARATIONS: dict[str, str] = {
 
 TESTED_IN: dict[str, str] = {
     "agent.flow.settings": "test_config_validation.py",
-    "agent.service.clock_sync": "test_service_clocks_steps.py",
     "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.health": "test_pipeline.py",
     "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.snapshot": "test_status_server.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
-    "agent.wire.acks": "test_publisher.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
 
