@@ -37,7 +37,6 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.flow.settings": "test_config_validation.py",
     "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.health": "test_pipeline.py",
     "agent.service.home_assistant": "test_wire_discovery.py",
