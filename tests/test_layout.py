@@ -39,7 +39,6 @@ DECLARATIONS: dict[str, str] = {
 TESTED_IN: dict[str, str] = {
     "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.health": "test_pipeline.py",
-    "agent.service.home_assistant": "test_wire_discovery.py",
     "agent.service.snapshot": "test_status_server.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
 }
