@@ -38,7 +38,6 @@ DECLARATIONS: dict[str, str] = {
 
 TESTED_IN: dict[str, str] = {
     "agent.service.event_sink": "test_outbox_faults.py",
-    "agent.service.health": "test_pipeline.py",
     "agent.service.snapshot": "test_status_server.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
 }
