@@ -37,7 +37,6 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.service.event_sink": "test_outbox_faults.py",
     "agent.service.snapshot": "test_status_server.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
 }
