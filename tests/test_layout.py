@@ -37,7 +37,6 @@ DECLARATIONS: dict[str, str] = {
 """Pure declarations: no behaviour of their own to test."""
 
 TESTED_IN: dict[str, str] = {
-    "agent.service.snapshot": "test_status_server.py",
     "agent.vision.inference.integrity_measures": "test_vision_integrity.py",
 }
 """Modules tested in a test module named for another: where their tests are (to be renamed/split)."""
