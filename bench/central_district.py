@@ -12,6 +12,8 @@ What is generated (times in Asia/Shanghai; the bench "now" is :data:`NOW`, the e
 - the 7 days before: the same desks' ``alert``, ``status`` and day ``summary`` events (what the
   pages read back from raw events: problems open across midnight, offline periods); their other
   raw events are not generated (no page reads them: counts come from the rollups).
+- the screening coverage rollup: every summary carries coverage figures (the week's day summaries'
+  rows added from them, :data:`DAY`'s 48 periodic rows a desk by ``reconcile``);
 - the rollups: :data:`DAY`'s built by ``reconcile`` (central/store/rollups.py) from its raw events
   (and proved to match); the 55 days before from per-desk-day counts drawn the same way (what the
   weekly page and 8-week trend read).
@@ -37,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from central.store import partitions, rollups
+from central.store import partitions, reader, rollups
 from central.store.db import open_db
 from central.store.rollups import DayRollup
 from tools.pgserver import Postgres, free_port, pg_bin
@@ -52,7 +54,7 @@ ROLLUP_DAYS = 55
 DESKS = 2000
 SMOKE_DESKS = 40
 DESKS_PER_CLINIC = 2
-VERSION = "v3"
+VERSION = "v4"
 """Bump when the generated data changes (the cached database is rebuilt)."""
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -183,7 +185,8 @@ def _problems_and_status(
         rows.add(site, desk, "summary", seq, _at(d + timedelta(days=1), 0.0),
                  f',"window_s":86400.0,"screened":150,"fevers":1,"invalid":3,"people":160,'
                  f'"mask_violations":2,"max_occupancy":9,"alerts":{{}},"period":"day",'
-                 f'"date":"{d.isoformat()}","start":"00:00"')  # fmt: skip
+                 f'"date":"{d.isoformat()}","start":"00:00","arrivals_screened":150,'
+                 f'"arrivals_unscreened":10,"scans":120')  # fmt: skip
         seq += 1
     return seq
 
@@ -232,7 +235,8 @@ def _full_day(rows: _Rows, rng: random.Random, site: str, desk: str, seq: int) -
             rows.add(site, desk, "summary", seq, t + 60.0,
                      f',"window_s":900.0,"screened":3,"fevers":0,"invalid":0,"people":20,'
                      f'"mask_violations":0,"max_occupancy":4,"alerts":{{}},"period":"15min",'
-                     f'"date":"{d.isoformat()}","start":"{start}"')  # fmt: skip
+                     f'"date":"{d.isoformat()}","start":"{start}","arrivals_screened":3,'
+                 f'"arrivals_unscreened":1,"scans":2')  # fmt: skip
             seq += 1
     return seq
 
@@ -357,6 +361,10 @@ def build(smoke: bool | None = None) -> District:
     raw.close()
     with engine.begin() as conn:
         rollups.add(conn, _rollup_rows(rng, keys))
+        # The week's screening coverage rollup, from its day summaries (DAY's: by reconcile).
+        summaries = reader.query(engine, rollups.day_bounds(first, TZ)[0],
+                                 rollups.day_bounds(DAY, TZ)[0] + 1.0, kinds=["summary"])  # fmt: skip
+        rollups.add_coverage(conn, list(rollups.compute_coverage(summaries).values()))
     r0 = time.perf_counter()
     rec = rollups.reconcile(engine, [DAY], TZ_NAME)
     reconcile_s = time.perf_counter() - r0

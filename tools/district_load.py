@@ -8,7 +8,8 @@ and time. ``make bench`` runs it (bench/bench_central_ingest.py); by hand:
 
 Every desk publishes real agent-encoded events (``agent.wire.contract.encode``) at a clinic-day mix:
 its retained ``online`` status first, then screenings, occupancy and mask changes and windows,
-health, an alert raised and cleared, a summary, its clock running at 12 s of clinic time per event
+health, an alert raised and cleared, a summary (with screening coverage figures: the coverage
+rollup's upsert), its clock running at 12 s of clinic time per event
 (about 5 events per clinic minute, ~2,400 per desk per 8-hour day): the day compressed in time.
 Publisher processes each carry a slice of the desks over one MQTT connection at QoS 1, paced to
 ``--rate`` events/s in total; they encode everything first and start together. The broker runs
@@ -83,7 +84,10 @@ def desk_events(index: int, n: int, start: float) -> list[Event]:
         at = start + i * CLINIC_S_PER_EVENT + (index % 7) * 0.1
         slot = i % 10
         if i and i % 30 == 29:
-            out.append(SummaryEvent(at, 360.0, 6, 0, 0, 9, 0, 4, {}))
+            local = datetime.fromtimestamp(at - 360.0, UTC)  # a period with coverage figures
+            out.append(SummaryEvent(at, 360.0, 6, 0, 0, 9, 0, 4, {}, period="15min",
+                                    date=local.date().isoformat(), start=local.strftime("%H:%M"),
+                                    arrivals_screened=6, arrivals_unscreened=3, scans=5))  # fmt: skip
         elif slot in (0, 5):
             out.append(TemperatureEvent(at, "normal", 34.4, 24.0, 36.6, 37.3, 1.1, 11))
         elif slot in (1, 6):

@@ -1,16 +1,12 @@
 """Screening coverage per desk, clinic and day for the district's reports (issue 23 item 3): the
 arrivals the box matched to a temperature result against those it did not, and registration scans,
-read from the boxes' stored ``summary`` events (central/store/coverage.py says how a day is read).
+from the boxes' ``summary`` events (central/store/coverage.py says how a day is read).
 
-What it reads, by the ``(kind, ts)`` index only (never a day's millions of counted events):
-
-- the **day summaries**: a box publishes the summary of local date D with ``ts`` the end of D
-  (local midnight), also when it sends it later after being off (docs/EVENTS.md), so the summaries
-  stored at the day's end are a desk's whole day: two a desk (the day and the last 15-min period);
-- for the desks of the day (``desks``: those in the rollups) that sent no day summary (the current
-  day, or a box off since midnight), the day's periodic summaries that carry coverage figures
-  (selected in the database by the field names, so old boxes' summaries are not even fetched),
-  summed once per period. The district's time zone is the boxes' (their local dates are its days).
+What it reads is the collector's rollup ``rollup_coverage`` (central/store/rollups.py): one row per
+desk, local date (the summary's own ``date``), period and start, the highest ``seq`` kept. A desk's
+day is its ``day`` row when the box sent its day summary, else the sum of its periodic rows so far:
+one query by the ``(date, site)`` index, summed in the database, whatever the hour (a full district
+day late in the day: ~96,000 rows, 2,000 back), never the day's raw events.
 
 ``None`` figures mean "not reported" (a box before issue 23, no camera or no thermometer): shown as
 a dash, never as 0 %. No arrival at all is "no arrivals", not 0 % either.
@@ -18,53 +14,34 @@ a dash, never as 0 %. No arrival at all is "no arrivals", not 0 % either.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, or_, select
-from sqlalchemy import text as sql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, case, func, select
 
 from central.i18n import N_, Translator
-from central.report.days import Window, day_window
-from central.store.coverage import FIELDS, Coverage, day_coverage
-from central.store.reader import SANE
-from central.store.records import TS_MAX, TS_MIN, strict_json
-from central.store.tables import events
+from central.report.days import Window
+from central.store.coverage import Coverage
+from central.store.tables import rollup_coverage
 
 Desk = tuple[str, str]
-SLACK_S = 1.0
-"""Around the day's end, for a day summary's ``ts`` (the end of the local day)."""
-SITE_FILTER_MAX = 500
-"""Desks missing their day summary up to which the periodic read is narrowed to their clinics."""
 
 
-def _load(text: str) -> dict[str, Any]:
-    try:
-        doc = strict_json(text)
-    except Exception:  # not strict JSON: read as empty (central/store/reader.py)
-        return {}
-    return doc if isinstance(doc, dict) else {}
+def _sums() -> list[Any]:
+    c = rollup_coverage.c
+    is_day = c.period == "day"
+    cols = (c.screened, c.unscreened, c.scans)
+    return [
+        func.max(case((is_day, 1), else_=0)),
+        *(func.sum(case((is_day, col))) for col in cols),
+        *(func.sum(col) for col in cols),
+    ]
 
 
-def _summaries(
-    conn: Connection, start: float, end: float, sites: Collection[str] | None, coverage_only: bool
-) -> Iterator[tuple[Desk, dict[str, Any]]]:
-    """``summary`` payloads with ``start <= ts <= end`` by the (kind, ts) index."""
-    stmt = select(events.c.site, events.c.desk, events.c.payload).where(
-        events.c.kind == "summary", events.c.ts >= start, events.c.ts <= end, SANE
-    )
-    if sites is not None:
-        stmt = stmt.where(events.c.site.in_(sorted(sites)))
-    if coverage_only:
-        stmt = stmt.where(
-            or_(*(events.c.payload.contains(f'"{f}"', autoescape=True) for f in FIELDS))
-        )
-    for site, desk, payload in conn.execute(stmt, execution_options={"yield_per": 2000}):
-        yield (site, desk), _load(payload)
+def _figures(values: Iterable[object]) -> Coverage:
+    return Coverage(*(None if v is None else int(v) for v in values))  # type: ignore[call-overload]
 
 
 def desk_coverage(
@@ -76,81 +53,19 @@ def desk_coverage(
     window: Window | None = None,
 ) -> dict[Desk, Coverage]:
     """Each desk's figures for local ``day`` (desks with none reported left out); ``sites``: the
-    viewer's clinics (None = all); ``desks``: the day's desks, read from their periodic summaries
-    when they sent no day summary."""
-    w = window or day_window(day, tz)
-    iso = day.isoformat()
-    found: dict[Desk, list[dict[str, Any]]] = defaultdict(list)
-    for key, doc in _summaries(conn, w.end - SLACK_S, w.end + SLACK_S, sites, False):
-        if doc.get("period") == "day" and doc.get("date") == iso:
-            found[key].append(doc)
-    out = {k: day_coverage(docs, iso) for k, docs in found.items()}
-    missing = {k for k in desks if k not in found and (sites is None or k[0] in sites)}
-    if missing:
-        narrow = {s for s, _ in missing} if len(missing) <= SITE_FILTER_MAX else sites
-        periods = _periods_in_database(conn, w, narrow, iso)
-        if periods is None:
-            docs: dict[Desk, list[dict[str, Any]]] = defaultdict(list)
-            for key, doc in _summaries(conn, w.start, w.end + SLACK_S, narrow, True):
-                if key in missing and doc.get("period") != "day":
-                    docs[key].append(doc)
-            periods = {k: day_coverage(d, iso) for k, d in docs.items()}
-        out.update((k, c) for k, c in periods.items() if k in missing)
-    return {k: c for k, c in out.items() if c != Coverage()}
-
-
-_PERIODS_SQL = sql(
-    """
-SELECT site, desk,
-  SUM(CASE WHEN a ~ '^[0-9]{1,15}$' THEN CAST(a AS bigint) END),
-  SUM(CASE WHEN u ~ '^[0-9]{1,15}$' THEN CAST(u AS bigint) END),
-  SUM(CASE WHEN n ~ '^[0-9]{1,15}$' THEN CAST(n AS bigint) END)
-FROM (
-  SELECT DISTINCT ON (site, desk, period, start) site, desk, a, u, n
-  FROM (
-    SELECT site, desk, seq, j->>'start' AS start,
-      CASE WHEN jsonb_typeof(j->'period') = 'string' THEN j->>'period' END AS period,
-      CASE WHEN jsonb_typeof(j->'date') = 'string' THEN j->>'date' END AS date,
-      CASE WHEN jsonb_typeof(j->'arrivals_screened') = 'number' THEN j->>'arrivals_screened' END AS a,
-      CASE WHEN jsonb_typeof(j->'arrivals_unscreened') = 'number' THEN j->>'arrivals_unscreened' END AS u,
-      CASE WHEN jsonb_typeof(j->'scans') = 'number' THEN j->>'scans' END AS n
-    FROM (
-      SELECT site, desk, seq, payload::jsonb AS j FROM events
-      WHERE kind = 'summary' AND ts >= :start AND ts <= :end AND ts >= :ts_min AND ts < :ts_max
-        AND (payload LIKE '%"arrivals_screened"%' OR payload LIKE '%"arrivals_unscreened"%'
-             OR payload LIKE '%"scans"%')
-        AND (CAST(:sites AS text[]) IS NULL OR site = ANY(CAST(:sites AS text[])))
-      OFFSET 0
-    ) parsed
-    WHERE jsonb_typeof(j) = 'object'
-    OFFSET 0
-  ) fields
-  WHERE period IS NOT NULL AND period <> 'day' AND date = :date
-  ORDER BY site, desk, period, start, seq DESC NULLS LAST
-) periods
-GROUP BY site, desk
-"""
-)
-
-
-def _periods_in_database(
-    conn: Connection, w: Window, sites: Collection[str] | None, iso: str
-) -> dict[Desk, Coverage] | None:
-    """On PostgreSQL, the day's periodic figures per desk parsed, kept once per period (the highest
-    ``seq``) and summed in the database (a full district day: ~96,000 summaries, 2,000 rows back);
-    None elsewhere, or when a stored payload is not JSON PostgreSQL reads (then Python reads them,
-    defensively). Counts that are not non-negative integers add nothing, as in
-    central/store/coverage.py."""
-    if conn.dialect.name != "postgresql":
-        return None
-    params = {"start": w.start, "end": w.end + SLACK_S, "ts_min": TS_MIN, "ts_max": TS_MAX,
-              "sites": None if sites is None else sorted(sites), "date": iso}  # fmt: skip
-    try:  # on a connection of its own: a failed statement leaves the caller's one usable
-        with conn.engine.connect() as own:
-            rows = own.execute(_PERIODS_SQL, params).all()
-    except DBAPIError:
-        return None
-    return {(r[0], r[1]): Coverage(*(None if v is None else int(v) for v in r[2:])) for r in rows}
+    viewer's clinics (None = all). ``tz``, ``desks`` and ``window`` are not needed any more (the
+    rollup is keyed by the box's own local date and knows the desks): kept for the callers."""
+    c = rollup_coverage.c
+    stmt = select(c.site, c.desk, *_sums()).where(c.date == day).group_by(c.site, c.desk)
+    if sites is not None:
+        stmt = stmt.where(c.site.in_(sorted(sites)))
+    out: dict[Desk, Coverage] = {}
+    for row in conn.execute(stmt):
+        site, desk, has_day, sums = row[0], row[1], row[2], tuple(row[3:])
+        cov = _figures(sums[:3] if has_day else sums[3:])
+        if cov != Coverage():
+            out[(site, desk)] = cov
+    return out
 
 
 def per_site(per_desk: Mapping[Desk, Coverage]) -> dict[str, Coverage]:
@@ -177,7 +92,7 @@ def days_coverage(
     desks_by_day: Mapping[date, Iterable[Desk]],
 ) -> dict[str, Coverage]:
     """Per clinic, the figures of the local days ``first``..``last`` summed (a week: 7 reads of
-    the day summaries, plus the periodic ones of desks without theirs)."""
+    the rollup)."""
     out: dict[str, Coverage] = {}
     d = first
     while d <= last:

@@ -15,6 +15,15 @@ greater state name) and ``last_health`` (the newest ``health`` ts). The day is t
 event's ``ts`` in the district time zone, which the database records (``central_meta.rollup_tz``)
 so every collector and every rebuild uses the same days.
 
+``rollup_coverage`` keeps the screening coverage figures of the boxes' ``summary`` events
+(central/store/coverage.py): one row per desk, local date (the summary's own ``date`` field, not
+its ``ts``), ``period`` and ``start``, the summary with the highest ``seq`` kept (a period sent
+again with a higher ``seq`` replaces it, a lower one does not: ``ON CONFLICT ... DO UPDATE ...
+WHERE excluded.seq > rollup_coverage.seq``). Only summaries carrying one of the coverage fields
+write a row (a box from before issue 23 writes none); a count that is absent, negative or not an
+integer is NULL. :func:`reconcile` rebuilds it for the days it reconciles, from the summaries
+stored around them, which is also how a database migrated with stored summaries fills it.
+
 Problem minutes are not rolled up: a problem's minutes need its raise and its clear, which may
 arrive in any order and in different batches; the daily notification computes them.
 """
@@ -22,9 +31,10 @@ arrive in any order and in different batches; the daily notification computes th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Insert, Table, and_, case, delete, or_, select, text
@@ -32,9 +42,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from central.config import ConfigError, zone
 from central.store import bulk, reader
+from central.store.coverage import FIELDS, of_summary
 from central.store.partitions import get_meta, horizon
 from central.store.reader import Stored
-from central.store.tables import central_meta, rollup_alerts, rollup_days
+from central.store.records import strict_json
+from central.store.tables import central_meta, events, rollup_alerts, rollup_coverage, rollup_days
 
 Key = tuple[str, str, date]
 """(site, desk, local day)"""
@@ -275,6 +287,165 @@ def add(conn: Connection, rollups: Sequence[DayRollup]) -> None:
         conn.execute(_alerts_upsert(_insert(conn, rollup_alerts)), alerts)
 
 
+# --- screening coverage ------------------------------------------------------------------------------
+CoverageKey = tuple[str, str, date, str, str]
+"""(site, desk, local date, period, start)"""
+COUNT_MAX = 2**62
+"""A coverage count above this reads as not reported (no column holds it; no box counts so far)."""
+_SUMMARY_SLACK_S = 86400.0
+"""Around a reconciled day: the summaries of local date D are read with ``ts`` within a day of it
+(a day summary's ``ts`` is the day's end; a box's clock or zone may be a little off)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """One summary's coverage figures, as ``rollup_coverage`` keeps them."""
+
+    site: str
+    desk: str
+    date: date
+    period: str
+    start: str
+    seq: int
+    screened: int | None
+    unscreened: int | None
+    scans: int | None
+
+    @property
+    def key(self) -> CoverageKey:
+        return (self.site, self.desk, self.date, self.period, self.start)
+
+    @property
+    def figures(self) -> tuple[int, int | None, int | None, int | None]:
+        return (self.seq, self.screened, self.unscreened, self.scans)
+
+
+def _count(v: int | None) -> int | None:
+    return None if v is None or v > COUNT_MAX else v
+
+
+def coverage_row(e: Stored) -> CoverageRow | None:
+    """The coverage row of a stored ``summary``, None for another kind, a summary without any of
+    the coverage fields (an old box), or one without a ``period`` or a ``YYYY-MM-DD`` ``date``."""
+    doc = e.doc
+    if e.kind != "summary" or not any(f in doc for f in FIELDS):
+        return None
+    period, iso, start = doc.get("period"), doc.get("date"), doc.get("start")
+    if not isinstance(period, str) or not period or not isinstance(iso, str) or len(iso) != 10:
+        return None
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return None
+    c = of_summary(doc)
+    return CoverageRow(
+        e.site, e.desk, day, period[:16], start[:16] if isinstance(start, str) else "",
+        e.seq if e.seq is not None else -1,
+        _count(c.screened), _count(c.unscreened), _count(c.scans),
+    )  # fmt: skip
+
+
+def compute_coverage(stored: Iterable[Stored]) -> dict[CoverageKey, CoverageRow]:
+    """The coverage rows of ``stored`` events, each key once (the highest ``seq``; the first of
+    equal ones, as the upsert keeps the row stored first)."""
+    out: dict[CoverageKey, CoverageRow] = {}
+    for e in stored:
+        row = coverage_row(e)
+        if row is None:
+            continue
+        kept = out.get(row.key)
+        if kept is None or row.seq > kept.seq:
+            out[row.key] = row
+    return dict(sorted(out.items()))
+
+
+def _coverage_upsert(ins: Insert) -> Insert:
+    t = rollup_coverage
+    ex = ins.excluded  # type: ignore[attr-defined]
+    return ins.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[t.c.site, t.c.desk, t.c.date, t.c.period, t.c.start],
+        set_={
+            "seq": ex.seq,
+            "screened": ex.screened,
+            "unscreened": ex.unscreened,
+            "scans": ex.scans,
+        },
+        where=ex.seq > t.c.seq,
+    )
+
+
+_COVERAGE_COLUMNS = tuple(c.name for c in rollup_coverage.c)
+_PG_COVERAGE = _coverage_upsert(
+    postgresql.insert(rollup_coverage).from_select(
+        _COVERAGE_COLUMNS, bulk.unnest_select(rollup_coverage, _COVERAGE_COLUMNS)
+    )
+)
+
+
+def add_coverage(conn: Connection, rows: Sequence[CoverageRow]) -> None:
+    """Upsert ``rows`` (each key once: :func:`compute_coverage`) in key order, keeping the highest
+    ``seq``; on PostgreSQL in one statement (central/store/bulk.py)."""
+    if not rows:
+        return
+    values = [
+        {c: getattr(r, c) for c in _COVERAGE_COLUMNS} for r in sorted(rows, key=lambda r: r.key)
+    ]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_COVERAGE, bulk.arrays(values, _COVERAGE_COLUMNS))
+        return
+    conn.execute(_coverage_upsert(_insert(conn, rollup_coverage)), values)
+
+
+def read_coverage(conn: Connection, day: date) -> dict[CoverageKey, CoverageRow]:
+    """The stored coverage rows of local date ``day``."""
+    stmt = select(rollup_coverage).where(rollup_coverage.c.date == day)
+    out = {}
+    for r in conn.execute(stmt).mappings():
+        row = CoverageRow(**{c: r[c] for c in _COVERAGE_COLUMNS})
+        out[row.key] = row
+    return out
+
+
+def _doc(payload: str) -> dict[str, Any]:
+    """A stored payload read as central/store/reader.py reads it (not strict JSON: empty)."""
+    try:
+        doc = strict_json(payload)
+    except Exception:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _summaries_around(conn: Connection, start: float, end: float) -> Iterator[Stored]:
+    """The stored ``summary`` events with ``ts`` within :data:`_SUMMARY_SLACK_S` of a day."""
+    stmt = (
+        select(*reader.COLUMNS)
+        .where(events.c.kind == "summary", reader.SANE,
+               events.c.ts >= start - _SUMMARY_SLACK_S, events.c.ts <= end + _SUMMARY_SLACK_S)
+        .order_by(events.c.ts)
+    )  # fmt: skip
+    # Not reader.rows: its yield_per would stay on ``conn`` (a server cursor for every statement).
+    for r in conn.execute(stmt, execution_options={"yield_per": 2000}):
+        seq = r[3] if isinstance(r[3], int) and 0 < r[3] <= reader.PLAUSIBLE else None
+        yield Stored(r[0], r[1], r[2], seq, r[4], r[5], r[6], r[7], r[8], _doc(r[9]))
+
+
+def _reconcile_coverage(conn: Connection, day: date, start: float, end: float) -> list[str]:
+    """Rebuild ``day``'s coverage rows from the stored summaries; the differences found."""
+    stored = read_coverage(conn, day)
+    rebuilt = {k: r for k, r in compute_coverage(_summaries_around(conn, start, end)).items()
+               if k[2] == day}  # fmt: skip
+    conn.execute(delete(rollup_coverage).where(rollup_coverage.c.date == day))
+    add_coverage(conn, list(rebuilt.values()))
+    out = []
+    for key in sorted(set(stored) | set(rebuilt)):
+        a, b = stored.get(key), rebuilt.get(key)
+        fa, fb = (None if r is None else r.figures for r in (a, b))
+        if fa != fb:
+            out.append(f"{day} {key[0]}/{key[1]}: coverage {key[3]} {key[4]} (seq, screened, "
+                       f"unscreened, scans) {fa}/{fb}")  # fmt: skip
+    return out
+
+
 # --- reading ---------------------------------------------------------------------------------------
 def read(
     conn_or_engine: Engine | Connection,
@@ -347,7 +518,7 @@ class Reconciled:
 
 def reconcile(engine: Engine, days: Sequence[date], tz: str) -> Reconciled:
     """Rebuild the rollups of local ``days`` from the raw events and compare them with what was
-    stored. Each day in its own transaction; on PostgreSQL the rollup tables are locked against
+    stored (``rollup_coverage`` too: the rows of the summaries whose own ``date`` is the day). Each day in its own transaction; on PostgreSQL the rollup tables are locked against
     the collectors' writes meanwhile (they wait, then add their new events on top), on SQLite the
     rebuild holds the write lock."""
     zi = zone(tz)
@@ -363,7 +534,10 @@ def reconcile(engine: Engine, days: Sequence[date], tz: str) -> Reconciled:
             check_tz(conn, tz)
             if conn.dialect.name == "postgresql":
                 conn.execute(
-                    text("LOCK TABLE rollup_days, rollup_alerts IN SHARE ROW EXCLUSIVE MODE")
+                    text(
+                        "LOCK TABLE rollup_days, rollup_alerts, rollup_coverage "
+                        "IN SHARE ROW EXCLUSIVE MODE"
+                    )
                 )
             stored = read(conn, day)
             conn.execute(delete(rollup_alerts).where(rollup_alerts.c.day == day))
@@ -379,6 +553,7 @@ def reconcile(engine: Engine, days: Sequence[date], tz: str) -> Reconciled:
                     differences.append(f"{day} {key[0]}/{key[1]}: " + ", ".join(diff))
             add(conn, list(rebuilt.values()))
             rebuilt_rows += len(rebuilt)
+            differences.extend(_reconcile_coverage(conn, day, start, end))
     return Reconciled(
         tuple(d for d in days if d not in skipped), rebuilt_rows, tuple(differences), skipped
     )

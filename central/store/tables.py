@@ -22,6 +22,9 @@ Storage for a district (docs/CENTRAL.md, "Storage: partitions, retention, rollup
 - ``rollup_days`` and ``rollup_alerts``: per desk and local day (the district time zone recorded in
   ``central_meta`` as ``rollup_tz``), the day's counts and the alerts raised by name, written by the
   collector in the same transaction as the new events (central/store/rollups.py).
+- ``rollup_coverage``: per desk, local date (the summary's own ``date``), period and start, the
+  screening coverage figures of the ``summary`` kept for it (the highest ``seq``), written by the
+  collector in the same transaction too (central/store/rollups.py, central/report/coverage.py).
 - ``central_meta``: small settings the database must keep consistent across processes
   (``rollup_tz``, ``retention_days``, ``horizon``: events dated before it are no longer kept).
 """
@@ -129,6 +132,22 @@ rollup_alerts = Table(
 )
 
 Index("ix_rollup_alerts_day", rollup_alerts.c.day)
+
+rollup_coverage = Table(
+    "rollup_coverage",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("desk", String(64), primary_key=True),
+    Column("date", Date, primary_key=True, comment="The summary's own local date field."),
+    Column("period", String(16), primary_key=True, comment="day, 15min, ..."),
+    Column("start", String(16), primary_key=True, comment="The summary's start (local HH:MM)."),
+    Column("seq", BigInteger, nullable=False, comment="seq of the summary kept (the highest)."),
+    Column("screened", _Count, nullable=True, comment="arrivals_screened; NULL: not reported."),
+    Column("unscreened", _Count, nullable=True, comment="arrivals_unscreened."),
+    Column("scans", _Count, nullable=True, comment="Registration scans."),
+)
+
+Index("ix_rollup_coverage_date", rollup_coverage.c.date, rollup_coverage.c.site)
 
 central_meta = Table(
     "central_meta",

@@ -4,7 +4,8 @@ of the new events and refused messages into the bounded quarantine in the same t
 :func:`store` returns how many rows were new, so the collector can count duplicates. Each event is
 stored once on SQLite and on a partitioned PostgreSQL alike: the batch's ids go into ``event_ids``
 first (``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING``, in id order), and only the rows
-whose id was new go into ``events`` and into the rollups (central/store/rollups.py). Events dated
+whose id was new go into ``events`` and into the rollups (central/store/rollups.py: the day's
+counts, the alerts raised and the summaries' screening coverage). Events dated
 before the retention's horizon are not stored (central/store/partitions.py). Once an hour (and at
 the first write) the writer creates the day partitions ahead and reads the horizon and the
 rollups' time zone again. :func:`store_isolating` is what the collector calls: when the database refuses a
@@ -156,8 +157,11 @@ def _write(
             fresh = [r for r in unique.values() if r.event_id in new]
             if fresh:
                 _insert_events(conn, fresh)
-                day_rollups = rollups.compute((_stored(r, docs) for r in fresh), state.zone)
+                stored = [_stored(r, docs) for r in fresh]
+                day_rollups = rollups.compute(stored, state.zone)
                 rollups.add(conn, list(day_rollups.values()))
+                coverage = rollups.compute_coverage(s for s in stored if s.kind == "summary")
+                rollups.add_coverage(conn, list(coverage.values()))
         if refused:
             conn.execute(quarantine.insert(), [q.as_dict() for q in refused])
             newest = conn.execute(select(func.max(quarantine.c.pk))).scalar_one()

@@ -12,15 +12,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, func, select, update
 
 from agent.flow.events import CoverageEvent, SummaryEvent
 from agent.wire.contract import Identity, encode
 from central.i18n import translator
 from central.report import coverage as coverage_words
 from central.report import notification_render
-from central.report.coverage import _periods_in_database
-from central.report.days import day_window
+from central.report.coverage import desk_coverage
 from central.report.notification import all_clinics, notification
 from central.report.render import week_csv, week_table
 from central.report.safe import BOM
@@ -28,7 +27,8 @@ from central.report.weekly import weekly_report
 from central.store.coverage import Coverage, day_coverage, of_summary
 from central.store.db import open_db
 from central.store.records import Row, to_row
-from central.store.tables import events
+from central.store.rollups import reconcile
+from central.store.tables import events, rollup_coverage
 from central.store.writer import store
 from tests.central.browser import served
 from tests.central.day_script import TZ, Box, at
@@ -207,30 +207,100 @@ def test_the_pages_show_coverage_per_clinic(tmp_path: Path) -> None:
         assert "筛查覆盖率" in _get(f"{base}/week?week=2026-W48")
 
 
-def test_periods_are_summed_in_postgresql_and_unreadable_rows_fall_back(db_url: str) -> None:
+def _raw_reading(engine: Engine, d: date) -> dict[tuple[str, str], Coverage]:
+    """What the reports read before the rollup: every stored summary of local date ``d`` per desk,
+    read by central/store/coverage.py's rules."""
+    docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        stmt = select(events.c.site, events.c.desk, events.c.payload).where(
+            events.c.kind == "summary"
+        )
+        for site, desk, payload in conn.execute(stmt):
+            docs.setdefault((site, desk), []).append(json.loads(payload))
+    got = {k: day_coverage(v, d.isoformat()) for k, v in docs.items()}
+    return {k: c for k, c in got.items() if c != Coverage()}
+
+
+def _rollup(engine: Engine, d: date) -> dict[tuple[str, str], Coverage]:
+    with engine.connect() as conn:
+        return desk_coverage(conn, d, TZ)
+
+
+def test_the_rollup_is_the_raw_summaries_reading(db_url: str) -> None:
     engine = open_db(db_url)
     store_coverage(engine)
-    w, iso = day_window(DAY, TZ), DAY.isoformat()
+    for d in (DAY, date(2026, 11, 16), date(2026, 11, 24)):
+        assert _rollup(engine, d) == _raw_reading(engine, d)
+    got = _rollup(engine, DAY)
+    assert got[("clinic-a", "desk-1")] == Coverage(40, 10, 30)  # its day summary
+    assert got[("clinic-a", "desk-2")] == Coverage(10, 3, 2)  # its periods, 10:00 once
+    assert got[("clinic-c", "desk-1")] == Coverage(0, 0, None)
+    assert ("clinic-b", "desk-1") not in got
+    with engine.connect() as conn:  # scoped to the viewer's clinics
+        assert set(desk_coverage(conn, DAY, TZ, {"clinic-c"})) == {("clinic-c", "desk-1")}
+        rows = conn.execute(select(rollup_coverage.c.site)).scalars().all()
+    assert "clinic-b" not in rows  # an old box's summaries write nothing
+
+
+def test_a_period_sent_again_with_a_higher_seq_replaces_a_lower_one_does_not(db_url: str) -> None:
+    engine = open_db(db_url)
+    box = Box("clinic-a", "desk-2", seq=10)
+    first = _summary(box, DAY, "15min", "10:00", arrivals_screened=9, arrivals_unscreened=3)
+    other = _summary(box, DAY, "15min", "10:15", arrivals_screened=1, scans=2)
+    store(engine, [first, other], tz=TZ.key)
+    assert _rollup(engine, DAY) == {("clinic-a", "desk-2"): Coverage(10, 3, 2)}
+    box.seq = 20  # the box sent the period again, counted since (a higher seq): it replaces
+    again = _summary(box, DAY, "15min", "10:00", arrivals_screened=11, arrivals_unscreened=4)
+    store(engine, [again], tz=TZ.key)
+    assert _rollup(engine, DAY) == {("clinic-a", "desk-2"): Coverage(12, 4, 2)}
+    box.seq = 15  # an older copy arriving late (a lower seq): it does not
+    late = _summary(box, DAY, "15min", "10:00", arrivals_screened=1, arrivals_unscreened=1)
+    store(engine, [late], tz=TZ.key)
+    assert _rollup(engine, DAY) == {("clinic-a", "desk-2"): Coverage(12, 4, 2)}
+    box.seq = 30  # in one batch: the higher seq of the two, whatever their order
+    hi = _summary(box, DAY, "15min", "10:15", arrivals_screened=3, scans=4)
+    box.seq = 25
+    lo = _summary(box, DAY, "15min", "10:15", arrivals_screened=2, scans=3)
+    store(engine, [hi, lo], tz=TZ.key)
+    assert _rollup(engine, DAY) == {("clinic-a", "desk-2"): Coverage(14, 4, 4)}
+    assert _rollup(engine, DAY) == _raw_reading(engine, DAY)
+    old = Box("clinic-b", "desk-1")
+    store(engine, [_summary(old, DAY, "15min", "10:00"), _summary(old, DAY, "day", "00:00")],
+          tz=TZ.key)  # fmt: skip
     with engine.connect() as conn:
-        got = _periods_in_database(conn, w, None, iso)
-    if engine.dialect.name != "postgresql":
-        assert got is None  # SQLite: read in Python
-    else:
-        assert got is not None
-        assert got[("clinic-a", "desk-2")] == Coverage(10, 3, 2)  # 10:00 once (higher seq)
-        assert got[("clinic-a", "desk-1")] == Coverage(5, 5, None)  # its periods, not its day
-        assert got[("clinic-c", "desk-1")] == Coverage(0, 0, None)
-        assert ("clinic-b", "desk-1") not in got  # no figures: not even fetched
-    # A row stored before the collector checked payloads, which PostgreSQL cannot read as JSON.
-    bad = '{"arrivals_screened": 5, "period": "15min", "date": "2026-11-23", "x": NaN}'
+        assert conn.execute(select(func.count()).select_from(rollup_coverage)).scalar_one() == 2
+    junk = Box("clinic-c", "desk-1")  # fields present but not counts: NULL, no coverage
+    store(engine, [_summary(junk, DAY, "day", "00:00", arrivals_screened=-1)], tz=TZ.key)
+    assert ("clinic-c", "desk-1") not in _rollup(engine, DAY)
+
+
+def test_reconcile_rebuilds_the_coverage_rollup_and_reports_a_tampered_one(db_url: str) -> None:
+    engine = open_db(db_url)
+    store_coverage(engine)
+    days = [date(2026, 11, 16), DAY]
+    expected = {d: _rollup(engine, d) for d in days}
+    assert reconcile(engine, days, TZ.key).matched
+    with engine.begin() as conn:  # as after the migration: summaries stored, no rollup
+        conn.execute(delete(rollup_coverage))
+    done = reconcile(engine, days, TZ.key)
+    assert not done.matched
+    assert all(" coverage " in d for d in done.differences)
+    assert {d: _rollup(engine, d) for d in days} == expected  # rebuilt
+    assert reconcile(engine, days, TZ.key).matched
     with engine.begin() as conn:
         conn.execute(
-            events.insert(),
-            [{"event_id": "f" * 32, "site": "clinic-a", "desk": "desk-2", "kind": "summary",
-              "device": "clinic-a-desk-2", "seq": 99, "ts": at(12, 0), "received": at(12, 0),
-              "payload": bad}],
-        )  # fmt: skip
-    with engine.connect() as conn:
-        assert _periods_in_database(conn, w, None, iso) is None
-    n = notification(engine, DAY, TZ, now=at(18, 0))
-    assert {c.site: c.coverage for c in n.clinics}["clinic-a"] == Coverage(50, 13, 32)
+            update(rollup_coverage)
+            .where(rollup_coverage.c.site == "clinic-a", rollup_coverage.c.desk == "desk-2")
+            .values(screened=99)
+        )
+    assert _rollup(engine, DAY)[("clinic-a", "desk-2")].screened == 99 * 2
+    done = reconcile(engine, [DAY], TZ.key)
+    assert [d.split(": ")[0] for d in done.differences] == [
+        f"{DAY} clinic-a/desk-2",
+        f"{DAY} clinic-a/desk-2",
+    ]
+    assert (
+        "15min 10:00 (seq, screened, unscreened, scans) (2, 99, 3, None)/(2, 9, 3, None)"
+        in done.differences[0]
+    )
+    assert _rollup(engine, DAY) == expected[DAY]
