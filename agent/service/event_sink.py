@@ -72,6 +72,8 @@ class EventSink:
             except PayloadTooLargeError as exc:
                 log.error("event not stored: %s", exc)
                 self._count_drop()
+                self._kept.popleft()
+                continue  # dropped, not stored
             except StorageError as exc:
                 error = f"outbox write failed: {exc.cause}"
                 self._on_error(error)

@@ -145,7 +145,7 @@ def test_partitions_ahead_retention_and_no_second_copy_after_it(db_url: str) -> 
     today = utc_day(now)
     box = identity("clinic-009", "desk-1")
     rows = [
-        _row(box, temperature(now - 3600), 1),
+        _row(box, temperature(now - min(3600, (now % 86400) / 2)), 1),  # earlier today (UTC)
         _row(box, temperature(now - 3 * 86400), 2),
         _row(box, alert(now - 30 * 86400, "crowding", "raised", "c1000001", 9), 3),
     ]
