@@ -224,8 +224,10 @@ def test_published_directly_retained_with_a_reserved_number_and_not_kept(
     p.publisher = pub
     try:
         spent = p.outbox.last_seq()  # the publisher's own status messages took numbers
+        witness = collector_factory(mosquitto.port, p.identity.topic("health"))
         publish_directly(p, health_event(p, T0))
-        late = collector_factory(mosquitto.port, p.identity.topic("health"))
+        witness.wait_for(lambda ms: len(ms) == 1)  # the broker has it: a later subscriber
+        late = collector_factory(mosquitto.port, p.identity.topic("health"))  # gets it retained
         [got] = late.wait_for(lambda ms: len(ms) == 1)
         assert got.retain
         doc = validate_message(got)

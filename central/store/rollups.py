@@ -26,6 +26,11 @@ stored around them, which is also how a database migrated with stored summaries 
 
 Problem minutes are not rolled up: a problem's minutes need its raise and its clear, which may
 arrive in any order and in different batches; the daily notification computes them.
+
+One module because the day, alert and coverage rollups are one unit: written in the same
+transaction by :func:`add` and the coverage upsert, rebuilt by one :func:`reconcile` that locks the
+three tables in one order; split, that lock order and the shared day arithmetic would be spread
+over modules that must change together.
 """
 
 from __future__ import annotations
