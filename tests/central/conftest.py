@@ -1,7 +1,9 @@
-"""Fixtures for the central side: a real PostgreSQL per session, and the database under test.
+"""Fixtures for the central side: a real PostgreSQL per session, the database under test, and a
+real local HTTP receiver for deliveries.
 
 ``db_url`` is parametrised: every test that takes it runs once on SQLite (a file) and once on
-PostgreSQL (a fresh database in the session's private server).
+PostgreSQL (a fresh database in the session's private server); ``engine`` is an engine on it
+(migrated; a module that needs data in it defines its own ``engine``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from central.store.db import open_db
+from tests.central.receivers import HttpReceiver
 from tools.pgserver import Postgres, pg_bin
 
 
@@ -32,3 +37,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "central.sqlite3")
     server: Postgres = request.getfixturevalue("postgres")
     return server.create_database()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    return open_db(db_url)
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A real HTTP server on a free local port recording each request (tests/central/receivers.py)."""
+    r = HttpReceiver().start()
+    yield r
+    r.stop()

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -33,13 +32,6 @@ MSG = Message(
     url="https://district.example/notices/2026-0001",
     more="查看全文",
 )
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    r = HttpReceiver().start()
-    yield r
-    r.stop()
 
 
 def _send(receiver: HttpReceiver, channel: str, path: str, secret: str = "") -> Hit:

@@ -6,29 +6,14 @@ while other robots keep receiving, Feishu's five a second, and e-mail is never p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import Engine
 
 from central.delivery import pacing, queue
 from central.delivery.destinations import check_destination
 from central.delivery.send import drain
-from central.store.db import open_db
 from tests.central.receivers import Hit, HttpReceiver, ok_reply
 from tests.central.test_delivery_queue import T0, Clock, put, wecom
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    r = HttpReceiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def engine(db_url: str) -> Engine:
-    return open_db(db_url)
 
 
 def _states(engine: Engine) -> dict[str, tuple[str, int]]:

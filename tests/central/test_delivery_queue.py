@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
@@ -17,7 +16,6 @@ from central.delivery import queue
 from central.delivery.destinations import Destination, check_destination
 from central.delivery.message import Message
 from central.delivery.send import drain
-from central.store.db import open_db
 from tests.central.receivers import HttpReceiver
 
 T0 = 1_780_000_000.0
@@ -27,18 +25,6 @@ def msg(n: int | str) -> Message:
     return Message(
         title=f"通报 {n}", markdown=f"**通报 {n}**", text=f"通报 {n}", url=f"https://d/{n}"
     )
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    r = HttpReceiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def engine(db_url: str) -> Engine:
-    return open_db(db_url)
 
 
 def wecom(r: HttpReceiver, key: str = "KEY0001") -> Destination:
