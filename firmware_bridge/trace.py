@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 Label = Literal["normal", "fever", "invalid"]
-SCENARIOS: tuple[str, ...] = ("idle", "normal", "fever", "mixed", "glitch", "queue")
+SCENARIOS: tuple[str, ...] = ("idle", "normal", "fever", "mixed", "glitch", "queue", "clinic")
+"""``queue``: a line stepping up every few seconds, many fevers (streams for tests); ``clinic``: a
+believable desk, a person every 25-60 s and few fevers (demos)."""
+
+
+CLINIC_PEOPLE = 30
+"""People in one loop of the ``clinic`` trace (about 25 minutes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,17 @@ def generate(
         b.idle(2.0)
         b.normal()
         b.idle(3.0)
+    elif scenario == "clinic":  # a believable desk: about one person a minute, few fevers
+        b.idle(2.0)
+        for _ in range(CLINIC_PEOPLE):
+            r = b.rng.random()
+            if r < 0.05:
+                b.fever()
+            elif r < 0.1:
+                b.cold()
+            else:
+                b.normal()
+            b.idle(b.rng.uniform(25.0, 60.0))
     else:  # queue: a line of people, short gaps
         b.idle(2.0)
         for _ in range(12):

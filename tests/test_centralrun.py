@@ -50,10 +50,13 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
         assert 'data-site="demo-clinic" data-desk="desk-1"' in page
         engine = make_engine(str(tmp_path / "central.sqlite3"))
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the simulated thermometer's first screening
+        while time.monotonic() < deadline:  # the first screening and the first people counted
             with engine.connect() as conn:
-                if conn.execute(select(events.c.pk).where(events.c.kind == "temperature")).first():
-                    break
+                seen = {k for (k,) in conn.execute(select(events.c.kind).where(
+                    events.c.desk == "desk-1", events.c.kind.in_(("temperature", "occupancy"))
+                ).distinct())}  # fmt: skip
+            if seen == {"temperature", "occupancy"}:
+                break
             time.sleep(0.5)
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         rest, _ = proc.communicate(timeout=90)
@@ -72,6 +75,11 @@ def test_make_central_runs_the_whole_chain_and_prints_the_dashboard(tmp_path: Pa
     kinds = [k for k, _, _ in rows]
     assert ("status", "online") in [(k, s) for k, s, _ in rows]
     assert "temperature" in kinds
+    # The live desk is a triage point: its people are counted in the staff and queue zones.
+    live = [json.loads(p) for k, _, p in rows if k == "occupancy"]
+    live = [o for o in live if o["device"] == "demo-clinic-desk-1"]
+    assert live, kinds
+    assert all(set(o["zones"]) == {"desk", "queue"} for o in live), live
     # The agent stopped before the collector: its clean stop (stopping, then offline with reason
     # stopped) was stored last.
     statuses = [(s, json.loads(p).get("reason")) for k, s, p in rows if k == "status"]

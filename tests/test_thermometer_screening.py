@@ -28,7 +28,7 @@ def play(trace: Trace, analyser: ScreeningAnalyser) -> list[Event]:
     return events
 
 
-@pytest.mark.parametrize("scenario", ["normal", "fever", "mixed", "glitch", "queue"])
+@pytest.mark.parametrize("scenario", ["normal", "fever", "mixed", "glitch", "queue", "clinic"])
 @pytest.mark.parametrize("seed", range(8))
 def test_one_event_per_presentation_within_a_tenth(scenario: str, seed: int) -> None:
     trace = generate(scenario, seed)
@@ -42,6 +42,18 @@ def test_one_event_per_presentation_within_a_tenth(scenario: str, seed: int) -> 
         assert ev.estimate_c == ev.object_c  # compensation off
         assert ev.plateau_s >= 0.8
         assert ev.samples >= 5
+
+
+def test_the_clinic_trace_is_a_believable_desk() -> None:
+    """``make central``'s live desk: about a person a minute, fevers a few in a hundred (the
+    ``queue`` trace's line, a person every ~7 s and 3 in 10 fevers, looked like an epidemic)."""
+    trace = generate("clinic", 0)
+    temps = [e for e in play(trace, ScreeningAnalyser(ScreeningConfig()))
+             if isinstance(e, TemperatureEvent)]  # fmt: skip
+    per_minute = len(temps) / (trace.duration_s / 60)
+    assert 0.8 <= per_minute <= 2.0, per_minute
+    fevers = sum(e.result == "fever" for e in temps)
+    assert 1 <= fevers <= 0.1 * len(temps)
 
 
 def test_idle_trace_yields_nothing() -> None:

@@ -4,6 +4,8 @@ A private ``mosquitto`` (as ``make run``, with the district queue settings of do
 its database in the run folder), ``triage-agent run`` on the simulated thermometer and
 camera, ``triage-central collect`` into SQLite (``.run-central/central.sqlite3``) and
 ``triage-central serve`` on a free local port, each a child process with its log in the run folder.
+The live desk's picture has a staff and a queue zone and the clinic is open all day
+(:data:`LIVE_DESK_LAYOUT`), so the four problems come up live within minutes.
 Prints the dashboard URL. Ctrl-C (or ``--duration``) stops the agent first (its ``stopping`` status
 reaches the collector), then the collector, the dashboard and the broker.
 
@@ -129,6 +131,47 @@ DESK_HOLD = 12
 one or two arrivals a minute instead of a new crowd every 4 s)."""
 
 
+LIVE_DESK_LAYOUT = """\
+[[zones]]
+name = "desk"
+role = "staff"
+polygon = [[0.0, 0.0], [0.35, 0.0], [0.35, 1.0], [0.0, 1.0]]
+
+[[zones]]
+name = "queue"
+role = "queue"
+polygon = [[0.35, 0.0], [1.0, 0.0], [1.0, 1.0], [0.35, 1.0]]
+crowd_limit = 1
+crowd_after_s = 20.0
+
+[clinic]
+{hours}
+"""
+"""The live desk's picture as a triage point: the left third behind the desk (its people are
+staff), the rest the queue (more than one person waiting for 20 s is crowding), open all day.
+With :data:`DESK_PHOTOS` it meets the four problems in a few minutes: a person at the desk
+without a mask, patients without masks, two waiting at once, and the desk left alone while a
+patient waits (``desk_unattended`` after a minute)."""
+
+
+def live_desk_config(port: int, run: Path, scenes: str, tz: str) -> str:
+    """The live desk's agent configuration: ``make run``'s, in the district's time zone, with
+    :data:`LIVE_DESK_LAYOUT` and the thermometer emulator's ``clinic`` trace (about one person a
+    minute, 2 fevers in 30: firmware_bridge/trace.py)."""
+    hours = "\n".join(f'{d} = ["00:00-24:00"]' for d in
+                      ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))  # fmt: skip
+    base = CONFIG.format(
+        port=port,
+        run=run.resolve(),
+        scenes=scenes,
+        device=f'timezone = "{tz}"\n',
+        thermometer='simulated_scenario = "clinic"\n',
+    )
+    body = base.split("\n", 1)[1]  # after make run's "Written by" line
+    head = "# Written by `make central` (tools/centralrun.py): the live desk of the demo clinic.\n"
+    return head + body + "\n" + LIVE_DESK_LAYOUT.format(hours=hours)
+
+
 def _desk_scenes(run: Path) -> Path:
     """``run``/desk-scenes: :data:`DESK_PHOTOS`, each :data:`DESK_HOLD` times (links), when
     ../shared is beside the checkout; no ``mask`` folder beside it, so no composed frames."""
@@ -213,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = run / "agent.toml"
     desk_scenes = _desk_scenes(run)
     scenes = f'simulated_scenes_dir = "{desk_scenes.resolve()}"\n' if desk_scenes.is_dir() else ""
-    cfg.write_text(CONFIG.format(port=port, run=run.resolve(), scenes=scenes))
+    cfg.write_text(live_desk_config(port, run, scenes, args.tz))
     common = ["--db", db, "--tz", args.tz, "--language", args.language]
     migrated = subprocess.run(
         [sys.executable, "-m", "central", "migrate", "--db", db],

@@ -34,14 +34,14 @@ CONFIG = """\
 [device]
 site = "demo-clinic"
 desk = "desk-1"
-
+{device}
 [mqtt]
 host = "127.0.0.1"
 port = {port}
 
 [thermometer]
 port = "simulated"
-
+{thermometer}
 [camera]
 source = "simulated"
 {scenes}
@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = start_broker(run_dir, port)
     cfg_path = run_dir / "config.toml"
     scenes = f'simulated_scenes_dir = "{SCENES_DIR}"\n' if SCENES_DIR.is_dir() else ""
-    cfg_path.write_text(CONFIG.format(port=port, run=run_dir.resolve(), scenes=scenes))
+    cfg_path.write_text(
+        CONFIG.format(port=port, run=run_dir.resolve(), scenes=scenes, device="", thermometer="")
+    )
     log = (run_dir / "agent.log").open("ab")
     agent = subprocess.Popen(
         [sys.executable, "-m", "agent", "run", "--config", str(cfg_path)],

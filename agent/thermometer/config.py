@@ -61,9 +61,11 @@ class ThermometerConfig(Section):
             "longer."
         ),
     )
-    simulated_scenario: Literal["idle", "normal", "fever", "mixed", "glitch", "queue"] = Field(
-        default="queue",
-        description="Trace the built-in emulator plays (looped) when port = 'simulated'.",
+    simulated_scenario: Literal["idle", "normal", "fever", "mixed", "glitch", "queue", "clinic"] = (
+        Field(
+            default="queue",
+            description="Trace the built-in emulator plays (looped) when port = 'simulated'.",
+        )
     )
 
     @field_validator("protocol")
