@@ -13,19 +13,23 @@ minutes. The limits, as each service documents them for its group/custom robots:
 
 Before a worker sends, :func:`wait_s` reads the destination's latest sends (``sent_at`` through the
 ``(dest_key, sent_at)`` index) and says how long the next one must wait; a delivery that must wait
-is put back by :func:`defer` **without counting an attempt**. A refusal as too fast (the codes above
+is put back by :func:`defer` **without counting an attempt**. Workers take turns per robot
+(:func:`turn`): the check, the send and the record of the send happen while one worker holds the
+robot, so two workers draining the same robot at once never exceed its limit together. A refusal as too fast (the codes above
 or HTTP 429, :attr:`central.delivery.channels.SendError.throttled`) is an attempt like any other
 failure, retried no sooner than the service's :data:`COOL_DOWN_S`, and holds the rest of that
-destination's batch back (:func:`central.delivery.send.drain`). Two workers sending to the same
-robot at the same moment may together exceed the limit by a message or two; the service's refusal
-then paces them.
+destination's batch back (:func:`central.delivery.send.drain`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, select, text, update
 
 from central.delivery.queue import Claimed
 from central.delivery.tables import deliveries
@@ -44,6 +48,40 @@ COOL_DOWN_S: Final[dict[str, float]] = {
     "webhook": 60.0,
 }
 """After a refusal as too fast: the least wait before this destination is tried again."""
+
+
+@contextmanager
+def turn(engine: Engine, c: Claimed) -> Iterator[None]:
+    """While inside, no other worker sends to ``c``'s robot (a paced channel; others: no wait).
+
+    PostgreSQL: a session advisory lock keyed by the destination, on a connection of its own (held
+    for one send: a round trip, at most the channel's timeout). SQLite (one machine): an exclusive
+    ``flock`` on ``<database>.pacing.lock`` beside the database file, one for every robot."""
+    if c.destination.channel not in LIMITS:
+        yield
+        return
+    if engine.dialect.name == "postgresql":
+        digest = hashlib.blake2b(c.destination.key().encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":  # one process, one connection: nobody to wait for
+        yield
+        return
+    with open(f"{database}.pacing.lock", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def wait_s(engine: Engine, c: Claimed, now: float) -> float:

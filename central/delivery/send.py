@@ -71,42 +71,47 @@ def drain(
         if not claimed:
             break
         for c in claimed:
-            shown = c.destination.shown()
-            now = clock()
-            until = max(held.get(c.destination.key(), 0.0), now + pacing.wait_s(engine, c, now))
-            if until > now:
-                pacing.defer(engine, c, worker, until, f"paced: {until - now:.0f} s to wait")
-                done["paced"] += 1
-                log.info("delivery %d (%s) to %s paced %.1f s", c.pk, c.subject, shown, until - now)
-                continue
-            try:
-                send(c, smtp)
-            except SendError as exc:
-                wait = pacing.cool_down_s(c.destination.channel) if exc.throttled else 0.0
-                if exc.throttled:
-                    held[c.destination.key()] = clock() + wait
-                state = queue.failed(
-                    engine,
-                    c,
-                    worker,
-                    str(exc),
-                    policy,
-                    permanent=exc.permanent,
-                    least_wait_s=wait,
-                    now=clock(),
-                )
-                done[state] += 1
-                level = logging.ERROR if state == "dead" else logging.WARNING
-                log.log(
-                    level, "delivery %d (%s) to %s: %s -> %s", c.pk, c.subject, shown, exc, state
-                )
-                continue
-            queue.sent(engine, c, worker, now=clock())
-            done["sent"] += 1
-            log.info("delivery %d (%s) sent to %s", c.pk, c.subject, shown)
-            if on_sent is not None:
+            with pacing.turn(engine, c):  # the check, the send and its record: one worker at once
+                outcome = _one(engine, c, worker, policy, smtp, held, clock)
+            done[outcome] += 1
+            if outcome == "sent" and on_sent is not None:
                 try:
                     on_sent(c)
                 except Exception:
                     log.exception("after delivery %d was sent", c.pk)
     return Drained(**done)
+
+
+def _one(
+    engine: Engine,
+    c: queue.Claimed,
+    worker: str,
+    policy: queue.Policy,
+    smtp: SmtpSettings | None,
+    held: dict[str, float],
+    clock: Callable[[], float],
+) -> str:
+    """Send ``c`` unless its robot must wait; record the outcome: sent, paced, retry or dead."""
+    shown = c.destination.shown()
+    now = clock()
+    until = max(held.get(c.destination.key(), 0.0), now + pacing.wait_s(engine, c, now))
+    if until > now:
+        pacing.defer(engine, c, worker, until, f"paced: {until - now:.0f} s to wait")
+        log.info("delivery %d (%s) to %s paced %.1f s", c.pk, c.subject, shown, until - now)
+        return "paced"
+    try:
+        send(c, smtp)
+    except SendError as exc:
+        wait = pacing.cool_down_s(c.destination.channel) if exc.throttled else 0.0
+        if exc.throttled:
+            held[c.destination.key()] = clock() + wait
+        state = queue.failed(
+            engine, c, worker, str(exc), policy, permanent=exc.permanent, least_wait_s=wait,
+            now=clock(),
+        )  # fmt: skip
+        level = logging.ERROR if state == "dead" else logging.WARNING
+        log.log(level, "delivery %d (%s) to %s: %s -> %s", c.pk, c.subject, shown, exc, state)
+        return state
+    queue.sent(engine, c, worker, now=clock())
+    log.info("delivery %d (%s) sent to %s", c.pk, c.subject, shown)
+    return "sent"

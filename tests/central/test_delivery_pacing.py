@@ -6,6 +6,8 @@ while other robots keep receiving, Feishu's five a second, and e-mail is never p
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 
@@ -123,3 +125,28 @@ def test_email_is_not_paced(engine: Engine) -> None:
         engine, "w1", queue.Policy(), None, clock=Clock()
     )  # no relay: all fail, none paced
     assert (done.paced, done.retry) == (0, 30)
+
+
+def test_two_workers_at_once_keep_the_robot_within_its_minute(
+    engine: Engine, receiver: HttpReceiver
+) -> None:
+    """Two workers drain one robot's notices at the same moment, each send taking a while (the
+    service's round trip): together they send no more than the service allows."""
+
+    def slow(hit: Hit) -> tuple[int, bytes]:
+        time.sleep(0.05)
+        return ok_reply(hit)
+
+    receiver.reply = slow
+    dest = wecom(receiver)
+    for i in range(30):
+        put(engine, dest, f"notice:2026-{i:04d}")
+    clock = Clock()
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(
+            lambda w: drain(engine, w, queue.Policy(), None, batch=4, clock=clock), ("w1", "w2")
+        ))  # fmt: skip
+    assert len(receiver.taken()) == 20
+    assert sum(r.sent for r in runs) == 20
+    assert sum(r.paced for r in runs) == 10
+    assert all(r.sent > 0 for r in runs)  # both worked
