@@ -447,6 +447,7 @@ def run_cli(*args: str, stdin: str = "") -> tuple[int, str, str]:
     return out.returncode, out.stdout, out.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes: ~12 s a database
 def test_users_and_spotcheck_commands(tmp_path: object, db_url: str) -> None:
     db = ["--db", db_url]
     assert run_cli("users", "add", "ada", "--role", "admin", "--password-stdin", *db,
