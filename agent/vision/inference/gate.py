@@ -75,9 +75,11 @@ FAST_HOLD_S = 1.0
 then costs at most one extra detection a second)."""
 IDLE_AFTER_S = 1.0
 """The scene is *idle* once nothing moved and nobody was found for this long..."""
-IDLE_STRIDE = 3
-"""...and then only every 3rd frame is motion-checked (10 a second from a 30/s camera): a person
-stepping in is still seen within about 0.1 s, for a third of the decoding and checking."""
+IDLE_STRIDE = 6
+"""...and then only every 6th frame is motion-checked (5 a second from a 30/s camera): a person
+stepping in is seen within about 0.2 s (``vision.react_s`` 0.195-0.204 s; 0.09 s at every 3rd
+frame), for a sixth of the decoding and checking (the whole idle agent 2.80-2.85 % of a core
+instead of 3.17-3.20 % on the 2-core EPYC VM, docs/PERFORMANCE.md)."""
 BUFFER_FRAMES = 4
 """Frames the grabber may hold for a gated worker: a detection slower than a frame interval is
 caught up on by the next frames' motion checks instead of dropping frames (about 130 ms at 30/s)."""
