@@ -23,7 +23,6 @@ destination's batch back (:func:`central.delivery.send.drain`).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from sqlalchemy import Engine, and_, select, text, update
 
 from central.delivery.queue import Claimed
 from central.delivery.tables import deliveries
+from central.store.db import sqlite_file_lock
 
 LIMITS: Final[dict[str, tuple[tuple[int, float], ...]]] = {
     "wecom": ((20, 60.0),),
@@ -72,16 +72,8 @@ def turn(engine: Engine, c: Claimed) -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
         return
-    database = engine.url.database
-    if not database or database == ":memory:":  # one process, one connection: nobody to wait for
+    with sqlite_file_lock(engine, "pacing.lock"):
         yield
-        return
-    with open(f"{database}.pacing.lock", "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def wait_s(engine: Engine, c: Claimed, now: float) -> float:

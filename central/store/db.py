@@ -66,14 +66,16 @@ def alembic_config() -> Config:
 
 
 @contextmanager
-def _file_lock(engine: Engine) -> Iterator[None]:
-    """For SQLite: an exclusive lock on ``<db>.migrate-lock`` while migrating (a collector and a
-    dashboard started together on a new file would otherwise both create the tables)."""
+def sqlite_file_lock(engine: Engine, name: str) -> Iterator[None]:
+    """For a SQLite file: an exclusive ``flock`` on ``<db>.<name>`` beside it while inside, for
+    processes of one machine taking turns (migrating: ``migrate-lock``; a collector and a dashboard
+    started together on a new file would otherwise both create the tables). Nothing to wait for
+    on another database or in memory."""
     db = engine.url.database
     if engine.dialect.name != "sqlite" or not db or db == ":memory:":
         yield
         return
-    with open(f"{db}.migrate-lock", "a") as fh:
+    with open(f"{db}.{name}", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -84,7 +86,7 @@ def _file_lock(engine: Engine) -> Iterator[None]:
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (idempotent, safe to run concurrently)."""
     cfg = alembic_config()
-    with _file_lock(engine), engine.begin() as conn:
+    with sqlite_file_lock(engine, "migrate-lock"), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
