@@ -139,6 +139,25 @@ class _Builder:
         """Hair, a hat or a cold forehead: clearly above ambient but not a plausible body reading."""
         self.person(round(self.rng.uniform(31.5, 33.6), 2), "invalid", self.rng.uniform(2.5, 4.0))
 
+    def line(
+        self,
+        people: int,
+        shares: tuple[tuple[Literal["normal", "fever", "cold"], float], ...],
+        gap_s: tuple[float, float],
+    ) -> None:
+        """``people`` step up one after another, each drawn by ``shares`` (in order, summing to
+        1), with a uniform gap of ``gap_s`` after each."""
+        step = {"normal": self.normal, "fever": self.fever, "cold": self.cold}
+        for _ in range(people):
+            r, kind = self.rng.random(), shares[-1][0]
+            for name, share in shares:
+                if r < share:
+                    kind = name
+                    break
+                r -= share
+            step[kind]()
+            self.idle(self.rng.uniform(*gap_s))
+
 
 def generate(
     scenario: str = "mixed", seed: int = 0, period_s: float = 0.1, glitch_rate: float | None = None
@@ -170,24 +189,8 @@ def generate(
         b.idle(3.0)
     elif scenario == "clinic":  # a believable desk: about one person a minute, few fevers
         b.idle(2.0)
-        for _ in range(CLINIC_PEOPLE):
-            r = b.rng.random()
-            if r < 0.05:
-                b.fever()
-            elif r < 0.1:
-                b.cold()
-            else:
-                b.normal()
-            b.idle(b.rng.uniform(25.0, 60.0))
+        b.line(CLINIC_PEOPLE, (("fever", 0.05), ("cold", 0.05), ("normal", 0.9)), (25.0, 60.0))
     else:  # queue: a line of people, short gaps
         b.idle(2.0)
-        for _ in range(12):
-            r = b.rng.random()
-            if r < 0.6:
-                b.normal()
-            elif r < 0.9:
-                b.fever()
-            else:
-                b.cold()
-            b.idle(b.rng.uniform(1.5, 3.0))
+        b.line(12, (("normal", 0.6), ("fever", 0.3), ("cold", 0.1)), (1.5, 3.0))
     return Trace(scenario, seed, period_s, tuple(b.samples), tuple(b.presentations))
