@@ -13,17 +13,19 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from typing import get_args
 
 import pytest
 import serial
 
 from agent.thermometer import protocols
+from agent.thermometer.config import ThermometerConfig
 from agent.thermometer.link import Link, open_port
 from agent.thermometer.protocols.bridge import BridgeDevice
 from agent.thermometer.protocols.gy_mcu90614 import GyModule
 from agent.thermometer.records import WireReading
 from agent.thermometer.simulated_port import SimulatedPort, emulator
-from firmware_bridge.trace import generate
+from firmware_bridge.trace import SCENARIOS, generate
 
 
 def readings(link: Link, n: int, seconds: float) -> list[WireReading]:
@@ -156,3 +158,10 @@ def test_stopping_the_port_is_an_unplugged_device() -> None:
         assert isinstance(lost(link), serial.SerialException | OSError)
     finally:
         ser.close()
+
+
+def test_the_config_offers_exactly_the_emulator_scenarios() -> None:
+    """``thermometer.simulated_scenario``'s choices are firmware_bridge.trace's scenarios, no more,
+    no fewer (the config's Literal is written out for mypy; this keeps the two one list)."""
+    annotation = ThermometerConfig.model_fields["simulated_scenario"].annotation
+    assert get_args(annotation) == SCENARIOS

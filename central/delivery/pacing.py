@@ -15,10 +15,12 @@ Before a worker sends, :func:`wait_s` reads the destination's latest sends (``se
 ``(dest_key, sent_at)`` index) and says how long the next one must wait; a delivery that must wait
 is put back by :func:`defer` **without counting an attempt**. Workers take turns per robot
 (:func:`turn`): the check, the send and the record of the send happen while one worker holds the
-robot, so two workers draining the same robot at once never exceed its limit together. A refusal as too fast (the codes above
-or HTTP 429, :attr:`central.delivery.channels.SendError.throttled`) is an attempt like any other
-failure, retried no sooner than the service's :data:`COOL_DOWN_S`, and holds the rest of that
-destination's batch back (:func:`central.delivery.send.drain`).
+robot, so two workers draining the same robot at once never exceed its limit together.
+
+A refusal as too fast (the codes above or HTTP 429,
+:attr:`central.delivery.channels.SendError.throttled`) is an attempt like any other failure,
+retried no sooner than the service's :data:`COOL_DOWN_S`, and holds the rest of that destination's
+batch back (:func:`central.delivery.send.drain`).
 """
 
 from __future__ import annotations
