@@ -46,13 +46,16 @@ class ThresholdAnalyser:
 
     name = "threshold"
 
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # stamps the events, as a real analyser stamps with the frame's time
+
     def feed(self, observation: object) -> Sequence[Event]:
         if not isinstance(observation, float):
             return []
         fever = observation >= 37.3
         return [
             TemperatureEvent(
-                time.time(),
+                self.clock(),
                 "fever" if fever else "normal",
                 observation,
                 24.0,
@@ -77,11 +80,13 @@ def make_pipeline(
     cfg: AgentConfig = parse_config(base_config(tmp_path, 1883, **sections), environ={})
     src = ReadingSource()
     box = Outbox(cfg.outbox.path)
-    return Pipeline(cfg, [src], [ThresholdAnalyser()], box, publisher=None, clock=clock), src
+    return Pipeline(cfg, [src], [ThresholdAnalyser(clock)], box, publisher=None, clock=clock), src
 
 
 def test_observations_become_events_in_the_outbox(tmp_path: Path) -> None:
-    p, src = make_pipeline(tmp_path)
+    # A fixed clock a second into a reporting period: on the wall clock a period could end
+    # between two readings, and its summary would go in between (rightly).
+    p, src = make_pipeline(tmp_path, clock=lambda: T0)
     p.start()
     assert src.emit is not None
     src.emit(36.5)

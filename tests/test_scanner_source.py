@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import parse_config
+from agent.flow.clock import agent_now
 from agent.flow.coverage import CoverageAnalyser, Scanned
 from agent.flow.engine import Engine
 from agent.flow.events import CoverageEvent, Event
@@ -122,7 +123,7 @@ def test_scans_reach_the_coverage_event_and_the_wire_without_content(
         while sum(e.scans or 0 for e in sunk if isinstance(e, CoverageEvent)) < 5:
             assert time.monotonic() < deadline, sunk
             engine.step(0.1)
-            engine.tick(time.time())
+            engine.tick(agent_now())  # agent time, as in the service
     finally:
         scanner.stop()
     events = [e for e in sunk if isinstance(e, CoverageEvent)]

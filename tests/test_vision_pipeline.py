@@ -8,7 +8,6 @@ Test videos are written at test time from ../shared face images with ``cv2.Video
 from __future__ import annotations
 
 import queue
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from agent import vision
 from agent.config import AgentConfig
+from agent.flow.clock import agent_now
 from agent.flow.events import AlertEvent, Event, MaskEvent, OccupancyEvent
 from agent.vision.capture.grabber import CameraReader
 from tests.broker import Broker, Collector
@@ -71,7 +71,11 @@ def test_build_rejects_an_unusable_source_as_config_error() -> None:
 
 
 def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event]:
-    """Run vision.build()'s stages like the main loop does until the video ended, then a tail."""
+    """Run vision.build()'s stages like the main loop does until the video ended, then a tail.
+
+    Ticks carry agent time, as in the service (frames are stamped with it): the wall clock drifts
+    from it in a long test run (NTP slews it), and a wall-clock tick a second ahead of the frames
+    would expire every face the moment it was seen."""
     sources, analysers = vision.build(cfg.camera, cfg.vision, inference=scene_inference(cfg.vision))
     grabber = sources[0]
     assert isinstance(grabber, CameraReader)
@@ -81,16 +85,16 @@ def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event
     events: list[Event] = []
     deleted = False
     end: float | None = None
-    next_tick = time.time() + 1
+    next_tick = agent_now() + 1
     try:
-        while end is None or time.time() < end:
+        while end is None or agent_now() < end:
             try:
                 o = obs.get(timeout=0.2)
                 for a in analysers:
                     events += a.feed(o)
             except queue.Empty:
                 pass
-            now = time.time()
+            now = agent_now()
             if now >= next_tick:
                 next_tick = now + 1
                 for a in analysers:
@@ -99,7 +103,7 @@ def drive(cfg: AgentConfig, video: Path, seconds_after_end: float) -> list[Event
                 video.unlink()  # the open file plays to its end; no reopen afterwards
                 deleted = True
             if end is None and deleted and grabber.heartbeat.snapshot().state == "disconnected":
-                end = time.time() + seconds_after_end
+                end = agent_now() + seconds_after_end
     finally:
         for s in sources:
             s.stop()

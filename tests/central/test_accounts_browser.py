@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
@@ -50,11 +52,14 @@ def engine(tmp_path: object, db_url: str) -> Engine:
 
 
 def sign_in(browser: object, url: str, name: str, password: str = PASSWORD) -> None:
+    assert isinstance(browser, WebDriver)
     b = browser
-    b.find_element(By.NAME, "username").send_keys(name)  # type: ignore[attr-defined]
-    box = b.find_element(By.NAME, "password")  # type: ignore[attr-defined]
+    b.find_element(By.NAME, "username").send_keys(name)
+    box = b.find_element(By.NAME, "password")
     box.send_keys(password)
     box.submit()
+    # The server has answered once the form's page is gone (the URL alone may not change).
+    WebDriverWait(b, 15).until(expected_conditions.staleness_of(box))
 
 
 @pytest.mark.parametrize("language", ["zh_CN", "en"])
@@ -108,7 +113,8 @@ def test_lock_out_in_a_real_browser(engine: Engine) -> None:
         row = browser.find_element(By.XPATH, "//tr[td[text()='vic']]")
         assert "locked out" in row.text
         row.find_element(By.TAG_NAME, "button").click()
-        WebDriverWait(browser, 15).until(lambda b: "Lock" in b.page_source)
+        # Other rows carry "Lock" buttons already: wait for the page the POST answers with.
+        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(row))
         browser.get(url + "/users")
         row = browser.find_element(By.XPATH, "//tr[td[text()='vic']]")
         assert "active" in row.text

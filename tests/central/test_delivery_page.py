@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
@@ -112,6 +113,8 @@ def test_delivery_page_in_a_phone_sized_browser(
         box = b.find_element(By.NAME, "password")
         box.send_keys(PASSWORD)
         box.submit()
+        # The login page's URL holds "/deliveries" already: wait for the page to be replaced.
+        WebDriverWait(b, 15).until(expected_conditions.staleness_of(box))
         WebDriverWait(b, 15).until(lambda d: "/deliveries" in d.current_url)
         assert b.find_element(By.TAG_NAME, "h1").text == "送达情况"
         width = b.execute_script("return document.documentElement.scrollWidth")
