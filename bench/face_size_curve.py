@@ -8,6 +8,16 @@ frame (process CPU time, one intra-op thread, median of :data:`RUNS`), and the s
 face side at the analysed resolution. The labels were made with this detector at 640x480, so
 recall at 640x480 is 1.0 by construction: the curve measures what a smaller input loses.
 
+Second part, **faces at the back of the queue**: each labelled photo, fitted to 640x480, is
+shrunk by each of :data:`SHRINK` and set at the bottom centre of a grey 640x480 frame (people
+further from the camera), and the whole scene inference (face, mask and person models as shipped,
+crowd tiles included) runs on it with the closer look at small faceless people
+(:mod:`agent.vision.inference.closer`) off and on. Per face-size bin (the shorter side of the
+labelled box in the analysed frame): recall; per run: detections matching no label (faces the
+labels leave out, or false ones) and the median CPU ms per frame. The labelled faces were all
+found at full size, so this measures what size alone takes away, not faces the detector never
+finds (blur, profile, occlusion).
+
 Run: ``.venv/bin/python -m bench.face_size_curve`` (writes ``bench/out/face_size_curve.json``).
 """
 
@@ -24,9 +34,11 @@ import cv2
 import numpy as np
 
 from agent.vision.capture.frames import fit
+from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, Frame
 from agent.vision.geometry import iou
 from agent.vision.inference.families.centerface import CenterFaceDetector
+from agent.vision.inference.scene import load_scene_inference
 from agent.vision.manifest import resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +59,11 @@ SIZES = (
 )
 MATCH_IOU = 0.4
 RUNS = 15
+SHRINK = (1.0, 0.5, 0.35)
+"""Scales of the fitted photo in the back-of-the-queue frames (0.5: the labelled faces are 12 to
+48 px there, most under 24)."""
+BINS = ((0, 16), (16, 24), (24, 32), (32, 64), (64, 10_000))
+"""Face-size bins (px, shorter side): ``lo <= size < hi``."""
 
 
 def _labels() -> dict[str, list[Box]]:
@@ -111,6 +128,66 @@ def recall_of(model: str) -> float:
     return round(sum(_found(t, detector.detect(f)) for f, t in frames.values()) / total, 4)
 
 
+def _shrunk(frame: Frame, truth: list[Box], s: float) -> tuple[Frame, list[Box]]:
+    """``frame`` shrunk by ``s`` at the bottom centre of a grey 640x480 frame, and ``truth`` there."""
+    h, w = frame.shape[:2]
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 114, np.uint8)
+    oy, ox = 480 - size[1], (640 - size[0]) // 2
+    canvas[oy:, ox : ox + size[0]] = small
+    k = size[0] / w
+    moved = [Box(b.x1 * k + ox, b.y1 * k + oy, b.x2 * k + ox, b.y2 * k + oy, 1.0) for b in truth]
+    return canvas, moved
+
+
+def back_of_queue(
+    frames: dict[str, tuple[Frame, list[Box]]], closer: bool
+) -> list[dict[str, object]]:
+    """Recall by face size on the shrunk frames, for each of :data:`SHRINK` (see the docstring)."""
+    vision = VisionConfig(models_dir=REPO / "models", closer_looks=4 if closer else 0)
+    inference = load_scene_inference(vision)
+    rows: list[dict[str, object]] = []
+    for s in SHRINK:
+        found = dict.fromkeys(BINS, 0)
+        total = dict.fromkeys(BINS, 0)
+        extra = 0
+        ms: list[float] = []
+        for i, (frame, labelled) in enumerate(frames.values()):
+            image, truth = _shrunk(frame, labelled, s)
+            t0 = time.process_time()
+            at = 10.0 * i  # no mask verdict carried over from another photo
+            faces = [f.box for f in inference.analyse(image, at).faces]
+            ms.append((time.process_time() - t0) * 1000.0)
+            extra += len(faces) - _found(truth, faces)
+            for lo, hi in BINS:
+                inbin = [t for t in truth if lo <= min(t.width, t.height) < hi]
+                total[(lo, hi)] += len(inbin)
+                found[(lo, hi)] += _found(inbin, faces)
+        under = sum(found[b] for b in BINS if b[1] <= 32), sum(total[b] for b in BINS if b[1] <= 32)
+        rows.append(
+            {
+                "shrink": s,
+                "closer": closer,
+                "recall_under_32px": round(under[0] / under[1], 4) if under[1] else None,
+                "faces_under_32px": under[1],
+                "recall": {
+                    f"{lo}-{hi if hi < 10_000 else ''}px": (
+                        round(found[(lo, hi)] / total[(lo, hi)], 4) if total[(lo, hi)] else None
+                    )
+                    for lo, hi in BINS
+                },
+                "faces": {
+                    f"{lo}-{hi if hi < 10_000 else ''}px": total[(lo, hi)] for lo, hi in BINS
+                },
+                "unmatched_detections": extra,
+                "cpu_ms_median": round(statistics.median(ms), 1),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> dict[str, object]:
     scenes_dir = SHARED / "data" / "scenes"
     if not scenes_dir.is_dir():
@@ -139,7 +216,13 @@ def main() -> dict[str, object]:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-    result: dict[str, object] = {"labelled_faces": total, "match_iou": MATCH_IOU, "curve": rows}
+    queue = back_of_queue(frames, closer=False) + back_of_queue(frames, closer=True)
+    result: dict[str, object] = {
+        "labelled_faces": total,
+        "match_iou": MATCH_IOU,
+        "curve": rows,
+        "back_of_queue": queue,
+    }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -243,6 +243,30 @@ class VisionConfig(Section):
         le=1,
         description="Minimum face detection score on the crowd tiles (small faces score lower).",
     )
+    closer_looks: int = Field(
+        default=4,
+        ge=0,
+        le=16,
+        description=(
+            "Upscaled looks at the heads of small people whose face was not found (the back of "
+            "a queue), per whole-frame analysis with person boxes; 0: never."
+        ),
+    )
+    closer_below_px: float = Field(
+        default=80.0,
+        gt=0,
+        le=640,
+        description=(
+            "A person box narrower than this many frame pixels, with no face found, gets a "
+            "closer look (its face would be under about 45 % of that)."
+        ),
+    )
+    closer_face_min_score: float = Field(
+        default=0.4,
+        ge=0,
+        le=1,
+        description="Minimum face detection score in a closer look (small faces score lower).",
+    )
     unmasked_alert_after_s: Seconds = Field(
         default=10.0,
         description="Raise an 'unmasked' alert after an unmasked face stays this long.",

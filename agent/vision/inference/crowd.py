@@ -133,7 +133,7 @@ def detect_tiled(detector: FaceDetector, frame: Frame, settings: CrowdSettings) 
     ``settings.face_min_score``), those cut by an inner tile border dropped; not yet merged."""
     h, w = int(frame.shape[0]), int(frame.shape[1])
     found: list[Box] = []
-    with _min_score(detector, settings.face_min_score):
+    with detector_min_score(detector, settings.face_min_score):
         for tile in tiles(w, h, settings.grid):
             image, scale = upscale(frame, tile, settings.input_size)
             for b in detector.detect(image):
@@ -144,7 +144,7 @@ def detect_tiled(detector: FaceDetector, frame: Frame, settings: CrowdSettings) 
 
 
 @contextmanager
-def _min_score(detector: FaceDetector, score: float) -> Iterator[None]:
+def detector_min_score(detector: FaceDetector, score: float) -> Iterator[None]:
     """Lower a detector family's own score threshold (its ``min_score``) for the tiles, if it has
     one; restored on exit. The vision worker is the only thread using the detector."""
     before = getattr(detector, "min_score", None)

@@ -13,7 +13,10 @@ detector several times a second; the face has not changed in a fraction of a sec
 A whole-frame analysis whose people count is above ``vision.crowd_tile_above`` (a crowd, never a
 desk scene) runs the face detector again on upscaled overlapping tiles and adds the faces found
 only there (:mod:`agent.vision.inference.crowd`); :attr:`OnnxSceneInference.tiled` counts those
-analyses.
+analyses. Before that, an analysis with person boxes looks closer at the heads of small people
+without a face (:mod:`agent.vision.inference.closer`: faces at the back of the queue; the faces
+found there count towards a crowd); :attr:`OnnxSceneInference.closer` counts the analyses that
+looked.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from agent.vision.findings import (
 )
 from agent.vision.geometry import iou
 from agent.vision.inference import families
+from agent.vision.inference.closer import CloserSettings, look_closer, looks
 from agent.vision.inference.crowd import CrowdSettings, detect_tiled, merge
 from agent.vision.inference.families.mask_classifier import DEFAULT_CROP_EXPAND, crop_face
 from agent.vision.inference.motion import Region
@@ -60,6 +64,7 @@ class OnnxSceneInference:
         crop_expand: float = DEFAULT_CROP_EXPAND,
         models: dict[str, str] | None = None,
         crowd: CrowdSettings | None = None,
+        closer: CloserSettings | None = None,
     ) -> None:
         self.models: dict[str, str] = dict(models or {})
         """The loaded models by task (``face``, ``mask``, ``person``): their manifest
@@ -73,6 +78,9 @@ class OnnxSceneInference:
         self._crowd = crowd if crowd is not None and crowd.enabled else None
         self.tiled = 0
         """Analyses that were crowded and ran the face detector on tiles as well."""
+        self._closer = closer if closer is not None and closer.enabled else None
+        self.closer = 0
+        """Analyses that looked closer at small faceless people."""
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
         """Faces with P(masked), and person boxes when a person detector is configured."""
@@ -90,6 +98,12 @@ class OnnxSceneInference:
             b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score
         ]
         people = self.persons_in(frame) if persons else None
+        if self._closer is not None and people:
+            seen = [FaceFinding(b, 0.0) for b in boxes]
+            windows = looks(people, seen, int(frame.shape[1]), int(frame.shape[0]), self._closer)
+            if windows:
+                boxes = merge(boxes, look_closer(self._faces, frame, windows, self._closer))
+                self.closer += 1
         if regions is None and self._crowded(boxes, people, frame):
             assert self._crowd is not None
             boxes = merge(boxes, detect_tiled(self._faces, frame, self._crowd))
@@ -194,5 +208,10 @@ def load_scene_inference(vision: VisionConfig) -> OnnxSceneInference:
             above=vision.crowd_tile_above,
             face_min_score=vision.crowd_face_min_score,
             input_size=(face_spec.input.width, face_spec.input.height),
+        ),
+        closer=CloserSettings(
+            below_px=vision.closer_below_px,
+            max_looks=vision.closer_looks,
+            face_min_score=vision.closer_face_min_score,
         ),
     )
