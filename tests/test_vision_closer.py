@@ -1,7 +1,7 @@
 """The closer look at small faceless people (agent.vision.inference.closer): head windows, who is
 looked at and at what scale; on the real models, faces of a group photo shrunk to the back of the
-frame are found that the whole frame missed, none twice, and a scene whose faces were all found
-costs no look."""
+frame are found that the whole frame missed, none twice, and stay found through the detection
+gate between two person detections; a scene whose faces were all found costs no look."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from agent.vision import gate_settings
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceFinding, Frame
 from agent.vision.geometry import iou
@@ -20,6 +21,7 @@ from agent.vision.inference.closer import (
     look_closer,
     looks,
 )
+from agent.vision.inference.gate import DetectionGate
 from agent.vision.inference.scene import OnnxSceneInference, load_scene_inference
 from tests.conftest import REPO
 from tests.test_vision_crowd import Fixed, photo
@@ -125,3 +127,31 @@ def test_a_scene_whose_faces_were_found_costs_no_look(analyser: OnnxSceneInferen
     assert analyser.closer == before
     analyser.analyse(back_of_queue(photo("img5.jpg"), 0.35), 20.0)
     assert analyser.closer == before + 1
+
+
+def queue_at_the_back(vision: VisionConfig, name: str, s: float) -> list[int]:
+    """Faces in every findings the detection gate gives on 5 s (30 frames/s) of a group photo
+    shrunk by ``s`` to the back of the frame, the group shuffling 2 px now and then."""
+    inference = load_scene_inference(vision)
+    gate = DetectionGate(inference, gate_settings(vision))
+    group = cv2.resize(photo(name), (round(640 * s), round(480 * s)), interpolation=cv2.INTER_AREA)
+    counts = []
+    for i in range(150):
+        frame = np.full((480, 640, 3), 114, np.uint8)
+        x = (640 - group.shape[1]) // 2 + (i // 10) % 3 * 2
+        frame[480 - group.shape[0] :, x : x + group.shape[1]] = group
+        findings = gate.process(frame, i / 30)
+        if findings is not None:
+            counts.append(len(findings.faces))
+    return counts
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_faces_at_the_back_stay_found_between_person_detections() -> None:
+    vision = VisionConfig(models_dir=REPO / "models")
+    before = queue_at_the_back(vision.model_copy(update={"closer_looks": 0}), "20.jpg", 0.25)
+    after = queue_at_the_back(vision, "20.jpg", 0.25)  # 10 people, faces 5 to 9 px
+    assert len(after) >= 10
+    assert max(before) <= 5
+    assert min(after) >= 7  # found, and not lost on the analyses with carried person boxes

@@ -50,6 +50,9 @@ class CloserSettings:
     """Windows looked at per frame (the narrowest people first); 0: never."""
     face_min_score: float = 0.4
     """Minimum score of a face found in a window."""
+    keep_s: float = 1.0
+    """Analyses without fresh person boxes look at the last windows while they are this young
+    (the detection gate's carried person boxes are never older than 1 s either)."""
 
     @property
     def enabled(self) -> bool:

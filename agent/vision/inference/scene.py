@@ -15,8 +15,9 @@ desk scene) runs the face detector again on upscaled overlapping tiles and adds 
 only there (:mod:`agent.vision.inference.crowd`); :attr:`OnnxSceneInference.tiled` counts those
 analyses. Before that, an analysis with person boxes looks closer at the heads of small people
 without a face (:mod:`agent.vision.inference.closer`: faces at the back of the queue; the faces
-found there count towards a crowd); :attr:`OnnxSceneInference.closer` counts the analyses that
-looked.
+found there count towards a crowd), and the analyses after it without person boxes (the gate
+carries those boxes) look at the same windows for ``keep_s``, so those faces do not blink between
+two person detections; :attr:`OnnxSceneInference.closer` counts the analyses that looked.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class OnnxSceneInference:
         self._closer = closer if closer is not None and closer.enabled else None
         self.closer = 0
         """Analyses that looked closer at small faceless people."""
+        self._windows: tuple[tuple[tuple[Region, float], ...], float] = ((), 0.0)
+        """The closer look's windows from the last person boxes, and when those were found."""
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
         """Faces with P(masked), and person boxes when a person detector is configured."""
@@ -98,12 +101,11 @@ class OnnxSceneInference:
             b for b in self._detect_faces(frame, regions) if b.score >= self._face_min_score
         ]
         people = self.persons_in(frame) if persons else None
-        if self._closer is not None and people:
-            seen = [FaceFinding(b, 0.0) for b in boxes]
-            windows = looks(people, seen, int(frame.shape[1]), int(frame.shape[0]), self._closer)
-            if windows:
-                boxes = merge(boxes, look_closer(self._faces, frame, windows, self._closer))
-                self.closer += 1
+        windows = self._closer_windows(frame, boxes, people, at)
+        if windows:
+            assert self._closer is not None
+            boxes = merge(boxes, look_closer(self._faces, frame, windows, self._closer))
+            self.closer += 1
         if regions is None and self._crowded(boxes, people, frame):
             assert self._crowd is not None
             boxes = merge(boxes, detect_tiled(self._faces, frame, self._crowd))
@@ -142,6 +144,21 @@ class OnnxSceneInference:
     def persons_in(self, frame: Frame) -> tuple[Box, ...] | None:
         """The person detector alone on the whole frame (None when none is configured)."""
         return tuple(self._persons.detect(frame)) if self._persons is not None else None
+
+    def _closer_windows(
+        self, frame: Frame, boxes: list[Box], people: tuple[Box, ...] | None, at: float
+    ) -> list[tuple[Region, float]]:
+        """Where to look closer: with fresh person boxes, at their small faceless people (kept);
+        without, at the windows kept from the last person boxes while they are at most
+        ``closer.keep_s`` old (the same heads between two person detections), else nowhere."""
+        if self._closer is None:
+            return []
+        if people is not None:
+            seen = [FaceFinding(b, 0.0) for b in boxes]
+            w, h = int(frame.shape[1]), int(frame.shape[0])
+            self._windows = (tuple(looks(people, seen, w, h, self._closer)), at)
+        kept, since = self._windows
+        return list(kept) if 0.0 <= at - since <= self._closer.keep_s else []
 
     def _crowded(self, faces: list[Box], persons: tuple[Box, ...] | None, frame: Frame) -> bool:
         """Tiling is on and these whole-frame faces and person boxes make more people than
