@@ -7,7 +7,8 @@ a slow detection. When the slot is full the oldest frame gives way (counted in
 ``LatestFrame.replaced``), so the backlog is bounded however slow inference is. While the scene is
 idle the worker asks for every Nth frame only (``LatestFrame.keep_every``): the others are passed
 over with :meth:`~agent.vision.capture.frames.FrameSource.skip` (no decode to BGR where the source allows:
-``VideoCapture.grab`` without ``retrieve``). When the camera
+``VideoCapture.grab`` without ``retrieve``); a paced source (file, folder, simulated) passes them
+over straight after the frame before, so the thread wakes once per kept frame. When the camera
 vanishes, or a file/stream ends without ``camera.loop``, the grabber closes it and reopens it with
 exponential backoff (``camera.reconnect_min_s`` doubling up to ``camera.reconnect_max_s``, 5 s by
 default, so a returning camera delivers within seconds whatever the outage) and logs one line when
@@ -134,6 +135,8 @@ class CameraReader(ThreadedSource):
             self.heartbeat.beat(now)
             if period:
                 next_at += period
+                if not self.latest.wanted(self.frames + 1):
+                    continue  # passed over at once: the pace is kept for the frames kept
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     self.wait(delay)
