@@ -1,21 +1,24 @@
 """Faces at the back of the queue: the face detector again, upscaled, on small people's heads.
 
 At 640x480 a face under about 16 px is mostly below what the face detector finds on the whole
-frame, yet the person detector still sees the body it belongs to. When a whole-frame analysis has
+frame, yet the person detector still sees the body it belongs to. When an analysis has fresh
 person boxes, each person *without* a face whose box is narrow (:attr:`CloserSettings.below_px`:
 a face in it would be small) gets a closer look: a window around its head (:func:`head_window`:
-the top of the box, as wide as the box plus a margin, aligned to the 32-px grid) is scaled up so
-the expected face is about :attr:`CloserSettings.face_px` wide (at most :attr:`CloserSettings.max_scale`
-times), windows that overlap are merged, and the face detector runs on each, at most
-:attr:`CloserSettings.max_looks` windows a frame, the narrowest people first. A face found there is
-kept when it is not cut by the window's border inside the frame and not already found
-(:func:`agent.vision.inference.crowd.merge`); it needs only :attr:`CloserSettings.face_min_score`.
+the top of the box, as wide as the box plus a margin, aligned to an :data:`ALIGN`-px grid) is
+scaled up so the expected face is about :attr:`CloserSettings.face_px` wide (at most
+:attr:`CloserSettings.max_scale` times), windows that overlap are merged, and the face detector
+runs on each, at most :attr:`CloserSettings.max_looks` windows a frame, the narrowest people
+first. A face found there is kept when it is not cut by the window's border inside the frame and
+not already found (:func:`agent.vision.inference.crowd.merge`); it needs only
+:attr:`CloserSettings.face_min_score`.
+The scene inference keeps the windows for :attr:`CloserSettings.keep_s`, so the analyses between
+two person detections (the gate carries the boxes) look at the same heads.
 
 Only faceless small people are looked at: a desk scene with faces found costs nothing, a person
-seen from behind costs one small detection (a window of about 100x130 px at 3x). A crowded frame
-is tiled instead (:mod:`agent.vision.inference.crowd`). Measured by ``python -m
-bench.face_size_curve`` (docs/PERFORMANCE.md, "Faces at the back of the queue"). Windows stay in
-process memory.
+seen from behind costs one small detection (a window of about 72x56 px, scaled 2.2x, for a
+person 40 px wide). A crowded frame is tiled instead (:mod:`agent.vision.inference.crowd`).
+Measured by ``python -m bench.face_size_curve`` (docs/PERFORMANCE.md, "Faces at the back of the
+queue"). Windows stay in process memory.
 """
 
 from __future__ import annotations
