@@ -128,7 +128,7 @@ def recall_of(model: str) -> float:
     return round(sum(_found(t, detector.detect(f)) for f, t in frames.values()) / total, 4)
 
 
-def _shrunk(frame: Frame, truth: list[Box], s: float) -> tuple[Frame, list[Box]]:
+def shrunk_to_back(frame: Frame, truth: list[Box], s: float) -> tuple[Frame, list[Box]]:
     """``frame`` shrunk by ``s`` at the bottom centre of a grey 640x480 frame, and ``truth`` there."""
     h, w = frame.shape[:2]
     size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -139,6 +139,11 @@ def _shrunk(frame: Frame, truth: list[Box], s: float) -> tuple[Frame, list[Box]]
     k = size[0] / w
     moved = [Box(b.x1 * k + ox, b.y1 * k + oy, b.x2 * k + ox, b.y2 * k + oy, 1.0) for b in truth]
     return canvas, moved
+
+
+def _bin_name(size_bin: tuple[int, int]) -> str:
+    lo, hi = size_bin
+    return f"{lo}-{hi if hi < 10_000 else ''}px"
 
 
 def back_of_queue(
@@ -154,7 +159,7 @@ def back_of_queue(
         extra = 0
         ms: list[float] = []
         for i, (frame, labelled) in enumerate(frames.values()):
-            image, truth = _shrunk(frame, labelled, s)
+            image, truth = shrunk_to_back(frame, labelled, s)
             t0 = time.process_time()
             at = 10.0 * i  # no mask verdict carried over from another photo
             faces = [f.box for f in inference.analyse(image, at).faces]
@@ -172,14 +177,9 @@ def back_of_queue(
                 "recall_under_32px": round(under[0] / under[1], 4) if under[1] else None,
                 "faces_under_32px": under[1],
                 "recall": {
-                    f"{lo}-{hi if hi < 10_000 else ''}px": (
-                        round(found[(lo, hi)] / total[(lo, hi)], 4) if total[(lo, hi)] else None
-                    )
-                    for lo, hi in BINS
+                    _bin_name(b): round(found[b] / total[b], 4) if total[b] else None for b in BINS
                 },
-                "faces": {
-                    f"{lo}-{hi if hi < 10_000 else ''}px": total[(lo, hi)] for lo, hi in BINS
-                },
+                "faces": {_bin_name(b): total[b] for b in BINS},
                 "unmatched_detections": extra,
                 "cpu_ms_median": round(statistics.median(ms), 1),
             }

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from agent.vision.findings import Box
-from bench.face_size_curve import BINS, _shrunk
+from bench.face_size_curve import BINS, shrunk_to_back
 
 
 def test_a_labelled_box_lands_on_its_pixels_in_the_shrunk_frame() -> None:
     photo = np.zeros((400, 600, 3), np.uint8)
     photo[100:180, 300:360] = 255  # the "face": 60x80 px
-    frame, (box,) = _shrunk(photo, [Box(300, 100, 360, 180, 1.0)], 0.5)
+    frame, (box,) = shrunk_to_back(photo, [Box(300, 100, 360, 180, 1.0)], 0.5)
     assert frame.shape == (480, 640, 3)
     assert (frame[0, 0] == 114).all()  # grey above the shrunk photo
     assert box.width == 30

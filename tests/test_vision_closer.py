@@ -23,6 +23,7 @@ from agent.vision.inference.closer import (
 )
 from agent.vision.inference.gate import DetectionGate
 from agent.vision.inference.scene import OnnxSceneInference, load_scene_inference
+from bench.face_size_curve import shrunk_to_back
 from tests.conftest import REPO
 from tests.test_vision_crowd import Fixed, photo
 from tests.vision_media import desk, mask_faces
@@ -68,13 +69,13 @@ def test_overlapping_heads_are_one_window_and_the_looks_are_capped() -> None:
 
 def test_the_look_uses_its_own_score_and_keeps_faces_inside_the_window() -> None:
     person = Box(300, 200, 330, 290, 0.9)
-    window = head_window(person, 640, 480)
-    scale = looks([person], [], 640, 480, CloserSettings())[0][1]
+    windows = looks([person], [], 640, 480, CloserSettings())
+    ((window, scale),) = windows
+    assert window == head_window(person, 640, 480)
     w = (window[2] - window[0]) * scale
     inside = Box(w / 2 - 15, 10, w / 2 + 15, 45, 0.45)  # upscaled-window pixels
     at_edge = Box(w - 20, 10, w, 40, 0.9)  # cut by the window's right border
     detector = Fixed([inside, at_edge, Box(5, 5, 20, 20, 0.3)])
-    windows = looks([person], [], 640, 480, CloserSettings())
     found = look_closer(detector, np.zeros((480, 640, 3), np.uint8), windows, CloserSettings())
     assert detector.seen == [0.4]
     assert detector.min_score == 0.5  # given back
@@ -90,12 +91,8 @@ def analyser() -> OnnxSceneInference:
 
 
 def back_of_queue(frame: Frame, s: float) -> Frame:
-    """``frame`` shrunk by ``s`` at the bottom centre of a grey 640x480 frame."""
-    small = cv2.resize(frame, (round(640 * s), round(480 * s)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((480, 640, 3), 114, np.uint8)
-    x = (640 - small.shape[1]) // 2
-    canvas[480 - small.shape[0] :, x : x + small.shape[1]] = small
-    return canvas
+    """``frame`` shrunk by ``s`` at the bottom centre of a grey 640x480 frame (as the bench)."""
+    return shrunk_to_back(frame, [], s)[0]
 
 
 @pytest.mark.model

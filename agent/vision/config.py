@@ -249,7 +249,8 @@ class VisionConfig(Section):
         le=16,
         description=(
             "Upscaled looks at the heads of small people whose face was not found (the back of "
-            "a queue), per whole-frame analysis with person boxes; 0: never."
+            "a queue), per analysis with person boxes (the same heads again for 1 s while the "
+            "boxes are carried); 0: never."
         ),
     )
     closer_below_px: float = Field(

@@ -16,7 +16,8 @@ two person detections (the gate carries the boxes) look at the same heads.
 
 Only faceless small people are looked at: a desk scene with faces found costs nothing, a person
 seen from behind costs one small detection (a window of about 72x56 px, scaled 2.2x, for a
-person 40 px wide). A crowded frame is tiled instead (:mod:`agent.vision.inference.crowd`).
+person 40 px wide). The faces found here count towards a crowd, which is then tiled as well
+(:mod:`agent.vision.inference.crowd`).
 Measured by ``python -m bench.face_size_curve`` (docs/PERFORMANCE.md, "Faces at the back of the
 queue"). Windows stay in process memory.
 """
