@@ -49,17 +49,38 @@ class Box:
         return max(0.0, self.y2 - self.y1)
 
 
+MaskVerdict = Literal["masked", "worn_wrong", "unmasked"]
+"""A face's mask verdict: a mask worn properly, a mask worn wrong (nose or mouth uncovered), none.
+Only ``masked`` is compliant."""
+VERDICTS: tuple[MaskVerdict, ...] = ("masked", "worn_wrong", "unmasked")
+
+
+def verdict_of(mask_prob: float, worn_wrong_prob: float) -> MaskVerdict:
+    """The verdict of P(masked) and P(mask worn wrong): masked from 0.5; otherwise the likelier
+    of a mask worn wrong and no mask (P(no mask) being the rest)."""
+    if mask_prob >= 0.5:
+        return "masked"
+    return "worn_wrong" if worn_wrong_prob >= 1.0 - mask_prob - worn_wrong_prob else "unmasked"
+
+
 @dataclass(frozen=True, slots=True)
 class FaceFinding:
     """One face and its mask verdict."""
 
     box: Box
     mask_prob: float
-    """P(masked) in [0, 1]."""
+    """P(masked: a mask worn properly) in [0, 1]."""
+    worn_wrong_prob: float = 0.0
+    """P(a mask worn wrong: nose or mouth uncovered) in [0, 1]; always 0 from a mask model with
+    two verdicts (masked, unmasked). P(no mask) is ``1 - mask_prob - worn_wrong_prob``."""
 
     @property
     def masked(self) -> bool:
         return self.mask_prob >= 0.5
+
+    @property
+    def verdict(self) -> MaskVerdict:
+        return verdict_of(self.mask_prob, self.worn_wrong_prob)
 
 
 @dataclass(frozen=True, slots=True)
