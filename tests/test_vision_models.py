@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision.findings import Box, Frame
+from agent.vision.findings import Box, Frame, MaskProbs
 from agent.vision.inference import families
 from agent.vision.inference.families.centerface import decode_maps, fit
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
-from agent.vision.manifest import ModelError, resolve
+from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images
 
@@ -88,7 +88,8 @@ def test_mask_classifier_returns_one_probability_per_crop() -> None:
     ]
     probs = classifier().classify(crops)
     assert len(probs) == 3
-    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert all(0.0 <= p.masked <= 1.0 and 0.0 <= p.worn_wrong <= 1.0 for p in probs)
+    assert all(p.masked + p.worn_wrong <= 1.0 + 1e-5 for p in probs)
     assert classifier().classify([]) == []
 
 
@@ -97,6 +98,116 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
     spec, path = resolve(MODELS, "mask-classifier")
     with pytest.raises(ModelError, match="task 'mask'.*face detector"):
         families.make_face_detector(spec, path)
+
+
+# --- the family on tiny models built here (onnx is in the `train` extra) -----------------------
+
+
+def tiny_classifier(tmp_path: Path, labels: tuple[str, ...], outputs: int) -> OnnxMaskClassifier:
+    """A real ONNX model: input Nx3x8x8 -> mean of each channel (0..2) -> softmax over the first
+    ``outputs`` of them, with a manifest entry naming ``labels``."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[2, 3], keepdims=0),
+        helper.make_node("Slice", ["mean", "starts", "ends", "axes"], ["picked"]),
+        helper.make_node("Softmax", ["picked"], ["prob"], axis=1),
+    ]
+    consts = [
+        helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("ends", TensorProto.INT64, [1], [outputs]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", outputs])],
+        initializer=consts,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "tiny.onnx"
+    onnx.save(model, str(path))
+    spec = ModelSpec(
+        name="tiny",
+        family="mask-classifier",
+        task="mask",
+        file=path.name,
+        sha256=sha256_file(path),
+        input=InputSpec(width=8, height=8, color="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
+        labels=labels,
+        licence="test",
+        origin="test",
+        made_by="test",
+    )
+    made = families.make_mask_classifier(spec, path)
+    assert isinstance(made, OnnxMaskClassifier)
+    return made
+
+
+def solid(r: int, g: int, b: int) -> Frame:
+    """An 8x8 BGR crop of one colour (the tiny model's logits are its R, G, B values)."""
+    return np.full((8, 8, 3), (b, g, r), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ("without_mask", "with_mask", "mask_worn_wrong"),
+        ("mask_worn_wrong", "without_mask", "with_mask"),
+        ("with_mask", "mask_worn_wrong", "without_mask"),
+    ],
+)
+def test_three_labels_are_mapped_by_name_in_any_order(
+    tmp_path: Path, labels: tuple[str, ...]
+) -> None:
+    model = tiny_classifier(tmp_path, labels, 3)
+    # a crop whose logit is high only in the column of one label gets that label's probability
+    for cls in ("with_mask", "mask_worn_wrong", "without_mask"):
+        rgb = [0, 0, 0]
+        rgb[labels.index(cls)] = 20
+        probs = model.classify([solid(*rgb)])[0]
+        assert isinstance(probs, MaskProbs)
+        expected = {"with_mask": (1.0, 0.0), "mask_worn_wrong": (0.0, 1.0)}.get(cls, (0.0, 0.0))
+        assert (probs.masked, probs.worn_wrong) == pytest.approx(expected, abs=1e-6)
+    even = model.classify([solid(5, 5, 5)] * 40)  # more than one batch
+    assert len(even) == 40
+    assert [v for p in even for v in (p.masked, p.worn_wrong)] == pytest.approx([1 / 3] * 80)
+
+
+def test_two_labels_give_no_worn_wrong_probability(tmp_path: Path) -> None:
+    model = tiny_classifier(tmp_path, ("with_mask", "without_mask"), 2)
+    probs = model.classify([solid(20, 0, 0), solid(0, 20, 0)])
+    assert [round(p.masked, 4) for p in probs] == [1.0, 0.0]
+    assert [p.worn_wrong for p in probs] == [0.0, 0.0]
+
+
+def test_an_output_that_does_not_match_the_labels_is_refused(tmp_path: Path) -> None:
+    two_out = tiny_classifier(tmp_path, ("without_mask", "with_mask", "mask_worn_wrong"), 2)
+    with pytest.raises(ModelError, match=r"output shape \(1, 2\), expected \(1, 3\)"):
+        two_out.classify([solid(1, 2, 3)])
+    three_out = tiny_classifier(tmp_path, ("without_mask", "with_mask"), 3)
+    with pytest.raises(ModelError, match=r"output shape \(1, 3\), expected \(1, 2\)"):
+        three_out.classify([solid(1, 2, 3)])
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ("with_mask",),
+        ("without_mask", "mask_worn_wrong"),
+        ("with_mask", "without_mask", "other"),
+        ("with_mask", "with_mask", "mask_worn_wrong"),
+        ("with_mask", "without_mask", "mask_worn_wrong", "other"),
+    ],
+)
+def test_labels_other_than_two_or_the_three_are_refused(
+    tmp_path: Path, labels: tuple[str, ...]
+) -> None:
+    with pytest.raises(ModelError, match="must be two classes"):
+        tiny_classifier(tmp_path, labels, min(3, len(labels)))
 
 
 # --- real images from ../shared -----------------------------------------------------------------
@@ -141,7 +252,7 @@ def test_mask_images_of_the_held_out_split_are_classified() -> None:
             if boxes
             else image
         )
-        correct += int((model.classify([crop])[0] >= 0.5) == bool(item.label))
+        correct += int((model.classify([crop])[0].masked >= 0.5) == bool(item.label))
     assert correct / len(picked) >= 0.9
 
 
@@ -158,6 +269,6 @@ def test_hand_labelled_scene_faces_are_mostly_right() -> None:
     for row in rows:
         frame = frames.setdefault(row["scene"], read(scenes / row["scene"]))
         box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
-        prob = model.classify([crop_face(frame, box, model.crop_expand)])[0]
+        prob = model.classify([crop_face(frame, box, model.crop_expand)])[0].masked
         correct += int((prob >= 0.5) == (row["label"] == "with_mask"))
     assert correct / len(rows) >= 0.9

@@ -61,6 +61,8 @@ class Prediction:
 
     mask_prob: float
     face_found: bool
+    worn_wrong_prob: float = 0.0
+    """P(mask worn wrong); 0 from two-class models."""
 
 
 class MaskPredictor(Protocol):
@@ -85,8 +87,10 @@ class ShippedPredictor:
         if boxes:
             best = max(boxes, key=lambda b: b.score)
             crop = crop_face(image, best, self._masks.crop_expand)
-            return Prediction(self._masks.classify([crop])[0], face_found=True)
-        return Prediction(self._masks.classify([image])[0], face_found=False)
+            probs = self._masks.classify([crop])[0]
+            return Prediction(probs.masked, face_found=True, worn_wrong_prob=probs.worn_wrong)
+        probs = self._masks.classify([image])[0]
+        return Prediction(probs.masked, face_found=False, worn_wrong_prob=probs.worn_wrong)
 
 
 class FaceMaskPredictor:

@@ -2,7 +2,7 @@
 
 Reads one frame from the configured camera, runs the configured models on it, blurs every face
 unless ``--no-blur``, and draws the configured zones (``[[zones]]``: outline, name and role), face
-boxes (green masked, red unmasked) and each person: body box, feet point, and a label with role
+boxes (green masked, orange mask worn wrong, red unmasked) and each person: body box, feet point, and a label with role
 (staff / patient), zone and mask state, so a technician can draw zones that fit the camera. The picture is
 written to a local file only: URLs and network file systems are refused, and nothing is sent anywhere.
 If the models cannot run, no picture is written, because faces could not be blurred.
@@ -25,7 +25,7 @@ from agent.cli.errors import CliError
 from agent.config import AgentConfig, load_config
 from agent.vision import load_inference
 from agent.vision.capture.frames import SourceUnavailableError, open_source
-from agent.vision.findings import Frame, SceneFindings
+from agent.vision.findings import Frame, MaskVerdict, SceneFindings
 from agent.vision.manifest import ModelError
 from agent.vision.people import people_in
 from agent.zones.map import ZoneMap
@@ -75,6 +75,18 @@ def check_output(out: str) -> Path:
         )
     return path
 
+
+VERDICT_COLOURS: dict[MaskVerdict, tuple[int, int, int]] = {
+    "masked": (0, 200, 0),
+    "worn_wrong": (0, 140, 255),
+    "unmasked": (0, 0, 230),
+}
+"""Face box colours (BGR) by mask verdict."""
+VERDICT_TEXT: dict[MaskVerdict, str] = {
+    "masked": "mask",
+    "worn_wrong": "mask worn wrong",
+    "unmasked": "no mask",
+}
 
 ROLE_COLOURS = {
     "staff": (200, 80, 200),
@@ -166,9 +178,12 @@ def make_preview(cfg: AgentConfig, out: Path, blur: bool = True) -> str:
         if blur and x2 > x1 and y2 > y1:
             k = max(15, ((x2 - x1) // 3) | 1)
             image[y1:y2, x1:x2] = cv2.GaussianBlur(image[y1:y2, x1:x2], (k, k), 0)
-        colour = (0, 200, 0) if face.masked else (0, 0, 230)
+        verdict = face.verdict
+        colour = VERDICT_COLOURS[verdict]
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
-        label = f"{'mask' if face.masked else 'no mask'} {face.mask_prob:.2f}"
+        label = f"{VERDICT_TEXT[verdict]} {face.mask_prob:.2f}"
+        if verdict == "worn_wrong" or face.worn_wrong_prob > 0.0:
+            label += f" / worn wrong {face.worn_wrong_prob:.2f}"
         cv2.putText(image, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
     draw_zones(image, zones)
     counts = draw_people(image, findings, zones)

@@ -5,7 +5,8 @@ are never put into an event, a log line or a diagnostic (see docs/PRIVACY in doc
 
 - :class:`FaceDetector` plugins (one per model family) turn a BGR frame into face :class:`Box` es,
   optionally with a mask probability when the family classifies masks itself (AIZOO-style SSD).
-- :class:`MaskClassifier` turns a face crop into P(masked).
+- :class:`MaskClassifier` turns a face crop into :class:`MaskProbs`: P(masked) and P(mask worn
+  wrong).
 - :class:`PersonDetector` plugins turn a frame into person boxes (for occupancy).
 - :class:`SceneInference` combines them: ``analyse(frame) -> SceneFindings``.
 - :class:`IntegrityFindings` are the camera tamper checks' verdicts (numbers only), made by the
@@ -111,11 +112,21 @@ class PersonDetector(Protocol):
         """People in ``frame`` (BGR), boxes in frame pixels, after score threshold and NMS."""
 
 
+@dataclass(frozen=True, slots=True)
+class MaskProbs:
+    """What a mask classifier says about one face crop."""
+
+    masked: float
+    """P(a mask worn properly) in [0, 1]."""
+    worn_wrong: float = 0.0
+    """P(a mask worn wrong: nose or mouth uncovered) in [0, 1]; 0 from a two-class model."""
+
+
 class MaskClassifier(Protocol):
     """A face-crop mask classifier."""
 
-    def classify(self, crops: list[Frame]) -> list[float]:
-        """P(masked) for each BGR face crop."""
+    def classify(self, crops: list[Frame]) -> list[MaskProbs]:
+        """P(masked) and P(mask worn wrong) for each BGR face crop, in order."""
 
 
 class SceneInference(Protocol):

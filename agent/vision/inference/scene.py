@@ -6,8 +6,9 @@ problem (missing file, checksum, wrong task, unknown family, unloadable file) is
 :class:`~agent.vision.manifest.ModelError` whose message says what to do.
 
 When the face detector's family classifies masks itself (``Box.mask_prob`` set, e.g. AIZOO) that
-probability is used and the crop is not classified again. A face found again at nearly the same
-place within :data:`MASK_REUSE_S` keeps the probability it was given then (the gate runs the
+probability is used (P(mask worn wrong) 0) and the crop is not classified again. A face found
+again at nearly the same place within :data:`MASK_REUSE_S` keeps both probabilities it was given
+then (the gate runs the
 detector several times a second; the face has not changed in a fraction of a second).
 
 A whole-frame analysis whose people count is above ``vision.crowd_tile_above`` (a crowd, never a
@@ -33,6 +34,7 @@ from agent.vision.findings import (
     FaceFinding,
     Frame,
     MaskClassifier,
+    MaskProbs,
     PersonDetector,
     SceneFindings,
 )
@@ -47,7 +49,7 @@ from agent.vision.people import attach
 
 MASK_REUSE_S = 1.0
 """A face found again at nearly the same place within this long keeps its mask probability
-instead of being classified again (a gated detection runs several times a second)..."""
+(and P(mask worn wrong)) instead of being classified again (a gated detection runs several times a second)..."""
 MASK_REUSE_IOU = 0.6
 """..."nearly the same place": IoU with the earlier box at least this."""
 
@@ -74,7 +76,8 @@ class OnnxSceneInference:
         self._masks = masks
         self._persons = persons
         self._face_min_score = face_min_score
-        self._classified: list[tuple[Box, float, float]] = []
+        self._classified: list[tuple[Box, MaskProbs, float]] = []
+        """Recently classified faces: (box, probabilities, when first classified)."""
         self._crop_expand = crop_expand
         self._crowd = crowd if crowd is not None and crowd.enabled else None
         self.tiled = 0
@@ -86,7 +89,7 @@ class OnnxSceneInference:
         """The closer look's windows from the last person boxes, and when those were found."""
 
     def analyse(self, frame: Frame, at: float) -> SceneFindings:
-        """Faces with P(masked), and person boxes when a person detector is configured."""
+        """Faces with P(masked) and P(mask worn wrong), and person boxes when a person detector is configured."""
         return self.analyse_part(frame, at, None, True)
 
     def analyse_part(
@@ -117,20 +120,21 @@ class OnnxSceneInference:
             if todo
             else []
         )
-        faces = tuple(
-            FaceFinding(
-                box=b,
-                mask_prob=b.mask_prob
-                if b.mask_prob is not None
-                else k
-                if k is not None
-                else next(probs),
-            )
+        given = [
+            MaskProbs(b.mask_prob)
+            if b.mask_prob is not None
+            else k
+            if k is not None
+            else next(probs)
             for b, k in zip(boxes, known, strict=True)
+        ]
+        faces = tuple(
+            FaceFinding(box=b, mask_prob=p.masked, worn_wrong_prob=p.worn_wrong)
+            for b, p in zip(boxes, given, strict=True)
         )
         self._classified = [
-            (f.box, f.mask_prob, at if k is None else since)
-            for f, k, since in zip(faces, known, self._since(boxes, at), strict=True)
+            (b, p, at if k is None else since)
+            for b, p, k, since in zip(boxes, given, known, self._since(boxes, at), strict=True)
         ]
         return SceneFindings(
             at=at,
@@ -173,15 +177,15 @@ class OnnxSceneInference:
         w, h = int(frame.shape[1]), int(frame.shape[0])
         return len(attach(persons or (), found, w, h)) > self._crowd.above
 
-    def _match(self, box: Box, at: float) -> tuple[float, float] | None:
-        """(P(masked), when classified) of a face classified within :data:`MASK_REUSE_S` at
+    def _match(self, box: Box, at: float) -> tuple[MaskProbs, float] | None:
+        """(probabilities, when classified) of a face classified within :data:`MASK_REUSE_S` at
         nearly the same place (IoU >= :data:`MASK_REUSE_IOU`), else None."""
         for old, prob, when in self._classified:
             if at - when < MASK_REUSE_S and iou(old, box) >= MASK_REUSE_IOU:
                 return prob, when
         return None
 
-    def _recent(self, box: Box, at: float) -> float | None:
+    def _recent(self, box: Box, at: float) -> MaskProbs | None:
         hit = self._match(box, at)
         return hit[0] if hit is not None else None
 
