@@ -100,7 +100,10 @@ EXAMPLES: list[Event] = [
         staff_faces=99_999,
         staff_masked=99_999,
         staff_unmasked=99_999,
+        worn_wrong=99_999,
+        staff_worn_wrong=99_999,
     ),
+    MaskEvent(at=AT, state="unmasked", faces=3, masked=1, unmasked=2, worn_wrong=1),
     AlertEvent(
         at=AT,
         alert="crowding",
@@ -109,6 +112,16 @@ EXAMPLES: list[Event] = [
         message="m" * 160,
         value=99_999.99,
         zone="q" * MAX_NAME,
+    ),
+    AlertEvent(  # the longest mask alert: a zone and a cause
+        at=AT,
+        alert="staff_unmasked",
+        state="raised",
+        alert_id="f" * 32,
+        message="m" * 160,
+        value=99_999.99,
+        zone="q" * MAX_NAME,
+        cause="worn_wrong",
     ),
     AlertEvent(
         at=AT,

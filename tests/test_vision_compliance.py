@@ -15,8 +15,8 @@ FPS = 5
 T0 = 1_700_000_000.0
 
 
-def face(x: float, prob: float) -> FaceFinding:
-    return FaceFinding(Box(x, 100, x + 80, 200, 0.9), prob)
+def face(x: float, prob: float, worn_wrong: float = 0.0) -> FaceFinding:
+    return FaceFinding(Box(x, 100, x + 80, 200, 0.9), prob, worn_wrong)
 
 
 def frame(at: float, faces: Sequence[FaceFinding]) -> SceneFindings:
@@ -104,6 +104,27 @@ def test_unmasked_shorter_than_the_limit_raises_nothing() -> None:
     a = analyser(unmasked_alert_after_s=10)
     events = run(a, T0, 8, [face(100, 0.04)]) + run(a, T0 + 8, 10, [])
     assert not [e for e in events if isinstance(e, AlertEvent)]
+
+
+def test_a_mask_worn_wrong_is_not_compliant_with_its_own_cause() -> None:
+    a = analyser(unmasked_alert_after_s=10)
+    events = run(a, T0, 30, [face(100, 0.9), face(400, 0.08, 0.85)])
+    events += run(a, T0 + 30, 32, [face(100, 0.9), face(400, 0.03, 0.02)])  # the mask comes off
+    change = next(e for e in events if isinstance(e, MaskEvent) and e.window_s is None)
+    assert (change.state, change.faces, change.masked, change.unmasked, change.worn_wrong) == (
+        "unmasked",
+        2,
+        1,
+        1,
+        1,
+    )
+    raised = [e for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
+    assert [(e.alert, e.cause) for e in raised] == [("unmasked", "worn_wrong")]
+    assert "mask worn wrong" in raised[0].message
+    assert raised[0].at - T0 == pytest.approx(10.4, abs=0.5)
+    periodic = [e for e in events if isinstance(e, MaskEvent) and e.window_s is not None]
+    # the second face wore its mask wrong, then none: the worse verdict counts
+    assert [(e.faces, e.masked, e.unmasked, e.worn_wrong) for e in periodic] == [(2, 1, 1, 0)]
 
 
 def test_other_observations_are_ignored() -> None:

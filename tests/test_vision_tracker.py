@@ -71,6 +71,31 @@ def test_mask_vote_settles_then_needs_clear_evidence_to_flip() -> None:
     assert v.since >= 20.0
 
 
+def test_a_mask_worn_wrong_settles_as_its_own_verdict_and_keeps_its_since() -> None:
+    v = MaskVote()
+    for i in range(3):  # P(masked) 0.1, P(worn wrong) 0.8: most of the rest is "worn wrong"
+        v.add(0.1, i * 0.2, 0.8)
+    assert (v.state, v.since) == ("worn_wrong", 0.4)
+    for i in range(3):  # an unsure moment between the two does not flip it
+        v.add(0.1, 1.0 + i, 0.45)
+    assert v.state == "worn_wrong"
+    for i in range(6):  # the mask comes off: no mask, but not compliant since 0.4 all along
+        v.add(0.05, 5.0 + i, 0.02)
+    assert (v.state, v.since) == ("unmasked", 0.4)
+    for i in range(6):  # pulled up over the nose: masked, a new since
+        v.add(0.95, 20.0 + i, 0.02)
+    assert v.state == "masked"
+    assert v.since is not None
+    assert v.since >= 20.0
+
+
+def test_a_two_verdict_model_never_says_worn_wrong() -> None:
+    v = MaskVote()
+    for i in range(10):
+        v.add(0.02, float(i))
+    assert v.state == "unmasked"
+
+
 def test_tracker_feeds_mask_votes_per_track() -> None:
     t = Tracker()
     for i in range(4):
@@ -78,6 +103,9 @@ def test_tracker_feeds_mask_votes_per_track() -> None:
     a, b = t.present()
     assert a.mask.state == "masked"
     assert b.mask.state == "unmasked"
+    for i in range(4, 10):
+        t.update([box(0, 0), box(300, 0)], i * 0.2, [0.95, 0.1], [0.0, 0.85])
+    assert [tr.mask.state for tr in t.present()] == ["masked", "worn_wrong"]
 
 
 @pytest.mark.shared

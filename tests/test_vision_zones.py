@@ -44,10 +44,13 @@ ZONES = parse_config(
 ).zones
 
 
-def staff_person(x: float = 400, prob: float | None = 0.05) -> tuple[Box, FaceFinding | None]:
+def staff_person(
+    x: float = 400, prob: float | None = 0.05, worn_wrong: float = 0.0
+) -> tuple[Box, FaceFinding | None]:
     """A person standing behind the desk (feet at y=250 of 480: in 'desk')."""
     body = Box(x, 40, x + 80, 250, 0.8)
-    head = FaceFinding(Box(x + 20, 45, x + 60, 85, 0.9), prob) if prob is not None else None
+    face = Box(x + 20, 45, x + 60, 85, 0.9)
+    head = FaceFinding(face, prob, worn_wrong) if prob is not None else None
     return body, head
 
 
@@ -119,6 +122,19 @@ def test_unmasked_staff_raise_staff_unmasked_and_never_the_patient_alert() -> No
     assert len(periodic) == 1
     p = periodic[0]
     assert (p.faces, p.staff_faces, p.staff_masked, p.staff_unmasked) == (0, 1, 0, 1)
+
+
+def test_staff_wearing_a_mask_wrong_raise_staff_unmasked_with_that_cause() -> None:
+    a = ComplianceAnalyser(vision(), ZoneMap(ZONES))
+    events = run(a, MONDAY_9, 61, [staff_person(prob=0.1, worn_wrong=0.8)])
+    staff = alerts(events, "staff_unmasked")
+    assert [(e.state, e.cause, e.zone) for e in staff] == [("raised", "worn_wrong", "desk")]
+    assert "mask worn wrong" in staff[0].message
+    periodic = [e for e in events if isinstance(e, MaskEvent) and e.window_s]
+    assert [
+        (p.faces, p.staff_faces, p.staff_masked, p.staff_unmasked, p.staff_worn_wrong)
+        for p in periodic
+    ] == [(0, 1, 0, 1, 1)]
 
 
 def test_the_same_person_outside_the_staff_zone_is_a_patient() -> None:

@@ -38,7 +38,7 @@ from typing import Generic, Protocol, TypeVar
 
 from agent.flow.alert_kinds import alert_kind, is_alert
 from agent.flow.debounce import Latch
-from agent.flow.events import AlertEvent, AlertState, AlertType, Event
+from agent.flow.events import AlertEvent, AlertState, AlertType, Event, MaskCause
 
 SETTLE_S = 30.0
 """After a start, how long a restored alert's absent condition is not taken as a verdict (the
@@ -80,9 +80,14 @@ class AlertChange:
     analyser's message."""
 
     def event(
-        self, message: str, value: float | None = None, zone: str | None = None
+        self,
+        message: str,
+        value: float | None = None,
+        zone: str | None = None,
+        cause: MaskCause | None = None,
     ) -> AlertEvent:
-        """The event for this transition (``zone``: the zone it is about, if any)."""
+        """The event for this transition (``zone``: the zone it is about, if any; ``cause``: why a
+        mask alert was raised)."""
         return AlertEvent(
             at=self.at,
             alert=self.alert,
@@ -91,6 +96,7 @@ class AlertChange:
             message=self.reason or message,
             value=value,
             zone=zone,
+            cause=cause,
         )
 
 

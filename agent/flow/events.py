@@ -20,6 +20,8 @@ AvailabilityState = Literal["online", "offline", "stopping"]
 AvailabilityReason = Literal["stopped", "lost"]
 TemperatureResult = Literal["normal", "fever", "invalid"]
 MaskState = Literal["masked", "unmasked", "no_face"]
+MaskCause = Literal["no_mask", "worn_wrong"]
+"""Why a face is not compliant: no mask, or a mask worn wrong (nose or mouth uncovered)."""
 AlertType = str
 """An alert name declared in :data:`agent.flow.alert_kinds.ALERTS` (the one place alerts are
 declared: family, counted or timed, value unit, label); latches refuse undeclared names."""
@@ -128,6 +130,11 @@ class MaskEvent:
     (``faces``/``masked``/``unmasked`` then count patients and visitors only)."""
     staff_masked: int | None = None
     staff_unmasked: int | None = None
+    worn_wrong: int | None = None
+    """Of the ``unmasked`` (not compliant), those wearing a mask wrong: nose or mouth uncovered
+    (always 0 with a mask model of two verdicts)."""
+    staff_worn_wrong: int | None = None
+    """Of the ``staff_unmasked``, those wearing a mask wrong (with a staff zone configured)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +172,9 @@ class AlertEvent:
     docs/EVENTS.md)."""
     zone: str | None = None
     """The zone the alert is about (``crowding`` and ``staff_unmasked`` with zones), else None."""
+    cause: MaskCause | None = None
+    """Why a raised mask alert (``unmasked``, ``staff_unmasked``) was raised: no mask, or a mask
+    worn wrong; None for other alerts and for clears."""
 
     @property
     def family(self) -> AlertFamily:

@@ -6,21 +6,26 @@ belongs to a person (:mod:`agent.vision.people`); a person whose feet stand in a
 (:mod:`agent.vision.analysers.tracker`) and each track's mask state is smoothed with hysteresis; a track's
 role is the one of its latest frame.
 
-Patients: the scene state is ``unmasked`` when any patient face seen within ``visible_s`` is
-unmasked, ``masked`` when patient faces are present and all are masked, else ``no_face``; a change
-is published (``MaskEvent`` with ``window_s`` None) only after the new state held for ``hold_s``
-seconds. The ``unmasked`` alert is raised when one patient face stayed unmasked for
-``vision.unmasked_alert_after_s`` and cleared once none has for ``clear_after_s``.
+Three verdicts (:data:`~agent.vision.findings.MaskVerdict`): masked, a mask worn wrong (nose or
+mouth uncovered) and no mask. Only masked is compliant: on the wire ``unmasked`` counts every face
+that is not compliant, and ``worn_wrong`` says how many of those wear a mask wrong.
 
-Staff: the ``staff_unmasked`` alert is raised when one staff face stayed unmasked for
+Patients: the scene state is ``unmasked`` when any patient face seen within ``visible_s`` is not
+masked, ``masked`` when patient faces are present and all are masked, else ``no_face``; a change
+is published (``MaskEvent`` with ``window_s`` None) only after the new state held for ``hold_s``
+seconds. The ``unmasked`` alert is raised when one patient face stayed not masked for
+``vision.unmasked_alert_after_s`` and cleared once none has for ``clear_after_s``; its ``cause``
+is that face's: ``worn_wrong`` or ``no_mask``.
+
+Staff: the ``staff_unmasked`` alert is raised when one staff face stayed not masked for
 ``vision.staff_unmasked_after_s`` and cleared the same way (hysteresis ``clear_after_s``); it
-names the staff zone that person stood in (``zone``).
+names the staff zone that person stood in (``zone``) and its cause.
 
 Every ``vision.compliance_window_s`` a periodic ``MaskEvent`` reports the distinct patient faces
-seen in the window and how many were masked or unmasked (unmasked at any time counts as unmasked),
-and, when a staff zone is configured, the same for staff (``staff_faces``, ``staff_masked``,
-``staff_unmasked``). With no zones everybody is a patient, exactly as before zones existed.
-Never an event per frame.
+seen in the window and how many were masked or not (the worst verdict a face had in the window
+counts: no mask over a mask worn wrong over masked), and, when a staff zone is configured, the
+same for staff (``staff_faces``, ``staff_masked``, ``staff_unmasked``, ``staff_worn_wrong``). With
+no zones everybody is a patient, exactly as before zones existed. Never an event per frame.
 """
 
 from __future__ import annotations
@@ -29,13 +34,38 @@ from collections.abc import Sequence
 
 from agent.flow.alerts import AlertBook, AlertLatch
 from agent.flow.debounce import Debouncer
-from agent.flow.events import Event, MaskEvent, MaskState
+from agent.flow.events import Event, MaskCause, MaskEvent, MaskState
 from agent.flow.window import PeriodicWindow
 from agent.vision.analysers.tracker import Settled, Track, Tracker
 from agent.vision.config import VisionConfig
 from agent.vision.findings import SceneFindings
 from agent.vision.people import people_in
 from agent.zones.map import ZoneMap
+
+NOT_COMPLIANT: frozenset[Settled] = frozenset({"worn_wrong", "unmasked"})
+"""Verdicts that are not compliant: only ``masked`` is."""
+WHAT: dict[MaskCause, str] = {
+    "no_mask": "without a mask",
+    "worn_wrong": "with a mask worn wrong (nose or mouth uncovered)",
+}
+"""The alert message's words for each cause."""
+_WORSE: dict[Settled | None, int] = {None: 0, "masked": 1, "worn_wrong": 2, "unmasked": 3}
+
+
+def worst(a: Settled | None, b: Settled | None) -> Settled | None:
+    """The worse of two verdicts (no mask over a mask worn wrong over masked; None: not yet
+    settled)."""
+    return a if _WORSE[a] >= _WORSE[b] else b
+
+
+def cause(track: Track | None) -> MaskCause:
+    """Why ``track`` is not compliant: a mask worn wrong, or no mask (also when unknown)."""
+    return "worn_wrong" if track is not None and track.mask.state == "worn_wrong" else "no_mask"
+
+
+def _not_masked(states: Sequence[Settled | None]) -> int:
+    """How many of ``states`` are not compliant."""
+    return sum(s in NOT_COMPLIANT for s in states)
 
 
 class ComplianceAnalyser:
@@ -79,7 +109,12 @@ class ComplianceAnalyser:
         self._period.touch(at)
         with_face = [p for p in people_in(observation) if p.face is not None]
         faces = [p.face for p in with_face if p.face is not None]
-        seen = self.tracker.update([f.box for f in faces], at, [f.mask_prob for f in faces])
+        seen = self.tracker.update(
+            [f.box for f in faces],
+            at,
+            [f.mask_prob for f in faces],
+            [f.worn_wrong_prob for f in faces],
+        )
         for track, person in zip(seen, with_face, strict=True):
             zone = self.zones.locate(person.feet)
             self._staff[track.id] = zone is not None and zone.role == "staff"
@@ -88,10 +123,7 @@ class ComplianceAnalyser:
         for track in self.tracker.present():
             staff = self._staff.get(track.id, False)
             prev = self._window.get(track.id, (staff, None))[1]
-            self._window[track.id] = (
-                staff,
-                prev if prev == "unmasked" else track.mask.state or prev,
-            )
+            self._window[track.id] = (staff, worst(prev, track.mask.state))
         return self._evaluate(at)
 
     def tick(self, now: float) -> Sequence[Event]:
@@ -108,11 +140,13 @@ class ComplianceAnalyser:
                     state=self._state.value,
                     faces=len(patients),
                     masked=patients.count("masked"),
-                    unmasked=patients.count("unmasked"),
+                    unmasked=_not_masked(patients),
                     window_s=self.vision.compliance_window_s,
                     staff_faces=len(staff) if has_staff else None,
                     staff_masked=staff.count("masked") if has_staff else None,
-                    staff_unmasked=staff.count("unmasked") if has_staff else None,
+                    staff_unmasked=_not_masked(staff) if has_staff else None,
+                    worn_wrong=patients.count("worn_wrong"),
+                    staff_worn_wrong=staff.count("worn_wrong") if has_staff else None,
                 )
             )
             self._window = {}
@@ -130,8 +164,8 @@ class ComplianceAnalyser:
 
     @staticmethod
     def _longest_unmasked(tracks: list[Track], at: float) -> tuple[float, Track | None]:
-        """Seconds the longest-unmasked track has been so, and that track."""
-        unmasked = [t for t in tracks if t.mask.state == "unmasked" and t.mask.since is not None]
+        """Seconds the longest not-masked track has been so, and that track."""
+        unmasked = [t for t in tracks if t.mask.state in NOT_COMPLIANT and t.mask.since is not None]
         if not unmasked:
             return 0.0, None
         track = min(unmasked, key=lambda t: t.mask.since or 0.0)
@@ -141,19 +175,28 @@ class ComplianceAnalyser:
         events: list[Event] = []
         patients = self._present(at, staff=False)
         states = [t.mask.state for t in patients]
-        masked, unmasked = states.count("masked"), states.count("unmasked")
+        masked, unmasked = states.count("masked"), _not_masked(states)
         state: MaskState = "unmasked" if unmasked else "masked" if masked else "no_face"
         if self._state.update(state, at):
             events.append(
-                MaskEvent(at=at, state=state, faces=len(patients), masked=masked, unmasked=unmasked)
+                MaskEvent(
+                    at=at,
+                    state=state,
+                    faces=len(patients),
+                    masked=masked,
+                    unmasked=unmasked,
+                    worn_wrong=states.count("worn_wrong"),
+                )
             )
-        longest, _ = self._longest_unmasked(patients, at)
+        longest, track = self._longest_unmasked(patients, at)
         change = self._alert.update(longest >= self.vision.unmasked_alert_after_s, at)
         if change is not None and change.raised:
+            why = cause(track)
             events.append(
                 change.event(
-                    f"a person without a mask has been at the desk for {longest:.0f} s",
+                    f"a person {WHAT[why]} has been at the desk for {longest:.0f} s",
                     value=round(longest, 1),
+                    cause=why,
                 )
             )
         elif change is not None:
@@ -163,11 +206,13 @@ class ComplianceAnalyser:
         if change is not None and change.raised:
             self._staff_zone = self._zone.get(who.id) if who is not None else None
             where = f" in zone '{self._staff_zone}'" if self._staff_zone else ""
+            why = cause(who)
             events.append(
                 change.event(
-                    f"a staff member has worked without a mask{where} for {staff_longest:.0f} s",
+                    f"a staff member has worked {WHAT[why]}{where} for {staff_longest:.0f} s",
                     value=round(staff_longest, 1),
                     zone=self._staff_zone,
+                    cause=why,
                 )
             )
         elif change is not None:

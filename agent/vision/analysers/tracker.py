@@ -8,7 +8,10 @@ person standing at the desk for a minute is one track, counted once.
 
 Each track smooths its mask probabilities with an exponential moving average and switches state with
 hysteresis: it settles after ``min_votes`` votes, then flips to ``masked`` only above ``high`` and
-to ``unmasked`` only below ``low``, so a flickering classifier does not flicker the state.
+to not masked only below ``low``, so a flickering classifier does not flicker the state. Not masked
+is ``worn_wrong`` (a mask worn wrong: nose or mouth uncovered) or ``unmasked`` by the smoothed share
+of P(worn wrong) in P(not masked), with the same hysteresis; a mask model with two verdicts never
+says ``worn_wrong``.
 Boxes stay in process memory: nothing here is ever published.
 """
 
@@ -16,44 +19,64 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from agent.vision.findings import Box
+from agent.vision.findings import Box, MaskVerdict
 from agent.vision.geometry import iou, shift
 
-Settled = Literal["masked", "unmasked"]
+Settled = MaskVerdict
+"""A track's settled mask state (:data:`~agent.vision.findings.MaskVerdict`)."""
 
 
 @dataclass(slots=True)
 class MaskVote:
-    """Smoothed mask probability of one track with hysteresis."""
+    """Smoothed mask probabilities of one track with hysteresis."""
 
     alpha: float = 0.35
     low: float = 0.35
     high: float = 0.65
     min_votes: int = 3
     ema: float | None = None
+    """Smoothed P(masked)."""
+    wrong_ema: float = 0.0
+    """Smoothed P(a mask worn wrong)."""
     votes: int = 0
     state: Settled | None = None
     since: float | None = None
-    """When ``state`` last changed (POSIX seconds)."""
+    """When the track last became masked or not masked (POSIX seconds); a change between
+    ``worn_wrong`` and ``unmasked`` keeps it (the person has been not compliant since then)."""
 
-    def add(self, prob: float, at: float) -> None:
-        """One more P(masked) observation at time ``at``."""
-        self.ema = prob if self.ema is None else self.alpha * prob + (1 - self.alpha) * self.ema
+    def add(self, prob: float, at: float, worn_wrong: float = 0.0) -> None:
+        """One more P(masked) (and P(mask worn wrong)) observation at time ``at``."""
+        if self.ema is None:
+            self.ema, self.wrong_ema = prob, worn_wrong
+        else:
+            self.ema = self.alpha * prob + (1 - self.alpha) * self.ema
+            self.wrong_ema = self.alpha * worn_wrong + (1 - self.alpha) * self.wrong_ema
         self.votes += 1
         if self.votes < self.min_votes:
             return
-        new: Settled | None = self.state
+        masked = self.state == "masked"
         if self.state is None:
-            new = "masked" if self.ema >= 0.5 else "unmasked"
-        elif self.state == "unmasked" and self.ema >= self.high:
-            new = "masked"
-        elif self.state == "masked" and self.ema <= self.low:
-            new = "unmasked"
-        if new != self.state:
-            self.state = new
+            masked = self.ema >= 0.5
+        elif not masked and self.ema >= self.high:
+            masked = True
+        elif masked and self.ema <= self.low:
+            masked = False
+        new: Settled = "masked" if masked else self._not_masked()
+        if self.state is None or (new == "masked") != (self.state == "masked"):
             self.since = at
+        self.state = new
+
+    def _not_masked(self) -> Settled:
+        """``worn_wrong`` or ``unmasked``: by the share of P(worn wrong) in P(not masked), with
+        hysteresis (``high``/``low``) once one of them is settled."""
+        rest = max(1.0 - (self.ema or 0.0), 1e-6)
+        share = min(1.0, self.wrong_ema / rest)
+        if self.state == "worn_wrong":
+            return "unmasked" if share <= self.low else "worn_wrong"
+        if self.state == "unmasked":
+            return "worn_wrong" if share >= self.high else "unmasked"
+        return "worn_wrong" if share >= 0.5 else "unmasked"
 
 
 @dataclass(slots=True)
@@ -91,14 +114,20 @@ class Tracker:
         self._next_id = 1
 
     def update(
-        self, boxes: Sequence[Box], at: float, mask_probs: Sequence[float | None] | None = None
+        self,
+        boxes: Sequence[Box],
+        at: float,
+        mask_probs: Sequence[float | None] | None = None,
+        worn_wrong_probs: Sequence[float] | None = None,
     ) -> list[Track]:
         """Match ``boxes`` (one frame at ``at``) to tracks; return the tracks seen in this frame.
 
-        ``mask_probs[i]`` (when given and not None) is a mask vote for the track of ``boxes[i]``.
+        ``mask_probs[i]`` (when given and not None) is a mask vote for the track of ``boxes[i]``,
+        with ``worn_wrong_probs[i]`` its P(mask worn wrong) when given (else 0).
         """
         self.expire(at)
         probs = list(mask_probs) if mask_probs is not None else [None] * len(boxes)
+        wrong = list(worn_wrong_probs) if worn_wrong_probs is not None else [0.0] * len(boxes)
         tracks = list(self._tracks.values())
         pairs: dict[int, Track] = {}
         taken: set[int] = set()
@@ -139,7 +168,7 @@ class Tracker:
                 track.hits += 1
             prob = probs[bi] if bi < len(probs) else None
             if prob is not None:
-                track.mask.add(prob, at)
+                track.mask.add(prob, at, wrong[bi] if bi < len(wrong) else 0.0)
             seen.append(track)
         return seen
 
