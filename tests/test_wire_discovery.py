@@ -105,6 +105,7 @@ def test_every_config_has_what_home_assistant_requires() -> None:
             "body_temperature",
             "fever",
             "mask_compliance",
+            "masks_worn_wrong",
             "occupancy",
             "occupancy_front-desk",
             "occupancy_queue",
@@ -185,7 +186,7 @@ def test_marker_makes_removal_exact(tmp_path: Path) -> None:
     sent = on.on_connect()
     assert [m.topic for m in sent] == on.topics()[:-1]  # no state document yet
     assert on.topics()[-1] == STATE_TOPIC
-    assert len(sent) == 15
+    assert len(sent) == 16
     assert sorted(marked(tmp_path)) == sorted(on.topics())  # recorded before publishing
     on.acknowledged()
     assert on.subscriptions == ("homeassistant/status",)

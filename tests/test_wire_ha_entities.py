@@ -18,7 +18,14 @@ def test_only_what_the_box_measures_is_announced() -> None:
     assert sorted(thermometer_only) == sorted(["body_temperature", "fever", *common])
     camera_no_zones = by_object(config_messages("ha", ID, Entities(False, True), "1"))
     assert sorted(camera_no_zones) == sorted(
-        ["mask_compliance", "occupancy", "problem_unmasked", "problem_crowding", *common]
+        [
+            "mask_compliance",
+            "masks_worn_wrong",
+            "occupancy",
+            "problem_unmasked",
+            "problem_crowding",
+            *common,
+        ]
     )
 
 

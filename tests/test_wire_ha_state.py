@@ -32,7 +32,13 @@ def test_templates_read_the_state_document_kept_from_the_events(tmp_path: Path) 
 
     first = shown()
     # nothing known yet after a start: the values render nothing (Home Assistant keeps its own)
-    for key in ("body_temperature", "mask_compliance", "occupancy", "occupancy_queue"):
+    for key in (
+        "body_temperature",
+        "mask_compliance",
+        "masks_worn_wrong",
+        "occupancy",
+        "occupancy_queue",
+    ):
         assert render(tpl[key], first) == "", key
     assert render(tpl["desk_attended"], first) == ""
     assert render(tpl["problem_triage_point"], first) == "ON"  # the dark camera, still open
@@ -56,8 +62,16 @@ def test_templates_read_the_state_document_kept_from_the_events(tmp_path: Path) 
     assert render(tpl["occupancy_queue"], shown(periodic)) == "3"  # a maximum: not "now"
     doc = shown(MaskEvent(1.0, "masked", faces=3, masked=2, unmasked=1, window_s=60))
     assert render(tpl["mask_compliance"], doc) == "67"
+    assert render(tpl["masks_worn_wrong"], doc) == ""  # an agent before the third verdict
+    worn = MaskEvent(1.0, "unmasked", faces=4, masked=2, unmasked=2, window_s=60, worn_wrong=1)
+    doc = shown(worn)
+    assert (render(tpl["mask_compliance"], doc), render(tpl["masks_worn_wrong"], doc)) == (
+        "50",
+        "1",
+    )
     doc = shown(MaskEvent(1.0, "no_face", faces=0, masked=0, unmasked=0, window_s=60))
-    assert render(tpl["mask_compliance"], doc) == "67"  # nobody in the window: kept
+    assert render(tpl["mask_compliance"], doc) == "50"  # nobody in the window: kept
+    assert render(tpl["masks_worn_wrong"], doc) == "1"
     fever = AlertEvent(1.0, "fever", "raised", "a" * 16, "fever")
     crowding = AlertEvent(1.0, "crowding", "raised", "b" * 16, "crowd", zone="queue")
     assert render(tpl["fever"], shown(fever)) == "ON"

@@ -101,6 +101,16 @@ def entities(wanted: Entities, state: str) -> list[Entity]:
                 ic="mdi:face-mask",
             )
         )
+        out.append(
+            _sensor(
+                state,
+                "masks_worn_wrong",
+                "Masks worn wrong",
+                "masks_worn_wrong",
+                stat_cla="measurement",
+                ic="mdi:face-mask-outline",
+            )
+        )
         out.append(_sensor(state, "occupancy", "People in view", "people", **people))
         for zone in wanted.zones:
             zone_value = (

@@ -5,14 +5,14 @@ published retained on ``<discovery_prefix>/triage/<device_id>/state`` whenever a
 a Home Assistant that restarts gets every value back from the broker at once instead of showing
 ``unknown`` until the next event (the box's events are not retained). It is kept from the events
 the box stores (:meth:`DeskState.hear`, on the main loop) and holds only what the events already
-say: the last valid body temperature, the last mask compliance window, the people in view now (per
-zone), whether staff stands at the desk, and the open alerts by type. Values the box does not know
+say: the last valid body temperature, the last mask compliance window (compliance, and how many
+faces wore a mask wrong), the people in view now (per zone), whether staff stands at the desk, and the open alerts by type. Values the box does not know
 yet (after a start) are left out, and Home Assistant keeps what it had.
 
 Document::
 
     {"open": {"crowding": 1}, "setup": ["camera_dark"], "open_alerts": 2,
-     "temperature": 36.71, "mask_compliance": 92, "people": 3,
+     "temperature": 36.71, "mask_compliance": 92, "masks_worn_wrong": 1, "people": 3,
      "zones": {"desk": 1, "queue": 2}, "desk_attended": true}
 
 ``open``: open alerts by type (every type, ``fever`` included); ``setup``: the open ``setup``
@@ -68,6 +68,8 @@ class DeskState:
             self._values["temperature"] = round(event.estimate_c, 2)
         elif isinstance(event, MaskEvent) and event.window_s is not None and event.faces > 0:
             self._values["mask_compliance"] = round(100 * event.masked / event.faces)
+            if event.worn_wrong is not None:
+                self._values["masks_worn_wrong"] = event.worn_wrong
         elif isinstance(event, OccupancyEvent) and event.window_s is None:
             self._values["people"] = event.count
             if event.zones is not None:
