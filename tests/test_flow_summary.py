@@ -121,6 +121,20 @@ def test_a_restart_mid_period_keeps_its_counts_and_reports_the_gap_offline() -> 
     assert quarter.minutes == {"desk": 0.0, "crowding": 0.0, "setup": 2.7, "offline": 4.0}
 
 
+def test_mask_alerts_for_a_mask_worn_wrong_are_counted_apart_and_survive_a_restart() -> None:
+    t0 = local("UTC", 2026, 11, 23, 10, 1)
+    before = SummaryTally(900, "UTC", t0)
+    worn = AlertEvent(t0 + 10, "unmasked", "raised", "a1", "m", cause="worn_wrong")
+    before.record(worn)
+    before.record(AlertEvent(t0 + 20, "staff_unmasked", "raised", "a2", "m", cause="worn_wrong"))
+    before.record(AlertEvent(t0 + 30, "unmasked", "raised", "a3", "m", cause="no_mask"))
+    before.record(AlertEvent(t0 + 40, "unmasked", "cleared", "a1", "m"))
+    after = SummaryTally.resume(900, "UTC", t0 + 60, before.to_state())
+    (quarter,) = drain(after, local("UTC", 2026, 11, 23, 10, 15))
+    assert (quarter.mask_violations, quarter.masks_worn_wrong) == (2, 2)
+    assert quarter.alerts == {"staff_unmasked": 1, "unmasked": 2}
+
+
 def test_periods_ended_during_an_outage_are_reported_with_their_true_bounds() -> None:
     t0 = local("UTC", 2026, 11, 23, 17, 50)
     before = SummaryTally(900, "UTC", t0)

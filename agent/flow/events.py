@@ -220,6 +220,9 @@ class SummaryEvent:
     """Arrivals with no valid temperature result within ``screening.coverage_match_s``."""
     scans: int | None = None
     """Registration scans counted (None: no scanner, or no ``coverage`` figures)."""
+    masks_worn_wrong: int | None = None
+    """Of the mask alerts raised in the period (patients and staff), those for a mask worn wrong
+    (their ``cause``)."""
 
 
 @dataclass(frozen=True, slots=True)

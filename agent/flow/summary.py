@@ -12,6 +12,8 @@ The tally sees every event the service stores (:meth:`SummaryTally.record`):
 - ``people``: arrivals, the sum of ``people`` in the camera's periodic occupancy events;
 - ``mask_violations``: ``unmasked`` alerts raised; ``alerts``: alerts raised by type, for the
   screening, mask and occupancy families (``setup`` alerts are reported as minutes);
+  ``masks_worn_wrong``: of the mask alerts raised (patients and staff), those for a mask worn
+  wrong (their ``cause``);
 - ``max_occupancy``: the highest occupancy count or window maximum reported;
 - ``arrivals_screened``, ``arrivals_unscreened``, ``scans``: the sums of the ``coverage`` events
   (screening coverage and registration scans, :mod:`agent.flow.coverage`), when there were any;
@@ -118,6 +120,8 @@ class Period:
     seconds: dict[str, float] = field(default_factory=dict)
     facts: Counter[str] = field(default_factory=Counter)
     """Counted facts of the ``coverage`` events, by their summary name (only those reported)."""
+    causes: Counter[str] = field(default_factory=Counter)
+    """Mask alerts raised, by ``cause`` (``no_mask``, ``worn_wrong``)."""
 
     def record(self, event: Event) -> None:
         if isinstance(event, TemperatureEvent):
@@ -125,6 +129,8 @@ class Period:
         elif isinstance(event, AlertEvent) and event.state == "raised":
             if counted_alert(event.alert):
                 self.alerts[event.alert] += 1
+            if event.cause is not None:
+                self.causes[event.cause] += 1
         elif isinstance(event, OccupancyEvent):
             self.max_occupancy = max(self.max_occupancy, event.count, event.max)
             self.people += event.people or 0
@@ -158,6 +164,7 @@ class Period:
             arrivals_screened=self._fact("arrivals_screened"),
             arrivals_unscreened=self._fact("arrivals_unscreened"),
             scans=self._fact("scans"),
+            masks_worn_wrong=self.causes["worn_wrong"],
         )
 
     def _fact(self, name: str) -> int | None:
@@ -175,6 +182,7 @@ class Period:
             "max_occupancy": self.max_occupancy,
             "seconds": dict(self.seconds),
             "facts": dict(self.facts),
+            "causes": dict(self.causes),
         }
 
     @classmethod
@@ -190,6 +198,7 @@ class Period:
             max_occupancy=int(s["max_occupancy"]),
             seconds={str(k): float(v) for k, v in s["seconds"].items()},
             facts=Counter({str(k): int(v) for k, v in s.get("facts", {}).items()}),
+            causes=Counter({str(k): int(v) for k, v in s.get("causes", {}).items()}),
         )
 
 

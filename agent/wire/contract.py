@@ -35,10 +35,10 @@ MAX_PAYLOAD_BYTES = 512
 """The bound of every payload but the summary's."""
 SUMMARY_MAX_PAYLOAD_BYTES = 1024
 """The summary's bound: its ``alerts`` map grows with every counted alert declared
-(:mod:`agent.flow.alert_kinds`). The worst case with today's alerts is 501 bytes; each counted
-alert adds at most its name plus 9 bytes (``,"name":99999``), so 1024 leaves room for 12 more
-alerts of the longest names allowed (32 characters); 8 more of those make 829 bytes (docs/EVENTS.md,
-tests/test_contract.py). Within what the district side takes: the collector's ``--max-payload`` (4096 by default) and the broker's
+(:mod:`agent.flow.alert_kinds`). The worst case with today's alerts and facts is 593 bytes; each
+counted alert adds at most its name plus 9 bytes (``,"name":99999``), so 1024 leaves room for 10
+more alerts of the longest names allowed (32 characters); 8 more of those make 921 bytes
+(docs/EVENTS.md, tests/test_contract.py). Within what the district side takes: the collector's ``--max-payload`` (4096 by default) and the broker's
 ``message_size_limit`` (4096, docs/CENTRAL.md)."""
 PAYLOAD_BOUNDS: dict[str, int] = {"summary": SUMMARY_MAX_PAYLOAD_BYTES}
 QOS = 1
