@@ -40,6 +40,15 @@ KNOWN: dict[str, AlertLabel] = {
 """Labels and units are English, marked with N_ and translated where shown
 (``t.gettext(label)``); the problem kind of each name is central/report/kinds.py's."""
 
+MASK_CAUSES = frozenset({"no_mask", "worn_wrong"})
+"""The ``cause`` values a raised mask alert may carry (docs/EVENTS.md); any other is ignored."""
+CAUSE_LABELS: dict[tuple[str, str], str] = {
+    ("unmasked", "worn_wrong"): N_("Patient wearing a mask incorrectly"),
+    ("staff_unmasked", "worn_wrong"): N_("Staff wearing a mask incorrectly"),
+}
+"""A mask problem's label when its cause is a mask worn wrong (nose or mouth uncovered): the same
+problem kind, its own words."""
+
 OFFLINE = "offline"
 """Pseudo alert name for a period the box was not connected (from its ``status`` events)."""
 
@@ -53,6 +62,12 @@ def label_for(name: str) -> AlertLabel:
     words = name.replace("_", " ").replace("-", " ").strip() or "alert"
     family = "setup" if name.startswith(("camera", "thermometer", "setup")) else "other"
     return AlertLabel(words[0].upper() + words[1:], family, "", 1)
+
+
+def problem_label(name: str, cause: str | None = None) -> str:
+    """The English label of a problem of alert ``name`` raised for ``cause`` (mark for translation:
+    every value is an ``N_`` string or made from the name)."""
+    return CAUSE_LABELS.get((name, cause or ""), label_for(name).label)
 
 
 WIRE_FAMILIES = {

@@ -70,6 +70,8 @@ class DayProblem:
     """Why it was cleared (the box's ``reason``), or for an offline period ``connection lost``
     or ``stopped``."""
     message: str = ""
+    cause: str | None = None
+    """Why a mask alert was raised: ``no_mask`` or ``worn_wrong`` (a mask worn wrong)."""
 
     @property
     def is_open(self) -> bool:
@@ -151,7 +153,7 @@ def _from_alert(p: Problem, now: float) -> DayProblem | None:
     return DayProblem(
         site=p.site, desk=p.desk, kind=kind, alert=p.alert, alert_id=p.alert_id,
         start=p.raised, end=p.cleared, duration_s=p.duration(now), value=p.value, zone=p.zone,
-        reason=p.reason, message=p.message,
+        reason=p.reason, message=p.message, cause=p.cause,
     )  # fmt: skip
 
 

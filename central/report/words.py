@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from central.i18n import Translator
 from central.report.kinds import OFFLINE, kind_label
-from central.report.labels import label_for, value_text
+from central.report.labels import problem_label, value_text
 from central.report.problems import DayProblem
 
 
@@ -54,7 +54,7 @@ def problem_what(p: DayProblem, t: Translator) -> str:
             return t.gettext("Box offline")
         how = t.gettext("connection lost") if p.reason != "stopped" else t.gettext("stopped")
         return t.gettext("Box offline (%(how)s)") % {"how": how}
-    what = t.gettext(label_for(p.alert).label)
+    what = t.gettext(problem_label(p.alert, p.cause))
     return f"{what} ({p.zone})" if p.zone else what
 
 

@@ -92,3 +92,48 @@ def test_a_value_of_zero_is_kept() -> None:
 
     got = pair([ev("raised", at(10, 0), 0), ev("cleared", at(10, 5), 7)], day_window(DAY, TZ))
     assert [p.value for p in got] == [0]
+
+
+def test_a_mask_worn_wrong_is_its_own_words_in_the_same_kind() -> None:
+    """A mask alert raised for a mask worn wrong (its ``cause``) reads as such, in the kind of the
+    alert; a cause the contract does not know is ignored (box input is untrusted)."""
+    from central.report.daily import problems as pair
+    from central.report.days import day_window
+    from central.report.problems import DayProblem
+    from central.report.words import problem_what
+    from central.store.reader import Stored
+
+    def raised(alert_id: str, alert: str, cause: object) -> Stored:
+        return Stored("c", "d", "alert", 1, at(10, 0), at(10, 0), alert, "raised", alert_id,
+                      {"alert": alert, "cause": cause})  # fmt: skip
+
+    got = pair(
+        [
+            raised("a1", "unmasked", "worn_wrong"),
+            raised("a2", "staff_unmasked", "worn_wrong"),
+            raised("a3", "unmasked", "no_mask"),
+            raised("a4", "unmasked", "<script>"),
+            raised("a5", "crowding", "worn_wrong"),
+        ],
+        day_window(DAY, TZ),
+    )
+    by_id = {p.alert_id: p for p in got}
+    assert [by_id[a].cause for a in ("a1", "a2", "a3", "a4")] == [
+        "worn_wrong",
+        "worn_wrong",
+        "no_mask",
+        None,
+    ]
+    assert by_id["a1"].label == "Patient wearing a mask incorrectly"
+    assert by_id["a3"].label == by_id["a4"].label == "Patient without a mask"
+    assert by_id["a5"].label == "Crowding"  # a cause means nothing on other alerts
+    zh = translator("zh_CN")
+
+    def words(alert: str, cause: str | None) -> tuple[str | None, str]:
+        p = DayProblem("c", "d", kind_of(alert) or "", alert, "x", at(10, 0), None, 60.0,
+                       cause=cause)  # fmt: skip
+        return p.kind, problem_what(p, zh)
+
+    assert words("unmasked", "worn_wrong") == ("unmasked", "患者口罩佩戴不规范")
+    assert words("staff_unmasked", "worn_wrong") == ("staff", "医护人员口罩佩戴不规范")
+    assert words("unmasked", "no_mask") == ("unmasked", "患者未戴口罩")
