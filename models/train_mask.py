@@ -3,12 +3,17 @@
 Usage (CPU only, about 8-15 minutes on 2 cores)::
 
     .venv/bin/pip install -e '.[train]'
-    .venv/bin/python models/train_mask.py --data ../shared/data/mask
+    .venv/bin/python models/train_mask.py --data ../shared/data/mask            # three classes
+    .venv/bin/python models/train_mask.py --data ../shared/data/mask --classes 2  # the old two
 
 What it does, deterministically (seed 20240601 unless ``--seed``):
 
 1. lists ``DATA/with_mask`` and ``DATA/without_mask`` and splits them by a hash of the file name
-   (``tools.datasplit``: 70 % train, 10 % val, 20 % test);
+   (``tools.datasplit``: 70 % train, 10 % val, 20 % test); with three classes (the default) it
+   adds the third, ``mask_worn_wrong``, synthesised in memory from every ``without_mask`` image
+   (``models/synth_worn_wrong.py``; each in its source image's split), and leaves out the real
+   worn-wrong photos listed in ``models/eval/worn_wrong_real.csv`` (from every split of every
+   class; they are measured separately, as ``mask_worn_wrong``);
 2. decodes every image once and runs the shipped face detector on it (``models/manifest.json``
    ``face-detector``, CenterFace) so that the classifier learns on the crops the agent will feed
    it: per image the whole image (80x80), the best face box grown by 1.45 (80x80, for random
@@ -21,10 +26,12 @@ What it does, deterministically (seed 20240601 unless ``--seed``):
    the camera are small);
 4. keeps each network's epoch with the best val accuracy on the deployment view and exports the
    ensemble as one ONNX file (input ``input`` Nx3x64x64 RGB, ``(x - 127.5) / 127.5``; output
-   ``prob`` Nx2: softmax averaged over the three networks and over the crop and its mirror image,
-   index 1 = with_mask);
+   ``prob`` Nx2 or Nx3: softmax averaged over the three networks and over the crop and its mirror
+   image, in the order of ``LABELS``: without_mask, with_mask[, mask_worn_wrong]);
 5. re-measures every split with the exported ONNX file in onnxruntime (the numbers that ship),
-   both on the deployment view and on whole images, writes
+   both on the deployment view and on whole images (three classes: per-class precision and recall
+   of the agent's verdict, ``agent.vision.findings.verdict_of``, a 3x3 confusion matrix, and the
+   two-class figures masked vs not), and the real worn-wrong photos; writes
    ``models/metrics/mask-classifier.json`` and prints it.
 """
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import json
 import math
 import os
@@ -52,11 +60,19 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.vision.findings import FaceDetector  # noqa: E402
+from synth_worn_wrong import LandmarkFinder, synthesise  # noqa: E402  (beside this script)
+
+from agent.vision.findings import FaceDetector, Frame, verdict_of  # noqa: E402
 from agent.vision.inference import families  # noqa: E402
 from agent.vision.inference.families.mask_classifier import crop_face  # noqa: E402
 from agent.vision.manifest import resolve  # noqa: E402
-from tools.datasplit import CLASSES, LabelledImage, list_images  # noqa: E402
+from tools.datasplit import LabelledImage, list_images, split_of  # noqa: E402
+
+LABELS = ("without_mask", "with_mask", "mask_worn_wrong")
+"""Output order (the manifest ``labels``); a two-class model has the first two."""
+WORN_WRONG = 2
+REAL_WORN_WRONG = ROOT / "models" / "eval" / "worn_wrong_real.csv"
+VERDICT_INDEX = {"unmasked": 0, "masked": 1, "worn_wrong": 2}
 
 SIZE = 64
 STORE = 80
@@ -84,18 +100,39 @@ class Views:
     labels: npt.NDArray[np.int64]
 
 
-def load(images: list[LabelledImage], faces: FaceDetector | None, expand: float) -> Views:
-    """Decode each image once; find its face with the shipped detector (when given)."""
+@dataclass(frozen=True)
+class Item:
+    """One labelled image in memory."""
+
+    image: Frame
+    label: int
+
+
+def decoded(images: list[LabelledImage]) -> list[Item]:
+    out = []
+    for item in images:
+        bgr = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SystemExit(f"cannot decode image {item.path}")
+        out.append(Item(np.asarray(bgr, dtype=np.uint8), item.label))
+    return out
+
+
+def real_worn_wrong(path: Path = REAL_WORN_WRONG) -> list[str]:
+    """File names (in ``with_mask``) of the real photos of a mask worn wrong."""
+    with path.open(encoding="utf-8") as f:
+        return [r["file"] for r in csv.DictReader(line for line in f if not line.startswith("#"))]
+
+
+def load(images: list[Item], faces: FaceDetector | None, expand: float) -> Views:
+    """Find each image's face with the shipped detector (when given); make the views."""
     n = len(images)
     whole = np.empty((n, STORE, STORE, 3), dtype=np.uint8)
     det_train = np.empty_like(whole)
     det_eval = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
     found = np.zeros(n, dtype=np.bool_)
     for i, item in enumerate(images):
-        bgr = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SystemExit(f"cannot decode image {item.path}")
-        image = np.asarray(bgr, dtype=np.uint8)
+        image = item.image
         whole[i] = _rgb(image, STORE)
         boxes = faces.detect(image) if faces is not None else []
         if boxes:
@@ -172,9 +209,9 @@ def sep(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class MaskNet(nn.Module):
-    """64x64 RGB -> 2 logits (without_mask, with_mask)."""
+    """64x64 RGB -> ``classes`` logits (in the order of ``LABELS``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, classes: int = 3) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 24, 3, 2, 1, bias=False),  # 32
@@ -189,7 +226,7 @@ class MaskNet(nn.Module):
             sep(192, 192, 1),
         )
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(192, 2)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(192, classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -229,7 +266,7 @@ def predict_torch(net: nn.Module, xs: U8) -> F32:
     with torch.no_grad():
         for i in range(0, len(xs), 256):
             batch = np.stack([centre(x) for x in xs[i : i + 256]])
-            probs.append(model(to_tensor(batch))[:, 1].numpy())
+            probs.append(model(to_tensor(batch)).numpy())
     return np.concatenate(probs).astype(np.float32)
 
 
@@ -241,20 +278,46 @@ def predict_onnx(path: Path, xs: U8) -> F32:
     for i in range(0, len(xs), 256):
         batch = np.stack([centre(x) for x in xs[i : i + 256]])
         out = session.run(["prob"], {"input": to_tensor(batch).numpy()})[0]
-        probs.append(np.asarray(out)[:, 1])
+        probs.append(np.asarray(out))
     return np.concatenate(probs).astype(np.float32)
 
 
-def metrics(probs: F32, ys: npt.NDArray[np.int64]) -> dict[str, float]:
-    """n, accuracy, per-class recall and precision at threshold 0.5."""
-    pred = (probs >= 0.5).astype(np.int64)
-    out: dict[str, float] = {"n": float(len(ys)), "accuracy": float((pred == ys).mean())}
-    for label, cls in enumerate(CLASSES):
+def predicted(probs: F32) -> npt.NDArray[np.int64]:
+    """The agent's verdict as a label index: masked from P(masked) 0.5 (two classes: that
+    alone), else the likelier of worn wrong and no mask (``verdict_of``)."""
+    if probs.shape[1] == 2:
+        return (probs[:, 1] >= 0.5).astype(np.int64)
+    return np.asarray(
+        [VERDICT_INDEX[verdict_of(float(p[1]), float(p[WORN_WRONG]))] for p in probs],
+        dtype=np.int64,
+    )
+
+
+def metrics(probs: F32, ys: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """n, accuracy, per-class recall and precision of the agent's verdict; with three classes
+    also the confusion matrix (rows true, columns predicted, ``LABELS`` order) and the two-class
+    figures: masked (P(masked) >= 0.5) against everything else."""
+    k = probs.shape[1]
+    pred = predicted(probs)
+    out: dict[str, Any] = {"n": len(ys), "accuracy": round(float((pred == ys).mean()), 4)}
+    for label, cls in enumerate(LABELS[:k]):
         tp = int(((pred == label) & (ys == label)).sum())
-        out[f"recall_{cls}"] = tp / max(1, int((ys == label).sum()))
-        out[f"precision_{cls}"] = tp / max(1, int((pred == label).sum()))
-        out[f"n_{cls}"] = float((ys == label).sum())
-    return {k: round(v, 4) for k, v in out.items()}
+        out[f"recall_{cls}"] = round(tp / max(1, int((ys == label).sum())), 4)
+        out[f"precision_{cls}"] = round(tp / max(1, int((pred == label).sum())), 4)
+        out[f"n_{cls}"] = int((ys == label).sum())
+    if k == 3:
+        out["confusion"] = [
+            [int(((ys == t) & (pred == p)).sum()) for p in range(k)] for t in range(k)
+        ]
+        masked, truly = pred == 1, ys == 1
+        out["masked_vs_not"] = {
+            "accuracy": round(float((masked == truly).mean()), 4),
+            "recall_masked": round(int((masked & truly).sum()) / max(1, int(truly.sum())), 4),
+            "recall_not_masked": round(
+                int((~masked & ~truly).sum()) / max(1, int((~truly).sum())), 4
+            ),
+        }
+    return out
 
 
 def export(net: nn.Module, path: Path) -> None:
@@ -281,11 +344,14 @@ def train_member(
     rng = np.random.default_rng(seed)
     train = data["train"]
     y_train = train.labels
-    net = MaskNet()
+    net = MaskNet(args.classes)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * math.ceil(len(y_train) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    weights = torch.ones(args.classes)
+    if args.classes == 3:
+        weights[WORN_WRONG] = args.worn_wrong_weight
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
     best_acc, best_epoch, best_state = -1.0, -1, copy.deepcopy(net.state_dict())
     for epoch in range(args.epochs):
         net.train()
@@ -334,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--crop-expand", type=float, default=1.2)
+    parser.add_argument("--classes", type=int, choices=[2, 3], default=3)
+    parser.add_argument(
+        "--worn-wrong-weight", type=float, default=1.0, help="Loss weight of mask_worn_wrong."
+    )
     parser.add_argument(
         "--no-detector", action="store_true", help="Train on whole images only (no face crops)."
     )
@@ -349,11 +419,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_detector:
         spec, path = resolve(args.models_dir, "face-detector")
         faces = families.make_face_detector(spec, path, args.threads)
-    splits = {s: list_images(args.data, s) for s in ("train", "val", "test")}
-    data = {s: load(items, faces, args.crop_expand) for s, items in splits.items()}
+    real_wrong = real_worn_wrong() if args.classes == 3 else []
+    left_out = frozenset(real_wrong)
+    items: dict[str, list[Item]] = {}
+    for s in ("train", "val", "test"):
+        listed = [
+            i for i in list_images(args.data, s) if not (i.label == 1 and i.path.name in left_out)
+        ]
+        items[s] = decoded(listed)
+    if args.classes == 3:
+        finder = LandmarkFinder(args.models_dir, args.threads)
+        for made in synthesise(args.data, "all", seed=args.seed, finder=finder):
+            items[made.split].append(Item(made.image, WORN_WRONG))
+    data = {s: load(its, faces, args.crop_expand) for s, its in items.items()}
     for s, views in data.items():
+        counts = np.bincount(views.labels, minlength=args.classes).tolist()
         print(
-            f"{s}: {len(views.labels)} images, {int(views.labels.sum())} with_mask, "
+            f"{s}: {len(views.labels)} images {dict(zip(LABELS, counts, strict=False))}, "
             f"face found in {int(views.found.sum())} ({time.monotonic() - started:.0f} s)",
             flush=True,
         )
@@ -367,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     export(Ensemble(members), args.out)
     result: dict[str, Any] = {
         "model": args.out.name,
+        "labels": list(LABELS[: args.classes]),
         "data": os.path.relpath(args.data, ROOT),
         "split": "sha256('<class>/<file>')[:8] % 10: 0-6 train, 7 val, 8-9 test",
         "seed": args.seed,
@@ -392,6 +475,30 @@ def main(argv: list[str] | None = None) -> int:
             for s, v in data.items()
         },
     }
+    if args.classes == 3:
+        result["synthetic"] = (
+            "mask_worn_wrong in every split = models/synth_worn_wrong.py on that split's "
+            f"without_mask images (seed {args.seed}); the split's real images are the rest"
+        )
+        result["worn_wrong_weight"] = args.worn_wrong_weight
+        real = decoded(
+            [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in real_wrong]
+        )
+        views = load(real, faces, args.crop_expand)
+        probs = predict_onnx(args.out, views.det_eval)
+        result["real_worn_wrong"] = {
+            "source": os.path.relpath(REAL_WORN_WRONG, ROOT),
+            "note": "a handful of real photos; not a measurement",
+            "detector_crop": metrics(probs, views.labels),
+            "photos": [
+                {
+                    "file": name,
+                    "split": split_of("with_mask", name),
+                    "p": [round(float(x), 4) for x in p],
+                }
+                for name, p in zip(real_wrong, probs, strict=True)
+            ],
+        }
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
