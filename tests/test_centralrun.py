@@ -113,6 +113,10 @@ def test_make_central_shows_a_desk_day_its_notice_delivery_and_a_verified_case(
     raised = [json.loads(p)["alert"] for (p,) in rows if json.loads(p)["state"] == "raised"]
     # A believable day: one patient every few minutes, not a thousand.
     assert 60 <= len(screened) <= 160
+    causes = Counter(
+        json.loads(p).get("cause") for (p,) in rows if json.loads(p)["state"] == "raised"
+    )
+    assert causes == {None: 4, "no_mask": 2, "worn_wrong": 2}  # a mask worn wrong, through MQTT
     kinds = Counter(kind_of(a) for a in raised)
     assert set(kinds) == {NOT_WORKING, STAFF, CROWDING, UNMASKED}
     assert all(2 <= n <= 4 for n in kinds.values())

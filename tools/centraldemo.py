@@ -33,6 +33,7 @@ from agent.flow.events import (
     AlertEvent,
     AvailabilityEvent,
     Event,
+    MaskCause,
     OccupancyEvent,
     SummaryEvent,
     TemperatureEvent,
@@ -57,6 +58,15 @@ PROBLEMS: tuple[tuple[str, tuple[int, int], int, float], ...] = (
 )
 """The scripted desk's problems: two of each kind (not working: the camera covered, the desk left
 unattended)."""
+WORN_WRONG = {("unmasked", (16, 5)), ("staff_unmasked", (14, 40))}
+"""The mask problems raised for a mask worn wrong (``cause``); the others for no mask."""
+
+
+def _cause(alert: str, hm: tuple[int, int]) -> MaskCause | None:
+    """A mask alert's cause (see :data:`WORN_WRONG`); None for other alerts."""
+    if alert not in ("unmasked", "staff_unmasked"):
+        return None
+    return "worn_wrong" if (alert, hm) in WORN_WRONG else "no_mask"
 
 
 def _at(day: date, tz: ZoneInfo, hh: int, mm: int, ss: int = 0) -> float:
@@ -73,7 +83,7 @@ def _events(day: date, tz: ZoneInfo, rng: random.Random) -> Iterator[Event]:
     alerts_in_hour: dict[str, int] = {}
     pending = sorted(
         (
-            (_at(day, tz, *hm), alert, i, mins, value)
+            (_at(day, tz, *hm), alert, i, mins, value, _cause(alert, hm))
             for i, (alert, hm, mins, value) in enumerate(PROBLEMS)
         ),
         key=lambda p: p[0],
@@ -89,13 +99,13 @@ def _events(day: date, tz: ZoneInfo, rng: random.Random) -> Iterator[Event]:
                                    "unmasked", 0), max_occupancy=peak,
                                alerts=dict(alerts_in_hour))  # fmt: skip
             screened, fevers, people, peak, alerts_in_hour = 0, 0, 0, 0, {}
-        for when, alert, i, mins, value in [p for p in pending if p[0] <= t]:
-            pending.remove((when, alert, i, mins, value))
+        for when, alert, i, mins, value, cause in [p for p in pending if p[0] <= t]:
+            pending.remove((when, alert, i, mins, value, cause))
             aid = f"d2{i:06d}"
             if when in crowded:
                 yield OccupancyEvent(at=when - 30, count=int(value), max=int(value), limit=5)
             yield AlertEvent(at=when, alert=alert, state="raised", alert_id=aid,
-                             message=f"{alert} raised", value=value)  # fmt: skip
+                             message=f"{alert} raised", value=value, cause=cause)  # fmt: skip
             alerts_in_hour[alert] = alerts_in_hour.get(alert, 0) + 1
             clears.append((when + mins * 60, alert, aid))
         for c in [c for c in clears if c[0] <= t]:

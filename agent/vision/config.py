@@ -270,12 +270,13 @@ class VisionConfig(Section):
     )
     unmasked_alert_after_s: Seconds = Field(
         default=10.0,
-        description="Raise an 'unmasked' alert after an unmasked face stays this long.",
+        description="Raise an 'unmasked' alert after a face stays not properly masked (no mask, "
+        "or a mask worn wrong: its cause) this long.",
     )
     staff_unmasked_after_s: Seconds = Field(
         default=30.0,
-        description="Raise a 'staff_unmasked' alert after a person in a staff zone stays unmasked "
-        "this long.",
+        description="Raise a 'staff_unmasked' alert after a person in a staff zone stays not "
+        "properly masked (no mask, or a mask worn wrong) this long.",
     )
     crowd_limit: int = Field(
         default=5,
