@@ -37,10 +37,12 @@ setup: venv models
 models: venv
 	$(BIN)/python -m agent.cli.model_store verify --models-dir models
 
-# make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]: the shipped mask models on a labelled folder.
+# make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test] [WORN_WRONG=1]: the shipped mask models on a
+# labelled folder; WORN_WRONG=1 also measures masks worn wrong: the real photos named in
+# models/eval/worn_wrong_real.csv and the split's synthetic ones (models/synth_worn_wrong.py).
 eval-mask: venv
-	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test]"; exit 2; }
-	$(BIN)/python -m tools.eval_mask --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT))
+	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test] [WORN_WRONG=1]"; exit 2; }
+	$(BIN)/python -m tools.eval_mask --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT)) $(if $(WORN_WRONG),--worn-wrong-real models/eval/worn_wrong_real.csv --synth-worn-wrong)
 
 run: setup
 	$(BIN)/python -m tools.devrun

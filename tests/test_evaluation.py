@@ -43,6 +43,26 @@ def test_score_counts_per_class_recall() -> None:
     assert s.face_found == 0.75
 
 
+def test_three_class_scores_use_the_agents_verdict_and_a_confusion_matrix() -> None:
+    preds = [
+        Prediction(0.9, True),  # with_mask -> masked
+        Prediction(0.3, True, worn_wrong_prob=0.6),  # with_mask -> worn wrong
+        Prediction(0.1, True, worn_wrong_prob=0.2),  # without_mask -> unmasked
+        Prediction(0.6, True, worn_wrong_prob=0.3),  # worn wrong -> masked
+        Prediction(0.2, True, worn_wrong_prob=0.5),  # worn wrong -> worn wrong
+    ]
+    s = score(preds, [1, 1, 0, 2, 2], classes=3)
+    # masked against not masked: a mask worn wrong is "not masked"
+    assert (s.recall_with_mask, s.recall_without_mask) == (0.5, round(2 / 3, 4))
+    t = s.three_class
+    assert t is not None
+    assert t["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 1, 1]]
+    assert (t["recall_mask_worn_wrong"], t["precision_mask_worn_wrong"]) == (0.5, 0.5)
+    assert t["accuracy"] == 0.6
+    assert score(preds, [1, 1, 0, 2, 2]).three_class is None
+    assert "three_class" not in score(preds, [1, 1, 0, 2, 2]).as_dict()
+
+
 def test_split_is_deterministic_and_roughly_70_10_20() -> None:
     names = [f"img{i}.jpg" for i in range(2000)]
     splits = [split_of("with_mask", n) for n in names]

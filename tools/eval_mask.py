@@ -3,6 +3,7 @@
 Usage::
 
     python -m tools.eval_mask --data DIR [--split all|train|val|test] [--baseline aizoo]
+        [--worn-wrong-real models/eval/worn_wrong_real.csv] [--synth-worn-wrong]
     python -m tools.eval_mask --scenes models/eval/scene_faces.csv [--baseline aizoo]
 
 ``DIR`` holds ``with_mask/*.jpg|png`` and ``without_mask/*.jpg|png``; each image is one face crop.
@@ -15,31 +16,42 @@ best (highest-score) face; when no face is found, classify the whole image.
   one pass; the best box above its score threshold is used; no face: the most face-like anchor
   over the whole image (the same detector with no score threshold).
 
+Masks worn wrong (``mask_worn_wrong``, the third class of a three-class mask model):
+``--worn-wrong-real CSV`` evaluates the ``with_mask`` photos the CSV names (column ``file``) as
+worn wrong instead of masked; ``--synth-worn-wrong`` adds the faces ``models/synth_worn_wrong.py``
+makes from the split's ``without_mask`` images (in memory, same seed as training).
+
 ``--scenes CSV`` evaluates faces in ``../shared/data/scenes`` labelled by hand (columns
 ``scene,x1,y1,x2,y2,label``): each box, grown by :data:`SCENE_CONTEXT` for context, is cut out of
 its scene in memory and evaluated like an image of ``DIR``.
 
 Prints a table, then one JSON line last: ``n``, ``accuracy``, ``recall_with_mask``,
 ``recall_without_mask``, precisions, ``face_found`` (share of images where a face was detected),
-and with ``--baseline`` the same figures under ``"baseline"``. Crops never leave memory.
+and with ``--baseline`` the same figures under ``"baseline"``. These are masked (P(masked) >= 0.5)
+against not masked, for every model; a face with a mask worn wrong counts as not masked. A
+three-class model adds ``three_class``: per-class precision and recall of the agent's verdict
+(``agent.vision.findings.verdict_of``) and the confusion matrix (rows the true class, columns the
+verdict, both in the order without_mask, with_mask, mask_worn_wrong). Crops never leave memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from agent.vision.config import VisionConfig
-from agent.vision.findings import Box, FaceDetector, Frame
+from agent.vision.findings import Box, FaceDetector, Frame, verdict_of
 from agent.vision.inference import families
 from agent.vision.inference.families.aizoo import AizooDetector
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
@@ -51,6 +63,11 @@ SCENE_CONTEXT = 1.6
 AIZOO_FILE = "aizoo_face_mask_detection.onnx"
 AIZOO_SHA256 = "320d786187c85a4ec20ec05e87841dbb098011ac6e03b0b76befc13196ade3a0"
 AIZOO_SCORE = 0.5
+LABELS = ("without_mask", "with_mask", "mask_worn_wrong")
+"""Sample labels (index); a two-class model has the first two."""
+WORN_WRONG = 2
+VERDICT_INDEX = {"unmasked": 0, "masked": 1, "worn_wrong": 2}
+SYNTH_SCRIPT = Path(__file__).resolve().parent.parent / "models" / "synth_worn_wrong.py"
 EXIT_DATA = 66  # EX_NOINPUT
 EXIT_MODEL = 69  # EX_UNAVAILABLE
 
@@ -69,6 +86,8 @@ class MaskPredictor(Protocol):
     """One model (or model pair) under evaluation."""
 
     name: str
+    classes: int
+    """2 (masked, unmasked) or 3 (also mask worn wrong)."""
 
     def predict(self, image: Frame) -> Prediction:
         """Detect the face first, fall back to the whole image; P(masked)."""
@@ -77,8 +96,11 @@ class MaskPredictor(Protocol):
 class ShippedPredictor:
     """The shipped face detector + mask classifier."""
 
-    def __init__(self, faces: FaceDetector, masks: OnnxMaskClassifier, name: str) -> None:
+    def __init__(
+        self, faces: FaceDetector, masks: OnnxMaskClassifier, name: str, classes: int = 2
+    ) -> None:
         self.name = name
+        self.classes = classes
         self._faces = faces
         self._masks = masks
 
@@ -98,6 +120,7 @@ class FaceMaskPredictor:
 
     def __init__(self, unthresholded: FaceDetector, min_score: float, name: str) -> None:
         self.name = name
+        self.classes = 2
         self._detector = unthresholded
         self._min_score = min_score
 
@@ -145,7 +168,12 @@ def shipped_predictor(models_dir: Path, face_model: str, mask_model: str) -> Shi
     masks = families.make_mask_classifier(mask_spec, mask_path)
     if not isinstance(masks, OnnxMaskClassifier):
         raise ModelError(f"model {mask_model!r} is not a mask-classifier family model")
-    return ShippedPredictor(families.make_face_detector(face_spec, face_path), masks, mask_model)
+    return ShippedPredictor(
+        families.make_face_detector(face_spec, face_path),
+        masks,
+        mask_model,
+        classes=len(mask_spec.labels),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,15 +187,39 @@ class Scores:
     precision_with_mask: float
     precision_without_mask: float
     face_found: float
+    three_class: dict[str, Any] | None = None
+    """Three-class models: per-class precision/recall of the verdict, confusion matrix."""
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.three_class is None:
+            del out["three_class"]
+        return out
 
 
-def score(predictions: list[Prediction], labels: list[int]) -> Scores:
-    """Scores of predictions against labels (1 = with mask)."""
-    pred = np.asarray([p.mask_prob >= 0.5 for p in predictions], dtype=np.int64)
+def three_class(predictions: list[Prediction], labels: list[int]) -> dict[str, Any]:
+    """Per-class precision and recall of the agent's verdict, and the confusion matrix (rows the
+    true class, columns the verdict; order :data:`LABELS`)."""
+    pred = np.asarray(
+        [VERDICT_INDEX[verdict_of(p.mask_prob, p.worn_wrong_prob)] for p in predictions],
+        dtype=np.int64,
+    )
     y = np.asarray(labels, dtype=np.int64)
+    out: dict[str, Any] = {"accuracy": round(float((pred == y).mean()), 4) if len(y) else 0.0}
+    for k, cls in enumerate(LABELS):
+        tp = int(((pred == k) & (y == k)).sum())
+        out[f"n_{cls}"] = int((y == k).sum())
+        out[f"recall_{cls}"] = round(tp / max(1, int((y == k).sum())), 4)
+        out[f"precision_{cls}"] = round(tp / max(1, int((pred == k).sum())), 4)
+    out["confusion"] = [[int(((y == t) & (pred == c)).sum()) for c in range(3)] for t in range(3)]
+    return out
+
+
+def score(predictions: list[Prediction], labels: list[int], classes: int = 2) -> Scores:
+    """Scores of predictions against labels (0 without mask, 1 with mask, 2 mask worn wrong):
+    masked (P(masked) >= 0.5) against not masked; with ``classes`` 3 also :func:`three_class`."""
+    pred = np.asarray([p.mask_prob >= 0.5 for p in predictions], dtype=np.int64)
+    y = np.asarray([int(label == 1) for label in labels], dtype=np.int64)
 
     def ratio(num: int, den: int) -> float:
         return round(num / den, 4) if den else 0.0
@@ -182,6 +234,7 @@ def score(predictions: list[Prediction], labels: list[int]) -> Scores:
         precision_with_mask=ratio(tp, int((pred == 1).sum())),
         precision_without_mask=ratio(tn, int((pred == 0).sum())),
         face_found=ratio(sum(p.face_found for p in predictions), len(predictions)),
+        three_class=three_class(predictions, labels) if classes == 3 else None,
     )
 
 
@@ -193,14 +246,40 @@ class Sample:
     label: int
 
 
-def folder_samples(data: Path, split: Split, skipped: list[str]) -> Iterator[Sample]:
-    """Images of a with_mask/without_mask folder; undecodable files are listed in ``skipped``."""
+def folder_samples(
+    data: Path, split: Split, skipped: list[str], worn_wrong: frozenset[str] = frozenset()
+) -> Iterator[Sample]:
+    """Images of a with_mask/without_mask folder; undecodable files are listed in ``skipped``;
+    ``with_mask`` files named in ``worn_wrong`` are labelled mask worn wrong."""
     for item in list_images(data, split):
         image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if image is None:
             skipped.append(str(item.path))
             continue
-        yield Sample(np.asarray(image, dtype=np.uint8), item.label)
+        label = WORN_WRONG if item.label == 1 and item.path.name in worn_wrong else item.label
+        yield Sample(np.asarray(image, dtype=np.uint8), label)
+
+
+def worn_wrong_names(csv_path: Path) -> frozenset[str]:
+    """The ``file`` column of a list of real worn-wrong photos (``#`` lines are comments)."""
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        return frozenset(
+            r["file"] for r in csv.DictReader(line for line in f if not line.startswith("#"))
+        )
+
+
+def synth_samples(data: Path, split: Split) -> Iterator[Sample]:
+    """Synthetic worn-wrong faces of ``split`` (``models/synth_worn_wrong.py``, its default
+    seed, the same as training's), made in memory."""
+    spec = importlib.util.spec_from_file_location("synth_worn_wrong", SYNTH_SCRIPT)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"cannot load {SYNTH_SCRIPT}")
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    for made in module.synthesise(data, split):
+        yield Sample(made.image, WORN_WRONG)
 
 
 def scene_samples(csv_path: Path, scenes_dir: Path, skipped: list[str]) -> Iterator[Sample]:
@@ -229,7 +308,7 @@ def evaluate(predictors: list[MaskPredictor], samples: Iterator[Sample]) -> list
         labels.append(sample.label)
         for out, predictor in zip(predictions, predictors, strict=True):
             out.append(predictor.predict(sample.image))
-    return [score(p, labels) for p in predictions]
+    return [score(p, labels, m.classes) for p, m in zip(predictions, predictors, strict=True)]
 
 
 def table(names: list[str], scores: list[Scores]) -> str:
@@ -241,6 +320,20 @@ def table(names: list[str], scores: list[Scores]) -> str:
         f"{s.recall_without_mask:>12.4f}{s.face_found:>12.4f}"
         for name, s in zip(names, scores, strict=True)
     ]
+    for name, s in zip(names, scores, strict=True):
+        if s.three_class is not None:
+            t = s.three_class
+            rows.append(f"{name}, three classes (rows true, columns verdict):")
+            rows.append(
+                f"{'':<18}{'recall':>8}{'precision':>11}{'unmasked':>10}{'masked':>8}{'wrong':>7}"
+            )
+            for k, cls in enumerate(LABELS):
+                counts = "".join(
+                    f"{c:>{w}}" for c, w in zip(t["confusion"][k], (10, 8, 7), strict=True)
+                )
+                rows.append(
+                    f"{cls:<18}{t[f'recall_{cls}']:>8.4f}{t[f'precision_{cls}']:>11.4f}{counts}"
+                )
     return "\n".join([head, *rows])
 
 
@@ -252,6 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--data", type=Path, help="Folder with with_mask/ and without_mask/.")
     source.add_argument("--scenes", type=Path, help="CSV of hand-labelled scene faces.")
     parser.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
+    parser.add_argument(
+        "--worn-wrong-real",
+        type=Path,
+        default=None,
+        help="CSV naming with_mask photos that show a mask worn wrong (evaluated as such).",
+    )
+    parser.add_argument(
+        "--synth-worn-wrong",
+        action="store_true",
+        help="Add the split's synthetic worn-wrong faces (models/synth_worn_wrong.py).",
+    )
     parser.add_argument("--scenes-dir", type=Path, default=Path("../shared/data/scenes"))
     parser.add_argument("--baseline", choices=["aizoo"], default=None)
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
@@ -282,8 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     try:
         if args.data is not None:
-            samples = folder_samples(args.data, args.split, skipped)
+            wrong = worn_wrong_names(args.worn_wrong_real) if args.worn_wrong_real else frozenset()
+            samples = folder_samples(args.data, args.split, skipped, wrong)
             described = f"{args.data} (split {args.split})"
+            if wrong:
+                described += f", {len(wrong)} named in {args.worn_wrong_real} as worn wrong"
+            if args.synth_worn_wrong:
+                samples = chain(samples, synth_samples(args.data, args.split))
+                described += ", with synthetic worn-wrong faces"
         else:
             samples = scene_samples(args.scenes, args.scenes_dir, skipped)
             described = f"{args.scenes} (scenes in {args.scenes_dir})"
