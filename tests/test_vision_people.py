@@ -17,8 +17,8 @@ from tests.vision_media import scene
 W, H = 640, 480
 
 
-def face(x1: float, y1: float, size: float, prob: float = 0.1) -> FaceFinding:
-    return FaceFinding(Box(x1, y1, x1 + size, y1 + size, 0.9), prob)
+def face(x1: float, y1: float, size: float, prob: float = 0.1, wrong: float = 0.0) -> FaceFinding:
+    return FaceFinding(Box(x1, y1, x1 + size, y1 + size, 0.9), prob, wrong)
 
 
 def test_face_in_the_upper_part_belongs_to_its_person() -> None:
@@ -31,6 +31,8 @@ def test_face_in_the_upper_part_belongs_to_its_person() -> None:
     assert people[1].face is faces[0]
     assert people[1].mask == "masked"
     assert people[0].feet == (100 / W, 400 / H)
+    worn = attach([left], [face(80, 110, 30, prob=0.1, wrong=0.7)], W, H)
+    assert worn[0].mask == "worn_wrong"
 
 
 def test_a_person_facing_away_has_unknown_mask_and_low_faces_do_not_attach() -> None:

@@ -3,8 +3,8 @@
 :func:`people_in` joins the person detector's boxes and the face detector's faces. A face belongs
 to a person when its centre lies inside the person box horizontally and in the upper part of it
 vertically (:data:`HEAD_ZONE` of the box height from its top, a little above the top allowed); each
-person gets at most one face, best fitting first. A person with a face has a mask state; without one
-(facing away, too small) it is ``unknown``.
+person gets at most one face, best fitting first. A person with a face has its mask verdict (masked,
+a mask worn wrong, unmasked); without one (facing away, too small) it is ``unknown``.
 
 A face that belongs to no person box is still a person (at a desk camera a close face often hides
 the body from the detector, and with no person model every face is one): its body box is estimated
@@ -33,7 +33,7 @@ wherever its centre is (a head-and-shoulders box around a close face, or a face 
 the body box the detector found)."""
 BODY_WIDTH = 2.5
 BODY_HEIGHT = 7.5
-PersonMask = Literal["masked", "unmasked", "unknown"]
+PersonMask = Literal["masked", "worn_wrong", "unmasked", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +49,11 @@ class Person:
 
     @property
     def mask(self) -> PersonMask:
-        """Mask state from the face; ``unknown`` when no face is visible."""
+        """Mask verdict of the face (a mask worn wrong apart); ``unknown`` when no face is
+        visible."""
         if self.face is None:
             return "unknown"
-        return "masked" if self.face.masked else "unmasked"
+        return self.face.verdict
 
 
 def _overlap(a: Box, b: Box) -> float:
