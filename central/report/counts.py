@@ -3,7 +3,8 @@
 One pass over stored ``temperature``, ``occupancy`` and ``alert`` events. ``screened`` counts
 valid results (normal + fever); ``invalid`` (re-measure asked) is counted on its own. ``arrivals``
 is the sum of ``people`` in periodic occupancy events (distinct people first seen in each window);
-``peak`` the highest ``count``/``max`` reported. Optional fields are read defensively.
+``peak`` the highest ``count``/``max`` reported; of the mask alerts raised, ``worn_wrong`` those for a
+mask worn wrong (central/store/rollups.py ``is_worn_wrong``). Optional fields are read defensively.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from central.report.kinds import kind_of
 from central.store.reader import Stored
+from central.store.rollups import is_worn_wrong
 
 COUNTED_KINDS = ("temperature", "occupancy", "alert")
 
@@ -29,6 +31,8 @@ class Counts:
     peak: int = 0
     raised: dict[str, int] = field(default_factory=dict)
     """Alerts raised, by alert name."""
+    worn_wrong: dict[str, int] = field(default_factory=dict)
+    """Of those, mask alerts raised for a mask worn wrong, by alert name (names with none absent)."""
 
     @property
     def problems(self) -> int:
@@ -43,6 +47,8 @@ class Counts:
     def plus(self, other: Counts) -> Counts:
         raised = Counter(self.raised)
         raised.update(other.raised)
+        worn_wrong = Counter(self.worn_wrong)
+        worn_wrong.update(other.worn_wrong)
         return Counts(
             self.screened + other.screened,
             self.fevers + other.fevers,
@@ -50,6 +56,7 @@ class Counts:
             self.arrivals + other.arrivals,
             max(self.peak, other.peak),
             dict(sorted(raised.items())),
+            dict(sorted(worn_wrong.items())),
         )
 
 
@@ -61,6 +68,7 @@ class Tally:
         self.arrivals = 0
         self.peak = 0
         self.raised: Counter[str] = Counter()
+        self.worn_wrong: Counter[str] = Counter()
 
     def add(self, e: Stored) -> None:
         if e.kind == "temperature":
@@ -73,6 +81,8 @@ class Tally:
                 self.arrivals += e.integer("people")
         elif e.kind == "alert" and e.state == "raised" and e.alert:
             self.raised[e.alert] += 1
+            if is_worn_wrong(e):
+                self.worn_wrong[e.alert] += 1
 
     def counts(self) -> Counts:
         return Counts(
@@ -82,6 +92,7 @@ class Tally:
             arrivals=self.arrivals,
             peak=self.peak,
             raised=dict(sorted(self.raised.items())),
+            worn_wrong=dict(sorted(self.worn_wrong.items())),
         )
 
 

@@ -1,5 +1,8 @@
 """The weekly counts per clinic (site) for one ISO week, with the change from the week before, and
 each clinic's screening coverage of both weeks (the boxes' day summaries: central/report/coverage.py).
+
+Under each alert raised, a mask alert raised for a mask worn wrong in either week has a line "of
+which a mask worn incorrectly" (metric ``worn_wrong:<alert>``).
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ BASE_METRICS: tuple[tuple[str, str], ...] = (
     ("problems", N_("Problems raised")),
     ("fevers_alerted", N_("Fever alerts (screenings)")),
 )
+WORN_WRONG_LABEL = N_("of which a mask worn incorrectly")
+"""Under an alert's line: of its raises, those for a mask worn wrong (``worn_wrong:<alert>``)."""
 
 
 def metric(c: Counts, name: str) -> int:
-    """A named number of ``c``: a base metric or ``raised:<alert>``."""
+    """A named number of ``c``: a base metric, ``raised:<alert>`` or ``worn_wrong:<alert>``."""
     if name.startswith("raised:"):
         return c.raised.get(name.removeprefix("raised:"), 0)
+    if name.startswith("worn_wrong:"):
+        return c.worn_wrong.get(name.removeprefix("worn_wrong:"), 0)
     if name == "problems":
         return c.problems
     if name == "fevers_alerted":
@@ -108,7 +115,7 @@ def _per_site(engine: Engine, w: Window, site: str | None) -> dict[str, Counts]:
         .group_by(d.c.site)
     )
     alerts_q = (
-        select(a.c.site, a.c.alert, func.sum(a.c.raised))
+        select(a.c.site, a.c.alert, func.sum(a.c.raised), func.sum(a.c.worn_wrong))
         .where(a.c.day >= w.first, a.c.day <= w.last)
         .group_by(a.c.site, a.c.alert)
     )
@@ -116,13 +123,17 @@ def _per_site(engine: Engine, w: Window, site: str | None) -> dict[str, Counts]:
         days_q = days_q.where(d.c.site == site)
         alerts_q = alerts_q.where(a.c.site == site)
     raised: dict[str, dict[str, int]] = {}
+    worn_wrong: dict[str, dict[str, int]] = {}
     out: dict[str, Counts] = {}
     with engine.connect() as conn:
-        for s, alert, n in conn.execute(alerts_q):
+        for s, alert, n, wrong in conn.execute(alerts_q):
             raised.setdefault(s, {})[alert] = int(n)
+            if wrong:
+                worn_wrong.setdefault(s, {})[alert] = int(wrong)
         for r in conn.execute(days_q):
             out[r[0]] = Counts(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]),
-                               dict(sorted(raised.get(r[0], {}).items())))  # fmt: skip
+                               dict(sorted(raised.get(r[0], {}).items())),
+                               dict(sorted(worn_wrong.get(r[0], {}).items())))  # fmt: skip
     return out
 
 
@@ -158,6 +169,11 @@ def weekly_report(
             lines.append(
                 WeekLine(s, key, f"  {label_for(alert).label}", metric(a, key), metric(b, key))
             )
+            if a.worn_wrong.get(alert) or b.worn_wrong.get(alert):
+                key = f"worn_wrong:{alert}"
+                lines.append(
+                    WeekLine(s, key, f"    {WORN_WRONG_LABEL}", metric(a, key), metric(b, key))
+                )
     cov_this, cov_last = _coverage(engine, window, tz, site), _coverage(engine, prev, tz, site)
     coverage = {
         s: (cov_this.get(s, Coverage()), cov_last.get(s, Coverage()))

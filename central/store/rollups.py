@@ -8,7 +8,10 @@ rebuilds them from the raw events (:func:`reconcile`) and says whether they matc
 What a day's counts are is what the reports count (central/report/counts.py, checked by a test):
 ``screened`` = temperature results normal + fever, ``fevers``, ``invalid``; ``arrivals`` = the sum
 of ``people`` in periodic occupancy events (those with ``window_s``); ``peak`` = the highest
-occupancy ``count``/``max``; alerts raised by name. Besides: ``events`` (every kind stored),
+occupancy ``count``/``max``; alerts raised by name, and of those, how many a mask alert (``unmasked``,
+``staff_unmasked``) raised for a mask worn wrong (``worn_wrong``: the raise's ``cause`` is exactly
+``worn_wrong``; another value, or the field on another alert, counts nothing: box input is
+untrusted). Besides: ``events`` (every kind stored),
 ``last_status`` (the state of the day's status that took effect last: a Will, ``offline`` not
 ``stopped``, takes effect when it was received, every other status at its ``ts``; ties go to the
 greater state name) and ``last_health`` (the newest ``health`` ts). The day is the local date of the
@@ -56,6 +59,15 @@ from central.store.tables import central_meta, events, rollup_alerts, rollup_cov
 Key = tuple[str, str, date]
 """(site, desk, local day)"""
 
+MASK_ALERTS = frozenset({"unmasked", "staff_unmasked"})
+"""The alerts a box raises with a ``cause`` (docs/EVENTS.md): ``no_mask`` or ``worn_wrong``."""
+
+
+def is_worn_wrong(e: Stored) -> bool:
+    """A mask alert whose ``cause`` is ``worn_wrong`` (a mask worn wrong: nose or mouth uncovered);
+    any other value, or a ``cause`` on another alert, is not (box input is untrusted)."""
+    return e.alert in MASK_ALERTS and e.doc.get("cause") == "worn_wrong"
+
 
 @dataclass(frozen=True, slots=True)
 class DayRollup:
@@ -72,6 +84,9 @@ class DayRollup:
     peak: int = 0
     raised: dict[str, int] = field(default_factory=dict)
     """Alerts raised, by name."""
+    worn_wrong: dict[str, int] = field(default_factory=dict)
+    """Of those, raised for a mask worn wrong (:func:`is_worn_wrong`), by name (names with none are
+    absent)."""
     last_status: str | None = None
     last_status_at: float | None = None
     last_health: float | None = None
@@ -96,6 +111,10 @@ class DayRollup:
             a, b = self.raised.get(alert, 0), other.raised.get(alert, 0)
             if a != b:
                 out.append(f"raised:{alert} {a}/{b}")
+        for alert in sorted(set(self.worn_wrong) | set(other.worn_wrong)):
+            a, b = self.worn_wrong.get(alert, 0), other.worn_wrong.get(alert, 0)
+            if a != b:
+                out.append(f"worn_wrong:{alert} {a}/{b}")
         return out
 
 
@@ -113,6 +132,7 @@ class _Tally:
         self.arrivals = 0
         self.peak = 0
         self.raised: Counter[str] = Counter()
+        self.worn_wrong: Counter[str] = Counter()
         self.status: tuple[float, str] | None = None
         self.health: float | None = None
 
@@ -127,6 +147,8 @@ class _Tally:
                 self.arrivals += e.integer("people")
         elif e.kind == "alert" and e.state == "raised" and e.alert:
             self.raised[e.alert] += 1
+            if is_worn_wrong(e):
+                self.worn_wrong[e.alert] += 1
         elif e.kind == "status" and e.state:
             at = (e.received if is_will(e) else e.ts, e.state)
             if self.status is None or at > self.status:
@@ -144,6 +166,7 @@ class _Tally:
             arrivals=self.arrivals,
             peak=self.peak,
             raised=dict(sorted(self.raised.items())),
+            worn_wrong=dict(sorted(self.worn_wrong.items())),
             last_status=self.status[1] if self.status else None,
             last_status_at=self.status[0] if self.status else None,
             last_health=self.health,
@@ -217,7 +240,14 @@ def _day_row(r: DayRollup) -> dict[str, object]:
 
 def _alert_rows(rollups: Iterable[DayRollup]) -> list[dict[str, object]]:
     return [
-        {"site": r.site, "desk": r.desk, "day": r.day, "alert": a, "raised": n}
+        {
+            "site": r.site,
+            "desk": r.desk,
+            "day": r.day,
+            "alert": a,
+            "raised": n,
+            "worn_wrong": r.worn_wrong.get(a, 0),
+        }
         for r in rollups
         for a, n in sorted(r.raised.items())
     ]
@@ -253,9 +283,10 @@ def _days_upsert(ins: Insert) -> Insert:
 
 def _alerts_upsert(ins: Insert) -> Insert:
     a = rollup_alerts
+    ex = ins.excluded  # type: ignore[attr-defined]
     return ins.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
         index_elements=[a.c.site, a.c.desk, a.c.day, a.c.alert],
-        set_={"raised": a.c.raised + ins.excluded.raised},  # type: ignore[attr-defined]
+        set_={"raised": a.c.raised + ex.raised, "worn_wrong": a.c.worn_wrong + ex.worn_wrong},
     )
 
 
@@ -474,8 +505,12 @@ def read(
 
     def run(conn: Connection) -> dict[Key, DayRollup]:
         raised: dict[Key, dict[str, int]] = {}
+        worn_wrong: dict[Key, dict[str, int]] = {}
         for a in conn.execute(alerts_q).mappings():
-            raised.setdefault((a["site"], a["desk"], a["day"]), {})[a["alert"]] = int(a["raised"])
+            akey = (a["site"], a["desk"], a["day"])
+            raised.setdefault(akey, {})[a["alert"]] = int(a["raised"])
+            if a["worn_wrong"]:
+                worn_wrong.setdefault(akey, {})[a["alert"]] = int(a["worn_wrong"])
         out: dict[Key, DayRollup] = {}
         for r in conn.execute(days_q).mappings():
             key = (str(r["site"]), str(r["desk"]), r["day"])
@@ -484,6 +519,7 @@ def read(
                 events=int(r["events"]), screened=int(r["screened"]), fevers=int(r["fevers"]),
                 invalid=int(r["invalid"]), arrivals=int(r["arrivals"]), peak=int(r["peak"]),
                 raised=dict(sorted(raised.get(key, {}).items())),
+                worn_wrong=dict(sorted(worn_wrong.get(key, {}).items())),
                 last_status=r["last_status"], last_status_at=r["last_status_at"],
                 last_health=r["last_health"],
             )  # fmt: skip

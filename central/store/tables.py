@@ -20,8 +20,9 @@ Storage for a district (docs/CENTRAL.md, "Storage: partitions, retention, rollup
   (with its ``ts``, pruned with the raw events by the retention). The writer inserts the batch's
   ids there first (insert-or-ignore) and stores only the events whose id was new.
 - ``rollup_days`` and ``rollup_alerts``: per desk and local day (the district time zone recorded in
-  ``central_meta`` as ``rollup_tz``), the day's counts and the alerts raised by name, written by the
-  collector in the same transaction as the new events (central/store/rollups.py).
+  ``central_meta`` as ``rollup_tz``), the day's counts and the alerts raised by name (and of those,
+  how many for a mask worn wrong), written by the collector in the same transaction as the new
+  events (central/store/rollups.py).
 - ``rollup_coverage``: per desk, local date (the summary's own ``date``), period and start, the
   screening coverage figures of the ``summary`` kept for it (the highest ``seq``), written by the
   collector in the same transaction too (central/store/rollups.py, central/report/coverage.py).
@@ -129,6 +130,13 @@ rollup_alerts = Table(
     Column("day", Date, primary_key=True),
     Column("alert", String(48), primary_key=True, comment="Alert name."),
     Column("raised", _Count, nullable=False, comment="Times raised that day."),
+    Column(
+        "worn_wrong",
+        _Count,
+        nullable=False,
+        server_default="0",
+        comment="Of those, raised for a mask worn wrong (cause worn_wrong).",
+    ),
 )
 
 Index("ix_rollup_alerts_day", rollup_alerts.c.day)
