@@ -10,6 +10,10 @@ decoded here):
   and the upper lip; the nose is out;
 - ``chin`` (about 40 %): only the chin is covered; the mouth and nose are out.
 
+With ``proper_share`` > 0 the same faces also get, that often, the same kind of mask worn properly
+(``proper``: over the bridge of the nose down under the chin), labelled ``with_mask`` by training:
+the model then has to learn where the mask sits, not that a mask was drawn.
+
 Mask looks (all seeded): light blue, white, black, grey or a muted cloth colour; cylindrical
 shading across the face, horizontal pleats on surgical masks, a light weave on cloth ones, a darker
 rim, ear loops to the sides of the face at about ear height, the image's own brightness and noise.
@@ -51,7 +55,9 @@ from tools.datasplit import Split, split_of  # noqa: E402
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
-Style = Literal["under_nose", "chin"]
+Style = Literal["under_nose", "chin", "proper"]
+"""How a drawn mask is worn: the two worn-wrong styles, or ``proper`` (over the nose: a control
+labelled ``with_mask``, so that a drawn mask alone does not mean "worn wrong")."""
 SOURCE_CLASS = "without_mask"
 DEFAULT_SEED = 20240601
 MIN_SCORE = 0.5
@@ -171,7 +177,10 @@ def draw_mask(image: U8, lm: Landmarks, style: Style, rng: np.random.Generator) 
     origin = eyes + ux * (0.6 * turn)
     nose_v = float(np.dot(nose - eyes, uy))
     mouth_v = span
-    if style == "under_nose":
+    if style == "proper":
+        top = nose_v * rng.uniform(0.35, 0.6)
+        bottom = mouth_v + span * rng.uniform(0.75, 0.95)
+    elif style == "under_nose":
         top = nose_v + (mouth_v - nose_v) * rng.uniform(0.25, 0.55)
         bottom = mouth_v + span * rng.uniform(0.75, 0.95)
     else:
@@ -262,10 +271,12 @@ def synthesise(
     finder: LandmarkFinder | None = None,
     exclude: frozenset[str] = frozenset(),
     limit: int | None = None,
+    proper_share: float = 0.0,
 ) -> Iterator[WornWrong]:
     """Worn-wrong faces made from ``data/without_mask`` images in ``split`` (sorted by file name;
     images with no face found, named in ``exclude``, or whose mask would be mostly outside the
-    image (:data:`MIN_COVER`) are skipped)."""
+    image (:data:`MIN_COVER`) are skipped); with ``proper_share``, that share of the faces also
+    with a mask worn properly (style ``proper``, right after its worn-wrong sibling)."""
     finder = finder or LandmarkFinder()
     made = 0
     for path in sorted((data / SOURCE_CLASS).iterdir()):
@@ -287,6 +298,12 @@ def synthesise(
             continue
         yield WornWrong(drawn, path.name, where, style)
         made += 1
+        if proper_share > 0.0:
+            digest = hashlib.sha256(f"{seed}/proper/{path.name}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            if rng.random() < proper_share:
+                yield WornWrong(draw_mask(image, lm, "proper", rng)[0], path.name, where, "proper")
+                made += 1
         if limit is not None and made >= limit:
             return
 
@@ -311,17 +328,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--proper-share", type=float, default=0.0, help="Also draw masks worn properly this often."
+    )
     args = parser.parse_args(argv)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("--out must be outside the project (no images are committed)")
     args.out.mkdir(parents=True, exist_ok=True)
-    made = list(synthesise(args.data, args.split, seed=args.seed, limit=args.limit))
+    made = list(
+        synthesise(
+            args.data, args.split, seed=args.seed, limit=args.limit, proper_share=args.proper_share
+        )
+    )
     for item in made:
         name = f"{Path(item.source).stem}_{item.style}.png"
         cv2.imwrite(str(args.out / name), item.image)
     sheet = contact_sheet([m.image for m in made[:96]], [f"{m.style} {m.split}" for m in made[:96]])
     cv2.imwrite(str(args.out / "contact_sheet.png"), sheet)
-    styles = {s: sum(m.style == s for m in made) for s in ("under_nose", "chin")}
+    styles = {s: sum(m.style == s for m in made) for s in ("under_nose", "chin", "proper")}
     print(
         f"{len(made)} images in {args.out} ({styles}); contact sheet {args.out}/contact_sheet.png"
     )

@@ -349,6 +349,7 @@ def train_member(
     steps = args.epochs * math.ceil(len(y_train) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
     weights = torch.ones(args.classes)
+    weights[1] = args.with_mask_weight
     if args.classes == 3:
         weights[WORN_WRONG] = args.worn_wrong_weight
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
@@ -405,6 +406,15 @@ def main(argv: list[str] | None = None) -> int:
         "--worn-wrong-weight", type=float, default=1.0, help="Loss weight of mask_worn_wrong."
     )
     parser.add_argument(
+        "--with-mask-weight", type=float, default=1.0, help="Loss weight of with_mask."
+    )
+    parser.add_argument(
+        "--proper-share",
+        type=float,
+        default=0.0,
+        help="Share of the synthesised faces also drawn with a mask worn properly (as with_mask).",
+    )
+    parser.add_argument(
         "--no-detector", action="store_true", help="Train on whole images only (no face crops)."
     )
     args = parser.parse_args(argv)
@@ -429,8 +439,12 @@ def main(argv: list[str] | None = None) -> int:
         items[s] = decoded(listed)
     if args.classes == 3:
         finder = LandmarkFinder(args.models_dir, args.threads)
-        for made in synthesise(args.data, "all", seed=args.seed, finder=finder):
-            items[made.split].append(Item(made.image, WORN_WRONG))
+        made_all = synthesise(
+            args.data, "all", seed=args.seed, finder=finder, proper_share=args.proper_share
+        )
+        for made in made_all:
+            label = 1 if made.style == "proper" else WORN_WRONG
+            items[made.split].append(Item(made.image, label))
     data = {s: load(its, faces, args.crop_expand) for s, its in items.items()}
     for s, views in data.items():
         counts = np.bincount(views.labels, minlength=args.classes).tolist()
@@ -481,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             f"without_mask images (seed {args.seed}); the split's real images are the rest"
         )
         result["worn_wrong_weight"] = args.worn_wrong_weight
+        result["with_mask_weight"] = args.with_mask_weight
+        result["proper_share"] = args.proper_share
         real = decoded(
             [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in real_wrong]
         )
