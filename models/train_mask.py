@@ -13,7 +13,9 @@ What it does, deterministically (seed 20240601 unless ``--seed``):
    adds the third, ``mask_worn_wrong``, synthesised in memory from every ``without_mask`` image
    (``models/synth_worn_wrong.py``; each in its source image's split), and leaves out the real
    worn-wrong photos listed in ``models/eval/worn_wrong_real.csv`` (from every split of every
-   class; they are measured separately, as ``mask_worn_wrong``);
+   class; they are measured separately, as ``mask_worn_wrong``); ``--proper-share`` adds
+   synthetic masks worn properly as ``with_mask`` (train split only: val and test ``with_mask``
+   stay real photos), ``--with-mask-weight`` / ``--worn-wrong-weight`` weight the loss;
 2. decodes every image once and runs the shipped face detector on it (``models/manifest.json``
    ``face-detector``, CenterFace) so that the classifier learns on the crops the agent will feed
    it: per image the whole image (80x80), the best face box grown by 1.45 (80x80, for random
@@ -443,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             args.data, "all", seed=args.seed, finder=finder, proper_share=args.proper_share
         )
         for made in made_all:
+            if made.style == "proper" and made.split != "train":
+                continue  # controls train only: val and test with_mask stay real photos
             label = 1 if made.style == "proper" else WORN_WRONG
             items[made.split].append(Item(made.image, label))
     data = {s: load(its, faces, args.crop_expand) for s, its in items.items()}
