@@ -298,6 +298,8 @@ def synthesise(
             continue
         yield WornWrong(drawn, path.name, where, style)
         made += 1
+        if limit is not None and made >= limit:
+            return
         if proper_share > 0.0:
             digest = hashlib.sha256(f"{seed}/proper/{path.name}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
