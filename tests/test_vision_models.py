@@ -100,13 +100,13 @@ def test_wrong_task_is_refused_with_a_clear_error() -> None:
         families.make_face_detector(spec, path)
 
 
-# --- the family on tiny models built here (onnx is in the `train` extra) -----------------------
+# --- the family on tiny models built here (onnx: the `dev` extra) ---------------------------------
 
 
 def tiny_classifier(tmp_path: Path, labels: tuple[str, ...], outputs: int) -> OnnxMaskClassifier:
     """A real ONNX model: input Nx3x8x8 -> mean of each channel (0..2) -> softmax over the first
     ``outputs`` of them, with a manifest entry naming ``labels``."""
-    onnx = pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper
 
     nodes = [

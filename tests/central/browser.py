@@ -6,14 +6,16 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import Engine
 
 from central.web.server import create_app
@@ -63,3 +65,23 @@ def chromium() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def gone(element: WebElement) -> Callable[[Any], bool]:
+    """A wait condition (``WebDriverWait(b, 15).until(gone(box))``): the page holding ``element``
+    has been replaced, as after a form was answered. Mid-navigation Chromium reports such a node
+    either as stale or as not belonging to the document; selenium's ``staleness_of`` knows only
+    the first and lets the second fail the test."""
+
+    def replaced(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+                return True
+            raise
+        return False
+
+    return replaced

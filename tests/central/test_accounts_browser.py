@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
@@ -16,7 +15,7 @@ from central.accounts.roles import Party, Role
 from central.audit import trail
 from central.registry.clinics import Clinic, Responsible, save
 from central.store.db import open_db
-from tests.central.browser import chromium, served
+from tests.central.browser import chromium, gone, served
 from tests.central.test_accounts import ADMIN, PASSWORD, TZ
 
 pytestmark = pytest.mark.slow
@@ -59,7 +58,7 @@ def sign_in(browser: object, url: str, name: str, password: str = PASSWORD) -> N
     box.send_keys(password)
     box.submit()
     # The server has answered once the form's page is gone (the URL alone may not change).
-    WebDriverWait(b, 15).until(expected_conditions.staleness_of(box))
+    WebDriverWait(b, 15).until(gone(box))
 
 
 @pytest.mark.parametrize("language", ["zh_CN", "en"])
@@ -114,7 +113,7 @@ def test_lock_out_in_a_real_browser(engine: Engine) -> None:
         assert "locked out" in row.text
         row.find_element(By.TAG_NAME, "button").click()
         # Other rows carry "Lock" buttons already: wait for the page the POST answers with.
-        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(row))
+        WebDriverWait(browser, 15).until(gone(row))
         browser.get(url + "/users")
         row = browser.find_element(By.XPATH, "//tr[td[text()='vic']]")
         assert "active" in row.text

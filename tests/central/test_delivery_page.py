@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
@@ -21,7 +20,7 @@ from central.delivery import queue
 from central.delivery.destinations import check_destination
 from central.delivery.message import Message
 from central.store.db import open_db
-from tests.central.browser import chromium, served
+from tests.central.browser import chromium, gone, served
 from tests.central.test_accounts import ADMIN, PASSWORD, TZ, Client
 
 SECRET = "SECRETKEY0123456789"
@@ -114,7 +113,7 @@ def test_delivery_page_in_a_phone_sized_browser(
         box.send_keys(PASSWORD)
         box.submit()
         # The login page's URL holds "/deliveries" already: wait for the page to be replaced.
-        WebDriverWait(b, 15).until(expected_conditions.staleness_of(box))
+        WebDriverWait(b, 15).until(gone(box))
         WebDriverWait(b, 15).until(lambda d: "/deliveries" in d.current_url)
         assert b.find_element(By.TAG_NAME, "h1").text == "送达情况"
         width = b.execute_script("return document.documentElement.scrollWidth")
