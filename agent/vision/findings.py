@@ -53,7 +53,6 @@ class Box:
 MaskVerdict = Literal["masked", "worn_wrong", "unmasked"]
 """A face's mask verdict: a mask worn properly, a mask worn wrong (nose or mouth uncovered), none.
 Only ``masked`` is compliant."""
-VERDICTS: tuple[MaskVerdict, ...] = ("masked", "worn_wrong", "unmasked")
 
 
 def verdict_of(mask_prob: float, worn_wrong_prob: float) -> MaskVerdict:

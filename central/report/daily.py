@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from central.report.counts import COUNTED_KINDS, Counts, Tally
 from central.report.days import Window, day_window
-from central.report.labels import MASK_CAUSES, problem_label
+from central.report.labels import problem_label
 from central.store import reader
 from central.store.coverage import Coverage, day_coverage
 from central.store.reader import Stored
@@ -155,12 +155,6 @@ def _text(e: Stored, name: str) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def _cause(raised: Stored | None) -> str | None:
-    """The ``cause`` of a raise when it is one the contract knows (box input is untrusted)."""
-    cause = _text(raised, "cause") if raised is not None else None
-    return cause if cause in MASK_CAUSES else None
-
-
 def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
     """Raise/clear pairs by alert id that overlap ``window``, oldest first."""
     raises: dict[str, Stored] = {}
@@ -201,7 +195,7 @@ def problems(alerts: Iterable[Stored], window: Window) -> list[Problem]:
                 zone=_text(first, "zone"),
                 reason=_text(c, "reason") if c else None,
                 family=_text(first, "family"),
-                cause=_cause(r),
+                cause=r.cause if r else None,
             )
         )
     return sorted(out, key=lambda p: p.raised if p.raised is not None else p.cleared or 0.0)

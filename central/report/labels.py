@@ -40,8 +40,6 @@ KNOWN: dict[str, AlertLabel] = {
 """Labels and units are English, marked with N_ and translated where shown
 (``t.gettext(label)``); the problem kind of each name is central/report/kinds.py's."""
 
-MASK_CAUSES = frozenset({"no_mask", "worn_wrong"})
-"""The ``cause`` values a raised mask alert may carry (docs/EVENTS.md); any other is ignored."""
 CAUSE_LABELS: dict[tuple[str, str], str] = {
     ("unmasked", "worn_wrong"): N_("Patient wearing a mask incorrectly"),
     ("staff_unmasked", "worn_wrong"): N_("Staff wearing a mask incorrectly"),

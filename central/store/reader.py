@@ -52,6 +52,20 @@ class Stored:
         v = self.number(name)
         return int(v) if v is not None else 0
 
+    @property
+    def cause(self) -> str | None:
+        """Why a mask alert (:data:`MASK_ALERTS`) was raised, ``no_mask`` or ``worn_wrong`` (a mask
+        worn wrong); None for other events, other values, or boxes before the field (read
+        defensively: the one rule the day's problems, the rollups and the counts share)."""
+        cause = self.doc.get("cause")
+        known = isinstance(cause, str) and cause in MASK_CAUSES
+        return cause if known and self.alert in MASK_ALERTS else None
+
+
+MASK_ALERTS = frozenset({"unmasked", "staff_unmasked"})
+"""The alerts a box raises with a ``cause`` (docs/EVENTS.md)."""
+MASK_CAUSES = frozenset({"no_mask", "worn_wrong"})
+"""The ``cause`` values the contract knows; any other is ignored."""
 
 _COLUMNS = (
     events.c.site,

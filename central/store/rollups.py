@@ -59,14 +59,11 @@ from central.store.tables import central_meta, events, rollup_alerts, rollup_cov
 Key = tuple[str, str, date]
 """(site, desk, local day)"""
 
-MASK_ALERTS = frozenset({"unmasked", "staff_unmasked"})
-"""The alerts a box raises with a ``cause`` (docs/EVENTS.md): ``no_mask`` or ``worn_wrong``."""
-
 
 def is_worn_wrong(e: Stored) -> bool:
-    """A mask alert whose ``cause`` is ``worn_wrong`` (a mask worn wrong: nose or mouth uncovered);
-    any other value, or a ``cause`` on another alert, is not (box input is untrusted)."""
-    return e.alert in MASK_ALERTS and e.doc.get("cause") == "worn_wrong"
+    """A mask alert whose ``cause`` is ``worn_wrong`` (a mask worn wrong: nose or mouth uncovered,
+    :attr:`Stored.cause`); any other value, or a ``cause`` on another alert, is not."""
+    return e.cause == "worn_wrong"
 
 
 @dataclass(frozen=True, slots=True)
