@@ -69,12 +69,10 @@ from agent.vision.inference import families  # noqa: E402
 from agent.vision.inference.families.mask_classifier import crop_face  # noqa: E402
 from agent.vision.manifest import resolve  # noqa: E402
 from tools.datasplit import LabelledImage, list_images, split_of  # noqa: E402
+from tools.eval_mask import LABELS, VERDICT_INDEX, WORN_WRONG, class_figures  # noqa: E402
 
-LABELS = ("without_mask", "with_mask", "mask_worn_wrong")
-"""Output order (the manifest ``labels``); a two-class model has the first two."""
-WORN_WRONG = 2
+# LABELS (tools.eval_mask): the output order, the manifest ``labels``; two-class: the first two.
 REAL_WORN_WRONG = ROOT / "models" / "eval" / "worn_wrong_real.csv"
-VERDICT_INDEX = {"unmasked": 0, "masked": 1, "worn_wrong": 2}
 
 SIZE = 64
 STORE = 80
@@ -302,15 +300,8 @@ def metrics(probs: F32, ys: npt.NDArray[np.int64]) -> dict[str, Any]:
     k = probs.shape[1]
     pred = predicted(probs)
     out: dict[str, Any] = {"n": len(ys), "accuracy": round(float((pred == ys).mean()), 4)}
-    for label, cls in enumerate(LABELS[:k]):
-        tp = int(((pred == label) & (ys == label)).sum())
-        out[f"recall_{cls}"] = round(tp / max(1, int((ys == label).sum())), 4)
-        out[f"precision_{cls}"] = round(tp / max(1, int((pred == label).sum())), 4)
-        out[f"n_{cls}"] = int((ys == label).sum())
+    out.update(class_figures(pred, ys, k, confusion=k == 3))
     if k == 3:
-        out["confusion"] = [
-            [int(((ys == t) & (pred == p)).sum()) for p in range(k)] for t in range(k)
-        ]
         masked, truly = pred == 1, ys == 1
         out["masked_vs_not"] = {
             "accuracy": round(float((masked == truly).mean()), 4),

@@ -49,6 +49,7 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from agent.vision.config import VisionConfig
 from agent.vision.findings import Box, FaceDetector, Frame, verdict_of
@@ -197,6 +198,25 @@ class Scores:
         return out
 
 
+def class_figures(
+    pred: npt.NDArray[np.int64], y: npt.NDArray[np.int64], classes: int, confusion: bool
+) -> dict[str, Any]:
+    """Per class of the first ``classes`` :data:`LABELS`: its recall, precision and count of the
+    verdicts ``pred`` against the truth ``y`` (label indexes), and with ``confusion`` the matrix
+    (rows the true class, columns the verdict). Shared with models/train_mask.py."""
+    out: dict[str, Any] = {}
+    for k, cls in enumerate(LABELS[:classes]):
+        tp = int(((pred == k) & (y == k)).sum())
+        out[f"recall_{cls}"] = round(tp / max(1, int((y == k).sum())), 4)
+        out[f"precision_{cls}"] = round(tp / max(1, int((pred == k).sum())), 4)
+        out[f"n_{cls}"] = int((y == k).sum())
+    if confusion:
+        out["confusion"] = [
+            [int(((y == t) & (pred == c)).sum()) for c in range(classes)] for t in range(classes)
+        ]
+    return out
+
+
 def three_class(predictions: list[Prediction], labels: list[int]) -> dict[str, Any]:
     """Per-class precision and recall of the agent's verdict, and the confusion matrix (rows the
     true class, columns the verdict; order :data:`LABELS`)."""
@@ -205,14 +225,8 @@ def three_class(predictions: list[Prediction], labels: list[int]) -> dict[str, A
         dtype=np.int64,
     )
     y = np.asarray(labels, dtype=np.int64)
-    out: dict[str, Any] = {"accuracy": round(float((pred == y).mean()), 4) if len(y) else 0.0}
-    for k, cls in enumerate(LABELS):
-        tp = int(((pred == k) & (y == k)).sum())
-        out[f"n_{cls}"] = int((y == k).sum())
-        out[f"recall_{cls}"] = round(tp / max(1, int((y == k).sum())), 4)
-        out[f"precision_{cls}"] = round(tp / max(1, int((pred == k).sum())), 4)
-    out["confusion"] = [[int(((y == t) & (pred == c)).sum()) for c in range(3)] for t in range(3)]
-    return out
+    accuracy = round(float((pred == y).mean()), 4) if len(y) else 0.0
+    return {"accuracy": accuracy, **class_figures(pred, y, 3, confusion=True)}
 
 
 def score(predictions: list[Prediction], labels: list[int], classes: int = 2) -> Scores:
