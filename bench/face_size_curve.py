@@ -2,7 +2,7 @@
 
 For each candidate input size the shipped face detector runs on every labelled photo of
 ``../shared/data/scenes`` fitted into a 640x480 camera frame (as the camera delivers it), and a
-labelled face (``models/eval/scene_faces.csv``, both classes) counts as found when a detection
+labelled face (``models/eval/scene_faces.csv``, every label) counts as found when a detection
 overlaps it with IoU >= :data:`MATCH_IOU`. Also reported per size: CPU milliseconds per 640x480
 frame (process CPU time, one intra-op thread, median of :data:`RUNS`), and the smallest labelled
 face side at the analysed resolution. The labels were made with this detector at 640x480, so

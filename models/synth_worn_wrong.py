@@ -33,6 +33,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import math
 import sys
@@ -65,6 +66,14 @@ MIN_COVER = 0.08
 """A synthetic mask must cover at least this share of the face box in the image (else the image,
 say a chin mask below a tightly cropped face, would look unmasked and is skipped)."""
 UNDER_NOSE_SHARE = 0.6
+DONOR_CLASS = "with_mask"
+REAL_WORN_WRONG = ROOT / "models" / "eval" / "worn_wrong_real.csv"
+MASK_SKIN_DISTANCE = 28.0
+"""CIELAB distance (OpenCV's 8-bit scale) from the skin colour that makes a pixel mask."""
+MIN_MASK_FILL = 0.3
+"""A donor's cut-out mask must fill this share of its lower face."""
+MAX_SIDE_CUT = 0.1
+"""A donor's mask may touch the photo's left or right edge on at most this share of its rows."""
 
 COLOURS: dict[str, tuple[int, int, int]] = {  # BGR
     "light_blue": (222, 196, 150),
@@ -246,6 +255,176 @@ def draw_mask(image: U8, lm: Landmarks, style: Style, rng: np.random.Generator) 
 
 
 @dataclass(frozen=True, slots=True)
+class Donor:
+    """A real mask cut out of a ``with_mask`` photo: the photo, its landmarks, and the mask's
+    alpha (1 on mask pixels, feathered at the edge) in the photo's pixels."""
+
+    image: U8
+    landmarks: Landmarks
+    alpha: F32
+    source: str
+
+
+def _face_axes(
+    lm: Landmarks,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]:
+    """The face's frame: eye centre, unit vectors across and down the face, the eyes-to-mouth
+    span and the nose's depth below the eyes (both along "down")."""
+    eyes = _mid(lm.left_eye, lm.right_eye)
+    mouth = _mid(lm.mouth_left, lm.mouth_right)
+    axis = np.asarray(lm.right_eye, dtype=np.float64) - np.asarray(lm.left_eye, dtype=np.float64)
+    roll = math.atan2(axis[1], axis[0]) if np.linalg.norm(axis) > 1 else 0.0
+    ux = np.array([math.cos(roll), math.sin(roll)])
+    uy = np.array([-math.sin(roll), math.cos(roll)])
+    span = max(4.0, float(np.dot(mouth - eyes, uy)))
+    nose_v = float(np.dot(np.asarray(lm.nose, dtype=np.float64) - eyes, uy))
+    return eyes, ux, uy, span, nose_v
+
+
+def _face_uv(
+    shape: tuple[int, ...],
+    origin: npt.NDArray[np.float64],
+    ux: npt.NDArray[np.float64],
+    uy: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per-pixel face coordinates: u across, v down, both 0 at ``origin``."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    dx, dy = xx - origin[0], yy - origin[1]
+    return dx * ux[0] + dy * ux[1], dx * uy[0] + dy * uy[1]
+
+
+def cut_mask(image: U8, lm: Landmarks) -> F32 | None:
+    """The alpha of the real mask on a masked face, or None when it cannot be told from the skin.
+
+    The mask is the largest connected area of the lower face (from a little above the nose down
+    to below the chin, inside an ellipse a face wide) whose colour (CIELAB) is at least :data:`MASK_SKIN_DISTANCE`
+    from the skin between the eyes; it must fill :data:`MIN_MASK_FILL` of that area (a skin-
+    coloured mask, or a face whose landmarks missed, is no donor)."""
+    eyes, ux, uy, span, nose_v = _face_axes(lm)
+    u, v = _face_uv(image.shape, eyes, ux, uy)
+    eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
+    between = (np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span)
+    if int(between.sum()) < 4:
+        return None
+    skin = np.median(lab[between], axis=0)
+    box_w = lm.box[2] - lm.box[0]
+    lower = (v >= 0.25 * max(nose_v, 0.3 * span)) & (v <= span * 2.0) & (np.abs(u) <= 0.6 * box_w)
+    # where a mask can be: an ellipse over the lower face (no background beside the face)
+    lower &= (u / (0.55 * box_w)) ** 2 + ((v - 0.95 * span) / (1.05 * span)) ** 2 <= 1.0
+    far = np.linalg.norm(lab - skin[None, None, :], axis=2) >= MASK_SKIN_DISTANCE
+    raw = (lower & far).astype(np.uint8)
+    k = max(1, round(box_w / 40))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    raw = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(raw, connectivity=8)
+    if count < 2:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    part = labels == best
+    if part.sum() < MIN_MASK_FILL * max(1, int((lower & (v <= span * 1.6)).sum())):
+        return None
+    if not part[(v > 0.6 * span) & (v < 1.2 * span) & (np.abs(u) < 0.2 * box_w)].any():
+        return None  # nothing over the mouth: not a mask
+    rows = max(1, int(part.any(axis=1).sum()))
+    if (part[:, 0] | part[:, -1]).sum() >= MAX_SIDE_CUT * rows:
+        return None  # cut by the photo's side: moved, it would show a straight edge
+    alpha = cv2.GaussianBlur(part.astype(np.float32), (0, 0), max(0.6, box_w / 80.0))
+    return np.asarray(alpha, dtype=np.float32)
+
+
+def transplant_mask(
+    image: U8, lm: Landmarks, donor: Donor, style: Style, rng: np.random.Generator
+) -> tuple[U8, float]:
+    """``image`` with ``donor``'s real mask moved onto it, worn ``style``: the donor face is
+    aligned to this one by its five landmarks (a similarity), then slid down the face until the
+    mask's top edge sits where that style puts it; the mask's brightness follows this image's
+    skin. Returns the new image and the share of the face box the visible mask covers."""
+    h, w = image.shape[:2]
+    src = np.asarray(
+        [
+            donor.landmarks.left_eye,
+            donor.landmarks.right_eye,
+            donor.landmarks.nose,
+            donor.landmarks.mouth_left,
+            donor.landmarks.mouth_right,
+        ],
+        dtype=np.float32,
+    )
+    dst = np.asarray(
+        [lm.left_eye, lm.right_eye, lm.nose, lm.mouth_left, lm.mouth_right], dtype=np.float32
+    )
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:
+        return image.copy(), 0.0
+    eyes, ux, uy, span, nose_v = _face_axes(lm)
+    alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    u, v = _face_uv(image.shape, eyes, ux, uy)
+    on = alpha > 0.5
+    if not on.any():
+        return image.copy(), 0.0
+    top_now = float(np.percentile(v[on], 3))
+    if style == "under_nose":
+        top = nose_v + (span - nose_v) * rng.uniform(0.05, 0.35)
+    elif style == "chin":
+        top = span + span * rng.uniform(0.2, 0.35)
+    else:
+        top = top_now
+    shift = uy * (top - top_now)
+    matrix = np.array(matrix, dtype=np.float64)  # a copy
+    matrix[:, 2] = matrix[:, 2] + shift
+    alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpAffine(donor.image, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    # this image's light: the skin between the eyes, here against the donor's
+    eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
+    between = (np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span)
+    d_eyes, d_ux, d_uy, d_span, _ = _face_axes(donor.landmarks)
+    du, dv = _face_uv(donor.image.shape, d_eyes, d_ux, d_uy)
+    d_eye_gap = max(
+        2.0, float(np.linalg.norm(np.subtract(donor.landmarks.right_eye, donor.landmarks.left_eye)))
+    )
+    d_between = (np.abs(du) <= 0.18 * d_eye_gap) & (np.abs(dv) <= 0.12 * d_span)
+    grey, d_grey = (
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
+        cv2.cvtColor(donor.image, cv2.COLOR_BGR2GRAY),
+    )
+    if between.any() and d_between.any():
+        gain = float(
+            np.clip(np.mean(grey[between]) / max(1.0, float(np.mean(d_grey[d_between]))), 0.7, 1.3)
+        )
+    else:
+        gain = 1.0
+    a = alpha[:, :, None].astype(np.float64)
+    out = image.astype(np.float64) * (1.0 - a) + np.clip(mask.astype(np.float64) * gain, 0, 255) * a
+    box_area = max(1.0, (lm.box[2] - lm.box[0]) * (lm.box[3] - lm.box[1]))
+    return np.asarray(np.clip(out, 0, 255), dtype=np.uint8), float(alpha.sum()) / box_area
+
+
+def donors(
+    data: Path, split: Split, finder: LandmarkFinder, exclude: frozenset[str] = frozenset()
+) -> list[Donor]:
+    """Real masks of the ``with_mask`` photos of ``split`` (sorted by file name) that
+    :func:`cut_mask` can cut out; photos named in ``exclude`` (the real worn-wrong ones) never."""
+    out: list[Donor] = []
+    for path in sorted((data / DONOR_CLASS).iterdir()):
+        if path.suffix.lower() not in {".jpg", ".jpeg", ".png"} or path.name in exclude:
+            continue
+        if split not in ("all", split_of(DONOR_CLASS, path.name)):
+            continue
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        image = np.asarray(bgr, dtype=np.uint8)
+        lm = finder.find(image)
+        if lm is None:
+            continue
+        alpha = cut_mask(image, lm)
+        if alpha is not None:
+            out.append(Donor(image, lm, alpha, path.name))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class WornWrong:
     """One synthetic face: its pixels, the source file and its split, how the mask is worn."""
 
@@ -253,6 +432,8 @@ class WornWrong:
     source: str
     split: Split
     style: Style
+    donor: str | None = None
+    """The ``with_mask`` photo whose real mask was moved here; None: a drawn mask."""
 
 
 def style_of(name: str, seed: int) -> tuple[Style, np.random.Generator]:
@@ -272,12 +453,19 @@ def synthesise(
     exclude: frozenset[str] = frozenset(),
     limit: int | None = None,
     proper_share: float = 0.0,
+    real_share: float = 0.0,
+    donor_exclude: frozenset[str] = frozenset(),
 ) -> Iterator[WornWrong]:
     """Worn-wrong faces made from ``data/without_mask`` images in ``split`` (sorted by file name;
     images with no face found, named in ``exclude``, or whose mask would be mostly outside the
     image (:data:`MIN_COVER`) are skipped); with ``proper_share``, that share of the faces also
-    with a mask worn properly (style ``proper``, right after its worn-wrong sibling)."""
+    with a mask worn properly (style ``proper``, right after its worn-wrong sibling).
+
+    With ``real_share``, that share of the faces gets a real mask instead of a drawn one: moved
+    (:func:`transplant_mask`) from a ``with_mask`` photo of the same split (:func:`donors`; the
+    photos named in ``donor_exclude``, the real worn-wrong ones, never give one), chosen by the face's own random generator."""
     finder = finder or LandmarkFinder()
+    pools: dict[str, list[Donor]] = {}
     made = 0
     for path in sorted((data / SOURCE_CLASS).iterdir()):
         if path.suffix.lower() not in {".jpg", ".jpeg", ".png"} or path.name in exclude:
@@ -293,10 +481,19 @@ def synthesise(
         if lm is None:
             continue
         style, rng = style_of(path.name, seed)
-        drawn, cover = draw_mask(image, lm, style, rng)
+        donor: Donor | None = None
+        if real_share > 0.0 and rng.random() < real_share:
+            if where not in pools:
+                pools[where] = donors(data, where, finder, donor_exclude)
+            if pools[where]:
+                donor = pools[where][int(rng.integers(len(pools[where])))]
+        if donor is None:
+            drawn, cover = draw_mask(image, lm, style, rng)
+        else:
+            drawn, cover = transplant_mask(image, lm, donor, style, rng)
         if cover < MIN_COVER:
             continue
-        yield WornWrong(drawn, path.name, where, style)
+        yield WornWrong(drawn, path.name, where, style, None if donor is None else donor.source)
         made += 1
         if limit is not None and made >= limit:
             return
@@ -308,6 +505,15 @@ def synthesise(
                 made += 1
         if limit is not None and made >= limit:
             return
+
+
+def real_worn_wrong_names(listing: Path = REAL_WORN_WRONG) -> tuple[str, ...]:
+    """The ``with_mask`` photos that show a real mask worn wrong (``models/eval/
+    worn_wrong_real.csv``, column ``file``, in file order): held out of training, so never a
+    donor."""
+    with listing.open(newline="", encoding="utf-8") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        return tuple(row["file"] for row in rows)
 
 
 def contact_sheet(images: list[U8], labels: list[str], size: int = 128, cols: int = 8) -> U8:
@@ -333,19 +539,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--proper-share", type=float, default=0.0, help="Also draw masks worn properly this often."
     )
+    parser.add_argument(
+        "--real-share", type=float, default=0.0, help="Move real masks onto this share."
+    )
     args = parser.parse_args(argv)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("--out must be outside the project (no images are committed)")
     args.out.mkdir(parents=True, exist_ok=True)
     made = list(
         synthesise(
-            args.data, args.split, seed=args.seed, limit=args.limit, proper_share=args.proper_share
+            args.data,
+            args.split,
+            seed=args.seed,
+            limit=args.limit,
+            proper_share=args.proper_share,
+            real_share=args.real_share,
+            donor_exclude=frozenset(real_worn_wrong_names()),
         )
     )
     for item in made:
         name = f"{Path(item.source).stem}_{item.style}.png"
         cv2.imwrite(str(args.out / name), item.image)
-    sheet = contact_sheet([m.image for m in made[:96]], [f"{m.style} {m.split}" for m in made[:96]])
+    sheet = contact_sheet(
+        [m.image for m in made[:96]],
+        [f"{m.style} {'real' if m.donor else 'drawn'}" for m in made[:96]],
+    )
     cv2.imwrite(str(args.out / "contact_sheet.png"), sheet)
     styles = {s: sum(m.style == s for m in made) for s in ("under_nose", "chin", "proper")}
     print(

@@ -15,7 +15,9 @@ What it does, deterministically (seed 20240601 unless ``--seed``):
    worn-wrong photos listed in ``models/eval/worn_wrong_real.csv`` (from every split of every
    class; they are measured separately, as ``mask_worn_wrong``); ``--proper-share`` adds
    synthetic masks worn properly as ``with_mask`` (train split only: val and test ``with_mask``
-   stay real photos), ``--with-mask-weight`` / ``--worn-wrong-weight`` weight the loss;
+   stay real photos), ``--real-share`` gives that share of the worn-wrong faces a real mask
+   moved from a ``with_mask`` photo of the same split instead of a drawn one,
+   ``--with-mask-weight`` / ``--worn-wrong-weight`` weight the loss;
 2. decodes every image once and runs the shipped face detector on it (``models/manifest.json``
    ``face-detector``, CenterFace) so that the classifier learns on the crops the agent will feed
    it: per image the whole image (80x80), the best face box grown by 1.45 (80x80, for random
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import math
 import os
@@ -62,7 +63,12 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from synth_worn_wrong import LandmarkFinder, synthesise  # noqa: E402  (beside this script)
+from synth_worn_wrong import (  # noqa: E402  (beside this script)
+    REAL_WORN_WRONG,
+    LandmarkFinder,
+    real_worn_wrong_names,
+    synthesise,
+)
 
 from agent.vision.findings import FaceDetector, Frame, verdict_of  # noqa: E402
 from agent.vision.inference import families  # noqa: E402
@@ -72,7 +78,6 @@ from tools.datasplit import LabelledImage, list_images, split_of  # noqa: E402
 from tools.eval_mask import LABELS, VERDICT_INDEX, WORN_WRONG, class_figures  # noqa: E402
 
 # LABELS (tools.eval_mask): the output order, the manifest ``labels``; two-class: the first two.
-REAL_WORN_WRONG = ROOT / "models" / "eval" / "worn_wrong_real.csv"
 
 SIZE = 64
 STORE = 80
@@ -116,12 +121,6 @@ def decoded(images: list[LabelledImage]) -> list[Item]:
             raise SystemExit(f"cannot decode image {item.path}")
         out.append(Item(np.asarray(bgr, dtype=np.uint8), item.label))
     return out
-
-
-def real_worn_wrong(path: Path = REAL_WORN_WRONG) -> list[str]:
-    """File names (in ``with_mask``) of the real photos of a mask worn wrong."""
-    with path.open(encoding="utf-8") as f:
-        return [r["file"] for r in csv.DictReader(line for line in f if not line.startswith("#"))]
 
 
 def load(images: list[Item], faces: FaceDetector | None, expand: float) -> Views:
@@ -408,6 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         help="Share of the synthesised faces also drawn with a mask worn properly (as with_mask).",
     )
     parser.add_argument(
+        "--real-share",
+        type=float,
+        default=0.0,
+        help="Share of the worn-wrong faces given a real mask moved from a with_mask photo "
+        "of the same split instead of a drawn one.",
+    )
+    parser.add_argument(
         "--no-detector", action="store_true", help="Train on whole images only (no face crops)."
     )
     args = parser.parse_args(argv)
@@ -422,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_detector:
         spec, path = resolve(args.models_dir, "face-detector")
         faces = families.make_face_detector(spec, path, args.threads)
-    real_wrong = real_worn_wrong() if args.classes == 3 else []
+    real_wrong = list(real_worn_wrong_names()) if args.classes == 3 else []
     left_out = frozenset(real_wrong)
     items: dict[str, list[Item]] = {}
     for s in ("train", "val", "test"):
@@ -433,7 +439,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.classes == 3:
         finder = LandmarkFinder(args.models_dir, args.threads)
         made_all = synthesise(
-            args.data, "all", seed=args.seed, finder=finder, proper_share=args.proper_share
+            args.data,
+            "all",
+            seed=args.seed,
+            finder=finder,
+            proper_share=args.proper_share,
+            real_share=args.real_share,
+            donor_exclude=left_out,
         )
         for made in made_all:
             if made.style == "proper" and made.split != "train":
@@ -492,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         result["worn_wrong_weight"] = args.worn_wrong_weight
         result["with_mask_weight"] = args.with_mask_weight
         result["proper_share"] = args.proper_share
+        result["real_share"] = args.real_share
         real = decoded(
             [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in real_wrong]
         )

@@ -6,11 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.conftest import REPO, shared_path
 from tools.datasplit import list_images, split_of
-from tools.eval_mask import EXIT_DATA, Prediction, main, score
+from tools.eval_mask import EXIT_DATA, WORN_WRONG, Prediction, main, scene_samples, score
 
 MODELS = REPO / "models"
 
@@ -83,6 +85,24 @@ def test_missing_folder_is_a_clear_error(
 
 @pytest.mark.model
 @pytest.mark.shared
+def test_scene_labels_take_the_third_class_and_skip_unknown_ones(tmp_path: Path) -> None:
+    scene = np.full((120, 160, 3), 128, dtype=np.uint8)
+    assert cv2.imwrite(str(tmp_path / "a.jpg"), scene)
+    labels = tmp_path / "faces.csv"
+    labels.write_text(
+        "# comment\nscene,x1,y1,x2,y2,label\n"
+        "a.jpg,10,10,40,40,with_mask\na.jpg,50,10,80,40,mask_worn_wrong\n"
+        "a.jpg,90,10,120,40,without_mask\na.jpg,10,60,40,90,mask_under_chin\n"
+        "missing.jpg,10,10,40,40,with_mask\n",
+        encoding="utf-8",
+    )
+    skipped: list[str] = []
+    samples = list(scene_samples(labels, tmp_path, skipped))
+    assert [s.label for s in samples] == [1, WORN_WRONG, 0]
+    assert all(s.image.shape[2] == 3 for s in samples)
+    assert skipped == ["a.jpg:10,60 (mask_under_chin)", "missing.jpg:10,10 (with_mask)"]
+
+
 def test_eval_mask_prints_json_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tiny_folder(tmp_path)
     (data / "with_mask" / "broken.jpg").write_bytes(b"not a jpeg")

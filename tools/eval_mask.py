@@ -22,7 +22,7 @@ worn wrong instead of masked; ``--synth-worn-wrong`` adds the faces ``models/syn
 makes from the split's ``without_mask`` images (in memory, same seed as training).
 
 ``--scenes CSV`` evaluates faces in ``../shared/data/scenes`` labelled by hand (columns
-``scene,x1,y1,x2,y2,label``): each box, grown by :data:`SCENE_CONTEXT` for context, is cut out of
+``scene,x1,y1,x2,y2,label``, label one of :data:`LABELS`): each box, grown by :data:`SCENE_CONTEXT` for context, is cut out of
 its scene in memory and evaluated like an image of ``DIR``.
 
 Prints a table, then one JSON line last: ``n``, ``accuracy``, ``recall_with_mask``,
@@ -57,7 +57,7 @@ from agent.vision.inference import families
 from agent.vision.inference.families.aizoo import AizooDetector
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
-from tools.datasplit import CLASSES, Split, list_images
+from tools.datasplit import Split, list_images
 
 SCENE_CONTEXT = 1.6
 """Scene faces are cut out with this much context (box side x 1.6) before evaluation."""
@@ -306,12 +306,12 @@ def scene_samples(csv_path: Path, scenes_dir: Path, skipped: list[str]) -> Itera
                 img = cv2.imread(str(scenes_dir / name), cv2.IMREAD_COLOR)
                 cache[name] = None if img is None else np.asarray(img, dtype=np.uint8)
             scene = cache[name]
-            if scene is None or row["label"] not in CLASSES:
+            if scene is None or row["label"] not in LABELS:
                 skipped.append(f"{name}:{row['x1']},{row['y1']} ({row['label']})")
                 continue
             box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
             crop = np.ascontiguousarray(crop_face(scene, box, SCENE_CONTEXT))
-            yield Sample(crop, CLASSES.index(row["label"]))
+            yield Sample(crop, LABELS.index(row["label"]))
 
 
 def evaluate(predictors: list[MaskPredictor], samples: Iterator[Sample]) -> list[Scores]:
