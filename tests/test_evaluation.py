@@ -126,7 +126,8 @@ def test_eval_mask_runs_the_aizoo_baseline_side_by_side(
     args = ["--data", str(data), "--models-dir", str(MODELS), "--baseline", "aizoo"]
     assert main([*args, "--reference-dir", str(reference)]) == 0
     out = capsys.readouterr().out
-    assert "aizoo" in out.splitlines()[-2]  # the table row just above the JSON line
+    rows = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert rows.index("aizoo") == rows.index("mask-classifier") + 1  # side by side in the table
     result = last_json(out)
     baseline = result["baseline"]
     assert isinstance(baseline, dict)
