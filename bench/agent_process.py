@@ -92,6 +92,17 @@ class AgentRun:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM")
 
+    def resident_mb(self) -> dict[str, float]:
+        """Resident memory now, in MiB: ``rss_anon`` (the process's own) and ``rss_file``
+        (file-backed: libraries, models), from ``/proc/PID/status``."""
+        fields = {"RssAnon:": "rss_anon", "RssFile:": "rss_file"}
+        out: dict[str, float] = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key = line.split(maxsplit=1)[0] if line else ""
+            if key in fields:
+                out[fields[key]] = int(line.split()[1]) / 1024
+        return out
+
     def output(self) -> str:
         return (self._dir / "agent.log").read_text(errors="replace")
 

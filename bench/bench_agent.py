@@ -6,7 +6,10 @@ publishing to a real mosquitto on a free port, with ``NOTIFY_SOCKET`` set (:mod:
 - ``startup_ready_s``: process start -> ``READY=1`` with every source configured (simulated
   thermometer, camera on the busy benchmark video, shipped models), median of :data:`STARTS`;
 - ``rss_peak_mb``: ``VmHWM`` after :data:`BUSY_S` seconds with all sources active (the simulated
-  thermometer plays its ``mixed`` scenario, the camera the busy desk video of up to four people);
+  thermometer plays its ``mixed`` scenario, the camera the busy desk video of up to four people),
+  started with the page cache of the agent's libraries and models dropped (:mod:`bench.cold_cache`:
+  a booted box's cold start, the same on every kernel); ``rss_anon_mb`` / ``rss_file_mb``: the
+  process's own and its file-backed resident memory at that moment;
 - ``payload_bytes_mean`` and ``traffic``: mean payload size per event kind as the broker
   delivered them during the busy run (kinds that did not occur in it: the real encoder on a typical
   event, listed in ``sizes_from_typical_events``), then :mod:`bench.traffic`'s clinic day;
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from agent.flow.events import AlertEvent, Event, SummaryEvent
 from agent.wire.contract import Identity, encode
-from bench import traffic, videos
+from bench import cold_cache, traffic, videos
 from bench.agent_process import REPO, AgentRun, config
 from tests.broker import Broker, Collector
 
@@ -85,15 +88,20 @@ def main() -> dict[str, object]:
             rss = 0.0
             sizes: dict[str, list[int]] = {}
             collector = Collector(broker.port, "#")
+            mapped = cold_cache.agent_files(REPO)
+            memory: dict[str, float] = {}
             for i in range(STARTS):
                 run_dir = tmp / f"busy{i}"
                 run_dir.mkdir()
                 cfg = _run_config(run_dir, broker.port, busy, "mixed", short=i == 0)
+                if i == 0:
+                    cold_cache.evict(mapped)
                 with AgentRun(cfg) as agent:
                     starts.append(agent.wait_ready())
                     if i == 0:
                         time.sleep(BUSY_S)
                         rss = agent.rss_peak_mb()
+                        memory = agent.resident_mb()
                         for m in collector.messages:
                             kind = m.topic.rsplit("/", 1)[-1]
                             sizes.setdefault(kind, []).append(len(m.payload))
@@ -128,6 +136,7 @@ def main() -> dict[str, object]:
         "startup_ready_s": round(statistics.median(starts), 2),
         "startup_ready_s_all": [round(s, 2) for s in starts],
         "rss_peak_mb": round(rss, 1),
+        **{f"{k}_mb": round(v, 1) for k, v in memory.items()},
         "busy_s": BUSY_S,
         "idle_cpu_pct": round(idle_pct, 2),
         "idle_s": IDLE_S,
