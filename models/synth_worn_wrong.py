@@ -111,6 +111,13 @@ class Landmarks:
     mouth_left: tuple[float, float]
     mouth_right: tuple[float, float]
 
+    def points(self) -> F32:
+        """The five points as a 5x2 array (eyes, nose, mouth corners)."""
+        return np.asarray(
+            [self.left_eye, self.right_eye, self.nose, self.mouth_left, self.mouth_right],
+            dtype=np.float32,
+        )
+
 
 class LandmarkFinder:
     """The shipped CenterFace model, with its landmark output decoded (best face only)."""
@@ -293,6 +300,14 @@ def _face_uv(
     return dx * ux[0] + dy * ux[1], dx * uy[0] + dy * uy[1]
 
 
+def _between_eyes(shape: tuple[int, ...], lm: Landmarks) -> npt.NDArray[np.bool_]:
+    """The skin between the eyes (a mask never covers it): pixels near the eye centre."""
+    eyes, ux, uy, span, _ = _face_axes(lm)
+    u, v = _face_uv(shape, eyes, ux, uy)
+    eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
+    return np.asarray((np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span))
+
+
 def cut_mask(image: U8, lm: Landmarks) -> F32 | None:
     """The alpha of the real mask on a masked face, or None when it cannot be told from the skin.
 
@@ -302,9 +317,8 @@ def cut_mask(image: U8, lm: Landmarks) -> F32 | None:
     coloured mask, or a face whose landmarks missed, is no donor)."""
     eyes, ux, uy, span, nose_v = _face_axes(lm)
     u, v = _face_uv(image.shape, eyes, ux, uy)
-    eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
-    between = (np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span)
+    between = _between_eyes(image.shape, lm)
     if int(between.sum()) < 4:
         return None
     skin = np.median(lab[between], axis=0)
@@ -341,25 +355,13 @@ def transplant_mask(
     mask's top edge sits where that style puts it; the mask's brightness follows this image's
     skin. Returns the new image and the share of the face box the visible mask covers."""
     h, w = image.shape[:2]
-    src = np.asarray(
-        [
-            donor.landmarks.left_eye,
-            donor.landmarks.right_eye,
-            donor.landmarks.nose,
-            donor.landmarks.mouth_left,
-            donor.landmarks.mouth_right,
-        ],
-        dtype=np.float32,
-    )
-    dst = np.asarray(
-        [lm.left_eye, lm.right_eye, lm.nose, lm.mouth_left, lm.mouth_right], dtype=np.float32
-    )
+    src, dst = donor.landmarks.points(), lm.points()
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None:
         return image.copy(), 0.0
     eyes, ux, uy, span, nose_v = _face_axes(lm)
     alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    u, v = _face_uv(image.shape, eyes, ux, uy)
+    _, v = _face_uv(image.shape, eyes, ux, uy)
     on = alpha > 0.5
     if not on.any():
         return image.copy(), 0.0
@@ -376,24 +378,16 @@ def transplant_mask(
     alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
     mask = cv2.warpAffine(donor.image, matrix, (w, h), flags=cv2.INTER_LINEAR)
     # this image's light: the skin between the eyes, here against the donor's
-    eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
-    between = (np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span)
-    d_eyes, d_ux, d_uy, d_span, _ = _face_axes(donor.landmarks)
-    du, dv = _face_uv(donor.image.shape, d_eyes, d_ux, d_uy)
-    d_eye_gap = max(
-        2.0, float(np.linalg.norm(np.subtract(donor.landmarks.right_eye, donor.landmarks.left_eye)))
+    between, d_between = (
+        _between_eyes(image.shape, lm),
+        _between_eyes(donor.image.shape, donor.landmarks),
     )
-    d_between = (np.abs(du) <= 0.18 * d_eye_gap) & (np.abs(dv) <= 0.12 * d_span)
-    grey, d_grey = (
-        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
-        cv2.cvtColor(donor.image, cv2.COLOR_BGR2GRAY),
-    )
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    d_grey = cv2.cvtColor(donor.image, cv2.COLOR_BGR2GRAY)
+    gain = 1.0
     if between.any() and d_between.any():
-        gain = float(
-            np.clip(np.mean(grey[between]) / max(1.0, float(np.mean(d_grey[d_between]))), 0.7, 1.3)
-        )
-    else:
-        gain = 1.0
+        ratio = np.mean(grey[between]) / max(1.0, float(np.mean(d_grey[d_between])))
+        gain = float(np.clip(ratio, 0.7, 1.3))
     a = alpha[:, :, None].astype(np.float64)
     out = image.astype(np.float64) * (1.0 - a) + np.clip(mask.astype(np.float64) * gain, 0, 255) * a
     box_area = max(1.0, (lm.box[2] - lm.box[0]) * (lm.box[3] - lm.box[1]))
@@ -405,23 +399,31 @@ def donors(
 ) -> list[Donor]:
     """Real masks of the ``with_mask`` photos of ``split`` (sorted by file name) that
     :func:`cut_mask` can cut out; photos named in ``exclude`` (the real worn-wrong ones) never."""
-    out: list[Donor] = []
-    for path in sorted((data / DONOR_CLASS).iterdir()):
+    return [
+        Donor(image, lm, alpha, name)
+        for name, _, image, lm in faces(data, DONOR_CLASS, split, finder, exclude)
+        if (alpha := cut_mask(image, lm)) is not None
+    ]
+
+
+def faces(
+    data: Path, cls: str, split: Split, finder: LandmarkFinder, exclude: frozenset[str]
+) -> Iterator[tuple[str, Split, U8, Landmarks]]:
+    """Each ``data/cls`` photo of ``split`` (sorted by file name, not in ``exclude``) in which a
+    face is found: its file name, split, pixels and landmarks."""
+    for path in sorted((data / cls).iterdir()):
         if path.suffix.lower() not in {".jpg", ".jpeg", ".png"} or path.name in exclude:
             continue
-        if split not in ("all", split_of(DONOR_CLASS, path.name)):
+        where = split_of(cls, path.name)
+        if split not in ("all", where):
             continue
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             continue
         image = np.asarray(bgr, dtype=np.uint8)
         lm = finder.find(image)
-        if lm is None:
-            continue
-        alpha = cut_mask(image, lm)
-        if alpha is not None:
-            out.append(Donor(image, lm, alpha, path.name))
-    return out
+        if lm is not None:
+            yield path.name, where, image, lm
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,20 +469,8 @@ def synthesise(
     finder = finder or LandmarkFinder()
     pools: dict[str, list[Donor]] = {}
     made = 0
-    for path in sorted((data / SOURCE_CLASS).iterdir()):
-        if path.suffix.lower() not in {".jpg", ".jpeg", ".png"} or path.name in exclude:
-            continue
-        where = split_of(SOURCE_CLASS, path.name)
-        if split not in ("all", where):
-            continue
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            continue
-        image = np.asarray(bgr, dtype=np.uint8)
-        lm = finder.find(image)
-        if lm is None:
-            continue
-        style, rng = style_of(path.name, seed)
+    for name, where, image, lm in faces(data, SOURCE_CLASS, split, finder, exclude):
+        style, rng = style_of(name, seed)
         donor: Donor | None = None
         if real_share > 0.0 and rng.random() < real_share:
             if where not in pools:
@@ -493,15 +483,15 @@ def synthesise(
             drawn, cover = transplant_mask(image, lm, donor, style, rng)
         if cover < MIN_COVER:
             continue
-        yield WornWrong(drawn, path.name, where, style, None if donor is None else donor.source)
+        yield WornWrong(drawn, name, where, style, None if donor is None else donor.source)
         made += 1
         if limit is not None and made >= limit:
             return
         if proper_share > 0.0:
-            digest = hashlib.sha256(f"{seed}/proper/{path.name}".encode()).digest()
+            digest = hashlib.sha256(f"{seed}/proper/{name}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
             if rng.random() < proper_share:
-                yield WornWrong(draw_mask(image, lm, "proper", rng)[0], path.name, where, "proper")
+                yield WornWrong(draw_mask(image, lm, "proper", rng)[0], name, where, "proper")
                 made += 1
         if limit is not None and made >= limit:
             return

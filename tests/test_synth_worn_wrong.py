@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,6 +29,18 @@ def synth() -> ModuleType:
     return sys.modules[spec.name]
 
 
+def assert_mask_low_on_the_face(data: Path, item: Any) -> None:
+    """Pixels changed from the source photo: many in its lower half, fewer in its top third."""
+    source = cv2.imread(str(data / "without_mask" / item.source), cv2.IMREAD_COLOR)
+    assert source is not None
+    assert source.shape == item.image.shape
+    changed = np.abs(item.image.astype(int) - source.astype(int)).sum(axis=2) > 30
+    h = changed.shape[0]
+    top, bottom = changed[: h // 3].mean(), changed[h // 2 :].mean()
+    assert bottom > 0.1, item.source  # a mask was put on...
+    assert top < bottom, item.source  # ...low on the face
+
+
 @pytest.mark.model
 @pytest.mark.shared
 def test_masks_are_drawn_low_on_the_face_in_the_source_split_and_seeded() -> None:
@@ -39,14 +53,7 @@ def test_masks_are_drawn_low_on_the_face_in_the_source_split_and_seeded() -> Non
     assert all(np.array_equal(a.image, b.image) for a, b in zip(made, again, strict=True))
     for item in made:
         assert item.split == split_of("without_mask", item.source) == "test"
-        source = cv2.imread(str(data / "without_mask" / item.source), cv2.IMREAD_COLOR)
-        assert source is not None
-        assert source.shape == item.image.shape
-        changed = np.abs(item.image.astype(int) - source.astype(int)).sum(axis=2) > 30
-        h = changed.shape[0]
-        top, bottom = changed[: h // 3].mean(), changed[h // 2 :].mean()
-        assert bottom > 0.1, item.source  # a mask was drawn...
-        assert top < bottom, item.source  # ...low on the face
+        assert_mask_low_on_the_face(data, item)
     assert {m.style for m in made} <= {"under_nose", "chin", "proper"}
 
 
@@ -63,12 +70,7 @@ def test_real_masks_move_from_with_mask_photos_of_the_same_split_never_the_held_
         assert item.donor is not None
         assert split_of("with_mask", item.donor) == "test" == item.split
         assert item.donor not in held_out
-        source = cv2.imread(str(data / "without_mask" / item.source), cv2.IMREAD_COLOR)
-        assert source is not None
-        changed = np.abs(item.image.astype(int) - source.astype(int)).sum(axis=2) > 30
-        h = changed.shape[0]
-        assert changed[h // 2 :].mean() > 0.1, item.source  # a real mask, low on the face
-        assert changed[: h // 3].mean() < changed[h // 2 :].mean(), item.source
+        assert_mask_low_on_the_face(data, item)
     used = frozenset(m.donor for m in made if m.donor is not None)
     again = list(module.synthesise(data, "test", limit=4, real_share=1.0, donor_exclude=used))
     assert [m.source for m in again] == [m.source for m in made]  # same faces...
