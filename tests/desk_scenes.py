@@ -1,5 +1,6 @@
 """Desk scenes for the scenario tests: real people cut out of ../shared scene photos and composited
-into a 640x480 triage-desk picture, with known truth (who stands where, masked or not).
+into a 640x480 triage-desk picture, with known truth (who stands where, masked or not, or with a
+mask worn wrong drawn on).
 
 Nothing here is committed media: every frame is built at test time. The people come from
 ``19.jpg`` (five adults standing in a row, faces visible and unmasked); the crops below were chosen
@@ -14,6 +15,7 @@ crop. The zones used with these frames (:data:`ZONES`):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from agent.vision.findings import Frame
 from tests.vision_media import scene
+from tools.eval_mask import synth_module
 
 W, H = 640, 480
 FLOOR_Y = 330
@@ -57,9 +60,20 @@ ZONES: list[dict[str, Any]] = [
 
 
 def person(name: str) -> Frame:
-    """One real person cut out of ``19.jpg``."""
-    x1, y1, x2, y2 = CROPS[name]
-    return scene("19.jpg")[y1:y2, x1:x2]
+    """One real person cut out of ``19.jpg``; ``"<name>/<style>"`` wears a mask drawn the way
+    ``style`` says (``under_nose`` or ``chin``: worn wrong) by ``models/synth_worn_wrong.py``,
+    placed by the face's landmarks, seeded by the name (the same pixels every run)."""
+    base, _, style = name.partition("/")
+    x1, y1, x2, y2 = CROPS[base]
+    crop = np.ascontiguousarray(scene("19.jpg")[y1:y2, x1:x2])
+    if not style:
+        return crop
+    synth = synth_module()
+    landmarks = synth.LandmarkFinder().find(crop)
+    assert landmarks is not None, f"no face found in {base}"
+    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    drawn: Frame = synth.draw_mask(crop, landmarks, style, np.random.default_rng(seed))[0]
+    return drawn
 
 
 def room() -> Frame:

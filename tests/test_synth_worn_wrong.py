@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
 from tools.datasplit import split_of
-
-
-def synth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "synth_worn_wrong", REPO / "models" / "synth_worn_wrong.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    if spec.name not in sys.modules:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[spec.name]
+from tools.eval_mask import synth_module as synth
 
 
 def assert_mask_low_on_the_face(data: Path, item: Any) -> None:

@@ -175,3 +175,45 @@ def test_closed_hours_raise_no_desk_alert(
     )
     assert alerts(docs, "desk_unattended") == []
     assert first(docs, "unmasked") < 10**12, alerts(docs)  # the camera path itself worked
+
+
+@pytest.mark.shared
+@pytest.mark.model
+@pytest.mark.broker
+@pytest.mark.slow
+def test_a_mask_under_the_nose_is_not_compliant_and_says_so(
+    tmp_path: Path,
+    mosquitto: Broker,
+    collector_factory: Callable[..., Collector],
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """Issue 23 item 1 through the shipped models on real pixels: a patient in the queue with a
+    mask drawn under the nose raises ``unmasked`` with ``cause`` ``worn_wrong``; the same patient
+    later without a mask raises it with ``no_mask``; the mask events count the worn-wrong face."""
+
+    def two_cleared(docs: list[dict[str, Any]]) -> bool:
+        return sum(bool(d["state"] == "cleared") for d in alerts(docs, "unmasked")) >= 2
+
+    docs = run(
+        tmp_path,
+        mosquitto,
+        collector_factory,
+        agent_process,
+        [
+            ({"queue": ["teal/under_nose"]}, 8),
+            ({}, 6),
+            ({"queue": ["teal"]}, 8),
+            ({}, 6),
+        ],
+        hours=["00:00-24:00"],
+        until=two_cleared,
+    )
+    unmasked = alerts(docs, "unmasked")
+    raised = [d for d in unmasked if d["state"] == "raised"]
+    assert [d.get("cause") for d in raised] == ["worn_wrong", "no_mask"], unmasked
+    assert all("cause" not in d for d in unmasked if d["state"] == "cleared"), unmasked
+    changes = [d for d in docs if d["kind"] == "mask" and "window_s" not in d]
+    worn = [d for d in changes if d.get("worn_wrong", 0) >= 1]
+    assert worn, changes
+    assert all(d["state"] == "unmasked" and d["masked"] == 0 for d in worn), worn
+    assert worn[0]["seq"] < raised[0]["seq"] < raised[1]["seq"]

@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import cv2
@@ -282,17 +283,23 @@ def worn_wrong_names(csv_path: Path) -> frozenset[str]:
         )
 
 
-def synth_samples(data: Path, split: Split) -> Iterator[Sample]:
-    """Synthetic worn-wrong faces of ``split`` (``models/synth_worn_wrong.py``, its default
-    seed, the same as training's), made in memory."""
+def synth_module() -> ModuleType:
+    """``models/synth_worn_wrong.py`` (a script beside the models, not a package module),
+    loaded once."""
     spec = importlib.util.spec_from_file_location("synth_worn_wrong", SYNTH_SCRIPT)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(f"cannot load {SYNTH_SCRIPT}")
-    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
     if spec.name not in sys.modules:
+        module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # its dataclasses look their module up
         spec.loader.exec_module(module)
-    for made in module.synthesise(data, split):
+    return sys.modules[spec.name]
+
+
+def synth_samples(data: Path, split: Split) -> Iterator[Sample]:
+    """Synthetic worn-wrong faces of ``split`` (``models/synth_worn_wrong.py``, its default
+    seed, the same as training's), made in memory."""
+    for made in synth_module().synthesise(data, split):
         yield Sample(made.image, WORN_WRONG)
 
 
