@@ -32,7 +32,17 @@ from tests.conftest import AgentProcess, base_config, write_config
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
-TZ = ZoneInfo("UTC")
+
+
+def _midday_zone() -> ZoneInfo:
+    """A fixed-offset zone where it is about noon now: the pages show "today" in it, and the
+    run's events (the last 15 minutes) never straddle its midnight (a CI run at 00:03 UTC put
+    the first of five occupancy reports on the day before)."""
+    offset = 12 - time.gmtime().tm_hour  # -11 .. +12 hours east of UTC
+    return ZoneInfo(f"Etc/GMT{-offset:+d}")  # POSIX sign: Etc/GMT-12 is 12 hours east
+
+
+TZ = _midday_zone()
 NAVIGATING = (NoSuchElementException, StaleElementReferenceException)
 """Raised while the browser is between two pages: keep waiting."""
 
