@@ -13,7 +13,11 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import Engine
@@ -76,12 +80,33 @@ def gone(element: WebElement) -> Callable[[Any], bool]:
     def replaced(_driver: Any) -> bool:
         try:
             element.is_enabled()
-        except StaleElementReferenceException:
-            return True
         except WebDriverException as e:
-            if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+            if mid_navigation(e):
                 return True
             raise
         return False
 
     return replaced
+
+
+def mid_navigation(e: WebDriverException) -> bool:
+    """Chromium's answers about a node while the page holding it is being replaced."""
+    if isinstance(e, (StaleElementReferenceException, NoSuchElementException)):
+        return True
+    return "does not belong to the document" in str(e) or "No node with given id" in str(e)
+
+
+def shows(by: str, value: str, text: str) -> Callable[[Any], bool]:
+    """A wait condition: the element ``(by, value)`` of the current page contains ``text``; while
+    a form's answer replaces the page (the element missing, stale or of the old document) it
+    keeps waiting instead of failing."""
+
+    def showing(driver: Any) -> bool:
+        try:
+            return text in driver.find_element(by, value).text
+        except WebDriverException as e:
+            if mid_navigation(e):
+                return False
+            raise
+
+    return showing

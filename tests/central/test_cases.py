@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -17,7 +16,7 @@ from central.audit.trail import entries
 from central.loop import cases
 from central.loop.settings import LoopSettings
 from central.store.db import open_db
-from tests.central.browser import chromium, served
+from tests.central.browser import chromium, served, shows
 from tests.central.district_week import DAYS, TZ, registry, run_week, store_week
 from tests.central.test_accounts import ADMIN, PASSWORD, Client
 
@@ -141,9 +140,7 @@ def test_notice_and_case_pages_on_a_phone(tmp_path: Path) -> None:
         browser.get(f"{base}/case/{c.id}?lang=zh_CN")
         browser.find_element(By.NAME, "text").send_keys("已安排专人值守预检分诊点")
         browser.find_element(By.ID, "report").click()
-        WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda b: "已报告整改" in b.find_element(By.ID, "state").text
-        )
+        WebDriverWait(browser, 15).until(shows(By.ID, "state", "已报告整改"))
         browser.save_screenshot(str(tmp_path / "case-reported.png"))
     for name, (scroll, inner) in widths.items():
         assert scroll <= inner, f"{name}: {scroll} px wide in a {inner} px window"

@@ -16,7 +16,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, func, select
@@ -26,7 +25,7 @@ from central.config import BrokerSettings
 from central.store.db import open_db
 from central.store.tables import events
 from tests.broker import Broker
-from tests.central.browser import chromium, served
+from tests.central.browser import chromium, served, shows
 from tests.central.wire import Publisher, encoded, identity, occupancy, status
 from tests.conftest import AgentProcess, base_config, write_config
 
@@ -43,8 +42,6 @@ def _midday_zone() -> ZoneInfo:
 
 
 TZ = _midday_zone()
-NAVIGATING = (NoSuchElementException, StaleElementReferenceException)
-"""Raised while the browser is between two pages: keep waiting."""
 
 
 def _kinds(engine: Engine) -> dict[str, int]:
@@ -146,9 +143,7 @@ def test_fleet_clinic_and_day_pages_show_what_the_agent_published(
         assert all("clinic-042" in r.text for r in open_rows)
         # The clinic page: a server-drawn timeline and the day's problems.
         browser.find_element(By.LINK_TEXT, "clinic-042").click()
-        WebDriverWait(browser, 15, ignored_exceptions=NAVIGATING).until(
-            lambda b: b.find_element(By.TAG_NAME, "h1").text.startswith("clinic-042")
-        )
+        WebDriverWait(browser, 15).until(shows(By.TAG_NAME, "h1", "clinic-042"))
         chart = browser.find_element(By.CSS_SELECTOR, "#desk-desk-1 svg.timeline")
         curve = browser.find_element(
             By.CSS_SELECTOR, "#desk-desk-2 svg.timeline polyline.occupancy"
