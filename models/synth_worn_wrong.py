@@ -179,19 +179,12 @@ def draw_mask(image: U8, lm: Landmarks, style: Style, rng: np.random.Generator) 
     """``image`` with a mask drawn on it, worn ``style`` (a new array), and the share of the face
     box the visible mask covers (a chin mask of a tightly cropped face can fall off the image)."""
     h, w = image.shape[:2]
-    eyes = _mid(lm.left_eye, lm.right_eye)
-    mouth = _mid(lm.mouth_left, lm.mouth_right)
+    eyes, ux, uy, span, nose_v = _face_axes(lm)
     nose = np.asarray(lm.nose, dtype=np.float64)
-    axis = np.asarray(lm.right_eye, dtype=np.float64) - np.asarray(lm.left_eye, dtype=np.float64)
-    roll = math.atan2(axis[1], axis[0]) if np.linalg.norm(axis) > 1 else 0.0
-    ux = np.array([math.cos(roll), math.sin(roll)])  # across the face
-    uy = np.array([-math.sin(roll), math.cos(roll)])  # down the face
-    span = max(4.0, float(np.dot(mouth - eyes, uy)))  # eyes to mouth, down the face
     box_w = lm.box[2] - lm.box[0]
     half = 0.5 * box_w * rng.uniform(0.88, 1.0)
     turn = float(np.dot(nose - eyes, ux))  # a turned head: the mask's middle follows the nose
     origin = eyes + ux * (0.6 * turn)
-    nose_v = float(np.dot(nose - eyes, uy))
     mouth_v = span
     if style == "proper":
         top = nose_v * rng.uniform(0.35, 0.6)
@@ -203,10 +196,7 @@ def draw_mask(image: U8, lm: Landmarks, style: Style, rng: np.random.Generator) 
         top = mouth_v + span * rng.uniform(0.22, 0.38)
         bottom = mouth_v + span * rng.uniform(0.85, 1.05)
     # per-pixel face coordinates: u across (0 at the mask's middle), v down (0 at the eyes)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    dx, dy = xx - origin[0], yy - origin[1]
-    u = dx * ux[0] + dy * ux[1]
-    v = dx * uy[0] + dy * uy[1]
+    u, v = _face_uv(image.shape, origin, ux, uy)
     height = bottom - top
     t = np.clip((v - top) / max(1.0, height), 0.0, 1.0)
     # the outline: full width at the top, narrowing and rounding towards the chin
@@ -300,12 +290,20 @@ def _face_uv(
     return dx * ux[0] + dy * ux[1], dx * uy[0] + dy * uy[1]
 
 
-def _between_eyes(shape: tuple[int, ...], lm: Landmarks) -> npt.NDArray[np.bool_]:
-    """The skin between the eyes (a mask never covers it): pixels near the eye centre."""
-    eyes, ux, uy, span, _ = _face_axes(lm)
-    u, v = _face_uv(shape, eyes, ux, uy)
+def _between_eyes(
+    lm: Landmarks, u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], span: float
+) -> npt.NDArray[np.bool_]:
+    """The skin between the eyes (a mask never covers it): pixels near the eye centre, from the
+    face coordinates ``u``, ``v`` (:func:`_face_uv` at the eye centre)."""
     eye_gap = max(2.0, float(np.linalg.norm(np.subtract(lm.right_eye, lm.left_eye))))
     return np.asarray((np.abs(u) <= 0.18 * eye_gap) & (np.abs(v) <= 0.12 * span))
+
+
+def _skin_between_eyes(image: U8, lm: Landmarks) -> npt.NDArray[np.bool_]:
+    """:func:`_between_eyes` of a face, its coordinates made here."""
+    eyes, ux, uy, span, _ = _face_axes(lm)
+    u, v = _face_uv(image.shape, eyes, ux, uy)
+    return _between_eyes(lm, u, v, span)
 
 
 def cut_mask(image: U8, lm: Landmarks) -> F32 | None:
@@ -318,7 +316,7 @@ def cut_mask(image: U8, lm: Landmarks) -> F32 | None:
     eyes, ux, uy, span, nose_v = _face_axes(lm)
     u, v = _face_uv(image.shape, eyes, ux, uy)
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
-    between = _between_eyes(image.shape, lm)
+    between = _between_eyes(lm, u, v, span)
     if int(between.sum()) < 4:
         return None
     skin = np.median(lab[between], axis=0)
@@ -361,7 +359,7 @@ def transplant_mask(
         return image.copy(), 0.0
     eyes, ux, uy, span, nose_v = _face_axes(lm)
     alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    _, v = _face_uv(image.shape, eyes, ux, uy)
+    u, v = _face_uv(image.shape, eyes, ux, uy)
     on = alpha > 0.5
     if not on.any():
         return image.copy(), 0.0
@@ -378,10 +376,8 @@ def transplant_mask(
     alpha = cv2.warpAffine(donor.alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)
     mask = cv2.warpAffine(donor.image, matrix, (w, h), flags=cv2.INTER_LINEAR)
     # this image's light: the skin between the eyes, here against the donor's
-    between, d_between = (
-        _between_eyes(image.shape, lm),
-        _between_eyes(donor.image.shape, donor.landmarks),
-    )
+    between = _between_eyes(lm, u, v, span)
+    d_between = _skin_between_eyes(donor.image, donor.landmarks)
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     d_grey = cv2.cvtColor(donor.image, cv2.COLOR_BGR2GRAY)
     gain = 1.0

@@ -275,14 +275,6 @@ def folder_samples(
         yield Sample(np.asarray(image, dtype=np.uint8), label)
 
 
-def worn_wrong_names(csv_path: Path) -> frozenset[str]:
-    """The ``file`` column of a list of real worn-wrong photos (``#`` lines are comments)."""
-    with csv_path.open(newline="", encoding="utf-8") as f:
-        return frozenset(
-            r["file"] for r in csv.DictReader(line for line in f if not line.startswith("#"))
-        )
-
-
 def synth_module() -> ModuleType:
     """``models/synth_worn_wrong.py`` (a script beside the models, not a package module),
     loaded once."""
@@ -407,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     try:
         if args.data is not None:
-            wrong = worn_wrong_names(args.worn_wrong_real) if args.worn_wrong_real else frozenset()
+            wrong: frozenset[str] = frozenset()
+            if args.worn_wrong_real:  # the same reader as training's
+                wrong = frozenset(synth_module().real_worn_wrong_names(args.worn_wrong_real))
             samples = folder_samples(args.data, args.split, skipped, wrong)
             described = f"{args.data} (split {args.split})"
             if wrong:
