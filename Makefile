@@ -38,11 +38,14 @@ models: venv
 	$(BIN)/python -m agent.cli.model_store verify --models-dir models
 
 # make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test] [WORN_WRONG=1]: the shipped mask models on a
-# labelled folder; WORN_WRONG=1 also measures masks worn wrong: the real photos named in
-# models/eval/worn_wrong_real.csv and the split's synthetic ones (models/synth_worn_wrong.py).
+# labelled folder, the with_mask photos named in models/eval/worn_wrong_real.csv labelled as masks
+# worn wrong (not masked); WORN_WRONG=1 adds the split's synthetic worn-wrong faces
+# (models/synth_worn_wrong.py).
+# make eval-mask DATA=DIR REAL=1: only the real photos of a mask worn wrong held out of training
+# (the test-split ones of that list and the scene faces labelled so), one line each.
 eval-mask: venv
-	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test] [WORN_WRONG=1]"; exit 2; }
-	$(BIN)/python -m tools.eval_mask --data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT)) $(if $(WORN_WRONG),--worn-wrong-real models/eval/worn_wrong_real.csv --synth-worn-wrong)
+	@test -n "$(DATA)" || { echo "usage: make eval-mask DATA=DIR [BASELINE=aizoo] [SPLIT=test] [WORN_WRONG=1] | DATA=DIR REAL=1"; exit 2; }
+	$(BIN)/python -m tools.eval_mask $(if $(REAL),--real models/eval/worn_wrong_real.csv --mask-dir $(DATA) --scene-faces models/eval/scene_faces.csv --scenes-dir $(SHARED)/data/scenes,--data $(DATA) $(if $(BASELINE),--baseline $(BASELINE) --reference-dir $(SHARED)/models/reference) $(if $(SPLIT),--split $(SPLIT)) --worn-wrong-real models/eval/worn_wrong_real.csv $(if $(WORN_WRONG),--synth-worn-wrong))
 
 run: setup
 	$(BIN)/python -m tools.devrun

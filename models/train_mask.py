@@ -11,9 +11,10 @@ What it does, deterministically (seed 20240601 unless ``--seed``):
 1. lists ``DATA/with_mask`` and ``DATA/without_mask`` and splits them by a hash of the file name
    (``tools.datasplit``: 70 % train, 10 % val, 20 % test); with three classes (the default) it
    adds the third, ``mask_worn_wrong``, synthesised in memory from every ``without_mask`` image
-   (``models/synth_worn_wrong.py``; each in its source image's split), and leaves out the real
-   worn-wrong photos listed in ``models/eval/worn_wrong_real.csv`` (from every split of every
-   class; they are measured separately, as ``mask_worn_wrong``); ``--proper-share`` adds
+   (``models/synth_worn_wrong.py``; each in its source image's split), and labels the real
+   worn-wrong photos that ``models/eval/worn_wrong_real.csv`` names among ``with_mask`` as
+   ``mask_worn_wrong`` in their own split (train: learnt from; val: picks the epoch; test: held
+   out, and measured on their own as well); ``--proper-share`` adds
    synthetic masks worn properly as ``with_mask`` (train split only: val and test ``with_mask``
    stay real photos), ``--real-share`` gives that share of the worn-wrong faces a real mask
    moved from a ``with_mask`` photo of the same split instead of a drawn one,
@@ -429,11 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         spec, path = resolve(args.models_dir, "face-detector")
         faces = families.make_face_detector(spec, path, args.threads)
     real_wrong = list(real_worn_wrong_names()) if args.classes == 3 else []
-    left_out = frozenset(real_wrong)
+    worn_wrong = frozenset(real_wrong)
     items: dict[str, list[Item]] = {}
     for s in ("train", "val", "test"):
         listed = [
-            i for i in list_images(args.data, s) if not (i.label == 1 and i.path.name in left_out)
+            LabelledImage(i.path, WORN_WRONG) if i.label == 1 and i.path.name in worn_wrong else i
+            for i in list_images(args.data, s)
         ]
         items[s] = decoded(listed)
     if args.classes == 3:
@@ -445,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             finder=finder,
             proper_share=args.proper_share,
             real_share=args.real_share,
-            donor_exclude=left_out,
+            donor_exclude=worn_wrong,
         )
         for made in made_all:
             if made.style == "proper" and made.split != "train":
@@ -505,14 +507,15 @@ def main(argv: list[str] | None = None) -> int:
         result["with_mask_weight"] = args.with_mask_weight
         result["proper_share"] = args.proper_share
         result["real_share"] = args.real_share
+        held_out = [n for n in real_wrong if split_of("with_mask", n) == "test"]
         real = decoded(
-            [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in real_wrong]
+            [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in held_out]
         )
         views = load(real, faces, args.crop_expand)
         probs = predict_onnx(args.out, views.det_eval)
         result["real_worn_wrong"] = {
             "source": os.path.relpath(REAL_WORN_WRONG, ROOT),
-            "note": "a handful of real photos; not a measurement",
+            "note": "the test split's real photos of a mask worn wrong (held out)",
             "detector_crop": metrics(probs, views.labels),
             "photos": [
                 {
@@ -520,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                     "split": split_of("with_mask", name),
                     "p": [round(float(x), 4) for x in p],
                 }
-                for name, p in zip(real_wrong, probs, strict=True)
+                for name, p in zip(held_out, probs, strict=True)
             ],
         }
     args.metrics.parent.mkdir(parents=True, exist_ok=True)

@@ -152,3 +152,49 @@ def test_shipped_classifier_beats_aizoo_on_hand_labelled_scene_faces(
     assert result["n"] == baseline["n"] == 404
     assert float(str(result["accuracy"])) > float(str(baseline["accuracy"]))
     assert float(str(result["accuracy"])) >= 0.98
+
+
+@pytest.mark.model
+@pytest.mark.shared
+def test_real_mode_measures_only_held_out_real_worn_wrong_photos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = shared_path("data", "mask", "with_mask")
+    masks = tmp_path / "mask"
+    (masks / "with_mask").mkdir(parents=True)
+    for name in ("37.jpg", "229.jpg"):  # test split and train split
+        shutil.copy2(source / name, masks / "with_mask" / name)
+    assert (split_of("with_mask", "37.jpg"), split_of("with_mask", "229.jpg")) == ("test", "train")
+    listing = tmp_path / "real.csv"
+    listing.write_text(
+        "# comment\nfile,split,what\n37.jpg,test,nose\n229.jpg,train,chin\ngone8.jpg,test,x\n",
+        encoding="utf-8",
+    )
+    assert split_of("with_mask", "gone8.jpg") == "test"
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    face = cv2.imread(str(source / "37.jpg"))
+    assert face is not None
+    scene = np.zeros((400, 400, 3), np.uint8)
+    scene[100 : 100 + face.shape[0], 100 : 100 + face.shape[1]] = face[:300, :300]
+    assert cv2.imwrite(str(scenes / "s.png"), scene)
+    faces = tmp_path / "faces.csv"
+    faces.write_text(
+        "scene,x1,y1,x2,y2,label\ns.png,100,100,200,200,mask_worn_wrong\n"
+        "s.png,0,0,50,50,with_mask\n",
+        encoding="utf-8",
+    )
+    args = ["--real", str(listing), "--mask-dir", str(masks), "--models-dir", str(MODELS)]
+    assert main([*args, "--scene-faces", str(faces), "--scenes-dir", str(scenes)]) == 0
+    captured = capsys.readouterr()
+    result = last_json(captured.out)
+    photos = result["photos"]
+    assert isinstance(photos, dict)
+    assert sorted(photos) == ["s.png:100,100", "with_mask/37.jpg"]  # not the train-split one
+    verdicts = result["verdicts"]
+    assert isinstance(verdicts, dict)
+    assert sum(verdicts.values()) == result["n"] == 2
+    wrong = sum(p["verdict"] == "worn_wrong" for p in photos.values())
+    assert result["recall_mask_worn_wrong"] == wrong / 2
+    assert "gone8.jpg" in captured.err
+    assert "with_mask/37.jpg" in captured.out.splitlines()[2]

@@ -5,6 +5,8 @@ Usage::
     python -m tools.eval_mask --data DIR [--split all|train|val|test] [--baseline aizoo]
         [--worn-wrong-real models/eval/worn_wrong_real.csv] [--synth-worn-wrong]
     python -m tools.eval_mask --scenes models/eval/scene_faces.csv [--baseline aizoo]
+    python -m tools.eval_mask --real models/eval/worn_wrong_real.csv [--mask-dir DIR]
+        [--scene-faces models/eval/scene_faces.csv]
 
 ``DIR`` holds ``with_mask/*.jpg|png`` and ``without_mask/*.jpg|png``; each image is one face crop.
 Every image goes through the same path for every model: detect the face first and classify the
@@ -20,6 +22,13 @@ Masks worn wrong (``mask_worn_wrong``, the third class of a three-class mask mod
 ``--worn-wrong-real CSV`` evaluates the ``with_mask`` photos the CSV names (column ``file``) as
 worn wrong instead of masked; ``--synth-worn-wrong`` adds the faces ``models/synth_worn_wrong.py``
 makes from the split's ``without_mask`` images (in memory, same seed as training).
+
+``--real CSV`` evaluates only *real* photographs of a mask worn wrong held out of training: the
+``with_mask`` photos the CSV names in the test split (training learns from those of the train
+split, as ``mask_worn_wrong``), and with ``--scene-faces`` the scene faces labelled
+``mask_worn_wrong``. One line each (where it comes
+from, the verdict, P(masked), P(mask worn wrong)), then the share called worn wrong (the issue's
+target) and the share called not compliant (worn wrong or unmasked); JSON last.
 
 ``--scenes CSV`` evaluates faces in ``../shared/data/scenes`` labelled by hand (columns
 ``scene,x1,y1,x2,y2,label``, label one of :data:`LABELS`): each box, grown by :data:`SCENE_CONTEXT` for context, is cut out of
@@ -58,7 +67,7 @@ from agent.vision.inference import families
 from agent.vision.inference.families.aizoo import AizooDetector
 from agent.vision.inference.families.mask_classifier import OnnxMaskClassifier, crop_face
 from agent.vision.manifest import InputSpec, ModelError, ModelSpec, resolve, sha256_file
-from tools.datasplit import Split, list_images
+from tools.datasplit import Split, list_images, split_of
 
 SCENE_CONTEXT = 1.6
 """Scene faces are cut out with this much context (box side x 1.6) before evaluation."""
@@ -297,20 +306,97 @@ def synth_samples(data: Path, split: Split) -> Iterator[Sample]:
 
 def scene_samples(csv_path: Path, scenes_dir: Path, skipped: list[str]) -> Iterator[Sample]:
     """Hand-labelled scene faces (``scene,x1,y1,x2,y2,label``), cut out with context."""
-    cache: dict[str, Frame | None] = {}
     with csv_path.open(newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            name = row["scene"]
-            if name not in cache:
-                img = cv2.imread(str(scenes_dir / name), cv2.IMREAD_COLOR)
-                cache[name] = None if img is None else np.asarray(img, dtype=np.uint8)
-            scene = cache[name]
-            if scene is None or row["label"] not in LABELS:
-                skipped.append(f"{name}:{row['x1']},{row['y1']} ({row['label']})")
-                continue
-            box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
-            crop = np.ascontiguousarray(crop_face(scene, box, SCENE_CONTEXT))
-            yield Sample(crop, LABELS.index(row["label"]))
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    for _, sample in _scene_crops(rows, scenes_dir, skipped):
+        yield sample
+
+
+def _scene_crops(
+    rows: list[dict[str, str]], scenes_dir: Path, skipped: list[str]
+) -> Iterator[tuple[dict[str, str], Sample]]:
+    """Each labelled box of ``rows``, grown by :data:`SCENE_CONTEXT`, cut out of its scene (read
+    once); a row whose scene cannot be read or whose label is unknown goes to ``skipped``."""
+    cache: dict[str, Frame | None] = {}
+    for row in rows:
+        name = row["scene"]
+        if name not in cache:
+            img = cv2.imread(str(scenes_dir / name), cv2.IMREAD_COLOR)
+            cache[name] = None if img is None else np.asarray(img, dtype=np.uint8)
+        scene = cache[name]
+        if scene is None or row["label"] not in LABELS:
+            skipped.append(f"{name}:{row['x1']},{row['y1']} ({row['label']})")
+            continue
+        box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]), 1.0)
+        crop = np.ascontiguousarray(crop_face(scene, box, SCENE_CONTEXT))
+        yield row, Sample(crop, LABELS.index(row["label"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RealVerdict:
+    """What the shipped path made of one real photograph of a mask worn wrong."""
+
+    source: str
+    """``with_mask/<file>`` or ``<scene>:<x1>,<y1>``."""
+    verdict: str
+    prediction: Prediction
+
+
+def real_samples(
+    listing: Path, mask_dir: Path, scene_faces: Path | None, scenes_dir: Path, skipped: list[str]
+) -> Iterator[tuple[str, Sample]]:
+    """The real worn-wrong photos held out of training: the ``with_mask`` files ``listing``
+    names in the test split, then the ``mask_worn_wrong`` faces of ``scene_faces``; with where
+    each comes from."""
+    for name in synth_module().real_worn_wrong_names(listing):
+        if split_of("with_mask", name) != "test":
+            continue
+        image = cv2.imread(str(mask_dir / "with_mask" / name), cv2.IMREAD_COLOR)
+        if image is None:
+            skipped.append(str(mask_dir / "with_mask" / name))
+            continue
+        yield f"with_mask/{name}", Sample(np.asarray(image, dtype=np.uint8), WORN_WRONG)
+    if scene_faces is None:
+        return
+    with scene_faces.open(newline="", encoding="utf-8") as f:
+        rows = [
+            r
+            for r in csv.DictReader(line for line in f if not line.startswith("#"))
+            if r["label"] == LABELS[WORN_WRONG]
+        ]
+    for row, sample in _scene_crops(rows, scenes_dir, skipped):
+        yield f"{row['scene']}:{row['x1']},{row['y1']}", sample
+
+
+def real_verdicts(
+    predictor: MaskPredictor, samples: Iterator[tuple[str, Sample]]
+) -> list[RealVerdict]:
+    """The predictor's verdict on each real worn-wrong photo."""
+    out: list[RealVerdict] = []
+    for source, sample in samples:
+        p = predictor.predict(sample.image)
+        out.append(RealVerdict(source, verdict_of(p.mask_prob, p.worn_wrong_prob), p))
+    return out
+
+
+def real_summary(verdicts: list[RealVerdict]) -> dict[str, Any]:
+    """n, the share called worn wrong (recall), the share called not compliant, and the counts."""
+    n = len(verdicts)
+    counts = {v: sum(r.verdict == v for r in verdicts) for v in VERDICT_INDEX}
+    return {
+        "n": n,
+        "recall_mask_worn_wrong": round(counts["worn_wrong"] / n, 4) if n else 0.0,
+        "not_compliant": round((n - counts["masked"]) / n, 4) if n else 0.0,
+        "verdicts": counts,
+        "photos": {
+            r.source: {
+                "verdict": r.verdict,
+                "p_masked": round(r.prediction.mask_prob, 3),
+                "p_worn_wrong": round(r.prediction.worn_wrong_prob, 3),
+            }
+            for r in verdicts
+        },
+    }
 
 
 def evaluate(predictors: list[MaskPredictor], samples: Iterator[Sample]) -> list[Scores]:
@@ -357,6 +443,24 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="Folder with with_mask/ and without_mask/.")
     source.add_argument("--scenes", type=Path, help="CSV of hand-labelled scene faces.")
+    source.add_argument(
+        "--real",
+        type=Path,
+        help="CSV naming with_mask photos of a mask worn wrong: evaluate only the held-out real "
+        "worn-wrong photos (its test-split ones and --scene-faces' worn-wrong faces).",
+    )
+    parser.add_argument(
+        "--mask-dir",
+        type=Path,
+        default=Path("../shared/data/mask"),
+        help="With --real: the folder holding with_mask/.",
+    )
+    parser.add_argument(
+        "--scene-faces",
+        type=Path,
+        default=None,
+        help="With --real: the hand-labelled scene faces CSV; its mask_worn_wrong faces are added.",
+    )
     parser.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
     parser.add_argument(
         "--worn-wrong-real",
@@ -381,8 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     try:  # check the data before loading any model
         if args.data is not None:
             list_images(args.data, args.split)
-        elif not args.scenes.is_file():
-            raise FileNotFoundError(f"scene label file {args.scenes} does not exist")
+        for given in (args.scenes, args.real, args.scene_faces):
+            if given is not None and not given.is_file():
+                raise FileNotFoundError(f"label file {given} does not exist")
     except FileNotFoundError as exc:
         print(f"eval-mask: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -397,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_MODEL
 
     skipped: list[str] = []
+    if args.real is not None:
+        return report_real(predictors[0], args, skipped)
     try:
         if args.data is not None:
             wrong: frozenset[str] = frozenset()
@@ -405,7 +512,11 @@ def main(argv: list[str] | None = None) -> int:
             samples = folder_samples(args.data, args.split, skipped, wrong)
             described = f"{args.data} (split {args.split})"
             if wrong:
-                described += f", {len(wrong)} named in {args.worn_wrong_real} as worn wrong"
+                here = [n for n in wrong if args.split in ("all", split_of("with_mask", n))]
+                described += (
+                    f", {len(here)} with_mask photos of it named in {args.worn_wrong_real} "
+                    "labelled worn wrong"
+                )
             if args.synth_worn_wrong:
                 samples = chain(samples, synth_samples(args.data, args.split))
                 described += ", with synthetic worn-wrong faces"
@@ -433,6 +544,34 @@ def main(argv: list[str] | None = None) -> int:
     if len(predictors) > 1:
         result["baseline"] = {"model": predictors[1].name, **scores[1].as_dict()}
     print(json.dumps(result))
+    return 0
+
+
+def report_real(predictor: MaskPredictor, args: argparse.Namespace, skipped: list[str]) -> int:
+    """``--real``: one line per real worn-wrong photo, the shares, JSON last."""
+    try:
+        samples = real_samples(args.real, args.mask_dir, args.scene_faces, args.scenes_dir, skipped)
+        verdicts = real_verdicts(predictor, samples)
+    except FileNotFoundError as exc:
+        print(f"eval-mask: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    for item in skipped:
+        print(f"eval-mask: skipped {item}: cannot decode or unknown label", file=sys.stderr)
+    if not verdicts:
+        print(f"eval-mask: no real worn-wrong photos found from {args.real}", file=sys.stderr)
+        return EXIT_DATA
+    summary = real_summary(verdicts)
+    print(f"real photos of a mask worn wrong, held out of training ({predictor.name}):")
+    print(f"{'photo':<34}{'verdict':>11}{'P(masked)':>11}{'P(wrong)':>10}")
+    for r in verdicts:
+        p = r.prediction
+        print(f"{r.source:<34}{r.verdict:>11}{p.mask_prob:>11.3f}{p.worn_wrong_prob:>10.3f}")
+    print(
+        f"called worn wrong {summary['verdicts']['worn_wrong']} of {summary['n']} "
+        f"({summary['recall_mask_worn_wrong']:.2f}); not compliant (worn wrong or unmasked) "
+        f"{summary['n'] - summary['verdicts']['masked']} ({summary['not_compliant']:.2f})"
+    )
+    print(json.dumps({"data": str(args.real), "model": predictor.name, **summary}))
     return 0
 
 
