@@ -90,6 +90,9 @@ FIGURES: dict[str, Figure] = {
         ("bench_vision", "mask_heldout_accuracy"),
         ("bench_vision", "aizoo_heldout_accuracy"),
     ),
+    "accuracy.worn_wrong_real": Figure(
+        "share", ("bench_vision", "worn_wrong_real_recall"), None, (GE, 0.8)
+    ),
     "memory.rss_peak_mb": Figure("MiB", ("bench_agent", "rss_peak_mb"), None, (LE, 200)),
     "startup.ready_s": Figure("s", ("bench_agent", "startup_ready_s"), None, (LE, 3)),
     "thermometer.puback_p50_ms": Figure("ms", ("bench_latency", "p50_ms")),

@@ -20,7 +20,9 @@ from such load and are repeated :data:`REPEAT` times (best run reported, all run
 - accuracy on the busy video, frame by frame (:mod:`bench.vision_accuracy`): gated, every frame,
   AIZOO; labelled scene faces found by the configured face model and by the float original
   (:func:`bench.face_size_curve.recall_of`); held-out mask accuracy, ours and AIZOO
-  (``make eval-mask DATA=../shared/data/mask SPLIT=test BASELINE=aizoo``).
+  (``make eval-mask DATA=../shared/data/mask SPLIT=test BASELINE=aizoo``); the share of the real
+  photos of a mask worn wrong held out of training called worn wrong
+  (``make eval-mask DATA=../shared/data/mask REAL=1``).
 
 ``BENCH_SMOKE=1``: short runs, no repeats, no accuracy pass.
 """
@@ -39,6 +41,7 @@ from bench import face_size_curve, videos
 from bench.vision_accuracy import run as accuracy
 
 REPO = Path(__file__).resolve().parent.parent
+WORN_WRONG_REAL = REPO / "models" / "eval" / "worn_wrong_real.csv"
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 SECONDS = 4.0 if SMOKE else 20.0
 IDLE_SECONDS = 4.0 if SMOKE else 30.0
@@ -59,8 +62,22 @@ def _eval_mask() -> dict[str, object]:
     cmd = [
         sys.executable, "-m", "tools.eval_mask", "--data", str(videos.SHARED / "data" / "mask"),
         "--split", "test", "--baseline", "aizoo",
-        "--worn-wrong-real", str(REPO / "models" / "eval" / "worn_wrong_real.csv"),
+        "--worn-wrong-real", str(WORN_WRONG_REAL),
         "--reference-dir", str(videos.SHARED / "models" / "reference"),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+    doc: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return doc
+
+
+def _worn_wrong_real() -> dict[str, object]:
+    """``make eval-mask DATA=../shared/data/mask REAL=1``: the real photos of a mask worn wrong
+    held out of training."""
+    cmd = [
+        sys.executable, "-m", "tools.eval_mask", "--real", str(WORN_WRONG_REAL),
+        "--mask-dir", str(videos.SHARED / "data" / "mask"),
+        "--scene-faces", str(REPO / "models" / "eval" / "scene_faces.csv"),
+        "--scenes-dir", str(videos.SHARED / "data" / "scenes"),
     ]  # fmt: skip
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
     doc: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -128,6 +145,9 @@ def main() -> dict[str, object]:
         quality["aizoo_heldout_accuracy"] = (
             baseline.get("accuracy") if isinstance(baseline, dict) else None
         )
+        real = _worn_wrong_real()
+        quality["worn_wrong_real_recall"] = real.get("recall_mask_worn_wrong")
+        quality["worn_wrong_real_n"] = real.get("n")
     best = min(ours, key=lambda r: _f(r, "dropped"))
     ours_cost = min(_f(r, "core_s_per_video_s") for r in ours)
     aizoo_cost = min(_f(r, "core_s_per_video_s") for r in aizoo)
