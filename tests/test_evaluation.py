@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -198,3 +199,16 @@ def test_real_mode_measures_only_held_out_real_worn_wrong_photos(
     assert result["recall_mask_worn_wrong"] == wrong / 2
     assert "gone8.jpg" in captured.err
     assert "with_mask/37.jpg" in captured.out.splitlines()[2]
+
+
+def test_the_real_worn_wrong_list_states_each_photos_own_split_once() -> None:
+    """The list's ``split`` column is what training and evaluation derive from the file name."""
+    listing = MODELS / "eval" / "worn_wrong_real.csv"
+    lines = [
+        ln for ln in listing.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")
+    ]
+    rows = list(csv.DictReader(lines))
+    names = [r["file"] for r in rows]
+    assert len(names) == len(set(names))
+    assert [r["split"] for r in rows] == [split_of("with_mask", n) for n in names]
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
