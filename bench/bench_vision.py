@@ -59,26 +59,26 @@ def _eval_mask() -> dict[str, object]:
     """``make eval-mask DATA=../shared/data/mask SPLIT=test BASELINE=aizoo`` (default models; the
     real photos of a mask worn wrong that ``models/eval/worn_wrong_real.csv`` names count as not
     masked)."""
-    cmd = [
-        sys.executable, "-m", "tools.eval_mask", "--data", str(videos.SHARED / "data" / "mask"),
-        "--split", "test", "--baseline", "aizoo",
+    return _eval_mask_json(
+        "--data", str(videos.SHARED / "data" / "mask"), "--split", "test", "--baseline", "aizoo",
         "--worn-wrong-real", str(WORN_WRONG_REAL),
         "--reference-dir", str(videos.SHARED / "models" / "reference"),
-    ]  # fmt: skip
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
-    doc: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return doc
+    )  # fmt: skip
 
 
 def _worn_wrong_real() -> dict[str, object]:
     """``make eval-mask DATA=../shared/data/mask REAL=1``: the real photos of a mask worn wrong
     held out of training."""
-    cmd = [
-        sys.executable, "-m", "tools.eval_mask", "--real", str(WORN_WRONG_REAL),
-        "--mask-dir", str(videos.SHARED / "data" / "mask"),
+    return _eval_mask_json(
+        "--real", str(WORN_WRONG_REAL), "--mask-dir", str(videos.SHARED / "data" / "mask"),
         "--scene-faces", str(REPO / "models" / "eval" / "scene_faces.csv"),
         "--scenes-dir", str(videos.SHARED / "data" / "scenes"),
-    ]  # fmt: skip
+    )  # fmt: skip
+
+
+def _eval_mask_json(*args: str) -> dict[str, object]:
+    """``python -m tools.eval_mask ARGS`` in its own process; its last line, the JSON result."""
+    cmd = [sys.executable, "-m", "tools.eval_mask", *args]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
     doc: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return doc

@@ -495,11 +495,16 @@ def synthesise(
 
 def real_worn_wrong_names(listing: Path = REAL_WORN_WRONG) -> tuple[str, ...]:
     """The ``with_mask`` photos that show a real mask worn wrong (``models/eval/
-    worn_wrong_real.csv``, column ``file``, in file order): held out of training, so never a
-    donor."""
+    worn_wrong_real.csv``, column ``file``, in file order): labelled ``mask_worn_wrong`` in their
+    own split, and never a donor of a real mask."""
     with listing.open(newline="", encoding="utf-8") as f:
         rows = csv.DictReader(line for line in f if not line.startswith("#"))
         return tuple(row["file"] for row in rows)
+
+
+def held_out_worn_wrong_names(listing: Path = REAL_WORN_WRONG) -> tuple[str, ...]:
+    """Those of :func:`real_worn_wrong_names` in the test split: never trained on, measured."""
+    return tuple(n for n in real_worn_wrong_names(listing) if split_of("with_mask", n) == "test")
 
 
 def contact_sheet(images: list[U8], labels: list[str], size: int = 128, cols: int = 8) -> U8:

@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 from synth_worn_wrong import (  # noqa: E402  (beside this script)
     REAL_WORN_WRONG,
     LandmarkFinder,
+    held_out_worn_wrong_names,
     real_worn_wrong_names,
     synthesise,
 )
@@ -507,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         result["with_mask_weight"] = args.with_mask_weight
         result["proper_share"] = args.proper_share
         result["real_share"] = args.real_share
-        held_out = [n for n in real_wrong if split_of("with_mask", n) == "test"]
+        held_out = held_out_worn_wrong_names()
         real = decoded(
             [LabelledImage(args.data / "with_mask" / name, WORN_WRONG) for name in held_out]
         )

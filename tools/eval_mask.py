@@ -306,10 +306,14 @@ def synth_samples(data: Path, split: Split) -> Iterator[Sample]:
 
 def scene_samples(csv_path: Path, scenes_dir: Path, skipped: list[str]) -> Iterator[Sample]:
     """Hand-labelled scene faces (``scene,x1,y1,x2,y2,label``), cut out with context."""
-    with csv_path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
-    for _, sample in _scene_crops(rows, scenes_dir, skipped):
+    for _, sample in _scene_crops(label_rows(csv_path), scenes_dir, skipped):
         yield sample
+
+
+def label_rows(csv_path: Path) -> list[dict[str, str]]:
+    """The rows of a label CSV (``#`` lines are comments)."""
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
 def _scene_crops(
@@ -348,9 +352,7 @@ def real_samples(
     """The real worn-wrong photos held out of training: the ``with_mask`` files ``listing``
     names in the test split, then the ``mask_worn_wrong`` faces of ``scene_faces``; with where
     each comes from."""
-    for name in synth_module().real_worn_wrong_names(listing):
-        if split_of("with_mask", name) != "test":
-            continue
+    for name in synth_module().held_out_worn_wrong_names(listing):
         image = cv2.imread(str(mask_dir / "with_mask" / name), cv2.IMREAD_COLOR)
         if image is None:
             skipped.append(str(mask_dir / "with_mask" / name))
@@ -358,12 +360,7 @@ def real_samples(
         yield f"with_mask/{name}", Sample(np.asarray(image, dtype=np.uint8), WORN_WRONG)
     if scene_faces is None:
         return
-    with scene_faces.open(newline="", encoding="utf-8") as f:
-        rows = [
-            r
-            for r in csv.DictReader(line for line in f if not line.startswith("#"))
-            if r["label"] == LABELS[WORN_WRONG]
-        ]
+    rows = [r for r in label_rows(scene_faces) if r["label"] == LABELS[WORN_WRONG]]
     for row, sample in _scene_crops(rows, scenes_dir, skipped):
         yield f"{row['scene']}:{row['x1']},{row['y1']}", sample
 
@@ -527,8 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"eval-mask: {exc}", file=sys.stderr)
         return EXIT_DATA
-    for item in skipped:
-        print(f"eval-mask: skipped {item}: cannot decode or unknown label", file=sys.stderr)
+    report_skipped(skipped)
     if scores[0].n == 0:
         print(f"eval-mask: no images found in {described}", file=sys.stderr)
         return EXIT_DATA
@@ -547,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def report_skipped(skipped: list[str]) -> None:
+    """One line on stderr per input that could not be evaluated."""
+    for item in skipped:
+        print(f"eval-mask: skipped {item}: cannot decode or unknown label", file=sys.stderr)
+
+
 def report_real(predictor: MaskPredictor, args: argparse.Namespace, skipped: list[str]) -> int:
     """``--real``: one line per real worn-wrong photo, the shares, JSON last."""
     try:
@@ -555,8 +557,7 @@ def report_real(predictor: MaskPredictor, args: argparse.Namespace, skipped: lis
     except FileNotFoundError as exc:
         print(f"eval-mask: {exc}", file=sys.stderr)
         return EXIT_DATA
-    for item in skipped:
-        print(f"eval-mask: skipped {item}: cannot decode or unknown label", file=sys.stderr)
+    report_skipped(skipped)
     if not verdicts:
         print(f"eval-mask: no real worn-wrong photos found from {args.real}", file=sys.stderr)
         return EXIT_DATA
