@@ -82,25 +82,27 @@ class FakeClock:
 
     def __init__(self, path: Path, offset: int) -> None:
         self.path = path
-        self.changes: list[tuple[float, int]] = []
+        self.changes: list[tuple[float, float, int]] = []
+        """``(before, after, offset)``: the real clock just before and just after each step."""
         self.step_to(offset)
 
     def step_to(self, offset: int) -> None:
         """Step the clock: the new offset replaces the file in one rename, so libfaketime (which
-        re-reads it on every call) never reads it half written."""
+        re-reads it on every call) never reads it half written. The agent may read the new offset
+        from the moment before the rename, and the old one until the moment after it."""
         fresh = self.path.with_name(self.path.name + ".new")
         fresh.write_text(f"{offset:+d}\n")
+        before = time.time()
         os.replace(fresh, self.path)
-        self.changes.append((time.time(), offset))
+        self.changes.append((before, time.time(), offset))
 
     def offsets(self, real: float, slack_s: float = 1.0) -> set[int]:
-        """The offsets in force at some moment of ``[real - slack_s, real]`` (a message that
-        arrived at ``real`` was made then)."""
-        ends = [at for at, _ in self.changes[1:]] + [float("inf")]
+        """The offsets in force at some moment of ``[real - slack_s, real]``."""
+        ends = [after for _, after, _ in self.changes[1:]] + [float("inf")]
         return {
             off
-            for (at, off), end in zip(self.changes, ends, strict=True)
-            if at <= real and end > real - slack_s
+            for (before, _, off), end in zip(self.changes, ends, strict=True)
+            if before <= real and end >= real - slack_s
         }
 
 
